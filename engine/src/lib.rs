@@ -1,0 +1,11 @@
+//! Volley: a Socket.IO v5 / Engine.IO v4 / WebSocket (RFC 6455) server engine for Linux.
+//!
+//! Layers, from bytes to events:
+//! - [`proto`]: sans-IO codecs (HTTP requests, WebSocket frames, Engine.IO and Socket.IO packets);
+//! - [`runtime`]: per-core event loops that own their connections, timers and write queues;
+//! - [`server`]: the public API users embed.
+
+pub mod config;
+pub mod proto;
+pub mod runtime;
+pub mod server;

@@ -1,0 +1,1 @@
+//! Worker threads, event loops, timers and write queues.
