@@ -1,1 +1,259 @@
-//! Configuration.
+//! Server configuration: every option has a builder setter and a `VOLLEY_*` environment variable,
+//! read in one place by [`Config::from_env`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which I/O backend drives the workers' event loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// epoll through mio (default).
+    Epoll,
+    /// io_uring; falls back to epoll where the kernel refuses it.
+    Uring,
+}
+
+/// All tunables of a server. `Config::default()` gives the documented defaults;
+/// `Config::from_env()` overrides them from `VOLLEY_*` variables.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on. Env `VOLLEY_LISTEN`, default `127.0.0.1:3000`.
+    pub listen: SocketAddr,
+    /// Worker threads, one event loop each. Env `VOLLEY_WORKERS`, default: number of cores.
+    pub workers: usize,
+    /// Pin worker `i` to core `i`. Env `VOLLEY_PIN_CORES` (`1`/`0`), default off.
+    pub pin_cores: bool,
+    /// First core to pin to when `pin_cores` is on (lets a benchmark keep a core for the
+    /// client). Env `VOLLEY_FIRST_CORE`, default 0.
+    pub first_core: usize,
+    /// I/O backend. Env `VOLLEY_BACKEND` (`epoll`|`uring`), default epoll.
+    pub backend: Backend,
+    /// Largest WebSocket message / Engine.IO payload in bytes. Env `VOLLEY_MAX_PAYLOAD`,
+    /// default 1,000,000.
+    pub max_payload: usize,
+    /// Time a new TCP connection has to send a complete request head.
+    /// Env `VOLLEY_HANDSHAKE_TIMEOUT_MS`, default 10,000.
+    pub handshake_timeout: Duration,
+    /// Largest HTTP request head in bytes. Env `VOLLEY_MAX_HEADER_BYTES`, default 8192.
+    pub max_header_bytes: usize,
+    /// Most header lines in a request. Env `VOLLEY_MAX_HEADERS`, default 32.
+    pub max_headers: usize,
+    /// Bytes that may wait in one connection's write queue before it is closed as a slow
+    /// consumer. Env `VOLLEY_MAX_BUFFERED`, default 4 MiB.
+    pub max_buffered: usize,
+    /// Time a closing connection waits for the peer's close frame / EOF after ours.
+    /// Env `VOLLEY_CLOSE_TIMEOUT_MS`, default 1,000.
+    pub close_timeout: Duration,
+    /// Time graceful shutdown waits for queued bytes to flush. Env
+    /// `VOLLEY_SHUTDOWN_TIMEOUT_MS`, default 5,000.
+    pub shutdown_timeout: Duration,
+    /// Engine.IO ping interval. Env `VOLLEY_PING_INTERVAL_MS`, default 25,000.
+    pub ping_interval: Duration,
+    /// Engine.IO ping timeout. Env `VOLLEY_PING_TIMEOUT_MS`, default 20,000.
+    pub ping_timeout: Duration,
+    /// Time a Socket.IO client has to connect to a namespace. Env
+    /// `VOLLEY_CONNECT_TIMEOUT_MS`, default 45,000.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pin_cores: false,
+            first_core: 0,
+            backend: Backend::Epoll,
+            max_payload: 1_000_000,
+            handshake_timeout: Duration::from_millis(10_000),
+            max_header_bytes: 8192,
+            max_headers: 32,
+            max_buffered: 4 << 20,
+            close_timeout: Duration::from_millis(1_000),
+            shutdown_timeout: Duration::from_millis(5_000),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            connect_timeout: Duration::from_millis(45_000),
+        }
+    }
+}
+
+/// A `VOLLEY_*` variable that is set but cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// The value found.
+    pub value: String,
+    /// What was expected.
+    pub expected: &'static str,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}={:?}: expected {}",
+            self.var, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The defaults, overridden by every `VOLLEY_*` variable that is set.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`] with a custom variable source (used by tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let env = Env(&get);
+        env.parse(
+            "VOLLEY_LISTEN",
+            "an address such as 127.0.0.1:3000",
+            &mut c.listen,
+        )?;
+        env.parse("VOLLEY_WORKERS", "a positive integer", &mut c.workers)?;
+        if c.workers == 0 {
+            return Err(env.error("VOLLEY_WORKERS", "a positive integer"));
+        }
+        env.flag("VOLLEY_PIN_CORES", &mut c.pin_cores)?;
+        env.parse("VOLLEY_FIRST_CORE", "a core index", &mut c.first_core)?;
+        if let Some(v) = get("VOLLEY_BACKEND") {
+            c.backend = match v.as_str() {
+                "epoll" => Backend::Epoll,
+                "uring" | "io_uring" => Backend::Uring,
+                _ => return Err(env.error("VOLLEY_BACKEND", "epoll or uring")),
+            };
+        }
+        env.parse("VOLLEY_MAX_PAYLOAD", "a size in bytes", &mut c.max_payload)?;
+        env.millis("VOLLEY_HANDSHAKE_TIMEOUT_MS", &mut c.handshake_timeout)?;
+        env.parse(
+            "VOLLEY_MAX_HEADER_BYTES",
+            "a size in bytes",
+            &mut c.max_header_bytes,
+        )?;
+        env.parse("VOLLEY_MAX_HEADERS", "a count", &mut c.max_headers)?;
+        env.parse(
+            "VOLLEY_MAX_BUFFERED",
+            "a size in bytes",
+            &mut c.max_buffered,
+        )?;
+        env.millis("VOLLEY_CLOSE_TIMEOUT_MS", &mut c.close_timeout)?;
+        env.millis("VOLLEY_SHUTDOWN_TIMEOUT_MS", &mut c.shutdown_timeout)?;
+        env.millis("VOLLEY_PING_INTERVAL_MS", &mut c.ping_interval)?;
+        env.millis("VOLLEY_PING_TIMEOUT_MS", &mut c.ping_timeout)?;
+        env.millis("VOLLEY_CONNECT_TIMEOUT_MS", &mut c.connect_timeout)?;
+        Ok(c)
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn error(&self, var: &'static str, expected: &'static str) -> ConfigError {
+        ConfigError {
+            var,
+            value: (self.0)(var).unwrap_or_default(),
+            expected,
+        }
+    }
+
+    fn parse<T: FromStr>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        slot: &mut T,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = (self.0)(var) {
+            *slot = v.trim().parse().map_err(|_| self.error(var, expected))?;
+        }
+        Ok(())
+    }
+
+    fn millis(&self, var: &'static str, slot: &mut Duration) -> Result<(), ConfigError> {
+        let mut ms = slot.as_millis() as u64;
+        self.parse(var, "a duration in milliseconds", &mut ms)?;
+        *slot = Duration::from_millis(ms);
+        Ok(())
+    }
+
+    fn flag(&self, var: &'static str, slot: &mut bool) -> Result<(), ConfigError> {
+        if let Some(v) = (self.0)(var) {
+            *slot = match v.trim() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                _ => return Err(self.error(var, "1 or 0")),
+            };
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.max_payload, 1_000_000);
+        assert_eq!(c.ping_interval, Duration::from_millis(25_000));
+        assert_eq!(c.ping_timeout, Duration::from_millis(20_000));
+        assert_eq!(c.backend, Backend::Epoll);
+        assert!(c.workers >= 1);
+    }
+
+    #[test]
+    fn overrides_from_env() {
+        let c = from(&[
+            ("VOLLEY_LISTEN", "127.0.0.1:4000"),
+            ("VOLLEY_WORKERS", "3"),
+            ("VOLLEY_PIN_CORES", "1"),
+            ("VOLLEY_MAX_PAYLOAD", "42"),
+            ("VOLLEY_PING_INTERVAL_MS", "300"),
+            ("VOLLEY_BACKEND", "uring"),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.workers, 3);
+        assert!(c.pin_cores);
+        assert_eq!(c.max_payload, 42);
+        assert_eq!(c.ping_interval, Duration::from_millis(300));
+        assert_eq!(c.backend, Backend::Uring);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = from(&[("VOLLEY_WORKERS", "zero")]).unwrap_err();
+        assert_eq!(e.var, "VOLLEY_WORKERS");
+        assert!(e.to_string().contains("zero"));
+        assert_eq!(
+            from(&[("VOLLEY_WORKERS", "0")]).unwrap_err().var,
+            "VOLLEY_WORKERS"
+        );
+        assert_eq!(
+            from(&[("VOLLEY_BACKEND", "kqueue")]).unwrap_err().var,
+            "VOLLEY_BACKEND"
+        );
+        assert_eq!(
+            from(&[("VOLLEY_PIN_CORES", "maybe")]).unwrap_err().var,
+            "VOLLEY_PIN_CORES"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! One TCP connection as a worker owns it: the socket, where it is in its life, the bytes
+//! received but not yet parsed, and the bytes waiting to be written.
+
+use mio::net::TcpStream;
+
+use super::outq::OutQueue;
+use super::timer::TimerKey;
+use crate::proto::ws;
+
+/// Identifies a connection across the whole server: the worker that owns it, its slot in that
+/// worker's slab and a generation, so a message for a closed connection never reaches the
+/// connection that reuses its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    /// Index of the owning worker.
+    pub worker: u16,
+    /// Slot in the worker's slab.
+    pub slot: u32,
+    /// Generation of the slot when the connection was accepted.
+    pub gen: u32,
+}
+
+/// Where a connection is in its life.
+pub(crate) enum Phase {
+    /// Reading an HTTP request head.
+    Http,
+    /// An established WebSocket.
+    WebSocket(Box<ws::Decoder>),
+    /// Our close is queued or sent; waiting for the peer's EOF (or the close timeout) so the
+    /// last frames are not lost to a reset.
+    Closing,
+    /// Moved out while the worker parses this connection's input.
+    Busy,
+}
+
+pub(crate) struct Conn {
+    pub sock: TcpStream,
+    pub gen: u32,
+    pub phase: Phase,
+    /// Bytes of an incomplete head or frame. Empty (no allocation) for idle connections: reads
+    /// go to the worker's shared buffer first.
+    pub inbuf: Vec<u8>,
+    pub outq: OutQueue,
+    /// The runtime's own deadline for this connection: handshake or close linger.
+    pub deadline: Option<TimerKey>,
+    /// Shut the write side once `outq` drains (after a close frame or a final response).
+    pub close_after_flush: bool,
+    /// The write side was shut; only EOF is awaited.
+    pub write_shut: bool,
+    /// Already in the worker's list of connections to flush.
+    pub dirty: bool,
+    /// Waiting for a writable event (the last flush hit WouldBlock).
+    pub blocked: bool,
+}
+
+impl Conn {
+    pub fn new(sock: TcpStream, gen: u32) -> Self {
+        Conn {
+            sock,
+            gen,
+            phase: Phase::Http,
+            inbuf: Vec::new(),
+            outq: OutQueue::new(),
+            deadline: None,
+            close_after_flush: false,
+            write_shut: false,
+            dirty: false,
+            blocked: false,
+        }
+    }
+
+    /// Whether the connection accepts application frames (not closing).
+    pub fn is_open(&self) -> bool {
+        !self.close_after_flush && !matches!(self.phase, Phase::Closing)
+    }
+}

@@ -1,0 +1,96 @@
+//! Reaching workers from other threads: one crossbeam channel and one mio waker per worker.
+//! A sender only wakes a worker that is not already due to drain its channel, so a burst of
+//! messages costs one wake-up system call, not one per message.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::Waker;
+
+/// What travels to a worker.
+pub(crate) enum Envelope<M> {
+    /// A message for the service.
+    Post(M),
+    /// Stop accepting, close every connection, flush and exit.
+    Shutdown,
+}
+
+struct Peer<M> {
+    tx: Sender<Envelope<M>>,
+    waker: Arc<Waker>,
+    /// Set by senders when they wake the worker, cleared by the worker before it drains.
+    wake_pending: Arc<AtomicBool>,
+}
+
+/// The worker's end of its mailbox.
+pub(crate) struct Mailbox<M> {
+    pub rx: Receiver<Envelope<M>>,
+    pub wake_pending: Arc<AtomicBool>,
+}
+
+/// Senders to every worker; cheap to clone and `Send`, so any thread can hold one.
+pub struct Peers<M> {
+    peers: Arc<[Peer<M>]>,
+}
+
+impl<M> Clone for Peers<M> {
+    fn clone(&self) -> Self {
+        Peers {
+            peers: self.peers.clone(),
+        }
+    }
+}
+
+impl<M: Send> Peers<M> {
+    /// Builds the mailboxes of `wakers.len()` workers.
+    pub(crate) fn new(wakers: Vec<Arc<Waker>>) -> (Self, Vec<Mailbox<M>>) {
+        let mut peers = Vec::with_capacity(wakers.len());
+        let mut boxes = Vec::with_capacity(wakers.len());
+        for waker in wakers {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let wake_pending = Arc::new(AtomicBool::new(false));
+            peers.push(Peer {
+                tx,
+                waker,
+                wake_pending: wake_pending.clone(),
+            });
+            boxes.push(Mailbox { rx, wake_pending });
+        }
+        (
+            Peers {
+                peers: peers.into(),
+            },
+            boxes,
+        )
+    }
+
+    /// Number of workers.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether there are no workers (never true for a running server).
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    pub(crate) fn send(&self, worker: usize, env: Envelope<M>) -> bool {
+        let Some(peer) = self.peers.get(worker) else {
+            return false;
+        };
+        if peer.tx.send(env).is_err() {
+            return false;
+        }
+        if !peer.wake_pending.swap(true, Ordering::AcqRel) {
+            // A failed wake means the worker's poll is gone: it has exited.
+            let _ = peer.waker.wake();
+        }
+        true
+    }
+
+    /// Sends `msg` to worker `worker`; false if that worker has stopped.
+    pub fn post(&self, worker: usize, msg: M) -> bool {
+        self.send(worker, Envelope::Post(msg))
+    }
+}

@@ -1,0 +1,296 @@
+//! The interface between the runtime and the protocol stacks above it. A [`Service`] sees
+//! request heads, WebSocket messages, timers and cross-worker messages, always on the worker that
+//! owns the connection, and acts through a [`Cx`].
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use slab::Slab;
+
+use super::conn::{Conn, ConnId};
+use super::handle::Peers;
+use super::timer::{TimerKey, TimerWheel};
+use crate::config::Config;
+use crate::proto::http::{self, Request};
+use crate::proto::ws::{self, CloseCode, OpCode, WsError};
+
+/// Why a connection's session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer sent a close frame (with its code, if any).
+    PeerClose(Option<CloseCode>),
+    /// The peer closed the TCP connection without a close frame.
+    Eof,
+    /// A read or write failed (connection reset, broken pipe...).
+    Io(std::io::ErrorKind),
+    /// The peer broke the WebSocket protocol; the close frame carried `err.close_code()`.
+    Protocol(WsError),
+    /// The server closed the connection with this code.
+    Local(CloseCode),
+    /// The connection's write queue passed `max_buffered`.
+    SlowConsumer,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// What to do with a request head, decided by the service.
+pub enum Action<S> {
+    /// Answer 101 and speak WebSocket; `accept` is the `Sec-WebSocket-Accept` value.
+    Upgrade {
+        /// Value of the `Sec-WebSocket-Accept` header.
+        accept: String,
+        /// The session that receives this connection's messages.
+        session: S,
+    },
+    /// The service wrote a complete response with [`Cx::respond`].
+    Responded,
+}
+
+/// A protocol stack driven by the runtime. One value is shared by all workers; per-worker state
+/// lives in `WorkerState` and per-connection state in `Session`, so nothing is locked on the
+/// hot path.
+pub trait Service: Send + Sync + Sized + 'static {
+    /// State of one WebSocket connection.
+    type Session: 'static;
+    /// State each worker keeps for the service (room indexes, counters).
+    type WorkerState: 'static;
+    /// Messages sent between workers (and from other threads) for the service.
+    type Message: Send + 'static;
+    /// What a service timer carries back when it fires.
+    type Timer: Copy + 'static;
+
+    /// Creates the state of worker `worker`.
+    fn worker_state(&self, worker: usize) -> Self::WorkerState;
+    /// A complete request head arrived on `id`.
+    fn on_request(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request)
+        -> Action<Self::Session>;
+    /// The 101 response is queued; the session may send its first frames.
+    fn on_open(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &mut Self::Session);
+    /// A complete text or binary message arrived. Control frames are handled by the runtime.
+    fn on_message(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        id: ConnId,
+        session: &mut Self::Session,
+        msg: ws::Message<'_>,
+    );
+    /// A timer armed with [`Cx::arm`] fired.
+    fn on_timer(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        id: ConnId,
+        session: &mut Self::Session,
+        t: Self::Timer,
+    );
+    /// The session ended; called exactly once per session.
+    fn on_close(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        id: ConnId,
+        session: Self::Session,
+        reason: &CloseReason,
+    );
+    /// A message from another worker or thread arrived.
+    fn on_post(&self, cx: &mut Cx<'_, Self>, msg: Self::Message);
+}
+
+/// A timer's payload in the worker's wheel.
+pub(crate) enum TimerKind<T> {
+    /// The runtime's own deadline for a connection (handshake, close linger).
+    Deadline,
+    /// A service timer.
+    Service(T),
+    /// Retry accepting after running out of descriptors.
+    AcceptRetry,
+}
+
+pub(crate) struct TimerEntry<T> {
+    pub slot: usize,
+    pub gen: u32,
+    pub kind: TimerKind<T>,
+}
+
+/// The worker, as a service sees it while handling an event.
+pub struct Cx<'a, S: Service> {
+    pub(crate) worker: u16,
+    pub(crate) now: Instant,
+    pub(crate) config: &'a Config,
+    pub(crate) conns: &'a mut Slab<Conn>,
+    pub(crate) timers: &'a mut TimerWheel<TimerEntry<S::Timer>>,
+    pub(crate) dirty: &'a mut Vec<usize>,
+    pub(crate) closing: &'a mut Vec<(usize, CloseReason)>,
+    pub(crate) state: &'a mut S::WorkerState,
+    pub(crate) peers: &'a Peers<S::Message>,
+    pub(crate) scratch: &'a mut Vec<u8>,
+}
+
+impl<'a, S: Service> Cx<'a, S> {
+    /// Index of this worker.
+    pub fn worker(&self) -> u16 {
+        self.worker
+    }
+
+    /// The time the worker read when this event began.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The server's configuration.
+    pub fn config(&self) -> &Config {
+        self.config
+    }
+
+    /// This worker's service state.
+    pub fn state(&mut self) -> &mut S::WorkerState {
+        self.state
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.peers.len()
+    }
+
+    fn conn(&mut self, id: ConnId) -> Option<&mut Conn> {
+        live(self.conns, self.worker, id)
+    }
+
+    /// Schedules a flush of `slot`, and cuts it as a slow consumer when its queue passed
+    /// `max_buffered`: memory stays bounded even when a handler sends in a loop.
+    fn mark_dirty(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot) {
+            if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() {
+                c.outq.clear();
+                c.close_after_flush = true;
+                self.closing.push((slot, CloseReason::SlowConsumer));
+            }
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    /// Whether `id` is a live connection of this worker that accepts frames.
+    pub fn is_open(&mut self, id: ConnId) -> bool {
+        self.conn(id).is_some_and(|c| c.is_open())
+    }
+
+    /// Bytes queued for `id` and not yet written (0 for unknown connections).
+    pub fn queued_bytes(&mut self, id: ConnId) -> usize {
+        self.conn(id).map_or(0, |c| c.outq.queued_bytes())
+    }
+
+    /// Queues one WebSocket frame for `id`; returns false if the connection is gone or closing.
+    pub fn send_frame(&mut self, id: ConnId, opcode: OpCode, payload: &[u8]) -> bool {
+        let scratch = &mut *self.scratch;
+        let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
+            return false;
+        };
+        if payload.len() > LARGE_FRAME {
+            let mut v = Vec::with_capacity(payload.len() + 10);
+            ws::encode_frame(&mut v, opcode, payload);
+            c.outq.push_shared(Bytes::from(v));
+        } else {
+            scratch.clear();
+            ws::encode_frame(scratch, opcode, payload);
+            c.outq.push_copy(scratch);
+        }
+        self.mark_dirty(id.slot as usize);
+        true
+    }
+
+    /// Queues a complete, already framed message shared with other connections (no copy).
+    pub fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
+        match self.conn(id) {
+            Some(c) if c.is_open() => c.outq.push_shared(frame),
+            _ => return false,
+        }
+        self.mark_dirty(id.slot as usize);
+        true
+    }
+
+    /// Writes a complete HTTP response on a connection still in its HTTP phase. Without
+    /// keep-alive the connection closes once it is written.
+    pub fn respond(
+        &mut self,
+        id: ConnId,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        keep_alive: bool,
+    ) {
+        let scratch = &mut *self.scratch;
+        scratch.clear();
+        http::write_response(scratch, status, headers, body, keep_alive);
+        if let Some(c) = live(self.conns, self.worker, id) {
+            c.outq.push_copy(scratch);
+            if !keep_alive {
+                c.close_after_flush = true;
+            }
+            self.mark_dirty(id.slot as usize);
+        }
+    }
+
+    /// Writes a short error response (`status` with its reason phrase) and closes after it.
+    pub fn respond_error(&mut self, id: ConnId, status: u16) {
+        let scratch = &mut *self.scratch;
+        scratch.clear();
+        http::write_error(scratch, status, false);
+        if let Some(c) = live(self.conns, self.worker, id) {
+            c.outq.push_copy(scratch);
+            c.close_after_flush = true;
+            self.mark_dirty(id.slot as usize);
+        }
+    }
+
+    /// Closes WebSocket `id` with `code`: the close frame is queued after everything already
+    /// queued, the session ends (its `on_close` runs after the current handler returns), and
+    /// the socket closes once the peer answers or the close timeout passes.
+    pub fn close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
+        let scratch = &mut *self.scratch;
+        scratch.clear();
+        ws::encode_close(scratch, code, reason);
+        let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
+            return;
+        };
+        c.outq.push_copy(scratch);
+        c.close_after_flush = true;
+        self.closing
+            .push((id.slot as usize, CloseReason::Local(code)));
+        self.mark_dirty(id.slot as usize);
+    }
+
+    /// Arms a service timer for connection `id`; it is dropped if the connection goes away.
+    pub fn arm(&mut self, id: ConnId, deadline: Instant, t: S::Timer) -> TimerKey {
+        self.timers.arm(
+            deadline,
+            TimerEntry {
+                slot: id.slot as usize,
+                gen: id.gen,
+                kind: TimerKind::Service(t),
+            },
+        )
+    }
+
+    /// Cancels a timer; returns whether it was still armed.
+    pub fn cancel(&mut self, key: TimerKey) -> bool {
+        self.timers.cancel(key).is_some()
+    }
+
+    /// Sends `msg` to worker `worker` (possibly this one: it is handled on a later loop turn).
+    pub fn post(&self, worker: usize, msg: S::Message) -> bool {
+        self.peers.post(worker, msg)
+    }
+}
+
+/// The live connection `id` if this worker owns it and its slot still holds that generation.
+pub(crate) fn live(conns: &mut Slab<Conn>, worker: u16, id: ConnId) -> Option<&mut Conn> {
+    if id.worker != worker {
+        return None;
+    }
+    conns.get_mut(id.slot as usize).filter(|c| c.gen == id.gen)
+}
+
+/// Frames above this size are encoded into their own shared buffer instead of being copied into
+/// the connection's coalescing tail.
+const LARGE_FRAME: usize = 16 * 1024;

@@ -1,0 +1,162 @@
+//! Helpers shared by the integration tests: running the real npm clients from `interop/`.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The repository's `interop/` folder (npm packages installed by `scripts/test.sh`).
+pub fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop")
+}
+
+/// Runs `node interop/<script> args...`, returns its stdout, and fails the test with the whole
+/// output if it exits non-zero. Missing `node_modules` is a failure, never a skip.
+pub fn run_node(script: &str, args: &[&str]) -> String {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules/ws").exists(),
+        "interop/node_modules missing: run ./scripts/test.sh (it runs npm ci in interop/)"
+    );
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("node must be installed to run interop tests");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+/// Asserts that every case name was reported as passing by a node script.
+pub fn assert_cases(stdout: &str, cases: &[&str]) {
+    for case in cases {
+        assert!(
+            stdout.lines().any(|l| l == format!("ok {case}")),
+            "case {case:?} did not pass; output:\n{stdout}"
+        );
+    }
+}
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use volley::proto::{http, ws};
+
+/// A blocking WebSocket client on our own codec, for tests that need exact bytes on the wire.
+pub struct RawWs {
+    pub sock: TcpStream,
+    buf: Vec<u8>,
+    dec: ws::Decoder,
+}
+
+/// An owned message read by [`RawWs::read`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Got {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(Option<u16>),
+    /// The server closed the TCP connection.
+    Eof,
+}
+
+impl RawWs {
+    /// Connects and completes the upgrade on `path`; panics unless the answer is 101.
+    pub fn connect(addr: SocketAddr, path: &str) -> RawWs {
+        let mut sock = TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut req = Vec::new();
+        http::write_upgrade_request(
+            &mut req,
+            &addr.to_string(),
+            path,
+            &http::new_websocket_key([7; 16]),
+            &[],
+        );
+        sock.write_all(&req).unwrap();
+        let (status, rest) = read_head(&mut sock);
+        assert_eq!(status, 101, "upgrade refused");
+        RawWs {
+            sock,
+            buf: rest,
+            dec: ws::Decoder::new(ws::Role::Client, usize::MAX / 2),
+        }
+    }
+
+    /// Sends one masked frame.
+    pub fn send(&mut self, opcode: ws::OpCode, payload: &[u8]) {
+        let mut out = Vec::new();
+        ws::encode_masked_frame(&mut out, opcode, payload, [1, 2, 3, 4]);
+        self.sock.write_all(&out).unwrap();
+    }
+
+    /// Reads the next message (or EOF).
+    pub fn read(&mut self) -> Got {
+        loop {
+            let mut tmp = std::mem::take(&mut self.buf);
+            let decoded = self
+                .dec
+                .decode(&mut tmp)
+                .expect("server sent an invalid frame");
+            let consumed = decoded.consumed;
+            let got = decoded.message.map(|m| match m {
+                ws::Message::Text(t) => Got::Text(String::from_utf8(t.to_vec()).unwrap()),
+                ws::Message::Binary(b) => Got::Binary(b.to_vec()),
+                ws::Message::Ping(p) => Got::Ping(p.to_vec()),
+                ws::Message::Pong(p) => Got::Pong(p.to_vec()),
+                ws::Message::Close(c) => Got::Close(c.map(|c| c.code.0)),
+            });
+            tmp.drain(..consumed);
+            self.buf = tmp;
+            if let Some(got) = got {
+                return got;
+            }
+            if consumed > 0 {
+                continue;
+            }
+            let mut chunk = [0u8; 65536];
+            match self.sock.read(&mut chunk) {
+                Ok(0) | Err(_) => return Got::Eof,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+/// Reads an HTTP response head; returns the status and any bytes after the head.
+pub fn read_head(sock: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(resp) = http::parse_response(&buf, &http::Limits::default()).unwrap() {
+            let rest = buf[resp.head_len..].to_vec();
+            return (resp.status, rest);
+        }
+        let n = sock.read(&mut chunk).unwrap();
+        assert!(
+            n > 0,
+            "EOF before a response head; got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Sends raw bytes and returns the response status.
+pub fn http_status(addr: SocketAddr, request: &[u8]) -> u16 {
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.write_all(request).unwrap();
+    read_head(&mut sock).0
+}

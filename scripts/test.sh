@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, clippy, unit/property/integration/interop tests, and a
+# build of the fuzz targets with a pass over their seed corpora. Installs the npm packages the
+# interop tests drive (from interop/package-lock.json) when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "npm packages for interop tests (interop/, from the lockfile)"
+if [ ! -d interop/node_modules ] || [ interop/package-lock.json -nt interop/node_modules ]; then
+  (cd interop && npm ci --no-audit --no-fund)
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace --all-targets
+
+step "doc tests"
+cargo test --workspace --doc
+
+step "fuzz targets build and replay their seed corpora"
+(
+  cd engine/fuzz
+  cargo build --bins
+  for target in $(sed -n 's/^name = "\([a-z_]*\)"$/\1/p' Cargo.toml | grep -v volley-fuzz); do
+    corpus="corpus/$target"
+    [ -d "$corpus" ] || { echo "missing seed corpus $corpus"; exit 1; }
+    "target/debug/$target" -runs=0 "$corpus" 2>&1 | tail -n 1
+  done
+)
+
+step "all checks passed"
