@@ -1,0 +1,288 @@
+//! Heartbeat timing as plain state machines; the runtime's timer wheel supplies the clock.
+//!
+//! A deadline that does not fit in an [`Instant`] (e.g. a `Duration::MAX` interval) is `None`,
+//! which means "never".
+
+use std::time::{Duration, Instant};
+
+/// What the runtime must do when a server heartbeat deadline passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeartbeatAction {
+    /// Send a ping packet (`2`) now; the heartbeat then waits for the pong.
+    SendPing,
+    /// No pong came within the ping timeout: close the session.
+    Timeout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Next ping due at the instant.
+    Idle { ping_at: Option<Instant> },
+    /// Ping sent at `sent`; a pong must come before `deadline`.
+    AwaitingPong {
+        sent: Instant,
+        deadline: Option<Instant>,
+    },
+    /// Stopped during a transport upgrade.
+    Paused,
+    /// Reported [`HeartbeatAction::Timeout`]; nothing more happens.
+    TimedOut,
+}
+
+/// The server side of the Engine.IO v4 heartbeat.
+///
+/// The server pings every `ping_interval` (the first one interval after open, not at once) and
+/// times the session out when no pong arrives within `ping_timeout` of a ping. The next ping is due
+/// one interval after the previous ping was sent, whenever the pong came, so the client sees a
+/// steady cadence. Copy-sized; nothing allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    interval: Duration,
+    timeout: Duration,
+    state: State,
+}
+
+impl Heartbeat {
+    /// Starts the heartbeat for a session opened at `now` (reference defaults: interval 25 s,
+    /// timeout 20 s).
+    pub fn new(now: Instant, ping_interval: Duration, ping_timeout: Duration) -> Self {
+        Self {
+            interval: ping_interval,
+            timeout: ping_timeout,
+            state: State::Idle {
+                ping_at: now.checked_add(ping_interval),
+            },
+        }
+    }
+
+    /// When [`Heartbeat::on_deadline`] must be called next; `None` while paused, after a
+    /// timeout, or when the deadline is too far to represent.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Idle { ping_at } => ping_at,
+            State::AwaitingPong { deadline, .. } => deadline,
+            State::Paused | State::TimedOut => None,
+        }
+    }
+
+    /// Advances to `now`: returns the action due, or `None` if nothing is due yet (an early or
+    /// repeated wake-up is harmless).
+    pub fn on_deadline(&mut self, now: Instant) -> Option<HeartbeatAction> {
+        match self.state {
+            State::Idle { ping_at: Some(at) } if now >= at => {
+                self.state = State::AwaitingPong {
+                    sent: now,
+                    deadline: now.checked_add(self.timeout),
+                };
+                Some(HeartbeatAction::SendPing)
+            }
+            State::AwaitingPong {
+                deadline: Some(deadline),
+                ..
+            } if now >= deadline => {
+                self.state = State::TimedOut;
+                Some(HeartbeatAction::Timeout)
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a pong received at `now` and schedules the next ping one interval after the ping
+    /// it answers. A pong with no ping outstanding is ignored, and so is one at or after the
+    /// timeout deadline: the outcome then depends only on the times, not on whether the runtime
+    /// handled the read or the timer first.
+    pub fn on_pong(&mut self, now: Instant) {
+        if let State::AwaitingPong { sent, deadline } = self.state {
+            if deadline.map_or(true, |d| now < d) {
+                self.state = State::Idle {
+                    ping_at: sent.checked_add(self.interval),
+                };
+            }
+        }
+    }
+
+    /// Stops pings and timeouts, e.g. while a transport upgrade is in flight. An outstanding
+    /// ping is forgotten. No effect after a timeout.
+    pub fn pause(&mut self) {
+        if self.state != State::TimedOut {
+            self.state = State::Paused;
+        }
+    }
+
+    /// Restarts a paused heartbeat: the next ping is due one interval after `now`. No effect
+    /// unless paused.
+    pub fn resume(&mut self, now: Instant) {
+        if self.state == State::Paused {
+            self.state = State::Idle {
+                ping_at: now.checked_add(self.interval),
+            };
+        }
+    }
+
+    /// Whether the heartbeat has reported [`HeartbeatAction::Timeout`].
+    pub fn is_timed_out(&self) -> bool {
+        self.state == State::TimedOut
+    }
+}
+
+/// The client side of the heartbeat: the client answers every ping with a pong and considers the
+/// server gone if no ping arrives within `ping_interval + ping_timeout` of the last one (or of
+/// the open packet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientHeartbeat {
+    window: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl ClientHeartbeat {
+    /// Starts watching at `now`, with the interval and timeout from the server's open packet.
+    pub fn new(now: Instant, ping_interval: Duration, ping_timeout: Duration) -> Self {
+        let window = ping_interval.checked_add(ping_timeout);
+        Self {
+            window,
+            deadline: window.and_then(|w| now.checked_add(w)),
+        }
+    }
+
+    /// Records a ping received at `now`; the caller answers it with a pong (`3`, same data).
+    pub fn on_ping(&mut self, now: Instant) {
+        self.deadline = self.window.and_then(|w| now.checked_add(w));
+    }
+
+    /// The instant after which the server counts as gone; `None` means never.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether the server counts as gone at `now`.
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INTERVAL: Duration = Duration::from_millis(25_000);
+    const TIMEOUT: Duration = Duration::from_millis(20_000);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn first_ping_one_interval_after_open() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        assert_eq!(hb.next_deadline(), Some(t0 + INTERVAL));
+        assert_eq!(hb.on_deadline(t0), None);
+        assert_eq!(hb.on_deadline(t0 + INTERVAL - ms(1)), None);
+        assert_eq!(
+            hb.on_deadline(t0 + INTERVAL),
+            Some(HeartbeatAction::SendPing)
+        );
+        assert_eq!(hb.next_deadline(), Some(t0 + INTERVAL + TIMEOUT));
+        assert_eq!(hb.on_deadline(t0 + INTERVAL), None);
+    }
+
+    #[test]
+    fn pong_schedules_next_ping_from_the_ping() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        let ping = t0 + INTERVAL + ms(7); // the timer fired late
+        assert_eq!(hb.on_deadline(ping), Some(HeartbeatAction::SendPing));
+        hb.on_pong(ping + ms(300));
+        assert_eq!(hb.next_deadline(), Some(ping + INTERVAL));
+        assert_eq!(
+            hb.on_deadline(ping + TIMEOUT),
+            None,
+            "no timeout after a pong"
+        );
+        assert_eq!(
+            hb.on_deadline(ping + INTERVAL),
+            Some(HeartbeatAction::SendPing)
+        );
+        hb.on_pong(ping + INTERVAL + ms(1));
+        assert_eq!(hb.next_deadline(), Some(ping + INTERVAL + INTERVAL));
+        assert!(!hb.is_timed_out());
+    }
+
+    #[test]
+    fn no_pong_times_out_at_ping_plus_timeout() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        let ping = t0 + INTERVAL;
+        assert_eq!(hb.on_deadline(ping), Some(HeartbeatAction::SendPing));
+        assert_eq!(hb.on_deadline(ping + TIMEOUT - ms(1)), None);
+        assert_eq!(
+            hb.on_deadline(ping + TIMEOUT),
+            Some(HeartbeatAction::Timeout)
+        );
+        assert!(hb.is_timed_out());
+        assert_eq!(hb.next_deadline(), None);
+        assert_eq!(hb.on_deadline(ping + TIMEOUT + INTERVAL), None);
+        hb.on_pong(ping + TIMEOUT + ms(1));
+        hb.resume(ping + TIMEOUT + ms(1));
+        assert!(hb.is_timed_out());
+    }
+
+    #[test]
+    fn late_or_unsolicited_pongs_are_ignored() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        hb.on_pong(t0 + ms(5));
+        assert_eq!(hb.next_deadline(), Some(t0 + INTERVAL));
+        let ping = t0 + INTERVAL;
+        hb.on_deadline(ping);
+        hb.on_pong(ping + TIMEOUT);
+        assert_eq!(
+            hb.on_deadline(ping + TIMEOUT),
+            Some(HeartbeatAction::Timeout)
+        );
+    }
+
+    #[test]
+    fn pause_and_resume() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        let ping = t0 + INTERVAL;
+        assert_eq!(hb.on_deadline(ping), Some(HeartbeatAction::SendPing));
+        hb.pause();
+        assert_eq!(hb.next_deadline(), None);
+        assert_eq!(hb.on_deadline(ping + TIMEOUT + INTERVAL), None);
+        let resumed = ping + TIMEOUT * 3;
+        hb.resume(resumed);
+        assert_eq!(hb.next_deadline(), Some(resumed + INTERVAL));
+        hb.resume(resumed + ms(10));
+        assert_eq!(hb.next_deadline(), Some(resumed + INTERVAL), "resume twice");
+        assert_eq!(
+            hb.on_deadline(resumed + INTERVAL),
+            Some(HeartbeatAction::SendPing)
+        );
+    }
+
+    #[test]
+    fn unrepresentable_deadlines_mean_never() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, Duration::MAX, TIMEOUT);
+        assert_eq!(hb.next_deadline(), None);
+        assert_eq!(hb.on_deadline(t0 + INTERVAL), None);
+        let client = ClientHeartbeat::new(t0, Duration::MAX, ms(1));
+        assert_eq!(client.next_deadline(), None);
+        assert!(!client.is_expired(t0 + INTERVAL));
+    }
+
+    #[test]
+    fn client_expires_without_pings() {
+        let t0 = Instant::now();
+        let mut c = ClientHeartbeat::new(t0, INTERVAL, TIMEOUT);
+        assert_eq!(c.next_deadline(), Some(t0 + INTERVAL + TIMEOUT));
+        assert!(!c.is_expired(t0 + INTERVAL + TIMEOUT - ms(1)));
+        let ping = t0 + INTERVAL;
+        c.on_ping(ping);
+        assert!(!c.is_expired(t0 + INTERVAL + TIMEOUT));
+        assert_eq!(c.next_deadline(), Some(ping + INTERVAL + TIMEOUT));
+        assert!(c.is_expired(ping + INTERVAL + TIMEOUT));
+    }
+}
