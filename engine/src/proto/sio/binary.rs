@@ -157,20 +157,15 @@ fn check_placeholders(value: &BorrowedValue<'_>, attachments: usize) -> Result<(
         BorrowedValue::Array(items) => items
             .iter()
             .try_for_each(|item| check_placeholders(item, attachments)),
-        BorrowedValue::Object(map) => {
-            if matches!(
-                map.get("_placeholder"),
-                Some(BorrowedValue::Static(StaticNode::Bool(true)))
-            ) {
-                match map.get("num").and_then(placeholder_index) {
-                    Some(num) if num < attachments => Ok(()),
-                    _ => Err(SioError::BadPlaceholder),
-                }
-            } else {
-                map.values()
-                    .try_for_each(|item| check_placeholders(item, attachments))
+        BorrowedValue::Object(map) if is_placeholder(map) => {
+            match map.get("num").and_then(placeholder_index) {
+                Some(num) if num < attachments => Ok(()),
+                _ => Err(SioError::BadPlaceholder),
             }
         }
+        BorrowedValue::Object(map) => map
+            .values()
+            .try_for_each(|item| check_placeholders(item, attachments)),
         _ => Ok(()),
     }
 }
@@ -202,16 +197,20 @@ pub(super) fn owned_placeholder_index(value: &OwnedValue) -> Option<usize> {
 
 /// The attachment index of a placeholder object, if `value` is one with a valid integer `num`.
 pub(super) fn borrowed_placeholder_index(value: &BorrowedValue<'_>) -> Option<usize> {
-    let BorrowedValue::Object(map) = value else {
-        return None;
-    };
-    if !matches!(
+    match value {
+        BorrowedValue::Object(map) if is_placeholder(map) => {
+            map.get("num").and_then(placeholder_index)
+        }
+        _ => None,
+    }
+}
+
+/// Like socket.io-parser, only `"_placeholder": true` (the boolean) marks a placeholder.
+fn is_placeholder(map: &simd_json::borrowed::Object<'_>) -> bool {
+    matches!(
         map.get("_placeholder"),
         Some(BorrowedValue::Static(StaticNode::Bool(true)))
-    ) {
-        return None;
-    }
-    map.get("num").and_then(placeholder_index)
+    )
 }
 
 fn static_index(node: StaticNode) -> Option<usize> {
