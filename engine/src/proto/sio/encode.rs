@@ -1,0 +1,445 @@
+//! Encoding: every encoder appends one packet's text straight into the caller's frame buffer
+//! (`out`), with no intermediate `String`. The text is what follows the Engine.IO `4`; the
+//! caller writes that framing byte (or not, for a binary attachment) itself.
+
+use serde::Serialize;
+
+use super::{PacketType, SioError};
+
+/// Appends `s` as a JSON string literal (quoted, with `"`, `\` and control characters escaped).
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(bytes.get(run_start..i).unwrap_or_default());
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+                run_start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(run_start..i).unwrap_or_default());
+        out.extend_from_slice(escape);
+        run_start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(run_start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+const HEX: [u8; 16] = *b"0123456789abcdef";
+
+/// Appends `n` in decimal.
+fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is below 10, so the cast is lossless.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Appends the header `<type>[<attachments>-][<nsp>,][<id>]`. The attachment count is written
+/// only for binary types, the namespace only when it is not `"/"` (or empty); `nsp` must start
+/// with `/` and hold no `,`.
+pub fn encode_header(
+    out: &mut Vec<u8>,
+    ty: PacketType,
+    attachments: usize,
+    nsp: &str,
+    id: Option<u64>,
+) {
+    out.push(ty.digit());
+    if ty.is_binary() {
+        // usize is at most 64 bits on every target Rust supports.
+        write_u64(out, attachments as u64);
+        out.push(b'-');
+    }
+    if !nsp.is_empty() && nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        write_u64(out, id);
+    }
+}
+
+/// Appends an EVENT, `2[/nsp,][id]["event",arg,...]`, or a BINARY_EVENT when `attachments > 0`
+/// (then `attachments` binary messages must follow it). Each of `args` must already be valid
+/// JSON (binary args as [`Placeholder`](super::Placeholder)s).
+pub fn encode_event(
+    out: &mut Vec<u8>,
+    nsp: &str,
+    id: Option<u64>,
+    event: &str,
+    args: &[&[u8]],
+    attachments: usize,
+) {
+    encode_header(out, event_type(attachments), attachments, nsp, id);
+    out.push(b'[');
+    write_json_str(out, event);
+    for arg in args {
+        out.push(b',');
+        out.extend_from_slice(arg);
+    }
+    out.push(b']');
+}
+
+/// [`encode_event`] with the arguments serialised by serde: `args` must serialise to a JSON
+/// array (a tuple, `Vec`, slice or array), whose items follow the event name; `()` means no
+/// arguments. On error `out` is left as it was.
+pub fn encode_event_ser<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    nsp: &str,
+    id: Option<u64>,
+    event: &str,
+    args: &T,
+    attachments: usize,
+) -> Result<(), SioError> {
+    let rollback = out.len();
+    encode_header(out, event_type(attachments), attachments, nsp, id);
+    out.push(b'[');
+    write_json_str(out, event);
+    out.push(b',');
+    let args_start = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, args) {
+        out.truncate(rollback);
+        return Err(SioError::Serialize(e.to_string()));
+    }
+    // serde_json output opening with '[' is an array, so it also ends with ']'. Splicing its
+    // items after the name costs one move of the args bytes, cheaper than a second buffer.
+    match out.get(args_start..) {
+        // `()` serialises as `null`: no arguments.
+        Some(b"[]" | b"null") => {
+            out.truncate(args_start - 1);
+            out.push(b']');
+        }
+        Some([b'[', ..]) => {
+            out.remove(args_start);
+        }
+        _ => {
+            out.truncate(rollback);
+            return Err(SioError::Serialize(
+                "event arguments must serialise to a JSON array".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Appends an ACK, `3[/nsp,]<id>[args...]`, or a BINARY_ACK when `attachments > 0`.
+/// `args_json_array` must be a JSON array; empty means `[]`.
+pub fn encode_ack(
+    out: &mut Vec<u8>,
+    nsp: &str,
+    id: u64,
+    args_json_array: &[u8],
+    attachments: usize,
+) {
+    let ty = if attachments > 0 {
+        PacketType::BinaryAck
+    } else {
+        PacketType::Ack
+    };
+    encode_header(out, ty, attachments, nsp, Some(id));
+    if args_json_array.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        out.extend_from_slice(args_json_array);
+    }
+}
+
+/// Appends the server's CONNECT reply, `0[/nsp,]{"sid":"<sid>"}`.
+pub fn encode_connect(out: &mut Vec<u8>, nsp: &str, sid: &str) {
+    encode_header(out, PacketType::Connect, 0, nsp, None);
+    out.extend_from_slice(b"{\"sid\":");
+    write_json_str(out, sid);
+    out.push(b'}');
+}
+
+/// Appends a client CONNECT request, `0[/nsp,][auth]`; `auth` must be a JSON object.
+pub fn encode_connect_request(out: &mut Vec<u8>, nsp: &str, auth_json: Option<&[u8]>) {
+    encode_header(out, PacketType::Connect, 0, nsp, None);
+    if let Some(auth) = auth_json {
+        out.extend_from_slice(auth);
+    }
+}
+
+/// Appends a CONNECT_ERROR, `4[/nsp,]{"message":"<message>"[,"data":<data>]}`; `data` must be
+/// valid JSON.
+pub fn encode_connect_error(out: &mut Vec<u8>, nsp: &str, message: &str, data: Option<&[u8]>) {
+    encode_header(out, PacketType::ConnectError, 0, nsp, None);
+    out.extend_from_slice(b"{\"message\":");
+    write_json_str(out, message);
+    if let Some(data) = data {
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(data);
+    }
+    out.push(b'}');
+}
+
+/// Appends a DISCONNECT, `1[/nsp,]`.
+pub fn encode_disconnect(out: &mut Vec<u8>, nsp: &str) {
+    encode_header(out, PacketType::Disconnect, 0, nsp, None);
+}
+
+fn event_type(attachments: usize) -> PacketType {
+    if attachments > 0 {
+        PacketType::BinaryEvent
+    } else {
+        PacketType::Event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use simd_json::prelude::*;
+
+    use super::super::{decode, Limits, Placeholder};
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn golden_spec_packets() {
+        assert_eq!(text(|o| encode_connect_request(o, "/", None)), "0");
+        assert_eq!(
+            text(|o| encode_connect_request(o, "/admin", None)),
+            "0/admin,"
+        );
+        assert_eq!(
+            text(|o| encode_connect_request(o, "/admin", Some(br#"{"token":"123"}"#))),
+            r#"0/admin,{"token":"123"}"#
+        );
+        assert_eq!(
+            text(|o| encode_connect(o, "/", "oSO0OpakMV_3jnilAAAA")),
+            r#"0{"sid":"oSO0OpakMV_3jnilAAAA"}"#
+        );
+        assert_eq!(
+            text(|o| encode_connect(o, "/admin", "oSO0OpakMV_3jnilAAAA")),
+            r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#
+        );
+        assert_eq!(
+            text(|o| encode_connect_error(o, "/", "Not authorized", None)),
+            r#"4{"message":"Not authorized"}"#
+        );
+        assert_eq!(
+            text(|o| encode_connect_error(o, "/admin", "no", Some(br#"{"code":3}"#))),
+            r#"4/admin,{"message":"no","data":{"code":3}}"#
+        );
+        assert_eq!(text(|o| encode_disconnect(o, "/admin")), "1/admin,");
+        assert_eq!(text(|o| encode_disconnect(o, "/")), "1");
+        assert_eq!(
+            text(|o| encode_event(o, "/", None, "foo", &[], 0)),
+            r#"2["foo"]"#
+        );
+        assert_eq!(
+            text(|o| encode_event(o, "/admin", None, "bar", &[], 0)),
+            r#"2/admin,["bar"]"#
+        );
+        assert_eq!(
+            text(|o| encode_event(o, "/", Some(12), "foo", &[], 0)),
+            r#"212["foo"]"#
+        );
+        assert_eq!(
+            text(|o| encode_event(o, "", Some(1), "x", &[b"1", br#"{"a":[]}"#], 0)),
+            r#"21["x",1,{"a":[]}]"#
+        );
+        assert_eq!(
+            text(|o| encode_ack(o, "/admin", 13, br#"["bar"]"#, 0)),
+            r#"3/admin,13["bar"]"#
+        );
+        assert_eq!(text(|o| encode_ack(o, "/", 0, b"", 0)), "30[]");
+        assert_eq!(
+            text(|o| encode_event(
+                o,
+                "/",
+                None,
+                "baz",
+                &[br#"{"_placeholder":true,"num":0}"#],
+                1
+            )),
+            r#"51-["baz",{"_placeholder":true,"num":0}]"#
+        );
+        assert_eq!(
+            text(|o| encode_ack(o, "/admin", 15, br#"[{"_placeholder":true,"num":0}]"#, 1)),
+            r#"61-/admin,15[{"_placeholder":true,"num":0}]"#
+        );
+        assert_eq!(
+            text(|o| encode_header(o, PacketType::BinaryEvent, 12, "/a", Some(7))),
+            "512-/a,7"
+        );
+    }
+
+    #[test]
+    fn encoders_append_to_existing_frame_bytes() {
+        let mut out = b"4".to_vec();
+        encode_event(&mut out, "/", None, "foo", &[], 0);
+        assert_eq!(out, br#"42["foo"]"#);
+    }
+
+    #[test]
+    fn json_string_escaping() {
+        assert_eq!(text(|o| write_json_str(o, "")), r#""""#);
+        assert_eq!(text(|o| write_json_str(o, "plain é ✓")), r#""plain é ✓""#);
+        assert_eq!(
+            text(|o| write_json_str(o, "q\"b\\n\nr\rt\tb\u{8}f\u{c}z\u{0}e\u{1f}")),
+            r#""q\"b\\n\nr\rt\tb\bf\fz\u0000e\u001f""#
+        );
+        let s = "\"\u{1}x\\";
+        let encoded = text(|o| write_json_str(o, s));
+        assert_eq!(serde_json::from_str::<String>(&encoded).unwrap(), s);
+    }
+
+    #[test]
+    fn serde_events() {
+        let mut out = Vec::new();
+        encode_event_ser(&mut out, "/", Some(3), "msg", &(1, "two", [3.5]), 0).unwrap();
+        assert_eq!(out, br#"23["msg",1,"two",[3.5]]"#);
+
+        out.clear();
+        encode_event_ser(&mut out, "/chat", None, "ping", &(), 0).unwrap();
+        assert_eq!(out, br#"2/chat,["ping"]"#);
+
+        out.clear();
+        let no_args: [u8; 0] = [];
+        encode_event_ser(&mut out, "/", None, "ping", &no_args, 0).unwrap();
+        assert_eq!(out, br#"2["ping"]"#);
+
+        out.clear();
+        encode_event_ser(
+            &mut out,
+            "/",
+            None,
+            "file",
+            &("a.bin", Placeholder::new(0)),
+            1,
+        )
+        .unwrap();
+        assert_eq!(out, br#"51-["file","a.bin",{"_placeholder":true,"num":0}]"#);
+    }
+
+    #[test]
+    fn serde_events_refuse_non_arrays_and_leave_out_untouched() {
+        let mut out = b"4".to_vec();
+        let err = encode_event_ser(&mut out, "/", None, "e", "[not an array", 0).unwrap_err();
+        assert!(matches!(err, SioError::Serialize(_)));
+        assert_eq!(out, b"4");
+
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("k", 1);
+        assert!(encode_event_ser(&mut out, "/", None, "e", &map, 0).is_err());
+        assert_eq!(out, b"4");
+    }
+
+    /// A JSON value of bounded depth, built from serde_json so the encoder sees valid JSON.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            (-1.0e9f64..1.0e9).prop_map(serde_json::Value::from),
+            ".*".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(".{0,8}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn event_name() -> impl Strategy<Value = String> {
+        ".{0,16}".prop_filter("reserved", |n| !is_reserved(n))
+    }
+
+    fn is_reserved(name: &str) -> bool {
+        super::super::is_reserved_event(name)
+    }
+
+    fn namespace() -> impl Strategy<Value = String> {
+        prop_oneof![Just("/".to_owned()), "/[^,]{0,12}"]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn event_round_trip(
+            name in event_name(),
+            args in proptest::collection::vec(json_value(), 0..5),
+            nsp in namespace(),
+            id in proptest::option::of(any::<u64>()),
+        ) {
+            let raw: Vec<Vec<u8>> = args.iter().map(|a| serde_json::to_vec(a).unwrap()).collect();
+            let refs: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+            let mut out = Vec::new();
+            encode_event(&mut out, &nsp, id, &name, &refs, 0);
+
+            let mut via_serde = Vec::new();
+            encode_event_ser(&mut via_serde, &nsp, id, &name, &args, 0).unwrap();
+            prop_assert_eq!(&out, &via_serde);
+
+            let p = decode(&mut out, &Limits::default()).unwrap();
+            prop_assert_eq!(p.ty, PacketType::Event);
+            prop_assert_eq!(p.nsp, nsp.as_str());
+            prop_assert_eq!(p.id, id);
+            prop_assert_eq!(p.event_name(), Some(name.as_str()));
+            let decoded: Vec<serde_json::Value> = (0..p.args().len())
+                .map(|i| p.args().deserialize(i).unwrap())
+                .collect();
+            prop_assert_eq!(decoded, args);
+        }
+
+        #[test]
+        fn ack_round_trip(
+            args in proptest::collection::vec(json_value(), 0..5),
+            nsp in namespace(),
+            id in any::<u64>(),
+        ) {
+            let body = serde_json::to_vec(&args).unwrap();
+            let mut out = Vec::new();
+            encode_ack(&mut out, &nsp, id, &body, 0);
+            let p = decode(&mut out, &Limits::default()).unwrap();
+            prop_assert_eq!((p.ty, p.nsp, p.id), (PacketType::Ack, nsp.as_str(), Some(id)));
+            let back: serde_json::Value = simd_json::serde::from_refborrowed_value(
+                p.data.as_ref().unwrap(),
+            ).unwrap();
+            prop_assert_eq!(back, serde_json::Value::Array(args));
+        }
+
+        #[test]
+        fn connect_error_round_trip(nsp in namespace(), message in ".{0,32}") {
+            let mut out = Vec::new();
+            encode_connect_error(&mut out, &nsp, &message, None);
+            let p = decode(&mut out, &Limits::default()).unwrap();
+            prop_assert_eq!((p.ty, p.nsp), (PacketType::ConnectError, nsp.as_str()));
+            let got = p.data.as_ref().and_then(|d| d.get_str("message"));
+            prop_assert_eq!(got, Some(message.as_str()));
+        }
+    }
+}
