@@ -1,6 +1,8 @@
-//! The conformance example against the official npm `socket.io-client` 4.x over WebSocket:
-//! auth, connect_error with data, events and acks both ways (with timeouts), binary, several
-//! namespaces on one connection, disconnect reasons, heartbeats, and reconnection after a restart.
+//! The conformance example against the official npm `socket.io-client` 4.x, on every transport
+//! setup it supports (WebSocket only, polling only, polling then upgrade, polling with
+//! `upgrade: false`): auth, connect_error with data, events and acks both ways (with timeouts),
+//! binary, several namespaces on one connection, disconnect reasons, heartbeats, the upgrade
+//! without lost or duplicated events, 100 polling clients, and reconnection after a restart.
 
 mod common;
 
@@ -21,11 +23,40 @@ const CASES: &[&str] = &[
     "heartbeats keep the connection alive",
 ];
 
+fn run_mode(mode: &str, extra: &[&str]) {
+    let server = ServerProcess::start("conformance", &[("VOLLEY_WORKERS", "4")]);
+    let out = common::run_node("sio_client.mjs", &[&server.url(), mode]);
+    common::assert_cases(&out, CASES);
+    common::assert_cases(&out, extra);
+}
+
 #[test]
 fn socket_io_client_over_websocket() {
-    let server = ServerProcess::start("conformance", &[("VOLLEY_WORKERS", "2")]);
-    let out = common::run_node("sio_client.mjs", &[&server.url(), "websocket"]);
-    common::assert_cases(&out, CASES);
+    run_mode("websocket", &[]);
+}
+
+#[test]
+fn socket_io_client_over_polling() {
+    run_mode(
+        "polling",
+        &["stays on polling", "100 concurrent polling clients"],
+    );
+}
+
+#[test]
+fn socket_io_client_polling_then_upgrade() {
+    run_mode(
+        "default",
+        &["upgrades to websocket without losing or duplicating events"],
+    );
+}
+
+#[test]
+fn socket_io_client_with_upgrade_off() {
+    run_mode(
+        "noupgrade",
+        &["stays on polling", "100 concurrent polling clients"],
+    );
 }
 
 #[test]

@@ -2,11 +2,9 @@
 //! (open packet, heartbeats), for users who want the transport and nothing above it.
 
 use crate::proto::eio::Sid;
-use crate::proto::ws::{CloseCode, OpCode};
-use crate::runtime::{ConnId, Cx};
 
+use super::engine::Tx;
 use super::reason::DisconnectReason;
-use super::router::Router;
 use super::ws::WsMessage;
 
 /// Callbacks of an Engine.IO endpoint; they run on the worker that owns the session.
@@ -21,9 +19,10 @@ pub trait EioHandler: Send + Sync + 'static {
 
 /// The Engine.IO session a callback is about.
 pub struct EioSocket<'c, 'a> {
-    pub(crate) cx: &'c mut Cx<'a, Router>,
-    pub(crate) id: ConnId,
+    pub(crate) tx: Tx<'c, 'a>,
     pub(crate) sid: Sid,
+    /// The handler asked to end the session.
+    pub(crate) close: bool,
 }
 
 impl EioSocket<'_, '_> {
@@ -34,7 +33,7 @@ impl EioSocket<'_, '_> {
 
     /// Sends a text message; false if the session is closing.
     pub fn send_text(&mut self, text: &str) -> bool {
-        self.cx.send_with(self.id, OpCode::Text, |b| {
+        self.tx.text(|b| {
             b.push(b'4');
             b.extend_from_slice(text.as_bytes());
             true
@@ -43,11 +42,12 @@ impl EioSocket<'_, '_> {
 
     /// Sends a binary message; false if the session is closing.
     pub fn send_binary(&mut self, data: &[u8]) -> bool {
-        self.cx.send_frame(self.id, OpCode::Binary, data)
+        self.tx.binary(data)
     }
 
-    /// Closes the session (its `on_close` gets `forced server close`).
+    /// Closes the session once this callback returns (its `on_close` gets
+    /// `forced server close`).
     pub fn close(&mut self) {
-        self.cx.close(self.id, CloseCode::NORMAL, "");
+        self.close = true;
     }
 }

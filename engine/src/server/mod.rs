@@ -1,10 +1,13 @@
 //! The public API: build a [`Server`] with its endpoints, start it, and reach it from any thread
 //! through a [`ServerHandle`].
 
+mod endpoint;
 mod engine;
 mod engine_io;
+mod polling;
 mod reason;
 mod router;
+mod sessions;
 pub mod sio;
 mod ws;
 
@@ -14,9 +17,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
 pub use crate::proto::sio::{Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
+pub use endpoint::AllowRequest;
 pub use engine_io::{EioHandler, EioSocket};
 pub use reason::DisconnectReason;
 pub use sio::{
@@ -29,6 +34,8 @@ use crate::proto::eio::{Sid, SidRng};
 use crate::proto::sio as sioproto;
 use crate::proto::ws::{self as wsproto, CloseCode, OpCode};
 use crate::runtime::{Peers, Runtime};
+use endpoint::{EioEndpoint, UpperKind};
+use engine::Out;
 use router::{Endpoint, Post, Router};
 use sio::namespace_builder;
 
@@ -71,6 +78,7 @@ pub struct ServerBuilder {
     routes: Vec<(String, Endpoint)>,
     engine_io: Option<Arc<dyn EioHandler>>,
     namespaces: Vec<NamespaceBuilder>,
+    allow_request: Option<Arc<AllowRequest>>,
 }
 
 impl ServerBuilder {
@@ -121,13 +129,28 @@ impl ServerBuilder {
         self
     }
 
+    /// Decides on every Engine.IO/Socket.IO handshake: `Err(message)` refuses it with 403 and
+    /// `{"code":4,"message":message}`. Default: every handshake is allowed.
+    pub fn allow_request(
+        mut self,
+        f: impl Fn(&Request) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.allow_request = Some(Arc::new(f));
+        self
+    }
+
     /// Binds `config.listen` and starts the workers.
     pub fn listen(mut self) -> Result<Server, Error> {
         // Workers draw session ids from the system's random source: fail here, not in a worker.
         SidRng::new().map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         if let Some(h) = self.engine_io.take() {
-            self.routes
-                .push((self.config.eio_path.clone(), Endpoint::EngineIo(h)));
+            self.routes.push((
+                self.config.eio_path.clone(),
+                Endpoint::Eio(Arc::new(EioEndpoint {
+                    upper: UpperKind::Raw(h),
+                    allow_request: self.allow_request.clone(),
+                })),
+            ));
         }
         if !self.namespaces.is_empty() {
             let limits = sioproto::Limits {
@@ -140,8 +163,13 @@ impl ServerBuilder {
                 .map(|b| b.ns)
                 .collect();
             let app = sio::SioApp::new(namespaces, limits, self.config.attachment_timeout);
-            self.routes
-                .push((self.config.path.clone(), Endpoint::SocketIo(Arc::new(app))));
+            self.routes.push((
+                self.config.path.clone(),
+                Endpoint::Eio(Arc::new(EioEndpoint {
+                    upper: UpperKind::Sio(Arc::new(app)),
+                    allow_request: self.allow_request.clone(),
+                })),
+            ));
         }
         let router = Arc::new(Router {
             routes: self.routes,
@@ -168,6 +196,7 @@ impl Server {
             routes: Vec::new(),
             engine_io: None,
             namespaces: Vec::new(),
+            allow_request: None,
         }
     }
 
@@ -234,19 +263,13 @@ impl ServerHandle {
         let Some(sid) = Sid::parse(socket_id) else {
             return Ok(false);
         };
-        let mut err = None;
-        let frame = encode_ws_frame_with(OpCode::Text, |b| {
-            b.push(b'4');
-            if let Err(e) = sioproto::encode_event_ser(b, nsp, None, event, args, 0) {
-                err = Some(EmitError::Serialize(e.to_string()));
-            }
-        });
-        if let Some(e) = err {
-            return Err(e);
-        }
+        let mut packet = vec![b'4'];
+        sioproto::encode_event_ser(&mut packet, nsp, None, event, args, 0)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        let outs = vec![Out::Text(Bytes::from(packet))];
         Ok(self
             .peers
-            .post(sid.worker() as usize, Post::ToSocket(sid, vec![frame])))
+            .post(sid.worker() as usize, Post::ToSocket(sid, outs)))
     }
 
     /// Closes WebSocket `id` with `code`.
@@ -263,12 +286,4 @@ pub fn encode_ws_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
     let mut v = Vec::with_capacity(payload.len() + 10);
     wsproto::encode_frame(&mut v, opcode, payload);
     Bytes::from(v)
-}
-
-/// Encodes a complete server frame whose payload `write` appends, with no intermediate copy.
-pub(crate) fn encode_ws_frame_with(opcode: OpCode, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
-    let mut v = vec![0u8; wsproto::MAX_SERVER_HEADER];
-    write(&mut v);
-    let start = wsproto::frame_in_place(&mut v, opcode);
-    Bytes::from(v).slice(start..)
 }

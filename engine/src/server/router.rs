@@ -1,43 +1,41 @@
 //! The service the runtime drives: routes each request head to an endpoint by path (plain
-//! WebSocket, Engine.IO, Socket.IO) and holds the per-connection session of that endpoint.
+//! WebSocket, Engine.IO, Socket.IO) and hands connections, timers and cross-thread messages to
+//! the session they belong to.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::proto::eio::{self, HandshakeError, Sid, SidRng, Transport};
-use crate::proto::http::{self, Method, Request};
+use crate::proto::eio::{Sid, SidRng};
+use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Service};
 
-use super::engine::{EioSession, Upper};
-use super::engine_io::EioHandler;
-use super::sio::client::SioClient;
-use super::sio::{Handshake, SioApp};
+use super::endpoint::EioEndpoint;
+use super::engine::{Out, Tx};
+use super::sessions::{with_session, SessionKey, Sessions};
 use super::ws::{WsConn, WsHandler, WsMessage};
 
 /// What a path serves.
 pub(crate) enum Endpoint {
     WebSocket(Arc<dyn WsHandler>),
-    EngineIo(Arc<dyn EioHandler>),
-    SocketIo(Arc<SioApp>),
+    Eio(Arc<EioEndpoint>),
 }
 
-/// Per-connection state.
+/// Per-connection state kept by the runtime.
 pub(crate) enum Session {
     WebSocket(Arc<dyn WsHandler>),
-    Eio(Box<EioSession>),
+    /// A WebSocket carrying (or probing to carry) an Engine.IO session.
+    Eio(SessionKey),
 }
 
 /// Messages from other threads (or workers) to a worker.
 pub(crate) enum Post {
-    /// A pre-framed message for one connection.
+    /// A pre-framed WebSocket message for one connection.
     Send(ConnId, Bytes),
-    /// Pre-framed messages for one connection, queued back to back.
-    Frames(ConnId, Vec<Bytes>),
-    /// Pre-framed messages for the connection of a Socket.IO socket.
-    ToSocket(Sid, Vec<Bytes>),
+    /// Packets for the session of a Socket.IO socket, queued back to back.
+    ToSocket(Sid, Vec<Out>),
     /// Close one connection.
     Close(ConnId, CloseCode, String),
 }
@@ -46,13 +44,31 @@ pub(crate) enum Post {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Timer {
     /// Engine.IO ping due or pong overdue.
-    Heartbeat,
+    Heartbeat(SessionKey),
+    /// An upgrade to WebSocket did not complete in time.
+    UpgradeTimeout(SessionKey),
     /// No namespace joined within connectTimeout.
-    ConnectTimeout,
+    ConnectTimeout(SessionKey),
     /// A binary packet's attachments are overdue.
-    Attachments,
+    Attachments(SessionKey),
     /// A server emit's ack is overdue (socket key, ack id).
-    Ack { socket: u32, id: u64 },
+    Ack {
+        session: SessionKey,
+        socket: u32,
+        id: u64,
+    },
+}
+
+impl Timer {
+    fn session(&self) -> SessionKey {
+        match *self {
+            Timer::Heartbeat(k)
+            | Timer::UpgradeTimeout(k)
+            | Timer::ConnectTimeout(k)
+            | Timer::Attachments(k)
+            | Timer::Ack { session: k, .. } => k,
+        }
+    }
 }
 
 /// Each worker's own state for the endpoints.
@@ -61,8 +77,9 @@ pub(crate) struct WorkerState {
     /// simd-json scratch space reused by every packet this worker parses.
     pub json: simd_json::Buffers,
     pub next_key: u32,
+    pub sessions: Sessions,
     /// Socket.IO sockets of this worker, for emits addressed by socket id.
-    pub sockets: HashMap<Sid, ConnId>,
+    pub sockets: HashMap<Sid, SessionKey>,
 }
 
 pub(crate) struct Router {
@@ -81,60 +98,6 @@ impl Router {
             .find(|(p, _)| same_path(p, path))
             .map(|(_, e)| e)
     }
-
-    fn eio_request(
-        &self,
-        cx: &mut Cx<'_, Self>,
-        id: ConnId,
-        req: &Request,
-        upper: impl FnOnce(&Request, &mut Cx<'_, Self>) -> Upper,
-    ) -> Action<Session> {
-        let is_upgrade = http::is_websocket_upgrade(req);
-        let eio_version = req.query_param("EIO");
-        let transport = req.query_param("transport");
-        let checked = if req.query_param("sid").is_some() {
-            // Sessions resumed by id (polling, upgrades) need the polling transport.
-            Err(HandshakeError::UnknownSid)
-        } else {
-            eio::check_handshake(
-                req.method == Method::Get,
-                is_upgrade,
-                eio_version.as_deref(),
-                transport.as_deref(),
-            )
-            .and_then(|t| match t {
-                Transport::WebSocket => Ok(()),
-                Transport::Polling => Err(HandshakeError::UnknownTransport),
-            })
-        };
-        if let Err(e) = checked {
-            let mut body = Vec::new();
-            e.write_json(&mut body);
-            cx.respond(
-                id,
-                e.status(),
-                &[("Content-Type", "application/json")],
-                &body,
-                false,
-            );
-            return Action::Responded;
-        }
-        match http::validate_upgrade(req) {
-            Ok(accept) => {
-                let sid = Sid::generate(cx.worker(), &mut cx.state().rng);
-                let upper = upper(req, cx);
-                let session = EioSession::new(sid, cx, upper);
-                Action::Upgrade {
-                    accept,
-                    session: Session::Eio(Box::new(session)),
-                }
-            }
-            Err(e) => {
-                cx.respond_error(id, e.status());
-                Action::Responded
-            }
-        }
-    }
 }
 
 impl Service for Router {
@@ -149,6 +112,7 @@ impl Service for Router {
             rng: SidRng::new().expect("random source checked at server start"),
             json: simd_json::Buffers::default(),
             next_key: 0,
+            sessions: Sessions::default(),
             sockets: HashMap::new(),
         }
     }
@@ -169,20 +133,43 @@ impl Service for Router {
                     Action::Responded
                 }
             },
-            Endpoint::EngineIo(handler) => {
-                self.eio_request(cx, id, req, |_, _| Upper::Raw(handler.clone()))
+            Endpoint::Eio(ep) => ep.on_request(cx, id, req),
+        }
+    }
+
+    fn on_body(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        id: ConnId,
+        req: &Request,
+        body: &mut Vec<u8>,
+    ) -> Action<Session> {
+        match self.route(&req.path) {
+            Some(Endpoint::Eio(ep)) => ep.on_body(cx, id, req, body),
+            _ => {
+                cx.respond_error(id, 404);
+                Action::Responded
             }
-            Endpoint::SocketIo(app) => self.eio_request(cx, id, req, |req, cx| {
-                let handshake = Handshake::from_request(req, cx.peer_addr(id));
-                Upper::Sio(Box::new(SioClient::new(app.clone(), handshake)))
-            }),
+        }
+    }
+
+    fn on_body_error(&self, cx: &mut Cx<'_, Self>, _id: ConnId, req: &Request, err: &HttpError) {
+        if let Some(Endpoint::Eio(ep)) = self.route(&req.path) {
+            ep.on_body_error(cx, req, err);
         }
     }
 
     fn on_open(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &mut Session) {
         match session {
             Session::WebSocket(h) => h.on_open(&mut WsConn { cx, id }),
-            Session::Eio(s) => s.on_open(cx, id),
+            Session::Eio(key) => {
+                with_session(cx, *key, |cx, s| {
+                    // A probing WebSocket waits for `2probe`; a new session opens now.
+                    if matches!(s.link, super::engine::Link::Ws(c) if c == id) {
+                        s.open(cx);
+                    }
+                });
+            }
         }
     }
 
@@ -206,20 +193,29 @@ impl Service for Router {
                 };
                 h.on_message(&mut WsConn { cx, id }, msg);
             }
-            Session::Eio(s) => s.on_message(cx, id, msg),
+            Session::Eio(key) => {
+                let (text, data) = match msg {
+                    Message::Text(t) => (true, t),
+                    Message::Binary(b) => (false, b),
+                    _ => return,
+                };
+                if with_session(cx, *key, |cx, s| s.on_ws_frame(cx, id, text, data)).is_none() {
+                    cx.close(id, CloseCode::POLICY, "");
+                }
+            }
         }
     }
 
-    fn on_timer(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &mut Session, t: Timer) {
-        if let Session::Eio(s) = session {
-            s.on_timer(cx, id, t);
-        }
+    fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Timer) {
+        with_session(cx, t.session(), |cx, s| s.on_timer(cx, t));
     }
 
     fn on_close(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: Session, reason: &CloseReason) {
         match session {
             Session::WebSocket(h) => h.on_close(id, reason),
-            Session::Eio(s) => s.on_closed(cx, id, reason),
+            Session::Eio(key) => {
+                with_session(cx, key, |cx, s| s.on_conn_closed(cx, id, reason));
+            }
         }
     }
 
@@ -228,16 +224,17 @@ impl Service for Router {
             Post::Send(id, frame) => {
                 cx.send_shared(id, frame);
             }
-            Post::Frames(id, frames) => {
-                for f in frames {
-                    cx.send_shared(id, f);
-                }
-            }
-            Post::ToSocket(sid, frames) => {
-                if let Some(&id) = cx.state().sockets.get(&sid) {
-                    for f in frames {
-                        cx.send_shared(id, f);
-                    }
+            Post::ToSocket(sid, outs) => {
+                if let Some(&key) = cx.state().sockets.get(&sid) {
+                    with_session(cx, key, |cx, s| {
+                        let mut tx = Tx {
+                            cx,
+                            link: &mut s.link,
+                        };
+                        for o in &outs {
+                            tx.out(o);
+                        }
+                    });
                 }
             }
             Post::Close(id, code, reason) => cx.close(id, code, &reason),

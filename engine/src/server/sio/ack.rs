@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args};
-use crate::proto::ws::OpCode;
 use crate::runtime::timer::TimerKey;
-use crate::runtime::{ConnId, Peers};
+use crate::runtime::Peers;
 
+use super::super::engine::Out;
 use super::super::router::Post;
 use super::socket::{EmitError, Socket};
 
@@ -66,17 +67,15 @@ impl Ack {
         self
     }
 
-    /// The frames of this ack for `nsp` and ack `id`: the packet, then one per attachment.
-    pub(crate) fn frames(&self, nsp: &str, id: u64) -> Vec<Bytes> {
-        let mut frames = Vec::with_capacity(1 + self.attachments.len());
-        frames.push(super::super::encode_ws_frame_with(OpCode::Text, |b| {
-            b.push(b'4');
-            sio::encode_ack(b, nsp, id, &self.json, self.attachments.len());
-        }));
-        for a in &self.attachments {
-            frames.push(super::super::encode_ws_frame(OpCode::Binary, a));
-        }
-        frames
+    /// The packets of this ack for `nsp` and ack `id`: the ACK, then one per attachment.
+    pub(crate) fn outs(&self, nsp: &str, id: u64) -> Vec<Out> {
+        let mut outs = Vec::with_capacity(1 + self.attachments.len());
+        let mut b = Vec::with_capacity(self.json.len() + nsp.len() + 24);
+        b.push(b'4');
+        sio::encode_ack(&mut b, nsp, id, &self.json, self.attachments.len());
+        outs.push(Out::Text(Bytes::from(b)));
+        outs.extend(self.attachments.iter().map(|a| Out::Binary(a.clone())));
+        outs
     }
 }
 
@@ -145,7 +144,8 @@ impl PendingAcks {
 /// client's own timeout then applies).
 pub struct DeferredAck {
     pub(crate) peers: Peers<Post>,
-    pub(crate) conn: ConnId,
+    /// The socket the event came from.
+    pub(crate) socket: Sid,
     pub(crate) nsp: String,
     pub(crate) id: u64,
 }
@@ -153,8 +153,10 @@ pub struct DeferredAck {
 impl DeferredAck {
     /// Sends the ack; false if the connection's worker is gone.
     pub fn send(self, ack: Ack) -> bool {
-        let frames = ack.frames(&self.nsp, self.id);
-        self.peers
-            .post(self.conn.worker as usize, Post::Frames(self.conn, frames))
+        let outs = ack.outs(&self.nsp, self.id);
+        self.peers.post(
+            self.socket.worker() as usize,
+            Post::ToSocket(self.socket, outs),
+        )
     }
 }

@@ -9,12 +9,12 @@ use serde::Serialize;
 
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, PacketType};
-use crate::proto::ws::OpCode;
-use crate::runtime::{ConnId, Cx};
 
 use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
 use super::handshake::Handshake;
-use crate::server::router::{Router, Timer};
+use crate::server::engine::{Out, Tx};
+use crate::server::router::Timer;
+use crate::server::sessions::SessionKey;
 
 /// Why an emit was not queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) struct SocketState {
     /// False while connect middleware runs: emits wait in `pre_connect` so they follow the
     /// CONNECT reply.
     pub connected: bool,
-    pub pre_connect: Vec<Bytes>,
+    pub pre_connect: Vec<Out>,
     pub acks: PendingAcks,
     /// A handler asked to leave the namespace.
     pub leave: bool,
@@ -59,8 +59,9 @@ pub(crate) struct SocketState {
 
 /// One client in one namespace, inside a handler. Handlers run on the socket's worker.
 pub struct Socket<'c, 'a> {
-    pub(crate) cx: &'c mut Cx<'a, Router>,
-    pub(crate) conn: ConnId,
+    pub(crate) tx: Tx<'c, 'a>,
+    /// The Engine.IO session carrying this socket.
+    pub(crate) session: SessionKey,
     pub(crate) state: &'c mut SocketState,
     pub(crate) handshake: &'c Handshake,
     /// Ack id of the event being handled, until taken by [`Socket::ack_later`].
@@ -126,14 +127,10 @@ impl<'c, 'a> Socket<'c, 'a> {
         self.handshake
     }
 
-    /// The underlying connection.
-    pub fn conn_id(&self) -> ConnId {
-        self.conn
-    }
-
-    /// Bytes queued on the connection and not yet written.
+    /// Bytes queued for this client and not yet written (on its WebSocket, or waiting for
+    /// its next polling request).
     pub fn queued_bytes(&mut self) -> usize {
-        self.cx.queued_bytes(self.conn)
+        self.tx.queued_bytes()
     }
 
     /// Emits `event` with `args` (a tuple, slice or `Vec`, serialised as the argument list).
@@ -166,7 +163,7 @@ impl<'c, 'a> Socket<'c, 'a> {
         event: &str,
         args: &T,
     ) -> Result<bool, EmitError> {
-        if self.cx.queued_bytes(self.conn) > 0 {
+        if self.tx.queued_bytes() > 0 {
             return Ok(false);
         }
         self.emit(event, args).map(|()| true)
@@ -184,11 +181,11 @@ impl<'c, 'a> Socket<'c, 'a> {
     ) -> Result<AckId, EmitError> {
         let id = self.state.acks.next_id();
         self.send(event, Body::Ser(args), &[], Some(id))?;
-        let deadline = self.cx.now() + timeout;
-        let timer = self.cx.arm(
-            self.conn,
+        let deadline = self.tx.cx.now() + timeout;
+        let timer = self.tx.cx.arm(
             deadline,
             Timer::Ack {
+                session: self.session,
                 socket: self.state.key,
                 id,
             },
@@ -207,7 +204,7 @@ impl<'c, 'a> Socket<'c, 'a> {
     pub fn discard(&mut self, id: AckId) -> bool {
         match self.state.acks.take(id.0) {
             Some(p) => {
-                self.cx.cancel(p.timer);
+                self.tx.cx.cancel(p.timer);
                 true
             }
             None => false,
@@ -220,8 +217,8 @@ impl<'c, 'a> Socket<'c, 'a> {
     pub fn ack_later(&mut self) -> Option<DeferredAck> {
         let id = self.ack_id.take()?;
         Some(DeferredAck {
-            peers: self.cx.peers().clone(),
-            conn: self.conn,
+            peers: self.tx.cx.peers().clone(),
+            socket: self.state.sid,
             nsp: self.state.nsp.clone(),
             id,
         })
@@ -253,24 +250,20 @@ impl<'c, 'a> Socket<'c, 'a> {
         if !self.state.connected {
             let mut buf = Vec::new();
             if write(&mut buf) {
-                self.state
-                    .pre_connect
-                    .push(crate::server::encode_ws_frame(OpCode::Text, &buf));
+                self.state.pre_connect.push(Out::Text(Bytes::from(buf)));
                 for a in attachments {
-                    self.state
-                        .pre_connect
-                        .push(crate::server::encode_ws_frame(OpCode::Binary, a));
+                    self.state.pre_connect.push(Out::Binary(a.clone()));
                 }
             }
             return result;
         }
-        let queued = self.cx.send_with(self.conn, OpCode::Text, write);
+        let queued = self.tx.text(write);
         result?;
         if !queued {
             return Err(EmitError::Closed);
         }
         for a in attachments {
-            self.cx.send_frame(self.conn, OpCode::Binary, a);
+            self.tx.binary(a);
         }
         Ok(())
     }
@@ -278,16 +271,20 @@ impl<'c, 'a> Socket<'c, 'a> {
 
 /// Runs every pending ack callback of a socket that is going away.
 pub(crate) fn fail_pending(
-    cx: &mut Cx<'_, Router>,
-    conn: ConnId,
+    tx: &mut Tx<'_, '_>,
+    session: SessionKey,
     state: &mut SocketState,
     handshake: &Handshake,
 ) {
     for p in state.acks.drain() {
-        cx.cancel(p.timer);
+        tx.cx.cancel(p.timer);
+        let tx = Tx {
+            cx: &mut *tx.cx,
+            link: &mut *tx.link,
+        };
         let mut socket = Socket {
-            cx,
-            conn,
+            tx,
+            session,
             state,
             handshake,
             ack_id: None,
