@@ -513,3 +513,40 @@ fn silent_server_times_out_and_is_reconnected() {
     accepted.recv_timeout(WAIT).expect("no reconnection");
     expect(&log, "#connect /");
 }
+
+#[test]
+fn gives_up_after_the_configured_attempts() {
+    let port = free_port();
+    let (tx, notes) = channel();
+    let (a, e, f) = (tx.clone(), tx.clone(), tx);
+    let mut opts = options(port);
+    opts.reconnection_attempts = Some(2);
+    opts.reconnection_delay = Duration::from_millis(20);
+    let client = Client::builder(opts)
+        .on_reconnect_attempt(move |n| {
+            let _ = a.send(format!("attempt {n}"));
+        })
+        .on_reconnect_error(move |reason| {
+            let _ = e.send(format!("error {reason}"));
+        })
+        .on_reconnect_failed(move || {
+            let _ = f.send("failed".to_owned());
+        })
+        .connect()
+        .unwrap();
+    client.socket("/").connect().unwrap();
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("failed") {
+        seen.push(notes.recv_timeout(WAIT).expect("no reconnect_failed"));
+    }
+    assert_eq!(
+        seen,
+        [
+            "attempt 1",
+            "error transport error",
+            "attempt 2",
+            "error transport error",
+            "failed"
+        ]
+    );
+}
