@@ -56,6 +56,18 @@ pub struct Config {
     /// Time a Socket.IO client has to connect to a namespace. Env
     /// `VOLLEY_CONNECT_TIMEOUT_MS`, default 45,000.
     pub connect_timeout: Duration,
+    /// Path of the Socket.IO endpoint. Env `VOLLEY_PATH`, default `/socket.io/`.
+    pub path: String,
+    /// Path of the raw Engine.IO endpoint. Env `VOLLEY_EIO_PATH`, default `/engine.io/`.
+    pub eio_path: String,
+    /// Time the binary attachments of one Socket.IO packet have to arrive.
+    /// Env `VOLLEY_ATTACHMENT_TIMEOUT_MS`, default 10,000.
+    pub attachment_timeout: Duration,
+    /// Most binary attachments in one Socket.IO packet. Env `VOLLEY_MAX_ATTACHMENTS`, default 10.
+    pub max_attachments: usize,
+    /// Deepest JSON nesting accepted in a Socket.IO packet. Env `VOLLEY_MAX_JSON_DEPTH`,
+    /// default 32.
+    pub max_json_depth: usize,
 }
 
 impl Default for Config {
@@ -76,6 +88,11 @@ impl Default for Config {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             connect_timeout: Duration::from_millis(45_000),
+            path: "/socket.io/".to_string(),
+            eio_path: "/engine.io/".to_string(),
+            attachment_timeout: Duration::from_millis(10_000),
+            max_attachments: 10,
+            max_json_depth: 32,
         }
     }
 }
@@ -149,6 +166,15 @@ impl Config {
         env.millis("VOLLEY_PING_INTERVAL_MS", &mut c.ping_interval)?;
         env.millis("VOLLEY_PING_TIMEOUT_MS", &mut c.ping_timeout)?;
         env.millis("VOLLEY_CONNECT_TIMEOUT_MS", &mut c.connect_timeout)?;
+        env.parse("VOLLEY_PATH", "a path such as /socket.io/", &mut c.path)?;
+        env.parse(
+            "VOLLEY_EIO_PATH",
+            "a path such as /engine.io/",
+            &mut c.eio_path,
+        )?;
+        env.millis("VOLLEY_ATTACHMENT_TIMEOUT_MS", &mut c.attachment_timeout)?;
+        env.parse("VOLLEY_MAX_ATTACHMENTS", "a count", &mut c.max_attachments)?;
+        env.parse("VOLLEY_MAX_JSON_DEPTH", "a depth", &mut c.max_json_depth)?;
         Ok(c)
     }
 }

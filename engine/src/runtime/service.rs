@@ -145,6 +145,11 @@ impl<'a, S: Service> Cx<'a, S> {
         self.state
     }
 
+    /// The mailboxes of all workers.
+    pub fn peers(&self) -> &Peers<S::Message> {
+        self.peers
+    }
+
     /// Number of workers.
     pub fn workers(&self) -> usize {
         self.peers.len()
@@ -197,6 +202,40 @@ impl<'a, S: Service> Cx<'a, S> {
         }
         self.mark_dirty(id.slot as usize);
         true
+    }
+
+    /// Queues one frame whose payload `write` appends straight into the frame buffer (no
+    /// intermediate copy); false if the connection is gone or closing.
+    /// `write` returns false to abandon the frame (nothing is queued).
+    pub fn send_with(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> bool {
+        let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
+            return false;
+        };
+        let buf = &mut *self.scratch;
+        buf.clear();
+        buf.resize(ws::MAX_SERVER_HEADER, 0);
+        if !write(buf) {
+            return false;
+        }
+        let start = ws::frame_in_place(buf, opcode);
+        if buf.len() > LARGE_FRAME {
+            c.outq
+                .push_shared(Bytes::from(std::mem::take(buf)).slice(start..));
+        } else {
+            c.outq.push_copy(&buf[start..]);
+        }
+        self.mark_dirty(id.slot as usize);
+        true
+    }
+
+    /// The peer address of connection `id`.
+    pub fn peer_addr(&mut self, id: ConnId) -> Option<std::net::SocketAddr> {
+        self.conn(id).and_then(|c| c.sock.peer_addr().ok())
     }
 
     /// Queues a complete, already framed message shared with other connections (no copy).
