@@ -101,6 +101,9 @@ pub struct Config {
     /// Name of a cookie holding the session id, set on the polling handshake for sticky load
     /// balancers. Env `VOLLEY_COOKIE`, default none.
     pub cookie: Option<String>,
+    /// Path on the same listener where statistics are served in Prometheus text format.
+    /// Env `VOLLEY_METRICS_PATH`, default none (not served).
+    pub metrics_path: Option<String>,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             cors_credentials: false,
             cookie: None,
+            metrics_path: None,
         }
     }
 }
@@ -245,6 +249,9 @@ impl Config {
         env.flag("VOLLEY_CORS_CREDENTIALS", &mut c.cors_credentials)?;
         if let Some(v) = get("VOLLEY_COOKIE") {
             c.cookie = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
+        if let Some(v) = get("VOLLEY_METRICS_PATH") {
+            c.metrics_path = (!v.trim().is_empty()).then(|| v.trim().to_string());
         }
         Ok(c)
     }

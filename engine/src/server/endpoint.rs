@@ -17,6 +17,7 @@ use super::router::{Router, Session};
 use super::sessions::with_session;
 use super::sio::client::SioClient;
 use super::sio::{Handshake, SioApp};
+use super::stats::Counter;
 
 /// Decides whether a handshake may proceed: `Err(message)` answers 403 with the reference
 /// server's `{"code":4,"message":message}`.
@@ -172,10 +173,13 @@ impl EioEndpoint {
                 Link::Polling(polling)
             }
         };
-        let key = cx
-            .state()
+        let worker = cx.worker();
+        let state = cx.state();
+        let key = state
             .sessions
             .insert(sid, |key| EioSession::new(sid, key, heartbeat, link, upper));
+        state.stats.add(worker, Counter::SessionsOpened, 1);
+        state.stats.sessions_delta(worker, 1);
         match accept {
             // The open packet goes out in `on_open`, after the 101.
             Some(accept) => Action::Upgrade {

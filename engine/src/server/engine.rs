@@ -12,12 +12,14 @@ use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::{CloseReason, ConnId, Cx};
 
+use super::broadcast::Shared;
 use super::engine_io::{EioHandler, EioSocket};
 use super::polling::Polling;
 use super::reason::DisconnectReason;
 use super::router::{Router, Timer};
 use super::sessions::SessionKey;
 use super::sio::client::SioClient;
+use super::sio::SocketState;
 use super::ws::WsMessage;
 
 /// What sits on top of the Engine.IO session.
@@ -90,6 +92,14 @@ impl Tx<'_, '_> {
         }
     }
 
+    /// Sends a packet encoded once for many receivers, without copying it.
+    pub fn shared(&mut self, p: &Shared) -> bool {
+        match self.link {
+            Link::Ws(conn) => self.cx.send_shared(*conn, p.frame().clone()),
+            Link::Polling(q) | Link::Upgrading { polling: q, .. } => q.push(p.out()),
+        }
+    }
+
     /// Bytes waiting to go out on the link.
     pub fn queued_bytes(&mut self) -> usize {
         match self.link {
@@ -148,6 +158,39 @@ impl EioSession {
 
     pub fn sid(&self) -> Sid {
         self.sid
+    }
+
+    /// The link and, if this session carries it, Socket.IO socket `sid` (split borrows, so a
+    /// broadcast can register an ack on the socket and send on the link).
+    pub fn link_and_socket(&mut self, sid: &Sid) -> (&mut Link, Option<&mut SocketState>) {
+        let state = match &mut self.upper {
+            Upper::Sio(c) => c.socket_mut(sid),
+            Upper::Raw(_) => None,
+        };
+        (&mut self.link, state)
+    }
+
+    /// The handshake of the Socket.IO client on this session.
+    pub fn handshake(&self) -> Option<&super::sio::Handshake> {
+        match &self.upper {
+            Upper::Sio(c) => Some(c.handshake()),
+            Upper::Raw(_) => None,
+        }
+    }
+
+    /// Removes Socket.IO socket `sid` from its namespace (`close`: ends the whole session).
+    pub fn disconnect_socket(&mut self, cx: &mut Cx<'_, Router>, sid: &Sid, close: bool) {
+        if close {
+            self.close(DisconnectReason::ServerNamespaceDisconnect);
+        } else if let Upper::Sio(c) = &mut self.upper {
+            c.disconnect(
+                &mut Tx {
+                    cx,
+                    link: &mut self.link,
+                },
+                sid,
+            );
+        }
     }
 
     pub fn is_closing(&self) -> bool {

@@ -1,14 +1,18 @@
 //! The public API: build a [`Server`] with its endpoints, start it, and reach it from any thread
 //! through a [`ServerHandle`].
 
+mod broadcast;
 mod endpoint;
 mod engine;
 mod engine_io;
+mod handle;
 mod polling;
 mod reason;
+mod rooms;
 mod router;
 mod sessions;
 pub mod sio;
+mod stats;
 mod ws;
 
 use std::io;
@@ -21,22 +25,25 @@ pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
 pub use crate::proto::sio::{Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
+pub use broadcast::BroadcastAcks;
 pub use endpoint::AllowRequest;
 pub use engine_io::{EioHandler, EioSocket};
+pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
+pub use sio::SocketBroadcast;
 pub use sio::{
     Ack, AckError, AckId, ConnectError, DeferredAck, EmitError, Handshake, NamespaceBuilder, Socket,
 };
+pub use stats::{Counter, StatsSnapshot};
 pub use ws::{WsConn, WsHandler, WsMessage};
 
 use crate::config::{Config, ConfigError};
-use crate::proto::eio::{Sid, SidRng};
+use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
-use crate::proto::ws::{self as wsproto, CloseCode, OpCode};
-use crate::runtime::{Peers, Runtime};
+use crate::proto::ws::{self as wsproto, OpCode};
+use crate::runtime::Runtime;
 use endpoint::{EioEndpoint, UpperKind};
-use engine::Out;
-use router::{Endpoint, Post, Router};
+use router::{Endpoint, Router};
 use sio::namespace_builder;
 
 /// Errors from building or starting a server.
@@ -171,12 +178,17 @@ impl ServerBuilder {
                 })),
             ));
         }
+        let stats = Arc::new(stats::Stats::new(self.config.workers));
+        let metrics_path = self.config.metrics_path.clone();
         let router = Arc::new(Router {
             routes: self.routes,
+            stats: stats.clone(),
+            metrics_path,
         });
         let runtime = Runtime::start(self.config, router)?;
         let handle = ServerHandle {
             peers: runtime.peers().clone(),
+            stats,
         };
         Ok(Server { runtime, handle })
     }
@@ -227,57 +239,6 @@ impl Server {
         crate::runtime::signal::wait_for_termination()?;
         self.shutdown();
         Ok(())
-    }
-}
-
-/// Reaches a running server from any thread. `Send + Clone`, cheap to clone.
-#[derive(Clone)]
-pub struct ServerHandle {
-    peers: Peers<Post>,
-}
-
-impl ServerHandle {
-    /// Queues a text message on WebSocket `id`; false if its worker is gone.
-    pub fn ws_send_text(&self, id: ConnId, text: &str) -> bool {
-        self.ws_send(id, encode_ws_frame(OpCode::Text, text.as_bytes()))
-    }
-
-    /// Queues a frame made by [`encode_ws_frame`] on WebSocket `id`.
-    pub fn ws_send(&self, id: ConnId, frame: Bytes) -> bool {
-        self.peers.post(id.worker as usize, Post::Send(id, frame))
-    }
-
-    /// Emits `event` with `args` (serialised as the argument list) to the Socket.IO socket
-    /// `socket_id` (its `socket.id`), from any thread. False if the id is malformed or its
-    /// worker is gone; an emit to a socket that has left is dropped.
-    pub fn emit_to<T: serde::Serialize + ?Sized>(
-        &self,
-        nsp: &str,
-        socket_id: &str,
-        event: &str,
-        args: &T,
-    ) -> Result<bool, EmitError> {
-        if sioproto::is_reserved_event(event) {
-            return Err(EmitError::ReservedEvent);
-        }
-        let Some(sid) = Sid::parse(socket_id) else {
-            return Ok(false);
-        };
-        let mut packet = vec![b'4'];
-        sioproto::encode_event_ser(&mut packet, nsp, None, event, args, 0)
-            .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        let outs = vec![Out::Text(Bytes::from(packet))];
-        Ok(self
-            .peers
-            .post(sid.worker() as usize, Post::ToSocket(sid, outs)))
-    }
-
-    /// Closes WebSocket `id` with `code`.
-    pub fn ws_close(&self, id: ConnId, code: CloseCode, reason: &str) -> bool {
-        self.peers.post(
-            id.worker as usize,
-            Post::Close(id, code, reason.to_string()),
-        )
     }
 }
 

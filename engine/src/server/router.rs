@@ -12,9 +12,13 @@ use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Service};
 
+use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
 use super::endpoint::EioEndpoint;
 use super::engine::{Out, Tx};
+use super::handle::SocketInfo;
+use super::rooms::{Rooms, Target};
 use super::sessions::{with_session, SessionKey, Sessions};
+use super::stats::Stats;
 use super::ws::{WsConn, WsHandler, WsMessage};
 
 /// What a path serves.
@@ -38,6 +42,24 @@ pub(crate) enum Post {
     ToSocket(Sid, Vec<Out>),
     /// Close one connection.
     Close(ConnId, CloseCode, String),
+    /// A broadcast for this worker's members.
+    Broadcast(Arc<BroadcastMsg>),
+    /// An operation on the sockets a selection matches on this worker.
+    Select {
+        nsp: String,
+        target: Target,
+        op: SelectOp,
+    },
+}
+
+/// What to do with the sockets a [`Post::Select`] matches.
+pub(crate) enum SelectOp {
+    Join(Vec<String>),
+    Leave(Vec<String>),
+    /// Leave the namespace (`true`: close the whole connection).
+    Disconnect(bool),
+    Fetch(crossbeam_channel::Sender<Vec<SocketInfo>>),
+    Count(crossbeam_channel::Sender<usize>),
 }
 
 /// What the endpoints' timers carry.
@@ -80,10 +102,17 @@ pub(crate) struct WorkerState {
     pub sessions: Sessions,
     /// Socket.IO sockets of this worker, for emits addressed by socket id.
     pub sockets: HashMap<Sid, SessionKey>,
+    pub rooms: Rooms,
+    /// Reused by every broadcast to list its receivers.
+    pub scratch_sids: Vec<Sid>,
+    pub stats: Arc<Stats>,
 }
 
 pub(crate) struct Router {
     pub routes: Vec<(String, Endpoint)>,
+    pub stats: Arc<Stats>,
+    /// Where the Prometheus text is served, if anywhere.
+    pub metrics_path: Option<String>,
 }
 
 /// Paths match with or without their trailing slash (`/socket.io` and `/socket.io/`).
@@ -114,10 +143,24 @@ impl Service for Router {
             next_key: 0,
             sessions: Sessions::default(),
             sockets: HashMap::new(),
+            rooms: Rooms::default(),
+            scratch_sids: Vec::new(),
+            stats: self.stats.clone(),
         }
     }
 
     fn on_request(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request) -> Action<Session> {
+        if self.metrics_path.as_deref() == Some(req.path.as_str()) {
+            let body = self.stats.prometheus();
+            cx.respond(
+                id,
+                200,
+                &[("Content-Type", "text/plain; version=0.0.4")],
+                body.as_bytes(),
+                req.keep_alive,
+            );
+            return Action::Responded;
+        }
         let Some(endpoint) = self.route(&req.path) else {
             cx.respond_error(id, 404);
             return Action::Responded;
@@ -238,6 +281,61 @@ impl Service for Router {
                 }
             }
             Post::Close(id, code, reason) => cx.close(id, code, &reason),
+            Post::Broadcast(msg) => {
+                deliver_local(DeliverFrom::Worker(cx), &msg);
+            }
+            Post::Select { nsp, target, op } => select(cx, &nsp, &target, op),
+        }
+    }
+}
+
+/// Applies a handle's operation to this worker's sockets that `target` selects.
+fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
+    let mut sids = Vec::new();
+    cx.state().rooms.select(nsp, target, &mut sids);
+    match op {
+        SelectOp::Join(rooms) => {
+            for sid in &sids {
+                for r in &rooms {
+                    cx.state().rooms.join(nsp, *sid, r);
+                }
+            }
+        }
+        SelectOp::Leave(rooms) => {
+            for sid in &sids {
+                for r in &rooms {
+                    cx.state().rooms.leave(nsp, *sid, r);
+                }
+            }
+        }
+        SelectOp::Disconnect(close) => {
+            for sid in &sids {
+                if let Some(&key) = cx.state().sockets.get(sid) {
+                    with_session(cx, key, |cx, s| s.disconnect_socket(cx, sid, close));
+                }
+            }
+        }
+        SelectOp::Fetch(reply) => {
+            let mut out = Vec::with_capacity(sids.len());
+            for sid in &sids {
+                let Some(&key) = cx.state().sockets.get(sid) else {
+                    continue;
+                };
+                let rooms = cx.state().rooms.rooms_of(nsp, sid);
+                if let Some(Some(handshake)) = with_session(cx, key, |_, s| s.handshake().cloned())
+                {
+                    out.push(SocketInfo {
+                        id: sid.as_str().to_string(),
+                        nsp: nsp.to_string(),
+                        rooms,
+                        handshake,
+                    });
+                }
+            }
+            let _ = reply.send(out);
+        }
+        SelectOp::Count(reply) => {
+            let _ = reply.send(sids.len());
         }
     }
 }

@@ -85,7 +85,10 @@ pub(crate) fn with_session<R>(
     session.flush(cx);
     if session.is_closing() {
         let sid = session.sid();
-        cx.state().sessions.remove(key, &sid);
+        let worker = cx.worker();
+        let state = cx.state();
+        state.sessions.remove(key, &sid);
+        state.stats.sessions_delta(worker, -1);
         session.finish(cx);
     } else {
         cx.state().sessions.put_back(key, session);

@@ -108,6 +108,17 @@ impl std::error::Error for AckError {}
 /// client's ack arguments or an error.
 pub type AckCallback = Box<dyn FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>)>;
 
+/// A pending ack entry (for broadcasts with acks, which register one per receiver).
+pub(crate) fn ack_pending(
+    timer: TimerKey,
+    callback: impl FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>) + 'static,
+) -> Pending {
+    Pending {
+        callback: Box::new(callback),
+        timer,
+    }
+}
+
 pub(crate) struct Pending {
     pub callback: AckCallback,
     pub timer: TimerKey,

@@ -11,6 +11,7 @@ use crate::server::engine::Tx;
 use crate::server::reason::DisconnectReason;
 use crate::server::router::Timer;
 use crate::server::sessions::SessionKey;
+use crate::server::stats::Counter;
 
 use super::ack::PendingAcks;
 use super::handshake::Handshake;
@@ -80,6 +81,8 @@ impl SioClient {
             return Err(DisconnectReason::ParseError);
         }
         let limits = self.app.limits;
+        let worker = tx.cx.worker();
+        tx.cx.state().stats.add(worker, Counter::PacketsIn, 1);
         let packet = sio::decode_with_buffers(data, &limits, &mut tx.cx.state().json)
             .map_err(|_| DisconnectReason::ParseError)?;
         match packet.ty {
@@ -172,6 +175,22 @@ impl SioClient {
         }
     }
 
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// Socket `sid` of this client, if it is one.
+    pub fn socket_mut(&mut self, sid: &Sid) -> Option<&mut SocketState> {
+        self.sockets.iter_mut().find(|s| s.sid == *sid)
+    }
+
+    /// Takes socket `sid` out of its namespace, as `socket.disconnect()` does.
+    pub fn disconnect(&mut self, tx: &mut Tx<'_, '_>, sid: &Sid) {
+        if let Some(idx) = self.sockets.iter().position(|s| s.sid == *sid) {
+            self.server_leaves(tx, idx);
+        }
+    }
+
     fn joined(&self, nsp: &str) -> Result<usize, DisconnectReason> {
         // A packet for a namespace the client has not joined is an invalid state: the reference
         // server closes the client.
@@ -220,7 +239,12 @@ impl SioClient {
             tx.out(&out);
         }
         st.connected = true;
-        tx.cx.state().sockets.insert(sid, self.key);
+        let worker = tx.cx.worker();
+        let state = tx.cx.state();
+        state.sockets.insert(sid, self.key);
+        state.rooms.add_socket(nsp, sid);
+        state.stats.add(worker, Counter::SocketsConnected, 1);
+        state.stats.sockets_delta(worker, 1);
         if let Some(k) = self.connect_timer.take() {
             tx.cx.cancel(k);
         }
@@ -299,7 +323,12 @@ impl SioClient {
 
     fn leave(&mut self, tx: &mut Tx<'_, '_>, idx: usize, reason: DisconnectReason) {
         let mut st = self.sockets.swap_remove(idx);
-        tx.cx.state().sockets.remove(&st.sid);
+        let worker = tx.cx.worker();
+        let state = tx.cx.state();
+        state.sockets.remove(&st.sid);
+        state.rooms.remove_socket(&st.nsp, st.sid);
+        state.stats.add(worker, Counter::for_reason(reason), 1);
+        state.stats.sockets_delta(worker, -1);
         fail_pending(tx, self.key, &mut st, &self.handshake);
         if let Some(h) = &self.app.namespaces[st.ns].disconnect {
             st.leave = false;

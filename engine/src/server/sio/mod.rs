@@ -5,12 +5,17 @@ mod ack;
 pub(crate) mod client;
 mod handshake;
 mod namespace;
+mod operator;
 mod socket;
 
 pub use ack::{Ack, AckError, AckId, DeferredAck};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, NamespaceBuilder};
+pub use operator::SocketBroadcast;
 pub use socket::{EmitError, Socket};
+
+pub(crate) use ack::ack_pending;
+pub(crate) use socket::SocketState;
 
 pub(crate) use namespace::SioApp;
 

@@ -12,7 +12,9 @@ use crate::proto::sio::{self, Args, PacketType};
 
 use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
 use super::handshake::Handshake;
+use super::operator::SocketBroadcast;
 use crate::server::engine::{Out, Tx};
+use crate::server::rooms::Target;
 use crate::server::router::Timer;
 use crate::server::sessions::SessionKey;
 
@@ -222,6 +224,62 @@ impl<'c, 'a> Socket<'c, 'a> {
             nsp: self.state.nsp.clone(),
             id,
         })
+    }
+
+    /// Joins `room` (in this socket's namespace).
+    pub fn join(&mut self, room: &str) {
+        let (nsp, sid) = (&self.state.nsp, self.state.sid);
+        self.tx.cx.state().rooms.join(nsp, sid, room);
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&mut self, room: &str) {
+        let (nsp, sid) = (&self.state.nsp, self.state.sid);
+        self.tx.cx.state().rooms.leave(nsp, sid, room);
+    }
+
+    /// The rooms this socket is in (the first is its own id).
+    pub fn rooms(&mut self) -> Vec<String> {
+        let (nsp, sid) = (&self.state.nsp, self.state.sid);
+        self.tx.cx.state().rooms.rooms_of(nsp, &sid)
+    }
+
+    fn broadcast_to(
+        &mut self,
+        rooms: Vec<String>,
+        except_self: bool,
+    ) -> SocketBroadcast<'_, 'c, 'a> {
+        let except_sid = except_self.then_some(self.state.sid);
+        SocketBroadcast {
+            socket: self,
+            target: Target {
+                rooms,
+                except: Vec::new(),
+                except_sid,
+            },
+            volatile: false,
+            local: false,
+        }
+    }
+
+    /// A broadcast to the members of `room`, this socket left out (`socket.to(room)`).
+    pub fn to(&mut self, room: &str) -> SocketBroadcast<'_, 'c, 'a> {
+        self.broadcast_to(vec![room.to_string()], true)
+    }
+
+    /// A broadcast to every socket of the namespace but this one (`socket.broadcast`).
+    pub fn broadcast(&mut self) -> SocketBroadcast<'_, 'c, 'a> {
+        self.broadcast_to(Vec::new(), true)
+    }
+
+    /// A broadcast to the members of `room`, this socket included if it is one (`io.in(room)`).
+    pub fn within(&mut self, room: &str) -> SocketBroadcast<'_, 'c, 'a> {
+        self.broadcast_to(vec![room.to_string()], false)
+    }
+
+    /// A broadcast to every socket of the namespace, this one included (`io.of(nsp)`).
+    pub fn everyone(&mut self) -> SocketBroadcast<'_, 'c, 'a> {
+        self.broadcast_to(Vec::new(), false)
     }
 
     /// Leaves the namespace: the client gets a DISCONNECT (`io server disconnect`) and the

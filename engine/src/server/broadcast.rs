@@ -1,0 +1,301 @@
+//! Broadcast fan-out: a packet is encoded once into a complete WebSocket frame (polling receivers
+//! take the Engine.IO packet inside it), delivered at once to the members on the sending worker
+//! and sent as one message to every other worker, which writes the same shared bytes to its own
+//! members. Channels are FIFO per sender, so each receiver gets one sender's emits in order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::proto::sio::{self, Args};
+use crate::proto::ws::{self, OpCode};
+use crate::runtime::{Cx, Peers};
+
+use super::engine::{Link, Out, Tx};
+use super::rooms::Target;
+use super::router::{Post, Router, Timer};
+use super::sessions::{with_session, SessionKey};
+use super::sio::{AckError, EmitError, Socket, SocketState};
+use super::stats::Counter;
+
+/// One Engine.IO packet encoded once for every receiver.
+#[derive(Clone, Debug)]
+pub(crate) struct Shared {
+    /// A complete WebSocket frame.
+    frame: Bytes,
+    /// Where the Engine.IO packet starts inside `frame` (after the frame header).
+    payload_at: usize,
+    binary: bool,
+}
+
+impl Shared {
+    /// A text packet that `write` appends (its type digit first).
+    pub fn text(
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), EmitError>,
+    ) -> Result<Shared, EmitError> {
+        let mut v = vec![0u8; ws::MAX_SERVER_HEADER];
+        write(&mut v)?;
+        let start = ws::frame_in_place(&mut v, OpCode::Text);
+        Ok(Shared {
+            frame: Bytes::from(v).slice(start..),
+            payload_at: ws::MAX_SERVER_HEADER - start,
+            binary: false,
+        })
+    }
+
+    /// A binary attachment.
+    pub fn binary(data: &[u8]) -> Shared {
+        let mut v = Vec::with_capacity(data.len() + ws::MAX_SERVER_HEADER);
+        ws::encode_frame(&mut v, OpCode::Binary, data);
+        let payload_at = ws::frame_header_len(data.len(), false);
+        Shared {
+            frame: Bytes::from(v),
+            payload_at,
+            binary: true,
+        }
+    }
+
+    /// The Engine.IO packet alone (for polling), sharing the frame's memory.
+    pub fn out(&self) -> Out {
+        let payload = self.frame.slice(self.payload_at..);
+        if self.binary {
+            Out::Binary(payload)
+        } else {
+            Out::Text(payload)
+        }
+    }
+
+    /// The whole frame (for WebSocket).
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+}
+
+/// Encodes an EVENT (with attachments) for `nsp` once. `id` is set for broadcasts with acks.
+pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    nsp: &str,
+    id: Option<u64>,
+    event: &str,
+    args: &T,
+    attachments: &[Bytes],
+) -> Result<Vec<Shared>, EmitError> {
+    if sio::is_reserved_event(event) {
+        return Err(EmitError::ReservedEvent);
+    }
+    let mut packets = Vec::with_capacity(1 + attachments.len());
+    packets.push(Shared::text(|b| {
+        b.push(b'4');
+        sio::encode_event_ser(b, nsp, id, event, args, attachments.len())
+            .map_err(|e| EmitError::Serialize(e.to_string()))
+    })?);
+    packets.extend(attachments.iter().map(|a| Shared::binary(a)));
+    Ok(packets)
+}
+
+/// Collects the replies of a broadcast with acknowledgements from every worker.
+pub struct BroadcastAcks {
+    /// `(socket id, ack arguments as a JSON array)` for each socket that answered in time.
+    pub replies: Vec<(String, Vec<u8>)>,
+    /// Sockets that did not answer in time (or disconnected first).
+    pub no_reply: usize,
+}
+
+type AcksCallback = Box<dyn FnOnce(BroadcastAcks) + Send>;
+
+struct CollectorState {
+    workers_left: usize,
+    expected: usize,
+    acks: BroadcastAcks,
+    callback: Option<AcksCallback>,
+}
+
+/// Shared by the workers taking part in one broadcast with acks; the last event to arrive runs
+/// the user's callback (on that worker's thread).
+pub(crate) struct AckCollector {
+    state: Mutex<CollectorState>,
+}
+
+impl AckCollector {
+    pub fn new(workers: usize, callback: AcksCallback) -> Arc<Self> {
+        Arc::new(AckCollector {
+            state: Mutex::new(CollectorState {
+                workers_left: workers,
+                expected: 0,
+                acks: BroadcastAcks {
+                    replies: Vec::new(),
+                    no_reply: 0,
+                },
+                callback: Some(callback),
+            }),
+        })
+    }
+
+    fn update(&self, f: impl FnOnce(&mut CollectorState)) {
+        let done = {
+            let Ok(mut s) = self.state.lock() else { return };
+            f(&mut s);
+            if s.workers_left == 0 && s.acks.replies.len() + s.acks.no_reply >= s.expected {
+                let acks = std::mem::replace(
+                    &mut s.acks,
+                    BroadcastAcks {
+                        replies: Vec::new(),
+                        no_reply: 0,
+                    },
+                );
+                s.callback.take().map(|cb| (cb, acks))
+            } else {
+                None
+            }
+        };
+        if let Some((cb, acks)) = done {
+            cb(acks);
+        }
+    }
+
+    /// A worker emitted to `targets` sockets.
+    pub fn worker_done(&self, targets: usize) {
+        self.update(|s| {
+            s.workers_left = s.workers_left.saturating_sub(1);
+            s.expected += targets;
+        });
+    }
+
+    fn reply(&self, sid: String, json: Vec<u8>) {
+        self.update(|s| s.acks.replies.push((sid, json)));
+    }
+
+    fn no_reply(&self) {
+        self.update(|s| s.acks.no_reply += 1);
+    }
+}
+
+/// The ack ids of broadcasts with acks: one id per broadcast, shared by all its receivers, from
+/// a range far above the ids sockets use for their own emits.
+static BROADCAST_ACK_IDS: AtomicU64 = AtomicU64::new(1 << 48);
+
+pub(crate) fn next_broadcast_ack_id() -> u64 {
+    BROADCAST_ACK_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A broadcast as it travels to the workers.
+pub(crate) struct BroadcastMsg {
+    pub nsp: String,
+    pub target: Target,
+    pub volatile: bool,
+    pub packets: Vec<Shared>,
+    /// For broadcasts with acks: the shared ack id, timeout and collector.
+    pub acks: Option<(u64, Duration, Arc<AckCollector>)>,
+}
+
+/// The socket whose handler is sending (its session is out of the worker's table while the
+/// handler runs, so it is reached through here).
+pub(crate) struct Current<'x, 'c, 'a> {
+    pub key: SessionKey,
+    pub tx: &'x mut Tx<'c, 'a>,
+    pub state: &'x mut SocketState,
+}
+
+/// Delivers `msg` to this worker's members; returns how many got it.
+pub(crate) fn deliver_local(cx_current: DeliverFrom<'_, '_, '_, '_>, msg: &BroadcastMsg) -> usize {
+    let (cx, mut current) = match cx_current {
+        DeliverFrom::Worker(cx) => (cx, None),
+        DeliverFrom::Handler(c) => {
+            let Current { key, tx, state } = c;
+            let cx: &mut Cx<'_, Router> = &mut *tx.cx;
+            let link: &mut Link = &mut *tx.link;
+            (cx, Some((key, link, state)))
+        }
+    };
+    let mut targets = std::mem::take(&mut cx.state().scratch_sids);
+    targets.clear();
+    cx.state().rooms.select(&msg.nsp, &msg.target, &mut targets);
+    let mut delivered = 0;
+    for sid in &targets {
+        let Some(&key) = cx.state().sockets.get(sid) else {
+            continue;
+        };
+        let sent = match current.as_mut() {
+            Some((ck, link, state)) if *ck == key => {
+                let mut tx = Tx { cx: &mut *cx, link };
+                deliver_one(&mut tx, key, Some(&mut **state), msg)
+            }
+            _ => with_session(cx, key, |cx, s| {
+                let (link, state) = s.link_and_socket(sid);
+                deliver_one(&mut Tx { cx, link }, key, state, msg)
+            })
+            .unwrap_or(false),
+        };
+        delivered += usize::from(sent);
+    }
+    cx.state().scratch_sids = targets;
+    let worker = cx.worker();
+    cx.state()
+        .stats
+        .add(worker, Counter::Deliveries, delivered as u64);
+    if let Some((_, _, collector)) = &msg.acks {
+        collector.worker_done(delivered);
+    }
+    delivered
+}
+
+/// Where a delivery starts: a worker event (mailbox) or a handler sending from its socket.
+pub(crate) enum DeliverFrom<'x, 'c, 'a, 'w> {
+    Worker(&'w mut Cx<'a, Router>),
+    Handler(Current<'x, 'c, 'a>),
+}
+
+fn deliver_one(
+    tx: &mut Tx<'_, '_>,
+    session: SessionKey,
+    state: Option<&mut SocketState>,
+    msg: &BroadcastMsg,
+) -> bool {
+    if msg.volatile && tx.queued_bytes() > 0 {
+        let worker = tx.cx.worker();
+        tx.cx.state().stats.add(worker, Counter::VolatileDrops, 1);
+        return false;
+    }
+    if let Some((id, timeout, collector)) = &msg.acks {
+        let Some(state) = state else { return false };
+        let collector = collector.clone();
+        let sid = state.sid.as_str().to_string();
+        let timer = tx.cx.arm(
+            tx.cx.now() + *timeout,
+            Timer::Ack {
+                session,
+                socket: state.key,
+                id: *id,
+            },
+        );
+        state.acks.insert(
+            *id,
+            super::sio::ack_pending(
+                timer,
+                move |_: &mut Socket<'_, '_>, reply: Result<&Args<'_>, AckError>| match reply {
+                    Ok(args) => {
+                        let mut json = Vec::new();
+                        args.write_json(&mut json);
+                        collector.reply(sid, json);
+                    }
+                    Err(_) => collector.no_reply(),
+                },
+            ),
+        );
+    }
+    for p in &msg.packets {
+        tx.shared(p);
+    }
+    true
+}
+
+/// Sends `msg` to every worker but `skip` (the sender's own, already delivered).
+pub(crate) fn post_remote(peers: &Peers<Post>, skip: Option<usize>, msg: Arc<BroadcastMsg>) {
+    for w in 0..peers.len() {
+        if Some(w) != skip {
+            peers.post(w, Post::Broadcast(msg.clone()));
+        }
+    }
+}

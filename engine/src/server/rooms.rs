@@ -1,0 +1,191 @@
+//! Which sockets of this worker are in which rooms, per namespace. Every socket is in the room
+//! named by its own id. Membership is local to the worker that owns the socket, so joining and
+//! leaving never lock or cross threads.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::proto::eio::Sid;
+
+/// Who a broadcast goes to within one namespace.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Target {
+    /// Rooms whose members receive it (union); empty means every socket of the namespace.
+    pub rooms: Vec<String>,
+    /// Rooms whose members are left out.
+    pub except: Vec<String>,
+    /// A socket left out (the sender of `socket.broadcast`/`socket.to`).
+    pub except_sid: Option<Sid>,
+}
+
+#[derive(Default)]
+struct NspRooms {
+    rooms: HashMap<String, HashSet<Sid>>,
+    /// Each socket's rooms, so leaving the namespace leaves them all.
+    of: HashMap<Sid, Vec<String>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Rooms {
+    nsps: HashMap<String, NspRooms>,
+}
+
+impl Rooms {
+    /// Adds a socket to its namespace (and to the room of its own id).
+    pub fn add_socket(&mut self, nsp: &str, sid: Sid) {
+        let n = self.nsps.entry(nsp.to_string()).or_default();
+        n.of.entry(sid).or_default();
+        Self::join_in(n, sid, sid.as_str());
+    }
+
+    fn join_in(n: &mut NspRooms, sid: Sid, room: &str) {
+        let Some(list) = n.of.get_mut(&sid) else {
+            return;
+        };
+        if list.iter().any(|r| r == room) {
+            return;
+        }
+        list.push(room.to_string());
+        n.rooms.entry(room.to_string()).or_default().insert(sid);
+    }
+
+    /// Puts a socket of the namespace in `room`.
+    pub fn join(&mut self, nsp: &str, sid: Sid, room: &str) {
+        if let Some(n) = self.nsps.get_mut(nsp) {
+            Self::join_in(n, sid, room);
+        }
+    }
+
+    /// Takes a socket out of `room`.
+    pub fn leave(&mut self, nsp: &str, sid: Sid, room: &str) {
+        let Some(n) = self.nsps.get_mut(nsp) else {
+            return;
+        };
+        if let Some(list) = n.of.get_mut(&sid) {
+            list.retain(|r| r != room);
+        }
+        Self::drop_member(n, room, sid);
+    }
+
+    fn drop_member(n: &mut NspRooms, room: &str, sid: Sid) {
+        if let Some(set) = n.rooms.get_mut(room) {
+            set.remove(&sid);
+            if set.is_empty() {
+                n.rooms.remove(room);
+            }
+        }
+    }
+
+    /// Removes a socket that left the namespace from every room.
+    pub fn remove_socket(&mut self, nsp: &str, sid: Sid) {
+        let Some(n) = self.nsps.get_mut(nsp) else {
+            return;
+        };
+        for room in n.of.remove(&sid).unwrap_or_default() {
+            Self::drop_member(n, &room, sid);
+        }
+        if n.of.is_empty() {
+            self.nsps.remove(nsp);
+        }
+    }
+
+    /// The rooms of a socket.
+    pub fn rooms_of(&self, nsp: &str, sid: &Sid) -> Vec<String> {
+        self.nsps
+            .get(nsp)
+            .and_then(|n| n.of.get(sid))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Appends the sockets `target` selects, each once, to `out`.
+    pub fn select(&self, nsp: &str, target: &Target, out: &mut Vec<Sid>) {
+        let Some(n) = self.nsps.get(nsp) else { return };
+        let excluded = |sid: &Sid| {
+            target.except_sid.as_ref() == Some(sid)
+                || target
+                    .except
+                    .iter()
+                    .any(|r| n.rooms.get(r).is_some_and(|set| set.contains(sid)))
+        };
+        match target.rooms.as_slice() {
+            [] => out.extend(n.of.keys().filter(|s| !excluded(s)).copied()),
+            [one] => {
+                if let Some(set) = n.rooms.get(one) {
+                    out.extend(set.iter().filter(|s| !excluded(s)).copied());
+                }
+            }
+            many => {
+                let mut seen = HashSet::new();
+                for room in many {
+                    if let Some(set) = n.rooms.get(room) {
+                        out.extend(
+                            set.iter()
+                                .filter(|s| !excluded(s) && seen.insert(**s))
+                                .copied(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::eio::SidRng;
+
+    fn sids(n: usize) -> Vec<Sid> {
+        let mut rng = SidRng::new().unwrap();
+        (0..n).map(|_| Sid::generate(0, &mut rng)).collect()
+    }
+
+    fn select(r: &Rooms, t: &Target) -> HashSet<Sid> {
+        let mut out = Vec::new();
+        r.select("/", t, &mut out);
+        let set: HashSet<Sid> = out.iter().copied().collect();
+        assert_eq!(set.len(), out.len(), "a socket selected twice");
+        set
+    }
+
+    #[test]
+    fn rooms_union_except_and_leave() {
+        let s = sids(4);
+        let mut r = Rooms::default();
+        for sid in &s {
+            r.add_socket("/", *sid);
+        }
+        r.join("/", s[0], "a");
+        r.join("/", s[1], "a");
+        r.join("/", s[1], "b");
+        r.join("/", s[2], "b");
+        let t = |rooms: &[&str], except: &[&str]| Target {
+            rooms: rooms.iter().map(|x| x.to_string()).collect(),
+            except: except.iter().map(|x| x.to_string()).collect(),
+            except_sid: None,
+        };
+        assert_eq!(
+            select(&r, &t(&["a", "b"], &[])),
+            HashSet::from([s[0], s[1], s[2]])
+        );
+        assert_eq!(select(&r, &t(&["a"], &["b"])), HashSet::from([s[0]]));
+        assert_eq!(select(&r, &t(&[], &["a"])), HashSet::from([s[2], s[3]]));
+        assert_eq!(
+            select(&r, &t(&[s[3].as_str()], &[])),
+            HashSet::from([s[3]]),
+            "own-id room"
+        );
+        let mut no_sender = t(&["a"], &[]);
+        no_sender.except_sid = Some(s[0]);
+        assert_eq!(select(&r, &no_sender), HashSet::from([s[1]]));
+        r.leave("/", s[1], "a");
+        assert_eq!(select(&r, &t(&["a"], &[])), HashSet::from([s[0]]));
+        r.remove_socket("/", s[2]);
+        assert_eq!(select(&r, &t(&["b"], &[])), HashSet::from([s[1]]));
+        assert_eq!(select(&r, &t(&[], &[])).len(), 3);
+        assert_eq!(
+            r.rooms_of("/", &s[1]),
+            vec![s[1].as_str().to_string(), "b".to_string()]
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Broadcasting from a handler: `socket.to("room").emit(..)`, `socket.broadcast()`,
+//! `socket.everyone()`, with `except`, `volatile`, `local`, and acknowledgements collected from
+//! every receiver.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::server::broadcast::{
+    deliver_local, encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks,
+    BroadcastMsg, Current, DeliverFrom,
+};
+use crate::server::rooms::Target;
+use crate::server::stats::Counter;
+
+use super::socket::{EmitError, Socket};
+
+/// A broadcast being built from a handler's socket; nothing is sent until `emit`.
+pub struct SocketBroadcast<'s, 'c, 'a> {
+    pub(crate) socket: &'s mut Socket<'c, 'a>,
+    pub(crate) target: Target,
+    pub(crate) volatile: bool,
+    pub(crate) local: bool,
+}
+
+impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
+    /// Also sends to the members of `room` (several rooms: union, each socket once).
+    pub fn to(mut self, room: &str) -> Self {
+        self.target.rooms.push(room.to_string());
+        self
+    }
+
+    /// Leaves out the members of `room`.
+    pub fn except(mut self, room: &str) -> Self {
+        self.target.except.push(room.to_string());
+        self
+    }
+
+    /// Drops the packet for receivers that are behind (something still queued for them).
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Only the sockets of this worker (no message to the other workers).
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// Emits `event` with `args` to every selected socket; returns how many sockets of this
+    /// worker got it (the other workers deliver theirs on their own).
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<usize, EmitError> {
+        self.send(event, args, &[], None)
+    }
+
+    /// Like [`SocketBroadcast::emit`] with binary attachments (referenced by placeholders).
+    pub fn emit_binary<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        attachments: &[Bytes],
+    ) -> Result<usize, EmitError> {
+        self.send(event, args, attachments, None)
+    }
+
+    /// Emits and collects every receiver's acknowledgement for up to `timeout`; `callback` runs
+    /// once with the replies (socket id, arguments) and the number of sockets that did not
+    /// answer, on the thread of the worker that completed it (it must not block).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+        callback: impl FnOnce(BroadcastAcks) + Send + 'static,
+    ) -> Result<usize, EmitError> {
+        self.send(event, args, &[], Some((timeout, Box::new(callback))))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn send<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        attachments: &[Bytes],
+        acks: Option<(Duration, Box<dyn FnOnce(BroadcastAcks) + Send>)>,
+    ) -> Result<usize, EmitError> {
+        let socket = self.socket;
+        let nsp = socket.state.nsp.clone();
+        let workers = if self.local {
+            1
+        } else {
+            socket.tx.cx.workers()
+        };
+        let acks = acks.map(|(timeout, cb)| {
+            let id = next_broadcast_ack_id();
+            (id, timeout, AckCollector::new(workers, cb))
+        });
+        let packets = encode_event(&nsp, acks.as_ref().map(|a| a.0), event, args, attachments)?;
+        let msg = Arc::new(BroadcastMsg {
+            nsp,
+            target: self.target,
+            volatile: self.volatile,
+            packets,
+            acks,
+        });
+        let worker = socket.tx.cx.worker();
+        socket
+            .tx
+            .cx
+            .state()
+            .stats
+            .add(worker, Counter::Broadcasts, 1);
+        let current = Current {
+            key: socket.session,
+            tx: &mut socket.tx,
+            state: &mut *socket.state,
+        };
+        let delivered = deliver_local(DeliverFrom::Handler(current), &msg);
+        if !self.local {
+            let peers = socket.tx.cx.peers().clone();
+            post_remote(&peers, Some(worker as usize), msg);
+        }
+        Ok(delivered)
+    }
+}
