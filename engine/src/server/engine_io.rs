@@ -46,7 +46,7 @@ impl EioSocket<'_, '_> {
         self.cx.send_frame(self.id, OpCode::Binary, data)
     }
 
-    /// Closes the session (its `on_close` gets `forced server close`).
+    /// Closes the session (its `on_close` gets `forced close`, as with the reference server).
     pub fn close(&mut self) {
         self.cx.close(self.id, CloseCode::NORMAL, "");
     }

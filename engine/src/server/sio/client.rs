@@ -45,11 +45,11 @@ impl SioClient {
     pub fn on_text(&mut self, cx: &mut Cx<'_, Router>, id: ConnId, data: &mut [u8]) -> Outcome {
         if self.binary.is_some() {
             // Attachments of the previous packet must come first.
-            return Err(DisconnectReason::ParseError);
+            return Err(DisconnectReason::ForcedClose);
         }
         let limits = self.app.limits;
         let packet = sio::decode_with_buffers(data, &limits, &mut cx.state().json)
-            .map_err(|_| DisconnectReason::ParseError)?;
+            .map_err(|_| DisconnectReason::ForcedClose)?;
         match packet.ty {
             PacketType::Connect => {
                 let auth = packet.data.as_ref().map(ValueRef::Borrowed);
@@ -71,9 +71,9 @@ impl SioClient {
             PacketType::BinaryEvent | PacketType::BinaryAck => {
                 self.joined(packet.nsp)?;
                 let asm = BinaryAssembler::start(packet, &limits)
-                    .map_err(|_| DisconnectReason::ParseError)?;
+                    .map_err(|_| DisconnectReason::ForcedClose)?;
                 if asm.is_complete() {
-                    let p = asm.finish().map_err(|_| DisconnectReason::ParseError)?;
+                    let p = asm.finish().map_err(|_| DisconnectReason::ForcedClose)?;
                     return self.owned(cx, id, &p);
                 }
                 let at = cx.now() + self.app.attachment_timeout;
@@ -81,13 +81,13 @@ impl SioClient {
                 Ok(())
             }
             // Only servers send CONNECT_ERROR.
-            PacketType::ConnectError => Err(DisconnectReason::ForcedServerClose),
+            PacketType::ConnectError => Err(DisconnectReason::ForcedClose),
         }
     }
 
     pub fn on_binary(&mut self, cx: &mut Cx<'_, Router>, id: ConnId, data: &[u8]) -> Outcome {
         let Some((asm, _)) = self.binary.as_mut() else {
-            return Err(DisconnectReason::ParseError);
+            return Err(DisconnectReason::ForcedClose);
         };
         match asm.push(data) {
             Ok(None) => Ok(()),
@@ -97,7 +97,7 @@ impl SioClient {
                 }
                 self.owned(cx, id, &p)
             }
-            Err(_) => Err(DisconnectReason::ParseError),
+            Err(_) => Err(DisconnectReason::ForcedClose),
         }
     }
 
@@ -110,7 +110,7 @@ impl SioClient {
                 }
                 Ok(())
             }
-            Timer::Attachments => Err(DisconnectReason::ParseError),
+            Timer::Attachments => Err(DisconnectReason::ForcedClose),
             Timer::Ack { socket, id } => {
                 if let Some(idx) = self.sockets.iter().position(|s| s.key == socket) {
                     let st = &mut self.sockets[idx];
@@ -153,7 +153,7 @@ impl SioClient {
         self.sockets
             .iter()
             .position(|s| s.nsp == nsp)
-            .ok_or(DisconnectReason::ForcedServerClose)
+            .ok_or(DisconnectReason::ForcedClose)
     }
 
     fn connect(
@@ -164,7 +164,7 @@ impl SioClient {
         auth: Option<ValueRef<'_>>,
     ) -> Outcome {
         if self.sockets.iter().any(|s| s.nsp == nsp) {
-            return Err(DisconnectReason::ForcedServerClose);
+            return Err(DisconnectReason::ForcedClose);
         }
         let Some(ns) = self.app.find(nsp) else {
             cx.send_with(id, OpCode::Text, |b| {
@@ -237,7 +237,7 @@ impl SioClient {
         args: &Args<'_>,
     ) -> Outcome {
         let idx = self.joined(nsp)?;
-        let name = name.ok_or(DisconnectReason::ParseError)?;
+        let name = name.ok_or(DisconnectReason::ForcedClose)?;
         let st = &mut self.sockets[idx];
         let ns = &self.app.namespaces[st.ns];
         let mut socket = Socket {
@@ -271,7 +271,7 @@ impl SioClient {
         args: &Args<'_>,
     ) -> Outcome {
         let idx = self.joined(nsp)?;
-        let ack_id = ack_id.ok_or(DisconnectReason::ParseError)?;
+        let ack_id = ack_id.ok_or(DisconnectReason::ForcedClose)?;
         let st = &mut self.sockets[idx];
         // An ack for an emit that timed out or was discarded is dropped, as the reference does.
         if let Some(p) = st.acks.take(ack_id) {
