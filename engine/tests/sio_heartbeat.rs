@@ -13,7 +13,7 @@ use volley::server::{Ack, Server};
 const INTERVAL: Duration = Duration::from_millis(300);
 const TIMEOUT: Duration = Duration::from_millis(200);
 /// Scheduling slack on a loaded machine; the timer wheel itself ticks every millisecond.
-const SLACK: Duration = Duration::from_millis(400);
+const SLACK: Duration = Duration::from_millis(600);
 
 fn start(reasons: &Board, ping_interval: Duration, connect_timeout: Duration) -> Server {
     let reasons = reasons.clone();
