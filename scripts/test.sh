@@ -31,7 +31,7 @@ step "fuzz targets build and replay their seed corpora"
   for target in $(sed -n 's/^name = "\([a-z_]*\)"$/\1/p' Cargo.toml | grep -v volley-fuzz); do
     corpus="corpus/$target"
     [ -d "$corpus" ] || { echo "missing seed corpus $corpus"; exit 1; }
-    "target/debug/$target" -runs=0 "$corpus" 2>&1 | tail -n 1
+    "${CARGO_TARGET_DIR:-target}/debug/$target" -runs=0 "$corpus" 2>&1 | tail -n 1
   done
 )
 

@@ -156,7 +156,7 @@ fn two_thousand_clients_concurrent_emitters_exact_counts_and_order() {
             std::thread::sleep(Duration::from_millis(50));
         }
         for i in 0..100 {
-            ns.clone().to("all").emit("seq", &["handle", i]).unwrap();
+            ns.clone().to("all").emit("seq", &("handle", i)).unwrap();
         }
     });
     let out = common::run_node("sio_fanout.mjs", &[&url, "2000", "100"]);

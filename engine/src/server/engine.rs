@@ -123,7 +123,7 @@ fn raw_message(
     };
     h.on_message(&mut socket, msg);
     if socket.close {
-        Err(DisconnectReason::ForcedServerClose)
+        Err(DisconnectReason::ForcedClose)
     } else {
         Ok(())
     }
@@ -247,7 +247,7 @@ impl EioSession {
             }
         };
         if close {
-            self.close(DisconnectReason::ForcedServerClose);
+            self.close(DisconnectReason::ForcedClose);
         }
     }
 
@@ -340,10 +340,10 @@ impl EioSession {
                 Err(DisconnectReason::TransportClose)
             }
             Packet::Noop => Ok(()),
-            // Clients only ping while probing an upgrade (handled in `on_probe`).
-            Packet::Ping(_) | Packet::Open(_) | Packet::Upgrade => {
-                Err(DisconnectReason::ParseError)
-            }
+            // Clients only ping while probing an upgrade (handled in `on_probe`); the reference
+            // server calls any other ping an invalid heartbeat direction.
+            Packet::Ping(_) => Err(DisconnectReason::TransportError),
+            Packet::Open(_) | Packet::Upgrade => Err(DisconnectReason::ParseError),
         };
         if let Err(reason) = result {
             self.close(reason);
@@ -492,7 +492,7 @@ impl EioSession {
 
     /// The session is gone: close its transport and tell the layers above.
     pub fn finish(mut self: Box<Self>, cx: &mut Cx<'_, Router>) {
-        let reason = self.closing.unwrap_or(DisconnectReason::ForcedServerClose);
+        let reason = self.closing.unwrap_or(DisconnectReason::ForcedClose);
         if let Some(k) = self.heartbeat_timer.take() {
             cx.cancel(k);
         }

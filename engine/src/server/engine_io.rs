@@ -45,8 +45,8 @@ impl EioSocket<'_, '_> {
         self.tx.binary(data)
     }
 
-    /// Closes the session once this callback returns (its `on_close` gets
-    /// `forced server close`).
+    /// Closes the session once this callback returns (its `on_close` gets `forced close`, as
+    /// with the reference server).
     pub fn close(&mut self) {
         self.close = true;
     }

@@ -17,10 +17,16 @@ pub enum DisconnectReason {
     TransportClose,
     /// The connection failed (reset, broken pipe, WebSocket protocol error).
     TransportError,
-    /// The client sent a packet that does not parse.
+    /// The client sent an Engine.IO packet that does not parse.
     ParseError,
-    /// The server closed the whole connection (a packet in an invalid state, no namespace
-    /// joined within connectTimeout).
+    /// The server closed the whole connection: the client broke the Socket.IO protocol (a
+    /// packet that does not decode or exceeds a limit, a packet for a namespace it has not
+    /// joined, a second CONNECT, a CONNECT_ERROR, attachments that never came), or the
+    /// application closed it (`EioSocket::close`, `ServerHandle::ws_close`). The reference
+    /// server reports `forced close` in all these cases over WebSocket.
+    ForcedClose,
+    /// No namespace was joined within connectTimeout, so the server closed the connection.
+    /// No socket exists yet, so no disconnect handler sees it.
     ForcedServerClose,
     /// The server is shutting down.
     ServerShuttingDown,
@@ -38,6 +44,7 @@ impl DisconnectReason {
             Self::TransportClose => "transport close",
             Self::TransportError => "transport error",
             Self::ParseError => "parse error",
+            Self::ForcedClose => "forced close",
             Self::ForcedServerClose => "forced server close",
             Self::ServerShuttingDown => "server shutting down",
             Self::SlowConsumer => "slow consumer",
@@ -49,7 +56,7 @@ impl DisconnectReason {
         match reason {
             CloseReason::PeerClose(_) | CloseReason::Eof => Self::TransportClose,
             CloseReason::Io(_) | CloseReason::Protocol(_) => Self::TransportError,
-            CloseReason::Local(_) => Self::ForcedServerClose,
+            CloseReason::Local(_) => Self::ForcedClose,
             CloseReason::SlowConsumer => Self::SlowConsumer,
             CloseReason::Shutdown => Self::ServerShuttingDown,
         }
@@ -59,5 +66,52 @@ impl DisconnectReason {
 impl std::fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ws::CloseCode;
+
+    #[test]
+    fn strings_are_the_reference_servers() {
+        let golden = [
+            (
+                DisconnectReason::ClientNamespaceDisconnect,
+                "client namespace disconnect",
+            ),
+            (
+                DisconnectReason::ServerNamespaceDisconnect,
+                "server namespace disconnect",
+            ),
+            (DisconnectReason::PingTimeout, "ping timeout"),
+            (DisconnectReason::TransportClose, "transport close"),
+            (DisconnectReason::TransportError, "transport error"),
+            (DisconnectReason::ParseError, "parse error"),
+            (DisconnectReason::ForcedClose, "forced close"),
+            (DisconnectReason::ForcedServerClose, "forced server close"),
+            (DisconnectReason::ServerShuttingDown, "server shutting down"),
+        ];
+        for (reason, text) in golden {
+            assert_eq!(reason.as_str(), text);
+            assert_eq!(reason.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn closes_by_the_server_are_forced_closes() {
+        assert_eq!(
+            DisconnectReason::from_close(&CloseReason::Local(CloseCode::NORMAL)),
+            DisconnectReason::ForcedClose
+        );
+        assert_eq!(
+            DisconnectReason::from_close(&CloseReason::Eof),
+            DisconnectReason::TransportClose
+        );
+        assert_eq!(
+            DisconnectReason::from_close(&CloseReason::Io(std::io::ErrorKind::ConnectionReset)),
+            DisconnectReason::TransportError
+        );
     }
 }

@@ -35,7 +35,7 @@ pub enum Counter {
     DisconnectTransportError,
     /// Disconnects: parse error.
     DisconnectParseError,
-    /// Disconnects: forced server close.
+    /// Disconnects: forced close (protocol violations, server-side closes, connect timeout).
     DisconnectForced,
     /// Disconnects: server shutting down.
     DisconnectShutdown,
@@ -52,7 +52,7 @@ impl Counter {
             R::TransportClose => Counter::DisconnectTransportClose,
             R::TransportError => Counter::DisconnectTransportError,
             R::ParseError => Counter::DisconnectParseError,
-            R::ForcedServerClose => Counter::DisconnectForced,
+            R::ForcedClose | R::ForcedServerClose => Counter::DisconnectForced,
             R::ServerShuttingDown => Counter::DisconnectShutdown,
             R::SlowConsumer => Counter::SlowConsumers,
         }
@@ -106,7 +106,7 @@ const COUNTERS: [(Counter, &str, &str); 16] = [
     (Counter::DisconnectTransportClose, "transport close", ""),
     (Counter::DisconnectTransportError, "transport error", ""),
     (Counter::DisconnectParseError, "parse error", ""),
-    (Counter::DisconnectForced, "forced server close", ""),
+    (Counter::DisconnectForced, "forced close", ""),
     (Counter::DisconnectShutdown, "server shutting down", ""),
 ];
 

@@ -46,7 +46,7 @@ pub fn assert_cases(stdout: &str, cases: &[&str]) {
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use volley::proto::{http, ws};
 
@@ -100,8 +100,21 @@ impl RawWs {
         self.sock.write_all(&out).unwrap();
     }
 
-    /// Reads the next message (or EOF).
+    /// Reads the next message (or EOF; a read that waits 10 s also counts as EOF).
     pub fn read(&mut self) -> Got {
+        self.read_until(None).unwrap_or(Got::Eof)
+    }
+
+    /// Reads the next message, waiting at most `wait`; `None` if nothing came in time.
+    pub fn read_within(&mut self, wait: Duration) -> Option<Got> {
+        let got = self.read_until(Some(Instant::now() + wait));
+        self.sock
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        got
+    }
+
+    fn read_until(&mut self, deadline: Option<Instant>) -> Option<Got> {
         loop {
             let mut tmp = std::mem::take(&mut self.buf);
             let decoded = self
@@ -119,17 +132,109 @@ impl RawWs {
             tmp.drain(..consumed);
             self.buf = tmp;
             if let Some(got) = got {
-                return got;
+                return Some(got);
             }
             if consumed > 0 {
                 continue;
             }
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                self.sock.set_read_timeout(Some(left)).unwrap();
+            }
             let mut chunk = [0u8; 65536];
             match self.sock.read(&mut chunk) {
-                Ok(0) | Err(_) => return Got::Eof,
+                Ok(0) => return Some(Got::Eof),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if deadline.is_some()
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    return None
+                }
+                Err(_) => return Some(Got::Eof),
             }
         }
+    }
+
+    /// Sends one text frame.
+    pub fn send_text(&mut self, text: &str) {
+        self.send(ws::OpCode::Text, text.as_bytes());
+    }
+
+    /// Sends one binary frame.
+    pub fn send_binary(&mut self, data: &[u8]) {
+        self.send(ws::OpCode::Binary, data);
+    }
+
+    /// Reads the next text message, answering Engine.IO pings (`2`) on the way; panics on
+    /// anything else (binary, close, EOF).
+    pub fn next_text(&mut self) -> String {
+        loop {
+            match self.read() {
+                Got::Text(t) if t == "2" => self.send_text("3"),
+                Got::Text(t) => return t,
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the server to end the connection (a close frame, then EOF); returns what
+    /// came before. Panics if it takes longer than `wait`.
+    pub fn expect_closed(&mut self, wait: Duration) -> Vec<Got> {
+        let deadline = Instant::now() + wait;
+        let mut before = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.read_within(left) {
+                Some(Got::Close(_)) | Some(Got::Eof) => return before,
+                Some(other) => before.push(other),
+                None => panic!("still open after {wait:?}; got {before:?}"),
+            }
+        }
+    }
+
+    /// Opens an Engine.IO v4 session over WebSocket on `path` (e.g. `/socket.io/`): returns
+    /// the client and the JSON of the open packet.
+    pub fn eio_connect(addr: SocketAddr, path: &str) -> (RawWs, serde_json::Value) {
+        let mut ws = RawWs::connect(addr, &format!("{path}?EIO=4&transport=websocket"));
+        let open = match ws.read() {
+            Got::Text(t) => t,
+            other => panic!("expected the open packet, got {other:?}"),
+        };
+        let json = open
+            .strip_prefix('0')
+            .unwrap_or_else(|| panic!("not an open packet: {open:?}"));
+        (ws, serde_json::from_str(json).unwrap())
+    }
+
+    /// A Socket.IO connection on `/socket.io/` that joined `nsp`: returns the client and the
+    /// socket id from the server's CONNECT reply.
+    pub fn sio_connect(addr: SocketAddr, nsp: &str) -> (RawWs, String) {
+        let (mut ws, _) = RawWs::eio_connect(addr, "/socket.io/");
+        let sid = ws.sio_join(nsp);
+        (ws, sid)
+    }
+
+    /// Sends CONNECT for `nsp` and returns the socket id of the reply; panics on a refusal.
+    pub fn sio_join(&mut self, nsp: &str) -> String {
+        let prefix = if nsp == "/" {
+            String::new()
+        } else {
+            format!("{nsp},")
+        };
+        self.send_text(&format!("40{prefix}"));
+        let reply = self.next_text();
+        let json = reply
+            .strip_prefix(&format!("40{prefix}"))
+            .unwrap_or_else(|| panic!("CONNECT to {nsp} refused: {reply:?}"));
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["sid"].as_str().unwrap().to_string()
     }
 }
 
@@ -255,4 +360,94 @@ pub fn example_binary(name: &str) -> PathBuf {
         assert!(status.success(), "building example {name} failed");
     }
     path
+}
+
+/// Sends raw bytes and reads the whole response (the server closes after it): status, head
+/// and body.
+pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> (u16, http::Response, Vec<u8>) {
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.write_all(request).unwrap();
+    let mut all = Vec::new();
+    sock.read_to_end(&mut all).unwrap();
+    let resp = http::parse_response(&all, &http::Limits::default())
+        .unwrap()
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(&all)));
+    let body = all[resp.head_len..].to_vec();
+    (resp.status, resp, body)
+}
+
+/// Polls `done` every few milliseconds until it is true or `wait` passes; returns its last
+/// value.
+pub fn wait_until(wait: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Values that server handlers record by key (e.g. disconnect reasons by socket id) and a test
+/// thread waits for.
+#[derive(Clone, Default)]
+pub struct Board {
+    inner: Arc<(Mutex<HashMap<String, String>>, Condvar)>,
+}
+
+impl Board {
+    /// Records `value` under `key` (the last value wins) and wakes waiters.
+    pub fn set(&self, key: impl Into<String>, value: impl Into<String>) {
+        let (map, cv) = &*self.inner;
+        map.lock().unwrap().insert(key.into(), value.into());
+        cv.notify_all();
+    }
+
+    /// The value under `key`, waiting up to `wait` for it to be recorded.
+    pub fn wait(&self, key: &str, wait: Duration) -> Option<String> {
+        let (map, cv) = &*self.inner;
+        let deadline = Instant::now() + wait;
+        let mut guard = map.lock().unwrap();
+        loop {
+            if let Some(v) = guard.get(key) {
+                return Some(v.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            guard = cv.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    /// Waits up to `wait` for the value under `key` to be other than `old`; panics if it
+    /// does not change.
+    pub fn wait_for_change(&self, key: &str, old: &str, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.get(key) {
+                Some(v) if v != old => return v,
+                _ if Instant::now() >= deadline => panic!("{key} still {old:?} after {wait:?}"),
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+
+    /// The value under `key` now, if any.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.inner.0.lock().unwrap().get(key).cloned()
+    }
+
+    /// How many keys hold a value.
+    pub fn len(&self) -> usize {
+        self.inner.0.lock().unwrap().len()
+    }
 }

@@ -78,13 +78,13 @@ impl SioClient {
     pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &mut [u8]) -> Outcome {
         if self.binary.is_some() {
             // Attachments of the previous packet must come first.
-            return Err(DisconnectReason::ParseError);
+            return Err(DisconnectReason::ForcedClose);
         }
         let limits = self.app.limits;
         let worker = tx.cx.worker();
         tx.cx.state().stats.add(worker, Counter::PacketsIn, 1);
         let packet = sio::decode_with_buffers(data, &limits, &mut tx.cx.state().json)
-            .map_err(|_| DisconnectReason::ParseError)?;
+            .map_err(|_| DisconnectReason::ForcedClose)?;
         match packet.ty {
             PacketType::Connect => {
                 let auth = packet.data.as_ref().map(ValueRef::Borrowed);
@@ -106,9 +106,9 @@ impl SioClient {
             PacketType::BinaryEvent | PacketType::BinaryAck => {
                 self.joined(packet.nsp)?;
                 let asm = BinaryAssembler::start(packet, &limits)
-                    .map_err(|_| DisconnectReason::ParseError)?;
+                    .map_err(|_| DisconnectReason::ForcedClose)?;
                 if asm.is_complete() {
-                    let p = asm.finish().map_err(|_| DisconnectReason::ParseError)?;
+                    let p = asm.finish().map_err(|_| DisconnectReason::ForcedClose)?;
                     return self.owned(tx, &p);
                 }
                 let at = tx.cx.now() + self.app.attachment_timeout;
@@ -116,13 +116,13 @@ impl SioClient {
                 Ok(())
             }
             // Only servers send CONNECT_ERROR.
-            PacketType::ConnectError => Err(DisconnectReason::ForcedServerClose),
+            PacketType::ConnectError => Err(DisconnectReason::ForcedClose),
         }
     }
 
     pub fn on_binary(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
         let Some((asm, _)) = self.binary.as_mut() else {
-            return Err(DisconnectReason::ParseError);
+            return Err(DisconnectReason::ForcedClose);
         };
         match asm.push(data) {
             Ok(None) => Ok(()),
@@ -132,7 +132,7 @@ impl SioClient {
                 }
                 self.owned(tx, &p)
             }
-            Err(_) => Err(DisconnectReason::ParseError),
+            Err(_) => Err(DisconnectReason::ForcedClose),
         }
     }
 
@@ -145,7 +145,7 @@ impl SioClient {
                 }
                 Ok(())
             }
-            Timer::Attachments(_) => Err(DisconnectReason::ParseError),
+            Timer::Attachments(_) => Err(DisconnectReason::ForcedClose),
             Timer::Ack { socket, id, .. } => {
                 if let Some(idx) = self.sockets.iter().position(|s| s.key == socket) {
                     if let Some(p) = self.sockets[idx].acks.take(id) {
@@ -193,16 +193,16 @@ impl SioClient {
 
     fn joined(&self, nsp: &str) -> Result<usize, DisconnectReason> {
         // A packet for a namespace the client has not joined is an invalid state: the reference
-        // server closes the client.
+        // server closes the client ("forced close").
         self.sockets
             .iter()
             .position(|s| s.nsp == nsp)
-            .ok_or(DisconnectReason::ForcedServerClose)
+            .ok_or(DisconnectReason::ForcedClose)
     }
 
     fn connect(&mut self, tx: &mut Tx<'_, '_>, nsp: &str, auth: Option<ValueRef<'_>>) -> Outcome {
         if self.sockets.iter().any(|s| s.nsp == nsp) {
-            return Err(DisconnectReason::ForcedServerClose);
+            return Err(DisconnectReason::ForcedClose);
         }
         let Some(ns) = self.app.find(nsp) else {
             send_packet(tx, |b| {
@@ -265,7 +265,7 @@ impl SioClient {
         args: &Args<'_>,
     ) -> Outcome {
         let idx = self.joined(nsp)?;
-        let name = name.ok_or(DisconnectReason::ParseError)?;
+        let name = name.ok_or(DisconnectReason::ForcedClose)?;
         let ns = &self.app.namespaces[self.sockets[idx].ns];
         let mut socket = socket!(self, tx, &mut self.sockets[idx], ack_id);
         let reply = match ns.events.get(name) {
@@ -291,7 +291,7 @@ impl SioClient {
         args: &Args<'_>,
     ) -> Outcome {
         let idx = self.joined(nsp)?;
-        let ack_id = ack_id.ok_or(DisconnectReason::ParseError)?;
+        let ack_id = ack_id.ok_or(DisconnectReason::ForcedClose)?;
         // An ack for an emit that timed out or was discarded is dropped, as the reference does.
         if let Some(p) = self.sockets[idx].acks.take(ack_id) {
             tx.cx.cancel(p.timer);

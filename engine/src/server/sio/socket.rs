@@ -124,6 +124,11 @@ impl<'c, 'a> Socket<'c, 'a> {
         &self.state.nsp
     }
 
+    /// The worker thread that owns this socket (its handlers always run there).
+    pub fn worker(&self) -> u16 {
+        self.tx.cx.worker()
+    }
+
     /// The request that opened the connection.
     pub fn handshake(&self) -> &Handshake {
         self.handshake
