@@ -5,6 +5,7 @@
 //! - [`runtime`]: per-core event loops that own their connections, timers and write queues;
 //! - [`server`]: the public API users embed.
 
+pub mod client;
 pub mod config;
 pub mod proto;
 pub mod runtime;

@@ -1,0 +1,129 @@
+//! Connection options and the HTTP upgrade request that opens an Engine.IO session.
+
+use std::time::Duration;
+
+use crate::proto::{http, sio};
+
+/// The transport a connection uses.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransportKind {
+    /// WebSocket from the start (`transports: ["websocket"]` in the JS client). The default and,
+    /// for now, the only transport.
+    #[default]
+    WebSocket,
+}
+
+/// Where and how one [`ClientConn`](super::ClientConn) connects.
+///
+/// Defaults: `host` `"127.0.0.1:3000"`, `path` `"/socket.io/"`, no query or headers, WebSocket,
+/// `max_message` 16 MiB, `sio_limits` the [`sio::Limits`] defaults but 64 attachments and
+/// 16 MiB of them, `connect_timeout` 20 s (the JS client's `timeout`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// `host:port` for the `Host` header, e.g. `"127.0.0.1:3000"`.
+    pub host: String,
+    /// The Engine.IO path; a missing leading or trailing `/` is added (`"socket.io"` becomes
+    /// `"/socket.io/"`), as the JS client does.
+    pub path: String,
+    /// Extra query parameters, sent after `EIO=4&transport=websocket`, percent-encoded here.
+    pub query: Vec<(String, String)>,
+    /// Extra request headers (e.g. `Authorization`, `Cookie`).
+    pub headers: Vec<(String, String)>,
+    /// The transport.
+    pub transport: TransportKind,
+    /// Largest WebSocket message accepted from the server, in bytes.
+    pub max_message: usize,
+    /// Limits applied to each Socket.IO packet from the server.
+    pub sio_limits: sio::Limits,
+    /// Time allowed from [`ClientConn::new`](super::ClientConn::new) to the server's open packet.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1:3000".to_owned(),
+            path: "/socket.io/".to_owned(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            transport: TransportKind::WebSocket,
+            max_message: 16 << 20,
+            sio_limits: sio::Limits {
+                max_attachments: 64,
+                max_attachment_bytes: 16 << 20,
+                ..sio::Limits::default()
+            },
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Appends the upgrade request for `opts` with WebSocket key `key`.
+pub(super) fn write_request(out: &mut Vec<u8>, opts: &ConnectOptions, key: &str) {
+    let mut target = String::with_capacity(opts.path.len() + 32);
+    if !opts.path.starts_with('/') {
+        target.push('/');
+    }
+    target.push_str(&opts.path);
+    if !target.ends_with('/') {
+        target.push('/');
+    }
+    target.push_str("?EIO=4&transport=websocket");
+    for (name, value) in &opts.query {
+        target.push('&');
+        percent_encode(&mut target, name);
+        target.push('=');
+        percent_encode(&mut target, value);
+    }
+    let headers: Vec<(&str, &str)> = opts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    http::write_upgrade_request(out, &opts.host, &target, key, &headers);
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, like `encodeURIComponent`
+/// (which also keeps `!'()*`; encoding them too is equally valid).
+fn percent_encode(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::http::{parse_request, Limits};
+
+    #[test]
+    fn golden_request_with_query_and_headers() {
+        let opts = ConnectOptions {
+            host: "example.com:80".to_owned(),
+            path: "socket.io".to_owned(),
+            query: vec![("token".to_owned(), "a b&c=é".to_owned())],
+            headers: vec![("Authorization".to_owned(), "Bearer x".to_owned())],
+            ..ConnectOptions::default()
+        };
+        let mut out = Vec::new();
+        write_request(&mut out, &opts, "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "GET /socket.io/?EIO=4&transport=websocket&token=a%20b%26c%3D%C3%A9 HTTP/1.1\r\n\
+             Host: example.com:80\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Authorization: Bearer x\r\n\r\n"
+        );
+        let req = parse_request(&out, &Limits::default()).unwrap().unwrap();
+        assert_eq!(req.query_param("token").as_deref(), Some("a b&c=é"));
+        assert_eq!(req.query_param("EIO").as_deref(), Some("4"));
+    }
+}
