@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn seen_window_matches_a_set_within_the_window() {
-        let mut rng = crate::client::ws::Masker::new(42);
+        let mut rng = crate::ws_client::Masker::new(42);
         for _ in 0..256 {
             let mut w = SeenWindow::default();
             let mut seen = std::collections::HashSet::new();

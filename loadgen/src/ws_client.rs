@@ -102,6 +102,7 @@ impl WsClient {
     }
 
     /// Whether the upgrade completed and no close happened since.
+    #[cfg(test)]
     pub fn is_open(&self) -> bool {
         self.state == State::Open
     }
