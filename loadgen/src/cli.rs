@@ -8,7 +8,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// Load generator for WebSocket, Engine.IO and Socket.IO servers.
 #[derive(Parser, Debug, Clone, PartialEq)]
-#[command(name = "volley-loadgen", version, args_override_self = true)]
+#[command(
+    name = "volley-loadgen",
+    version,
+    args_override_self = true,
+    after_help = "Exit status: 0 for a clean run, 2 when the run completed but counted errors \
+                  (see the summary), 1 when it could not run."
+)]
 pub struct Cli {
     /// The scenario to run.
     #[command(subcommand)]
@@ -348,12 +354,18 @@ mod tests {
         assert_eq!((o.path.as_str(), o.namespace.as_str()), ("/io/", "/chat"));
         assert_eq!((o.connections, o.in_flight, o.payload), (5000, 4, 512));
         assert_eq!((o.rate, o.connect_rate), (Some(250.5), Some(1000.0)));
-        assert_eq!((o.duration, o.warmup, o.drain, o.timeout), (30.0, 2.0, 3.0, 1.5));
+        assert_eq!(
+            (o.duration, o.warmup, o.drain, o.timeout),
+            (30.0, 2.0, 3.0, 1.5)
+        );
         assert_eq!((o.threads, o.loops(), o.processes), (Some(3), 3, 4));
         assert!(o.pin && o.quiet);
         assert_eq!(
             o.local_addrs,
-            ["127.0.0.2".parse::<IpAddr>().unwrap(), "127.0.0.3".parse().unwrap()]
+            [
+                "127.0.0.2".parse::<IpAddr>().unwrap(),
+                "127.0.0.3".parse().unwrap()
+            ]
         );
         assert_eq!(o.server_pid, Some(4242));
         assert_eq!(o.json.as_deref(), Some(std::path::Path::new("out.json")));
@@ -390,7 +402,10 @@ mod tests {
         let b = back.command.opts();
         assert_eq!(back.command.name(), "ws-echo");
         assert_eq!(b.child, Some(range));
-        assert_eq!((b.processes, b.server_pid, b.json.as_ref()), (1, None, None));
+        assert_eq!(
+            (b.processes, b.server_pid, b.json.as_ref()),
+            (1, None, None)
+        );
         assert_eq!(b.threads, Some(2));
         let expected = Opts {
             child: Some(range),
@@ -415,14 +430,7 @@ mod tests {
         assert!(parse(&["echo", "-c", "-5"]).is_err());
         assert!(parse(&["nope"]).is_err());
         assert!(parse(&["echo", "--child", "3"]).is_err());
-        let invalid = |args: &[&str]| {
-            parse(args)
-                .unwrap()
-                .command
-                .opts()
-                .validate()
-                .unwrap_err()
-        };
+        let invalid = |args: &[&str]| parse(args).unwrap().command.opts().validate().unwrap_err();
         assert!(invalid(&["echo", "-c", "0"]).contains("--connections"));
         assert!(invalid(&["echo", "--rate", "0"]).contains("--rate"));
         assert!(invalid(&["echo", "--rate", "NaN"]).contains("--rate"));

@@ -91,7 +91,10 @@ mod tests {
         let later = now.at + std::time::Duration::from_millis(5);
         assert_eq!(now.ns_of(later), now.ns + 5_000_000);
         assert_eq!(now.ns_of(now.at), now.ns);
-        let earlier = now.at.checked_sub(std::time::Duration::from_nanos(10)).unwrap();
+        let earlier = now
+            .at
+            .checked_sub(std::time::Duration::from_nanos(10))
+            .unwrap();
         assert_eq!(now.ns_of(earlier), now.ns - 10);
     }
 

@@ -15,8 +15,8 @@ use mio::{Events, Interest, Poll, Token};
 use crate::clock::{micros_between, Now};
 use crate::failure::Failure;
 use crate::net::{self, Target};
-use crate::slab::Slab;
 use crate::run_state::{Phase, Progress, RunState};
+use crate::slab::Slab;
 use crate::stats::Stats;
 
 /// What a callback may touch besides its own connection.

@@ -88,7 +88,11 @@ impl Ledger {
         for (sender, n) in &self.sent {
             for seq in 0..*n {
                 out.expected += self.members;
-                let d = self.delivered.get(&(*sender, seq)).copied().unwrap_or_default();
+                let d = self
+                    .delivered
+                    .get(&(*sender, seq))
+                    .copied()
+                    .unwrap_or_default();
                 let got = d.count.min(self.members);
                 out.delivered += got;
                 out.lost += self.members - got;
@@ -213,7 +217,11 @@ mod tests {
         assert_eq!(o.expected, 12);
         assert_eq!(o.delivered, 12);
         assert_eq!((o.lost, o.unexpected, o.incomplete), (0, 0, 0));
-        assert_eq!(o.completion.count(), 3, "the unmeasured broadcast is left out");
+        assert_eq!(
+            o.completion.count(),
+            3,
+            "the unmeasured broadcast is left out"
+        );
         assert_eq!(o.completion.max(), 33);
     }
 
@@ -261,7 +269,10 @@ mod tests {
         );
         a.merge(&serde_json::from_str(&json).unwrap());
         let o = a.outcome();
-        assert_eq!((o.expected, o.delivered, o.lost, o.unexpected), (2, 2, 0, 0));
+        assert_eq!(
+            (o.expected, o.delivered, o.lost, o.unexpected),
+            (2, 2, 0, 0)
+        );
         assert_eq!(o.completion.max(), 250);
     }
 

@@ -29,10 +29,15 @@ use cli::{ChildRange, Cli};
 use report::RunResult;
 use runner::Start;
 
+/// Exit status of a run that completed but counted errors (failed or dropped connections,
+/// protocol errors, timeouts, losses, duplicates): scripts notice without reading the JSON.
+const EXIT_ERRORS_COUNTED: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_ERRORS_COUNTED),
         Err(e) => {
             eprintln!("volley-loadgen: {e}");
             ExitCode::FAILURE
@@ -40,7 +45,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), String> {
+/// Runs the command; the number of errors counted.
+fn run(cli: &Cli) -> Result<u64, String> {
     let opts = cli.command.opts();
     opts.validate()?;
     let limit = procs::raise_nofile_limit();
@@ -48,7 +54,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         let result = runner::run(&cli.command, range, Start::Parent, None)?;
         let json = serde_json::to_string(&result).map_err(|e| e.to_string())?;
         println!("result {{\"result\":{json}}}");
-        return Ok(());
+        return Ok(0);
     }
     let processes = procs::processes_needed(opts.connections, u64::from(opts.processes), limit);
     if processes > u64::from(opts.processes) {
@@ -67,7 +73,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         };
         runner::run(&cli.command, all, Start::Own, opts.server_pid)?
     };
-    write_outputs(&result, opts)
+    write_outputs(&result, opts)?;
+    Ok(result.summary().errors_total)
 }
 
 fn write_outputs(result: &RunResult, opts: &cli::Opts) -> Result<(), String> {

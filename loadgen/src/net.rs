@@ -117,7 +117,9 @@ mod tests {
 
     #[test]
     fn bad_urls_say_why() {
-        assert!(parse_url("127.0.0.1:3000").unwrap_err().contains("expected ws://"));
+        assert!(parse_url("127.0.0.1:3000")
+            .unwrap_err()
+            .contains("expected ws://"));
         assert!(parse_url("wss://h:1/").unwrap_err().contains("TLS"));
         assert!(parse_url("ftp://h:1/").unwrap_err().contains("scheme"));
         assert!(parse_url("ws:///x").unwrap_err().contains("no host"));

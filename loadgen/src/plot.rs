@@ -86,7 +86,12 @@ pub fn percentile_svg(title: &str, series: &[Series<'_>]) -> String {
         let colour = COLOURS[i % COLOURS.len()];
         let mut points = String::new();
         for (pct, us) in s.points {
-            let _ = write!(points, "{:.1},{:.1} ", x_of(*pct), y_of(*us as f64 / 1000.0));
+            let _ = write!(
+                points,
+                "{:.1},{:.1} ",
+                x_of(*pct),
+                y_of(*us as f64 / 1000.0)
+            );
         }
         let _ = writeln!(
             svg,
@@ -123,8 +128,7 @@ fn nines_label(i: u32) -> String {
     match i {
         0 => "0%".to_owned(),
         1 => "90%".to_owned(),
-        _ => format!("99.{}%", "9".repeat(i as usize - 2))
-            .replace(".%", "%"),
+        _ => format!("99.{}%", "9".repeat(i as usize - 2)).replace(".%", "%"),
     }
 }
 

@@ -93,8 +93,12 @@ pub fn run(command: &Command, processes: u64) -> Result<RunResult, String> {
     }
     drop(tx);
 
-    let ramp_s = if is_connect { opts.rate } else { opts.connect_rate }
-        .map_or(0.0, |r| opts.connections as f64 / r);
+    let ramp_s = if is_connect {
+        opts.rate
+    } else {
+        opts.connect_rate
+    }
+    .map_or(0.0, |r| opts.connections as f64 / r);
     let ready_by = now_ns() + secs_to_ns(ramp_s + opts.handshake_timeout + 30.0);
     let mut ready = 0;
     while ready < ranges.len() {
@@ -210,7 +214,11 @@ mod tests {
         assert_eq!(processes_needed(10_000, 1, 1024), 11);
         assert_eq!(processes_needed(960, 1, 1024), 1);
         assert_eq!(processes_needed(961, 1, 1024), 2);
-        assert_eq!(processes_needed(5, 1, 10), 5, "tiny limits still make progress");
+        assert_eq!(
+            processes_needed(5, 1, 10),
+            5,
+            "tiny limits still make progress"
+        );
     }
 
     #[test]

@@ -184,7 +184,9 @@ impl RunResult {
                 self.processes,
                 self.threads,
                 self.payload,
-                self.rate.map(|r| format!(", rate {r}/s")).unwrap_or_default()
+                self.rate
+                    .map(|r| format!(", rate {r}/s"))
+                    .unwrap_or_default()
             ),
         );
         row(
@@ -197,7 +199,10 @@ impl RunResult {
         row("handshake", percentiles(&sum.handshake));
         row("window", format!("{:.2} s", self.window_s));
         row("sent", c.sent.to_string());
-        row(what, format!("{} ({:.1}/s)", c.completed, sum.completed_per_s));
+        row(
+            what,
+            format!("{} ({:.1}/s)", c.completed, sum.completed_per_s),
+        );
         row("latency", percentiles(&sum.latency));
         if let Some(b) = &sum.broadcast {
             row(
@@ -319,8 +324,13 @@ mod tests {
         assert_eq!(s.counters.lost, 1);
         assert_eq!(s.errors_total, 1);
         let b = s.broadcast.unwrap();
-        assert_eq!((b.expected, b.delivered, b.lost, b.incomplete), (2, 1, 1, 1));
-        assert!(r.table().contains("2 members x 1 broadcasts = 2 expected, 1 delivered, 1 lost"));
+        assert_eq!(
+            (b.expected, b.delivered, b.lost, b.incomplete),
+            (2, 1, 1, 1)
+        );
+        assert!(r
+            .table()
+            .contains("2 members x 1 broadcasts = 2 expected, 1 delivered, 1 lost"));
     }
 
     #[test]

@@ -81,9 +81,14 @@ pub fn run(
     let stats = match command {
         Command::WsEcho(_) => drive(WsEcho(s), &target, command, range, start, server_pid),
         Command::Echo(_) => drive(Echo::new(s), &target, command, range, start, server_pid),
-        Command::Broadcast(_) => {
-            drive(Broadcast::new(s), &target, command, range, start, server_pid)
-        }
+        Command::Broadcast(_) => drive(
+            Broadcast::new(s),
+            &target,
+            command,
+            range,
+            start,
+            server_pid,
+        ),
         Command::Connect(_) | Command::Idle(_) => {
             drive(Hold(s), &target, command, range, start, server_pid)
         }
@@ -117,7 +122,12 @@ fn drive<S: Scenario + 'static>(
     let loops = opts.loops().min(range.count.max(1) as usize).max(1);
     // Ramp speed for this process: its share of the run's rate.
     let share = range.count as f64 / opts.connections.max(1) as f64;
-    let ramp_rate = if is_connect { opts.rate } else { opts.connect_rate }.map(|r| r * share);
+    let ramp_rate = if is_connect {
+        opts.rate
+    } else {
+        opts.connect_rate
+    }
+    .map(|r| r * share);
     let open_interval_ns = ramp_rate.map_or(0, |r| secs_to_ns(loops as f64 / r));
     let label = format!("[{}]", range.first);
 

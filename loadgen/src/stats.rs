@@ -369,7 +369,10 @@ mod tests {
     fn latency_json_round_trip_is_lossless() {
         let l = latency_of(&[3, 3, 250, 123_456, 3_000_000]);
         let json = serde_json::to_string(&l).unwrap();
-        assert!(json.starts_with(r#"{"unit":"us","buckets":[[3,2],"#), "{json}");
+        assert!(
+            json.starts_with(r#"{"unit":"us","buckets":[[3,2],"#),
+            "{json}"
+        );
         let back: Latency = serde_json::from_str(&json).unwrap();
         assert_eq!(back, l);
         assert_eq!(back.percentiles(), l.percentiles());
@@ -386,7 +389,9 @@ mod tests {
         let l = latency_of(&(1..=10_000).collect::<Vec<_>>());
         let curve = l.curve(5);
         assert!(curve.len() > 10);
-        assert!(curve.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert!(curve
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
         assert_eq!(curve.last().unwrap().0, 100.0);
         assert_eq!(curve.last().unwrap().1, l.max());
     }

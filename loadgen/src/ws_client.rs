@@ -242,7 +242,8 @@ mod tests {
                 Message::Pong(p) => (OpCode::Pong, p.to_vec()),
                 Message::Close(c) => (
                     OpCode::Close,
-                    c.map(|c| c.code.0.to_be_bytes().to_vec()).unwrap_or_default(),
+                    c.map(|c| c.code.0.to_be_bytes().to_vec())
+                        .unwrap_or_default(),
                 ),
             });
         }
@@ -278,7 +279,11 @@ mod tests {
         encode_frame(&mut wire, OpCode::Binary, &[1, 2, 3]);
         for split in 0..wire.len() {
             let mut ws = WsClient::new(1, 1 << 20);
-            ws.start(&mut Vec::new(), "h:1", "/socket.io/?EIO=4&transport=websocket");
+            ws.start(
+                &mut Vec::new(),
+                "h:1",
+                "/socket.io/?EIO=4&transport=websocket",
+            );
             let mut got = Vec::new();
             let mut replies = Vec::new();
             let mut input = wire[..split].to_vec();
@@ -292,7 +297,10 @@ mod tests {
             }
             assert!(input.is_empty(), "split {split}");
             assert_eq!(got.len(), 3, "split {split}: {got:?}");
-            assert_eq!(server_read(&mut replies), vec![(OpCode::Pong, b"p".to_vec())]);
+            assert_eq!(
+                server_read(&mut replies),
+                vec![(OpCode::Pong, b"p".to_vec())]
+            );
         }
     }
 
@@ -305,7 +313,10 @@ mod tests {
         assert_ne!(out[2..6], out[11..15], "mask keys vary");
         assert_eq!(
             server_read(&mut out),
-            vec![(OpCode::Text, b"abc".to_vec()), (OpCode::Text, b"abc".to_vec())]
+            vec![
+                (OpCode::Text, b"abc".to_vec()),
+                (OpCode::Text, b"abc".to_vec())
+            ]
         );
     }
 
@@ -349,11 +360,18 @@ mod tests {
 
     #[test]
     fn garbage_frames_are_protocol_errors_never_panics() {
-        for junk in [&[0xffu8, 0xff][..], &[0x81, 0x85, 1, 2, 3, 4, 5][..], &[0x8f, 0][..]] {
+        for junk in [
+            &[0xffu8, 0xff][..],
+            &[0x81, 0x85, 1, 2, 3, 4, 5][..],
+            &[0x8f, 0][..],
+        ] {
             let mut ws = opened();
             let mut input = junk.to_vec();
             let err = ws.handle_input(&mut input, &mut Vec::new(), |_, _| Ok(()));
-            assert!(matches!(err, Err(Failure::Protocol(_))), "{junk:?}: {err:?}");
+            assert!(
+                matches!(err, Err(Failure::Protocol(_))),
+                "{junk:?}: {err:?}"
+            );
         }
     }
 }

@@ -41,9 +41,7 @@ impl Scenario for Broadcast {
     fn conn(&self, index: u64, now: Now) -> BroadcastConn {
         let s = &self.settings;
         let senders = s.senders.min(s.connections).max(1);
-        let rate = s
-            .rate
-            .unwrap_or(DEFAULT_RATE_PER_SENDER * senders as f64);
+        let rate = s.rate.unwrap_or(DEFAULT_RATE_PER_SENDER * senders as f64);
         let pacer = (index < s.senders).then(|| Pacer::for_share(rate, senders, index));
         BroadcastConn {
             settings: Arc::clone(s),
@@ -103,8 +101,7 @@ impl BroadcastConn {
     }
 
     fn on_delivery(&mut self, args_json: &[u8], cx: &mut Cx<'_>) {
-        let Some([sender, seq, sent_ns]) = first_string(args_json).and_then(read_stamp::<3>)
-        else {
+        let Some([sender, seq, sent_ns]) = first_string(args_json).and_then(read_stamp::<3>) else {
             cx.stats.counters.protocol_errors += 1;
             cx.stats
                 .note_error("protocol: broadcast payload is not one we sent");
@@ -112,7 +109,8 @@ impl BroadcastConn {
         };
         if !self.seen.first_time(sender, seq) {
             cx.stats.counters.duplicated += 1;
-            cx.stats.note_error("broadcast delivered twice to one member");
+            cx.stats
+                .note_error("broadcast delivered twice to one member");
             return;
         }
         let us = micros_between(sent_ns, cx.now.ns);

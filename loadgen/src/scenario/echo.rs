@@ -65,7 +65,8 @@ impl EchoConn {
                 Heard::Ack { id, args_json } => {
                     if args_json != *self.args {
                         cx.stats.counters.protocol_errors += 1;
-                        cx.stats.note_error("protocol: ack arguments differ from the emit's");
+                        cx.stats
+                            .note_error("protocol: ack arguments differ from the emit's");
                     }
                     self.requests.complete(id, cx);
                 }

@@ -42,10 +42,7 @@ impl SioConn {
     /// Starts connection `index` at `now` and asks for the namespace of `settings` (sent once
     /// the Engine.IO session opens).
     pub fn new(settings: &Settings, index: u64, now: Now) -> Self {
-        let seed = index
-            .wrapping_add(1)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ now.ns;
+        let seed = index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ now.ns;
         let mut conn = ClientConn::new(&settings.sio, now.at, seed);
         conn.connect_namespace(&settings.nsp, None);
         Self {
@@ -82,9 +79,9 @@ impl SioConn {
                     args_json,
                     ..
                 } if nsp == self.nsp => return Ok(Some(Heard::Event { name, args_json })),
-                ClientEvent::Ack { nsp, id, args_json, .. } if nsp == self.nsp => {
-                    return Ok(Some(Heard::Ack { id, args_json }))
-                }
+                ClientEvent::Ack {
+                    nsp, id, args_json, ..
+                } if nsp == self.nsp => return Ok(Some(Heard::Ack { id, args_json })),
                 ClientEvent::Disconnected { nsp } if nsp == self.nsp => {
                     return Err(Failure::Closed("io server disconnect".into()))
                 }
@@ -162,8 +159,7 @@ mod tests {
         wire
     }
 
-    const OPEN: &[u8] =
-        br#"0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#;
+    const OPEN: &[u8] = br#"0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#;
 
     #[test]
     fn connected_events_and_acks_come_through() {
@@ -171,7 +167,12 @@ mod tests {
         let mut c = SioConn::new(&settings(), 0, now);
         let mut input = server_bytes(
             &c,
-            &[OPEN, br#"40{"sid":"s"}"#, br#"42["news",1]"#, br#"431["x"]"#],
+            &[
+                OPEN,
+                br#"40{"sid":"s"}"#,
+                br#"42["news",1]"#,
+                br#"431["x"]"#,
+            ],
         );
         c.feed(&mut input, now).unwrap();
         assert!(input.is_empty());
@@ -221,7 +222,10 @@ mod tests {
         let mut input = server_bytes(&c, &[OPEN, br#"40{"sid":"s"}"#, b"41"]);
         c.feed(&mut input, now).unwrap();
         assert_eq!(c.next(), Ok(Some(Heard::Connected)));
-        assert_eq!(c.next(), Err(Failure::Closed("io server disconnect".into())));
+        assert_eq!(
+            c.next(),
+            Err(Failure::Closed("io server disconnect".into()))
+        );
 
         let mut c = SioConn::new(&settings(), 0, now);
         let later = Now {

@@ -92,7 +92,9 @@ impl Behavior for WsEchoConn {
             WsEvent::Text(m) | WsEvent::Binary(m) => {
                 let [seq] = read_stamp::<1>(m)
                     .filter(|_| m.len() == expected_len)
-                    .ok_or_else(|| Failure::Protocol("echo differs from the message sent".into()))?;
+                    .ok_or_else(|| {
+                        Failure::Protocol("echo differs from the message sent".into())
+                    })?;
                 requests.complete(seq, cx);
                 Ok(())
             }
