@@ -1,13 +1,14 @@
 // Drives a Volley Socket.IO server (the conformance behaviour, see engine/examples/conformance.rs)
 // with the official socket.io-client 4.x. Usage: node sio_client.mjs http://127.0.0.1:PORT [transports]
-// transports: "websocket" (default), "polling", or "default" (polling then upgrade).
+// transports: "websocket" (default), "polling", "default" (polling then upgrade), or "noupgrade"
+// (polling with `upgrade: false`).
 // Prints "ok <case>" per passing case; exits 1 at the first failure.
 import { io } from 'socket.io-client';
 import assert from 'node:assert/strict';
 
 const base = process.argv[2];
 const mode = process.argv[3] ?? 'websocket';
-const transportOpts = mode === 'default' ? {} : { transports: [mode] };
+const transportOpts = { default: {}, noupgrade: { upgrade: false } }[mode] ?? { transports: [mode] };
 
 const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
@@ -145,6 +146,46 @@ test('heartbeats keep the connection alive', async () => {
   assert.ok(s.connected);
   s.disconnect();
 });
+
+if (mode === 'default') {
+  test('upgrades to websocket without losing or duplicating events', async () => {
+    const s = io(base, opts());
+    const got = [];
+    const all = new Promise((resolve) => s.on('message-back', (n) => { got.push(n); if (got.length === 300) resolve(); }));
+    const opened = once(s.io, 'open');
+    await withTimeout(opened, 5000, 'engine open');
+    const first = s.io.engine.transport.name;
+    const upgraded = s.io.engine.transport.name === 'websocket' ? Promise.resolve() : once(s.io.engine, 'upgrade');
+    // Emits start while the engine is still on polling and go on through the upgrade.
+    for (let i = 0; i < 300; i++) {
+      s.emit('message', i);
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.equal(first, 'polling', 'starts on polling');
+    await withTimeout(all, 10000, 'all 300 message-backs');
+    await withTimeout(upgraded, 5000, 'upgrade');
+    assert.equal(s.io.engine.transport.name, 'websocket');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(got, Array.from({ length: 300 }, (_, i) => i), 'every event once, in order');
+    s.disconnect();
+  });
+}
+
+if (mode === 'polling' || mode === 'noupgrade') {
+  test('stays on polling', async () => {
+    const s = await connected(io(base, opts()));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(s.io.engine.transport.name, 'polling');
+    s.disconnect();
+  });
+
+  test('100 concurrent polling clients', async () => {
+    const sockets = await Promise.all(Array.from({ length: 100 }, () => connected(io(base, opts()))));
+    const replies = await Promise.all(sockets.map((s, i) => s.timeout(5000).emitWithAck('message-with-ack', i, `c${i}`)));
+    replies.forEach((r, i) => assert.equal(r, i));
+    sockets.forEach((s) => s.disconnect());
+  });
+}
 
 for (const [name, fn] of cases) {
   try {

@@ -15,6 +15,25 @@ pub enum Backend {
     Uring,
 }
 
+/// Which Engine.IO transports clients may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling.
+    pub polling: bool,
+    /// WebSocket (directly, or as an upgrade from polling when both are on).
+    pub websocket: bool,
+}
+
+impl Transports {
+    /// Whether `t` is allowed.
+    pub fn allows(&self, t: crate::proto::eio::Transport) -> bool {
+        match t {
+            crate::proto::eio::Transport::Polling => self.polling,
+            crate::proto::eio::Transport::WebSocket => self.websocket,
+        }
+    }
+}
+
 /// All tunables of a server. `Config::default()` gives the documented defaults;
 /// `Config::from_env()` overrides them from `VOLLEY_*` variables.
 #[derive(Clone, Debug)]
@@ -56,6 +75,32 @@ pub struct Config {
     /// Time a Socket.IO client has to connect to a namespace. Env
     /// `VOLLEY_CONNECT_TIMEOUT_MS`, default 45,000.
     pub connect_timeout: Duration,
+    /// Path of the Socket.IO endpoint. Env `VOLLEY_PATH`, default `/socket.io/`.
+    pub path: String,
+    /// Path of the raw Engine.IO endpoint. Env `VOLLEY_EIO_PATH`, default `/engine.io/`.
+    pub eio_path: String,
+    /// Time the binary attachments of one Socket.IO packet have to arrive.
+    /// Env `VOLLEY_ATTACHMENT_TIMEOUT_MS`, default 10,000.
+    pub attachment_timeout: Duration,
+    /// Most binary attachments in one Socket.IO packet. Env `VOLLEY_MAX_ATTACHMENTS`, default 10.
+    pub max_attachments: usize,
+    /// Deepest JSON nesting accepted in a Socket.IO packet. Env `VOLLEY_MAX_JSON_DEPTH`,
+    /// default 32.
+    pub max_json_depth: usize,
+    /// Allowed transports. Env `VOLLEY_TRANSPORTS` (`polling,websocket`, `websocket`,
+    /// `polling`), default both.
+    pub transports: Transports,
+    /// Time an upgrade from polling to WebSocket has to complete. Env
+    /// `VOLLEY_UPGRADE_TIMEOUT_MS`, default 10,000.
+    pub upgrade_timeout: Duration,
+    /// Origins allowed by CORS (`*` for any); empty turns CORS off. Env
+    /// `VOLLEY_CORS_ORIGINS` (comma-separated), default empty.
+    pub cors_origins: Vec<String>,
+    /// Allow credentials in CORS requests. Env `VOLLEY_CORS_CREDENTIALS`, default off.
+    pub cors_credentials: bool,
+    /// Name of a cookie holding the session id, set on the polling handshake for sticky load
+    /// balancers. Env `VOLLEY_COOKIE`, default none.
+    pub cookie: Option<String>,
 }
 
 impl Default for Config {
@@ -76,6 +121,19 @@ impl Default for Config {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             connect_timeout: Duration::from_millis(45_000),
+            path: "/socket.io/".to_string(),
+            eio_path: "/engine.io/".to_string(),
+            attachment_timeout: Duration::from_millis(10_000),
+            max_attachments: 10,
+            max_json_depth: 32,
+            transports: Transports {
+                polling: true,
+                websocket: true,
+            },
+            upgrade_timeout: Duration::from_millis(10_000),
+            cors_origins: Vec::new(),
+            cors_credentials: false,
+            cookie: None,
         }
     }
 }
@@ -149,6 +207,45 @@ impl Config {
         env.millis("VOLLEY_PING_INTERVAL_MS", &mut c.ping_interval)?;
         env.millis("VOLLEY_PING_TIMEOUT_MS", &mut c.ping_timeout)?;
         env.millis("VOLLEY_CONNECT_TIMEOUT_MS", &mut c.connect_timeout)?;
+        env.parse("VOLLEY_PATH", "a path such as /socket.io/", &mut c.path)?;
+        env.parse(
+            "VOLLEY_EIO_PATH",
+            "a path such as /engine.io/",
+            &mut c.eio_path,
+        )?;
+        env.millis("VOLLEY_ATTACHMENT_TIMEOUT_MS", &mut c.attachment_timeout)?;
+        env.parse("VOLLEY_MAX_ATTACHMENTS", "a count", &mut c.max_attachments)?;
+        env.parse("VOLLEY_MAX_JSON_DEPTH", "a depth", &mut c.max_json_depth)?;
+        if let Some(v) = get("VOLLEY_TRANSPORTS") {
+            let mut t = Transports {
+                polling: false,
+                websocket: false,
+            };
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match part {
+                    "polling" => t.polling = true,
+                    "websocket" => t.websocket = true,
+                    _ => return Err(env.error("VOLLEY_TRANSPORTS", "polling, websocket or both")),
+                }
+            }
+            if !t.polling && !t.websocket {
+                return Err(env.error("VOLLEY_TRANSPORTS", "polling, websocket or both"));
+            }
+            c.transports = t;
+        }
+        env.millis("VOLLEY_UPGRADE_TIMEOUT_MS", &mut c.upgrade_timeout)?;
+        if let Some(v) = get("VOLLEY_CORS_ORIGINS") {
+            c.cors_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        env.flag("VOLLEY_CORS_CREDENTIALS", &mut c.cors_credentials)?;
+        if let Some(v) = get("VOLLEY_COOKIE") {
+            c.cookie = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
         Ok(c)
     }
 }

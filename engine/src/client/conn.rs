@@ -8,19 +8,17 @@
 //! the open packet arrives (namespace connects, emits) are held and sent right after it.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use simd_json::prelude::*;
-use simd_json::BorrowedValue;
 
 use super::event::{ClientError, ClientEvent, DisconnectReason};
 use super::handshake::{write_request, ConnectOptions};
 use super::rng::Rng;
 use crate::proto::eio::{self, ClientHeartbeat};
 use crate::proto::http;
-use crate::proto::sio::{self, BinaryAssembler, OwnedPacket, PacketType};
-use crate::proto::ws::{self, CloseCode, Message, OpCode, Role};
+use crate::proto::sio::{self, BinaryAssembler, PacketType};
+use crate::proto::ws::{self, CloseCode, OpCode, Role};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -340,184 +338,6 @@ impl ClientConn {
 }
 
 impl Core {
-    fn on_message(&mut self, message: Message<'_>, now: Instant) -> Result<(), ClientError> {
-        match message {
-            Message::Text(text) => {
-                let packet = eio::decode_text(text)?;
-                self.on_eio(packet, now)
-            }
-            Message::Binary(bytes) => self.on_attachment(bytes),
-            Message::Ping(payload) => {
-                self.queue_control(OpCode::Pong, payload);
-                Ok(())
-            }
-            Message::Pong(_) => Ok(()),
-            Message::Close(frame) => {
-                self.queue_close(frame.map_or(CloseCode::NORMAL, |f| f.code));
-                self.finish(DisconnectReason::TransportClose);
-                Ok(())
-            }
-        }
-    }
-
-    fn on_eio(&mut self, packet: eio::Packet<'_>, now: Instant) -> Result<(), ClientError> {
-        if let eio::Packet::Open(data) = packet {
-            return self.on_open(data, now);
-        }
-        if self.state != State::Open {
-            return Err(ClientError::Unexpected("packet before the open packet"));
-        }
-        match packet {
-            eio::Packet::Ping(data) => {
-                if let Some(hb) = &mut self.heartbeat {
-                    hb.on_ping(now);
-                }
-                self.start_frame();
-                eio::encode_text(&mut self.scratch, eio::PacketType::Pong, data);
-                self.send_scratch();
-            }
-            eio::Packet::Close => self.finish(DisconnectReason::TransportClose),
-            eio::Packet::MessageText(text) => self.on_sio(text)?,
-            eio::Packet::MessageBinary(bytes) => self.on_attachment(bytes)?,
-            eio::Packet::Open(_)
-            | eio::Packet::Pong(_)
-            | eio::Packet::Upgrade
-            | eio::Packet::Noop => {}
-        }
-        Ok(())
-    }
-
-    fn on_open(&mut self, data: &[u8], now: Instant) -> Result<(), ClientError> {
-        if self.state != State::AwaitOpen {
-            return Err(ClientError::Unexpected("second open packet"));
-        }
-        let open = eio::parse_open(data)?;
-        let ping_interval = Duration::from_millis(open.ping_interval_ms);
-        let ping_timeout = Duration::from_millis(open.ping_timeout_ms);
-        self.heartbeat = Some(ClientHeartbeat::new(now, ping_interval, ping_timeout));
-        self.connect_deadline = None;
-        self.state = State::Open;
-        self.out.extend_from_slice(&self.held);
-        self.held = Vec::new();
-        self.events.push_back(ClientEvent::Open {
-            sid: open.sid,
-            ping_interval,
-            ping_timeout,
-            max_payload: open.max_payload,
-        });
-        Ok(())
-    }
-
-    fn on_sio(&mut self, text: &mut [u8]) -> Result<(), ClientError> {
-        if self.binary.is_some() {
-            return Err(ClientError::Unexpected(
-                "text packet while binary attachments are due",
-            ));
-        }
-        let packet = sio::decode_with_buffers(text, &self.limits, &mut self.json_buffers.0)?;
-        let nsp = packet.nsp.to_owned();
-        let event = match packet.ty {
-            PacketType::Connect => {
-                let sid = packet
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get("sid"))
-                    .and_then(|s| s.as_str())
-                    .ok_or(sio::SioError::InvalidPayload("CONNECT without a sid"))?;
-                ClientEvent::Connected {
-                    nsp,
-                    sid: sid.to_owned(),
-                }
-            }
-            PacketType::Disconnect => ClientEvent::Disconnected { nsp },
-            PacketType::ConnectError => {
-                let (message, data_json) = match &packet.data {
-                    Some(BorrowedValue::String(message)) => (message.to_string(), None),
-                    Some(object) => (
-                        object
-                            .get("message")
-                            .and_then(|m| m.as_str())
-                            .unwrap_or_default()
-                            .to_owned(),
-                        object.get("data").map(|d| d.encode().into_bytes()),
-                    ),
-                    None => (String::new(), None),
-                };
-                ClientEvent::ConnectError {
-                    nsp,
-                    message,
-                    data_json,
-                }
-            }
-            PacketType::Event => {
-                let mut args_json = Vec::new();
-                packet.args().write_json(&mut args_json);
-                ClientEvent::Event {
-                    nsp,
-                    name: packet.event_name().unwrap_or_default().to_owned(),
-                    args_json,
-                    attachments: Vec::new(),
-                    ack_id: packet.id,
-                }
-            }
-            PacketType::Ack => {
-                let mut args_json = Vec::new();
-                packet.args().write_json(&mut args_json);
-                ClientEvent::Ack {
-                    nsp,
-                    id: packet.id.ok_or(sio::SioError::BadAckId)?,
-                    args_json,
-                    attachments: Vec::new(),
-                }
-            }
-            PacketType::BinaryEvent | PacketType::BinaryAck => {
-                let assembler = BinaryAssembler::start(packet, &self.limits)?;
-                if assembler.is_complete() {
-                    return self.on_binary_packet(assembler.finish()?);
-                }
-                self.binary = Some(assembler);
-                return Ok(());
-            }
-        };
-        self.events.push_back(event);
-        Ok(())
-    }
-
-    fn on_attachment(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        let assembler = self
-            .binary
-            .as_mut()
-            .ok_or(sio::SioError::UnexpectedBinary)?;
-        if let Some(packet) = assembler.push(bytes)? {
-            self.binary = None;
-            self.on_binary_packet(packet)?;
-        }
-        Ok(())
-    }
-
-    fn on_binary_packet(&mut self, packet: OwnedPacket) -> Result<(), ClientError> {
-        let mut args_json = Vec::new();
-        packet.args().write_json(&mut args_json);
-        let event = if packet.ty.is_event() {
-            ClientEvent::Event {
-                name: packet.event_name().unwrap_or_default().to_owned(),
-                nsp: packet.nsp,
-                args_json,
-                attachments: packet.attachments,
-                ack_id: packet.id,
-            }
-        } else {
-            ClientEvent::Ack {
-                id: packet.id.ok_or(sio::SioError::BadAckId)?,
-                nsp: packet.nsp,
-                args_json,
-                attachments: packet.attachments,
-            }
-        };
-        self.events.push_back(event);
-        Ok(())
-    }
-
     /// Clears `scratch` for a new Engine.IO text frame.
     fn start_frame(&mut self) {
         self.scratch.clear();
@@ -616,5 +436,6 @@ fn array_items(json: &[u8]) -> &[u8] {
     }
 }
 
+mod recv;
 #[cfg(test)]
 mod tests;

@@ -2,13 +2,32 @@
 //!
 //! - [`ClientConn`] is the sans-IO core: one connection as a state machine over bytes, for a
 //!   threaded client and for load generators that drive thousands from their own loops.
+//! - [`Client`] runs connections on a background thread with its own mio loop: namespaces
+//!   multiplexed on one connection ([`Client::socket`]), handlers, acks with timeouts, binary
+//!   arguments, and automatic reconnection with backoff, as the JS client's `Manager` and
+//!   `Socket`. [`ClientHandle`] and [`Socket`] are `Send + Clone` for plain synchronous code;
+//!   handlers run on the client thread.
 
+mod backoff;
 mod conn;
+mod dispatch;
 mod event;
+mod handle;
 mod handshake;
+mod options;
+mod payload;
 mod rng;
+mod shared;
+mod worker;
 
+pub use backoff::Backoff;
 pub use conn::ClientConn;
 pub use event::{ClientError, ClientEvent, DisconnectReason};
+pub use handle::{
+    AckError, Client, ClientBuilder, ClientHandle, ConnectErrorInfo, EmitError, Event, Socket,
+    StartError,
+};
 pub use handshake::{ConnectOptions, TransportKind};
+pub use options::{ClientOptions, UrlError};
+pub use payload::Payload;
 pub use rng::Rng;

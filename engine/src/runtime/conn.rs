@@ -5,6 +5,7 @@ use mio::net::TcpStream;
 
 use super::outq::OutQueue;
 use super::timer::TimerKey;
+use crate::proto::http::{BodyReader, Request};
 use crate::proto::ws;
 
 /// Identifies a connection across the whole server: the worker that owns it, its slot in that
@@ -24,6 +25,13 @@ pub struct ConnId {
 pub(crate) enum Phase {
     /// Reading an HTTP request head.
     Http,
+    /// Reading the body of a request the service asked to read.
+    Body(Box<BodyState>),
+    /// The request was handled and its response will come later (a long-polling GET). Input is
+    /// buffered, not parsed, until the service responds.
+    Parked,
+    /// The service moves the connection to another worker (set only while parsing).
+    Handoff(usize),
     /// An established WebSocket.
     WebSocket(Box<ws::Decoder>),
     /// Our close is queued or sent; waiting for the peer's EOF (or the close timeout) so the
@@ -31,6 +39,13 @@ pub(crate) enum Phase {
     Closing,
     /// Moved out while the worker parses this connection's input.
     Busy,
+}
+
+/// A request whose body is being read.
+pub(crate) struct BodyState {
+    pub req: Request,
+    pub reader: BodyReader,
+    pub body: Vec<u8>,
 }
 
 pub(crate) struct Conn {

@@ -14,6 +14,8 @@ pub(crate) enum Envelope<M> {
     Post(M),
     /// Stop accepting, close every connection, flush and exit.
     Shutdown,
+    /// Take over a connection from another worker, with the input it had not parsed.
+    Adopt(mio::net::TcpStream, Vec<u8>),
 }
 
 struct Peer<M> {

@@ -7,11 +7,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use slab::Slab;
 
-use super::conn::{Conn, ConnId};
+use super::conn::{Conn, ConnId, Phase};
 use super::handle::Peers;
 use super::timer::{TimerKey, TimerWheel};
 use crate::config::Config;
-use crate::proto::http::{self, Request};
+use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{self, CloseCode, OpCode, WsError};
 
 /// Why a connection's session ended.
@@ -42,8 +42,21 @@ pub enum Action<S> {
         /// The session that receives this connection's messages.
         session: S,
     },
-    /// The service wrote a complete response with [`Cx::respond`].
+    /// The service wrote a complete response with [`Cx::respond`]. Unread body bytes of the
+    /// request make the connection close after the response.
     Responded,
+    /// Read the request body (Content-Length or chunked, at most `max` bytes), then call
+    /// [`Service::on_body`].
+    ReadBody {
+        /// Largest body accepted; larger gets 413 and [`Service::on_body_error`].
+        max: usize,
+    },
+    /// The response comes later, through [`Cx::respond`] (a long-polling GET); input on the
+    /// connection waits until then.
+    Park,
+    /// Move the connection, this request included, to worker `0`, which parses the request
+    /// again (the session it names lives there).
+    Handoff(usize),
 }
 
 /// A protocol stack driven by the runtime. One value is shared by all workers; per-worker state
@@ -64,6 +77,17 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// A complete request head arrived on `id`.
     fn on_request(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request)
         -> Action<Self::Session>;
+    /// The body asked for with [`Action::ReadBody`] arrived. Upgrades are not allowed here.
+    fn on_body(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        id: ConnId,
+        req: &Request,
+        body: &mut Vec<u8>,
+    ) -> Action<Self::Session>;
+    /// The body could not be read (too large, malformed); the runtime answers with the error's
+    /// status and closes the connection after this returns.
+    fn on_body_error(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request, err: &HttpError);
     /// The 101 response is queued; the session may send its first frames.
     fn on_open(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &mut Self::Session);
     /// A complete text or binary message arrived. Control frames are handled by the runtime.
@@ -75,13 +99,7 @@ pub trait Service: Send + Sync + Sized + 'static {
         msg: ws::Message<'_>,
     );
     /// A timer armed with [`Cx::arm`] fired.
-    fn on_timer(
-        &self,
-        cx: &mut Cx<'_, Self>,
-        id: ConnId,
-        session: &mut Self::Session,
-        t: Self::Timer,
-    );
+    fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Self::Timer);
     /// The session ended; called exactly once per session.
     fn on_close(
         &self,
@@ -119,6 +137,7 @@ pub struct Cx<'a, S: Service> {
     pub(crate) timers: &'a mut TimerWheel<TimerEntry<S::Timer>>,
     pub(crate) dirty: &'a mut Vec<usize>,
     pub(crate) closing: &'a mut Vec<(usize, CloseReason)>,
+    pub(crate) reparse: &'a mut Vec<usize>,
     pub(crate) state: &'a mut S::WorkerState,
     pub(crate) peers: &'a Peers<S::Message>,
     pub(crate) scratch: &'a mut Vec<u8>,
@@ -145,6 +164,11 @@ impl<'a, S: Service> Cx<'a, S> {
         self.state
     }
 
+    /// The mailboxes of all workers.
+    pub fn peers(&self) -> &Peers<S::Message> {
+        self.peers
+    }
+
     /// Number of workers.
     pub fn workers(&self) -> usize {
         self.peers.len()
@@ -152,6 +176,22 @@ impl<'a, S: Service> Cx<'a, S> {
 
     fn conn(&mut self, id: ConnId) -> Option<&mut Conn> {
         live(self.conns, self.worker, id)
+    }
+
+    /// A parked connection got its response: it reads requests again.
+    fn unpark(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot) {
+            if matches!(c.phase, Phase::Parked) {
+                c.phase = Phase::Http;
+                self.reparse.push(slot);
+            }
+        }
+    }
+
+    /// Whether `id` is a live connection parked by [`Action::Park`], waiting for its response.
+    pub fn is_parked(&mut self, id: ConnId) -> bool {
+        self.conn(id)
+            .is_some_and(|c| matches!(c.phase, Phase::Parked) && !c.close_after_flush)
     }
 
     /// Schedules a flush of `slot`, and cuts it as a slow consumer when its queue passed
@@ -199,6 +239,40 @@ impl<'a, S: Service> Cx<'a, S> {
         true
     }
 
+    /// Queues one frame whose payload `write` appends straight into the frame buffer (no
+    /// intermediate copy); false if the connection is gone or closing.
+    /// `write` returns false to abandon the frame (nothing is queued).
+    pub fn send_with(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> bool {
+        let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
+            return false;
+        };
+        let buf = &mut *self.scratch;
+        buf.clear();
+        buf.resize(ws::MAX_SERVER_HEADER, 0);
+        if !write(buf) {
+            return false;
+        }
+        let start = ws::frame_in_place(buf, opcode);
+        if buf.len() > LARGE_FRAME {
+            c.outq
+                .push_shared(Bytes::from(std::mem::take(buf)).slice(start..));
+        } else {
+            c.outq.push_copy(&buf[start..]);
+        }
+        self.mark_dirty(id.slot as usize);
+        true
+    }
+
+    /// The peer address of connection `id`.
+    pub fn peer_addr(&mut self, id: ConnId) -> Option<std::net::SocketAddr> {
+        self.conn(id).and_then(|c| c.sock.peer_addr().ok())
+    }
+
     /// Queues a complete, already framed message shared with other connections (no copy).
     pub fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
         match self.conn(id) {
@@ -227,6 +301,7 @@ impl<'a, S: Service> Cx<'a, S> {
             if !keep_alive {
                 c.close_after_flush = true;
             }
+            self.unpark(id.slot as usize);
             self.mark_dirty(id.slot as usize);
         }
     }
@@ -239,6 +314,7 @@ impl<'a, S: Service> Cx<'a, S> {
         if let Some(c) = live(self.conns, self.worker, id) {
             c.outq.push_copy(scratch);
             c.close_after_flush = true;
+            self.unpark(id.slot as usize);
             self.mark_dirty(id.slot as usize);
         }
     }
@@ -260,13 +336,13 @@ impl<'a, S: Service> Cx<'a, S> {
         self.mark_dirty(id.slot as usize);
     }
 
-    /// Arms a service timer for connection `id`; it is dropped if the connection goes away.
-    pub fn arm(&mut self, id: ConnId, deadline: Instant, t: S::Timer) -> TimerKey {
+    /// Arms a service timer: [`Service::on_timer`] gets `t` at `deadline` on this worker.
+    pub fn arm(&mut self, deadline: Instant, t: S::Timer) -> TimerKey {
         self.timers.arm(
             deadline,
             TimerEntry {
-                slot: id.slot as usize,
-                gen: id.gen,
+                slot: usize::MAX,
+                gen: 0,
                 kind: TimerKind::Service(t),
             },
         )

@@ -11,7 +11,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Conn, ConnId, Phase};
+use super::conn::{BodyState, Conn, ConnId, Phase};
 use super::handle::{Envelope, Mailbox, Peers};
 use super::outq::Flush;
 use super::service::{Action, CloseReason, Cx, Service, TimerEntry, TimerKind};
@@ -32,6 +32,7 @@ macro_rules! cx {
             timers: &mut $w.timers,
             dirty: &mut $w.dirty,
             closing: &mut $w.closing,
+            reparse: &mut $w.reparse,
             state: &mut $w.state,
             peers: &$w.peers,
             scratch: &mut $w.scratch,
@@ -67,6 +68,8 @@ pub(crate) struct Worker<S: Service> {
     scratch: Vec<u8>,
     dirty: Vec<usize>,
     closing: Vec<(usize, CloseReason)>,
+    /// Parked connections that were answered and may hold buffered requests.
+    reparse: Vec<usize>,
     next_gen: u32,
     /// Time read once per loop turn, shared by everything handled in that turn.
     now: Instant,
@@ -101,6 +104,7 @@ impl<S: Service> Worker<S> {
             scratch: Vec::with_capacity(4096),
             dirty: Vec::new(),
             closing: Vec::new(),
+            reparse: Vec::new(),
             next_gen: 0,
             now: Instant::now(),
             shutdown_deadline: None,
@@ -171,36 +175,7 @@ impl<S: Service> Worker<S> {
             match listener.accept() {
                 Ok((sock, _)) => {
                     let _ = sock.set_nodelay(true);
-                    self.next_gen = self.next_gen.wrapping_add(1);
-                    let entry = self.conns.vacant_entry();
-                    let slot = entry.key();
-                    let mut conn = Conn::new(sock, self.next_gen);
-                    let token = Token(slot + FIRST_CONN);
-                    if self
-                        .poll
-                        .registry()
-                        .register(
-                            &mut conn.sock,
-                            token,
-                            Interest::READABLE | Interest::WRITABLE,
-                        )
-                        .is_err()
-                    {
-                        continue;
-                    }
-                    let deadline = Instant::now() + self.config.handshake_timeout;
-                    conn.deadline = Some(self.timers.arm(
-                        deadline,
-                        TimerEntry {
-                            slot,
-                            gen: conn.gen,
-                            kind: TimerKind::Deadline,
-                        },
-                    ));
-                    entry.insert(conn);
-                    if self.sessions.len() <= slot {
-                        self.sessions.resize_with(slot + 1, || None);
-                    }
+                    self.insert_conn(sock);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -229,6 +204,33 @@ impl<S: Service> Worker<S> {
         }
     }
 
+    /// Registers a new connection (accepted or adopted) and arms its handshake deadline.
+    fn insert_conn(&mut self, sock: mio::net::TcpStream) -> Option<usize> {
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let entry = self.conns.vacant_entry();
+        let slot = entry.key();
+        let mut conn = Conn::new(sock, self.next_gen);
+        let token = Token(slot + FIRST_CONN);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.poll
+            .registry()
+            .register(&mut conn.sock, token, interest)
+            .ok()?;
+        conn.deadline = Some(self.timers.arm(
+            self.now + self.config.handshake_timeout,
+            TimerEntry {
+                slot,
+                gen: conn.gen,
+                kind: TimerKind::Deadline,
+            },
+        ));
+        entry.insert(conn);
+        if self.sessions.len() <= slot {
+            self.sessions.resize_with(slot + 1, || None);
+        }
+        Some(slot)
+    }
+
     fn drain_mailbox(&mut self) {
         self.mailbox.wake_pending.store(false, Ordering::Release);
         while let Ok(env) = self.mailbox.rx.try_recv() {
@@ -236,6 +238,11 @@ impl<S: Service> Worker<S> {
                 Envelope::Post(msg) => {
                     self.service.on_post(&mut cx!(self), msg);
                     self.finish_closes();
+                }
+                Envelope::Adopt(sock, input) => {
+                    if self.shutdown_deadline.is_none() {
+                        self.adopt(sock, input);
+                    }
                 }
                 Envelope::Shutdown => self.begin_shutdown(),
             }
@@ -355,11 +362,20 @@ impl<S: Service> Worker<S> {
             let phase = std::mem::replace(&mut conn.phase, Phase::Busy);
             let (phase, used, more) = match phase {
                 Phase::Http => self.parse_http(slot, &mut buf[pos..]),
+                Phase::Body(state) => self.parse_body(slot, state, &buf[pos..]),
                 Phase::WebSocket(dec) => self.parse_ws(slot, dec, &mut buf[pos..]),
+                // A parked request's connection keeps later input for when it is answered.
+                Phase::Parked => (Phase::Parked, 0, false),
                 // Input after our close (or after a final response) is read and dropped while
                 // we wait for the peer to finish.
-                Phase::Closing | Phase::Busy => (Phase::Closing, buf.len() - pos, false),
+                Phase::Closing | Phase::Busy | Phase::Handoff(_) => {
+                    (Phase::Closing, buf.len() - pos, false)
+                }
             };
+            if let Phase::Handoff(worker) = phase {
+                self.handoff(slot, worker, &buf[pos..]);
+                return buf.len();
+            }
             pos += used;
             match self.conns.get_mut(slot) {
                 Some(c) if matches!(c.phase, Phase::Busy) => c.phase = phase,
@@ -390,10 +406,8 @@ impl<S: Service> Worker<S> {
         let action = self.service.on_request(&mut cx!(self), id, &req);
         match action {
             Action::Upgrade { accept, session } => {
+                self.cancel_deadline(slot);
                 let conn = &mut self.conns[slot];
-                if let Some(k) = conn.deadline.take() {
-                    self.timers.cancel(k);
-                }
                 self.scratch.clear();
                 http::write_switching_protocols(&mut self.scratch, &accept);
                 conn.outq.push_copy(&self.scratch);
@@ -405,15 +419,162 @@ impl<S: Service> Worker<S> {
                 let dec = Box::new(ws::Decoder::new(Role::Server, self.config.max_payload));
                 (Phase::WebSocket(dec), req.head_len, true)
             }
-            Action::Responded => {
-                let keep = self.conns.get(slot).is_some_and(|c| !c.close_after_flush);
-                if keep {
-                    (Phase::Http, req.head_len, true)
-                } else {
+            Action::ReadBody { max } => match http::BodyReader::new(&req.body, max) {
+                Ok(reader) => {
+                    if req.expects_continue() {
+                        self.scratch.clear();
+                        http::write_continue(&mut self.scratch);
+                        self.conns[slot].outq.push_copy(&self.scratch);
+                        self.mark_dirty(slot);
+                    }
+                    let state = Box::new(BodyState {
+                        req,
+                        reader,
+                        body: Vec::new(),
+                    });
+                    let head_len = state.req.head_len;
+                    (Phase::Body(state), head_len, true)
+                }
+                Err(e) => {
+                    self.service.on_body_error(&mut cx!(self), id, &req, &e);
+                    self.http_fail(slot, &e);
                     (Phase::Closing, buf.len(), false)
                 }
+            },
+            Action::Handoff(worker) => (Phase::Handoff(worker), 0, false),
+            other => self.after_request(slot, other, &req, false, req.head_len, buf.len()),
+        }
+    }
+
+    fn parse_body(
+        &mut self,
+        slot: usize,
+        mut state: Box<BodyState>,
+        buf: &[u8],
+    ) -> (Phase, usize, bool) {
+        let (used, done) = match state.reader.feed(buf, &mut state.body) {
+            Ok(r) => r,
+            Err(e) => {
+                let id = self.id(slot);
+                self.service
+                    .on_body_error(&mut cx!(self), id, &state.req, &e);
+                self.http_fail(slot, &e);
+                return (Phase::Closing, buf.len(), false);
+            }
+        };
+        if !done {
+            return (Phase::Body(state), used, false);
+        }
+        let id = self.id(slot);
+        let BodyState { req, mut body, .. } = *state;
+        let action = self.service.on_body(&mut cx!(self), id, &req, &mut body);
+        self.after_request(slot, action, &req, true, used, buf.len())
+    }
+
+    /// The phase after a request the service answered (or parked): `consumed` bytes of the
+    /// `available` belonged to it.
+    fn after_request(
+        &mut self,
+        slot: usize,
+        action: Action<S::Session>,
+        req: &http::Request,
+        body_read: bool,
+        consumed: usize,
+        available: usize,
+    ) -> (Phase, usize, bool) {
+        match action {
+            Action::Park => {
+                self.cancel_deadline(slot);
+                (Phase::Parked, consumed, false)
+            }
+            Action::Responded => {
+                let unread_body = !matches!(req.body, http::BodyKind::None) && !body_read;
+                let keep =
+                    self.conns.get(slot).is_some_and(|c| !c.close_after_flush) && !unread_body;
+                if keep {
+                    self.rearm_deadline(slot);
+                    (Phase::Http, consumed, true)
+                } else {
+                    if let Some(c) = self.conns.get_mut(slot) {
+                        c.close_after_flush = true;
+                    }
+                    (Phase::Closing, available, false)
+                }
+            }
+            // An upgrade, a second body or a hand-off after a body is a service bug: close.
+            _ => {
+                self.http_fail(slot, &HttpError::Malformed("request not supported here"));
+                (Phase::Closing, available, false)
             }
         }
+    }
+
+    fn cancel_deadline(&mut self, slot: usize) {
+        if let Some(k) = self.conns.get_mut(slot).and_then(|c| c.deadline.take()) {
+            self.timers.cancel(k);
+        }
+    }
+
+    /// A keep-alive connection must send its next request head within the handshake timeout.
+    fn rearm_deadline(&mut self, slot: usize) {
+        self.cancel_deadline(slot);
+        if let Some(c) = self.conns.get_mut(slot) {
+            let gen = c.gen;
+            c.deadline = Some(self.timers.arm(
+                self.now + self.config.handshake_timeout,
+                TimerEntry {
+                    slot,
+                    gen,
+                    kind: TimerKind::Deadline,
+                },
+            ));
+        }
+    }
+
+    /// Moves connection `slot` and its unparsed input to `worker`.
+    fn handoff(&mut self, slot: usize, worker: usize, input: &[u8]) {
+        let Some(mut conn) = self.conns.try_remove(slot) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        if let Some(k) = conn.deadline.take() {
+            self.timers.cancel(k);
+        }
+        let mut bytes = input.to_vec();
+        bytes.extend_from_slice(&conn.inbuf);
+        if !self.peers.send(worker, Envelope::Adopt(conn.sock, bytes)) {
+            // The owner is gone (shutting down): dropping the socket closes it.
+        }
+    }
+
+    /// Takes over a connection another worker handed over, and parses its input.
+    fn adopt(&mut self, sock: mio::net::TcpStream, input: Vec<u8>) {
+        let Some(slot) = self.insert_conn(sock) else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(slot) {
+            c.inbuf = input;
+        }
+        self.reparse_slot(slot);
+    }
+
+    /// Parses input a connection buffered while it could not be parsed (adopted or parked).
+    fn reparse_slot(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if c.inbuf.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut c.inbuf);
+        let used = self.parse(slot, &mut buf);
+        buf.drain(..used);
+        if let Some(c) = self.conns.get_mut(slot) {
+            if !buf.is_empty() {
+                c.inbuf = buf;
+            }
+        }
+        self.finish_closes();
     }
 
     fn http_fail(&mut self, slot: usize, e: &HttpError) {
@@ -517,6 +678,9 @@ impl<S: Service> Worker<S> {
     }
 
     fn flush_dirty(&mut self) {
+        while let Some(slot) = self.reparse.pop() {
+            self.reparse_slot(slot);
+        }
         while let Some(slot) = self.dirty.pop() {
             if let Some(c) = self.conns.get_mut(slot) {
                 c.dirty = false;
@@ -577,6 +741,12 @@ impl<S: Service> Worker<S> {
                 }
                 continue;
             }
+            if let TimerKind::Service(t) = entry.kind {
+                self.now = now;
+                self.service.on_timer(&mut cx!(self), t);
+                self.finish_closes();
+                continue;
+            }
             let Some(conn) = self
                 .conns
                 .get_mut(entry.slot)
@@ -587,7 +757,7 @@ impl<S: Service> Worker<S> {
             match entry.kind {
                 TimerKind::Deadline => {
                     conn.deadline = None;
-                    if matches!(conn.phase, Phase::Http) && conn.outq.is_empty() {
+                    if matches!(conn.phase, Phase::Http | Phase::Body(_)) && conn.outq.is_empty() {
                         // Handshake timeout: half a request is all we got.
                         let id = self.id(entry.slot);
                         cx!(self).respond_error(id, 408);
@@ -607,16 +777,7 @@ impl<S: Service> Worker<S> {
                         self.remove(entry.slot, CloseReason::Local(CloseCode::GOING_AWAY));
                     }
                 }
-                TimerKind::Service(t) => {
-                    let id = self.id(entry.slot);
-                    if let Some(session) =
-                        self.sessions.get_mut(entry.slot).and_then(Option::as_mut)
-                    {
-                        self.service.on_timer(&mut cx!(self), id, session, t);
-                    }
-                    self.finish_closes();
-                }
-                TimerKind::AcceptRetry => {}
+                TimerKind::Service(_) | TimerKind::AcceptRetry => {}
             }
         }
     }

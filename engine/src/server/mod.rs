@@ -1,7 +1,14 @@
 //! The public API: build a [`Server`] with its endpoints, start it, and reach it from any thread
 //! through a [`ServerHandle`].
 
+mod endpoint;
+mod engine;
+mod engine_io;
+mod polling;
+mod reason;
 mod router;
+mod sessions;
+pub mod sio;
 mod ws;
 
 use std::io;
@@ -10,13 +17,27 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use crate::proto::http::Request;
+/// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
+pub use crate::proto::sio::{Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
+pub use endpoint::AllowRequest;
+pub use engine_io::{EioHandler, EioSocket};
+pub use reason::DisconnectReason;
+pub use sio::{
+    Ack, AckError, AckId, ConnectError, DeferredAck, EmitError, Handshake, NamespaceBuilder, Socket,
+};
 pub use ws::{WsConn, WsHandler, WsMessage};
 
 use crate::config::{Config, ConfigError};
+use crate::proto::eio::{Sid, SidRng};
+use crate::proto::sio as sioproto;
 use crate::proto::ws::{self as wsproto, CloseCode, OpCode};
 use crate::runtime::{Peers, Runtime};
+use endpoint::{EioEndpoint, UpperKind};
+use engine::Out;
 use router::{Endpoint, Post, Router};
+use sio::namespace_builder;
 
 /// Errors from building or starting a server.
 #[derive(Debug)]
@@ -55,6 +76,9 @@ impl From<io::Error> for Error {
 pub struct ServerBuilder {
     config: Config,
     routes: Vec<(String, Endpoint)>,
+    engine_io: Option<Arc<dyn EioHandler>>,
+    namespaces: Vec<NamespaceBuilder>,
+    allow_request: Option<Arc<AllowRequest>>,
 }
 
 impl ServerBuilder {
@@ -77,8 +101,76 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves raw Engine.IO sessions (no Socket.IO) on `config.eio_path` (default `/engine.io/`).
+    pub fn engine_io(mut self, handler: impl EioHandler) -> Self {
+        self.engine_io = Some(Arc::new(handler));
+        self
+    }
+
+    /// Adds a Socket.IO namespace on `config.path` (default `/socket.io/`). `name` is exact
+    /// (`/chat`) or a pattern with one `{param}` segment (`/tenant-{id}`), which creates
+    /// namespaces on demand; exact names win over patterns.
+    pub fn namespace(mut self, name: &str, f: impl FnOnce(&mut NamespaceBuilder)) -> Self {
+        let mut ns = namespace_builder::for_pattern(name);
+        f(&mut ns);
+        self.namespaces.push(ns);
+        self
+    }
+
+    /// Adds dynamic namespaces: every name `accept` returns true for is served by these handlers.
+    pub fn dynamic_namespace(
+        mut self,
+        accept: impl Fn(&str) -> bool + Send + Sync + 'static,
+        f: impl FnOnce(&mut NamespaceBuilder),
+    ) -> Self {
+        let mut ns = namespace_builder::for_predicate(Box::new(accept));
+        f(&mut ns);
+        self.namespaces.push(ns);
+        self
+    }
+
+    /// Decides on every Engine.IO/Socket.IO handshake: `Err(message)` refuses it with 403 and
+    /// `{"code":4,"message":message}`. Default: every handshake is allowed.
+    pub fn allow_request(
+        mut self,
+        f: impl Fn(&Request) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.allow_request = Some(Arc::new(f));
+        self
+    }
+
     /// Binds `config.listen` and starts the workers.
-    pub fn listen(self) -> Result<Server, Error> {
+    pub fn listen(mut self) -> Result<Server, Error> {
+        // Workers draw session ids from the system's random source: fail here, not in a worker.
+        SidRng::new().map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
+        if let Some(h) = self.engine_io.take() {
+            self.routes.push((
+                self.config.eio_path.clone(),
+                Endpoint::Eio(Arc::new(EioEndpoint {
+                    upper: UpperKind::Raw(h),
+                    allow_request: self.allow_request.clone(),
+                })),
+            ));
+        }
+        if !self.namespaces.is_empty() {
+            let limits = sioproto::Limits {
+                max_attachments: self.config.max_attachments,
+                max_attachment_bytes: self.config.max_payload,
+                max_depth: self.config.max_json_depth,
+            };
+            let namespaces = std::mem::take(&mut self.namespaces)
+                .into_iter()
+                .map(|b| b.ns)
+                .collect();
+            let app = sio::SioApp::new(namespaces, limits, self.config.attachment_timeout);
+            self.routes.push((
+                self.config.path.clone(),
+                Endpoint::Eio(Arc::new(EioEndpoint {
+                    upper: UpperKind::Sio(Arc::new(app)),
+                    allow_request: self.allow_request.clone(),
+                })),
+            ));
+        }
         let router = Arc::new(Router {
             routes: self.routes,
         });
@@ -102,6 +194,9 @@ impl Server {
         ServerBuilder {
             config: Config::default(),
             routes: Vec::new(),
+            engine_io: None,
+            namespaces: Vec::new(),
+            allow_request: None,
         }
     }
 
@@ -150,6 +245,31 @@ impl ServerHandle {
     /// Queues a frame made by [`encode_ws_frame`] on WebSocket `id`.
     pub fn ws_send(&self, id: ConnId, frame: Bytes) -> bool {
         self.peers.post(id.worker as usize, Post::Send(id, frame))
+    }
+
+    /// Emits `event` with `args` (serialised as the argument list) to the Socket.IO socket
+    /// `socket_id` (its `socket.id`), from any thread. False if the id is malformed or its
+    /// worker is gone; an emit to a socket that has left is dropped.
+    pub fn emit_to<T: serde::Serialize + ?Sized>(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        event: &str,
+        args: &T,
+    ) -> Result<bool, EmitError> {
+        if sioproto::is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent);
+        }
+        let Some(sid) = Sid::parse(socket_id) else {
+            return Ok(false);
+        };
+        let mut packet = vec![b'4'];
+        sioproto::encode_event_ser(&mut packet, nsp, None, event, args, 0)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        let outs = vec![Out::Text(Bytes::from(packet))];
+        Ok(self
+            .peers
+            .post(sid.worker() as usize, Post::ToSocket(sid, outs)))
     }
 
     /// Closes WebSocket `id` with `code`.

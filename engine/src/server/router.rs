@@ -1,55 +1,121 @@
-//! The service the runtime drives: routes each request head to an endpoint by path and keeps the
-//! per-connection session of that endpoint.
+//! The service the runtime drives: routes each request head to an endpoint by path (plain
+//! WebSocket, Engine.IO, Socket.IO) and hands connections, timers and cross-thread messages to
+//! the session they belong to.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::proto::http::{self, Request};
+use crate::proto::eio::{Sid, SidRng};
+use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Service};
 
+use super::endpoint::EioEndpoint;
+use super::engine::{Out, Tx};
+use super::sessions::{with_session, SessionKey, Sessions};
 use super::ws::{WsConn, WsHandler, WsMessage};
 
 /// What a path serves.
 pub(crate) enum Endpoint {
     WebSocket(Arc<dyn WsHandler>),
+    Eio(Arc<EioEndpoint>),
 }
 
-/// Per-connection state.
+/// Per-connection state kept by the runtime.
 pub(crate) enum Session {
     WebSocket(Arc<dyn WsHandler>),
+    /// A WebSocket carrying (or probing to carry) an Engine.IO session.
+    Eio(SessionKey),
 }
 
-/// Messages from other threads to a worker.
+/// Messages from other threads (or workers) to a worker.
 pub(crate) enum Post {
-    /// A pre-framed message for one connection.
+    /// A pre-framed WebSocket message for one connection.
     Send(ConnId, Bytes),
+    /// Packets for the session of a Socket.IO socket, queued back to back.
+    ToSocket(Sid, Vec<Out>),
     /// Close one connection.
     Close(ConnId, CloseCode, String),
 }
 
-/// Timers of the endpoints (none yet for plain WebSocket).
+/// What the endpoints' timers carry.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Timer {}
+pub(crate) enum Timer {
+    /// Engine.IO ping due or pong overdue.
+    Heartbeat(SessionKey),
+    /// An upgrade to WebSocket did not complete in time.
+    UpgradeTimeout(SessionKey),
+    /// No namespace joined within connectTimeout.
+    ConnectTimeout(SessionKey),
+    /// A binary packet's attachments are overdue.
+    Attachments(SessionKey),
+    /// A server emit's ack is overdue (socket key, ack id).
+    Ack {
+        session: SessionKey,
+        socket: u32,
+        id: u64,
+    },
+}
+
+impl Timer {
+    fn session(&self) -> SessionKey {
+        match *self {
+            Timer::Heartbeat(k)
+            | Timer::UpgradeTimeout(k)
+            | Timer::ConnectTimeout(k)
+            | Timer::Attachments(k)
+            | Timer::Ack { session: k, .. } => k,
+        }
+    }
+}
+
+/// Each worker's own state for the endpoints.
+pub(crate) struct WorkerState {
+    pub rng: SidRng,
+    /// simd-json scratch space reused by every packet this worker parses.
+    pub json: simd_json::Buffers,
+    pub next_key: u32,
+    pub sessions: Sessions,
+    /// Socket.IO sockets of this worker, for emits addressed by socket id.
+    pub sockets: HashMap<Sid, SessionKey>,
+}
 
 pub(crate) struct Router {
     pub routes: Vec<(String, Endpoint)>,
 }
 
+/// Paths match with or without their trailing slash (`/socket.io` and `/socket.io/`).
+fn same_path(route: &str, path: &str) -> bool {
+    route == path || (route.len() > 1 && route.trim_end_matches('/') == path.trim_end_matches('/'))
+}
+
 impl Router {
     fn route(&self, path: &str) -> Option<&Endpoint> {
-        self.routes.iter().find(|(p, _)| p == path).map(|(_, e)| e)
+        self.routes
+            .iter()
+            .find(|(p, _)| same_path(p, path))
+            .map(|(_, e)| e)
     }
 }
 
 impl Service for Router {
     type Session = Session;
-    type WorkerState = ();
+    type WorkerState = WorkerState;
     type Message = Post;
     type Timer = Timer;
 
-    fn worker_state(&self, _worker: usize) {}
+    fn worker_state(&self, _worker: usize) -> WorkerState {
+        WorkerState {
+            // The server checked at startup that the system's random source works.
+            rng: SidRng::new().expect("random source checked at server start"),
+            json: simd_json::Buffers::default(),
+            next_key: 0,
+            sessions: Sessions::default(),
+            sockets: HashMap::new(),
+        }
+    }
 
     fn on_request(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request) -> Action<Session> {
         let Some(endpoint) = self.route(&req.path) else {
@@ -67,12 +133,43 @@ impl Service for Router {
                     Action::Responded
                 }
             },
+            Endpoint::Eio(ep) => ep.on_request(cx, id, req),
+        }
+    }
+
+    fn on_body(
+        &self,
+        cx: &mut Cx<'_, Self>,
+        id: ConnId,
+        req: &Request,
+        body: &mut Vec<u8>,
+    ) -> Action<Session> {
+        match self.route(&req.path) {
+            Some(Endpoint::Eio(ep)) => ep.on_body(cx, id, req, body),
+            _ => {
+                cx.respond_error(id, 404);
+                Action::Responded
+            }
+        }
+    }
+
+    fn on_body_error(&self, cx: &mut Cx<'_, Self>, _id: ConnId, req: &Request, err: &HttpError) {
+        if let Some(Endpoint::Eio(ep)) = self.route(&req.path) {
+            ep.on_body_error(cx, req, err);
         }
     }
 
     fn on_open(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &mut Session) {
         match session {
             Session::WebSocket(h) => h.on_open(&mut WsConn { cx, id }),
+            Session::Eio(key) => {
+                with_session(cx, *key, |cx, s| {
+                    // A probing WebSocket waits for `2probe`; a new session opens now.
+                    if matches!(s.link, super::engine::Link::Ws(c) if c == id) {
+                        s.open(cx);
+                    }
+                });
+            }
         }
     }
 
@@ -96,16 +193,29 @@ impl Service for Router {
                 };
                 h.on_message(&mut WsConn { cx, id }, msg);
             }
+            Session::Eio(key) => {
+                let (text, data) = match msg {
+                    Message::Text(t) => (true, t),
+                    Message::Binary(b) => (false, b),
+                    _ => return,
+                };
+                if with_session(cx, *key, |cx, s| s.on_ws_frame(cx, id, text, data)).is_none() {
+                    cx.close(id, CloseCode::POLICY, "");
+                }
+            }
         }
     }
 
-    fn on_timer(&self, _cx: &mut Cx<'_, Self>, _id: ConnId, _session: &mut Session, t: Timer) {
-        match t {}
+    fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Timer) {
+        with_session(cx, t.session(), |cx, s| s.on_timer(cx, t));
     }
 
-    fn on_close(&self, _cx: &mut Cx<'_, Self>, id: ConnId, session: Session, reason: &CloseReason) {
+    fn on_close(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: Session, reason: &CloseReason) {
         match session {
             Session::WebSocket(h) => h.on_close(id, reason),
+            Session::Eio(key) => {
+                with_session(cx, key, |cx, s| s.on_conn_closed(cx, id, reason));
+            }
         }
     }
 
@@ -113,6 +223,19 @@ impl Service for Router {
         match msg {
             Post::Send(id, frame) => {
                 cx.send_shared(id, frame);
+            }
+            Post::ToSocket(sid, outs) => {
+                if let Some(&key) = cx.state().sockets.get(&sid) {
+                    with_session(cx, key, |cx, s| {
+                        let mut tx = Tx {
+                            cx,
+                            link: &mut s.link,
+                        };
+                        for o in &outs {
+                            tx.out(o);
+                        }
+                    });
+                }
             }
             Post::Close(id, code, reason) => cx.close(id, code, &reason),
         }

@@ -160,3 +160,99 @@ pub fn http_status(addr: SocketAddr, request: &[u8]) -> u16 {
     sock.write_all(request).unwrap();
     read_head(&mut sock).0
 }
+
+use std::io::BufRead;
+use std::process::{Child, Stdio};
+
+/// A free loopback port (bound once, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An example server run as its own process, stopped by PID when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub binary: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `engine/examples/<name>` on a free port with extra env vars and waits for its
+    /// "listening on ADDR" line.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> ServerProcess {
+        let mut all: Vec<(&str, String)> = vec![("VOLLEY_LISTEN", "127.0.0.1:0".to_string())];
+        all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+        Self::start_with(name, &all)
+    }
+
+    /// Like [`ServerProcess::start`] with owned values (the last value of a name wins).
+    pub fn start_with(name: &str, env: &[(&str, String)]) -> ServerProcess {
+        let binary = example_binary(name);
+        let mut cmd = Command::new(&binary);
+        cmd.env("VOLLEY_PING_INTERVAL_MS", "300")
+            .env("VOLLEY_PING_TIMEOUT_MS", "200")
+            .env("VOLLEY_CONNECT_TIMEOUT_MS", "1000")
+            .env("VOLLEY_WORKERS", "2")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("{name} did not print its address: {line:?}"));
+        ServerProcess {
+            child,
+            addr,
+            binary,
+        }
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of a compiled example, building it first if this test run did not.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "volley", "--example", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building example {name} failed");
+    }
+    path
+}

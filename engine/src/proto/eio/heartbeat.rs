@@ -109,13 +109,12 @@ impl Heartbeat {
         }
     }
 
-    /// Restarts a paused heartbeat: the next ping is due one interval after `now`. No effect
-    /// unless paused.
+    /// Restarts a paused heartbeat with a ping due at once: the client's own ping timer kept
+    /// running through the pause (an upgrade), so it must hear from us now, not an interval
+    /// later. No effect unless paused.
     pub fn resume(&mut self, now: Instant) {
         if self.state == State::Paused {
-            self.state = State::Idle {
-                ping_at: now.checked_add(self.interval),
-            };
+            self.state = State::Idle { ping_at: Some(now) };
         }
     }
 
@@ -253,13 +252,12 @@ mod tests {
         assert_eq!(hb.on_deadline(ping + TIMEOUT + INTERVAL), None);
         let resumed = ping + TIMEOUT * 3;
         hb.resume(resumed);
-        assert_eq!(hb.next_deadline(), Some(resumed + INTERVAL));
+        assert_eq!(hb.next_deadline(), Some(resumed));
         hb.resume(resumed + ms(10));
-        assert_eq!(hb.next_deadline(), Some(resumed + INTERVAL), "resume twice");
-        assert_eq!(
-            hb.on_deadline(resumed + INTERVAL),
-            Some(HeartbeatAction::SendPing)
-        );
+        assert_eq!(hb.next_deadline(), Some(resumed), "resume twice");
+        assert_eq!(hb.on_deadline(resumed), Some(HeartbeatAction::SendPing));
+        hb.on_pong(resumed + ms(1));
+        assert_eq!(hb.next_deadline(), Some(resumed + INTERVAL));
     }
 
     #[test]

@@ -187,6 +187,35 @@ pub fn write_frame_header(
     }
 }
 
+/// Room to leave in front of a payload that [`frame_in_place`] will frame: the longest header
+/// of an unmasked frame.
+pub const MAX_SERVER_HEADER: usize = 10;
+
+/// Frames, without copying, a payload written into `buf[MAX_SERVER_HEADER..]`: writes the
+/// final, unmasked header into the reserved room right before the payload and returns the index
+/// where the frame starts. Lets encoders write straight into one buffer before the payload's
+/// length is known.
+pub fn frame_in_place(buf: &mut [u8], opcode: OpCode) -> usize {
+    let len = buf.len().saturating_sub(MAX_SERVER_HEADER);
+    let start = MAX_SERVER_HEADER - frame_header_len(len, false);
+    let b0 = 0x80 | u8::from(opcode);
+    if let Some(room) = buf.get_mut(start..MAX_SERVER_HEADER) {
+        match len {
+            0..=125 => room.copy_from_slice(&[b0, len as u8]),
+            126..=0xffff => {
+                let l = (len as u16).to_be_bytes();
+                room.copy_from_slice(&[b0, 126, l[0], l[1]]);
+            }
+            _ => {
+                room[0] = b0;
+                room[1] = 127;
+                room[2..].copy_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+    }
+    start
+}
+
 /// Appends one final, unmasked frame: what a server sends.
 pub fn encode_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
     out.reserve(frame_header_len(payload.len(), false) + payload.len());
@@ -206,6 +235,19 @@ pub fn encode_masked_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8], ma
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn frame_in_place_matches_encode_frame() {
+        for len in [0usize, 1, 125, 126, 65535, 65536, 70000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut want = Vec::new();
+            super::encode_frame(&mut want, super::OpCode::Binary, &payload);
+            let mut buf = vec![0u8; super::MAX_SERVER_HEADER];
+            buf.extend_from_slice(&payload);
+            let start = super::frame_in_place(&mut buf, super::OpCode::Binary);
+            assert_eq!(&buf[start..], &want[..], "length {len}");
+        }
+    }
+
     use super::*;
 
     #[test]

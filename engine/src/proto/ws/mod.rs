@@ -19,8 +19,8 @@ use std::fmt;
 pub use close::{encode_close, CloseCode, CloseFrame};
 pub use decoder::{Decoded, Decoder, Message};
 pub use frame::{
-    encode_frame, encode_masked_frame, frame_header_len, parse_frame_header, write_frame_header,
-    FrameHeader, OpCode, MAX_CONTROL_PAYLOAD,
+    encode_frame, encode_masked_frame, frame_header_len, frame_in_place, parse_frame_header,
+    write_frame_header, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER,
 };
 pub use mask::apply_mask;
 

@@ -1,0 +1,209 @@
+//! State shared between the user's handles and the client thread, and the commands they send
+//! it. Handles only lock briefly; handlers never run under the lock.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::handle::{ConnectErrorInfo, Event, Socket};
+use super::payload::Payload;
+use super::{AckError, DisconnectReason};
+
+/// Handler of an event (by name or catch-all).
+pub(super) type EventHandler = Box<dyn FnMut(&Event) + Send>;
+/// Handler of a namespace connection.
+pub(super) type ConnectHandler = Box<dyn FnMut(&Socket) + Send>;
+/// Handler of a namespace disconnection.
+pub(super) type DisconnectHandler = Box<dyn FnMut(&Socket, DisconnectReason) + Send>;
+/// Handler of a refused namespace connection.
+pub(super) type ConnectErrorHandler = Box<dyn FnMut(&Socket, &ConnectErrorInfo) + Send>;
+/// Callback of an emit with ack.
+pub(super) type AckCallback = Box<dyn FnOnce(Result<Payload, AckError>) + Send>;
+
+/// A handler registration.
+pub(super) enum Handler {
+    Event(String, EventHandler),
+    Any(EventHandler),
+    Connect(ConnectHandler),
+    Disconnect(DisconnectHandler),
+    ConnectError(ConnectErrorHandler),
+}
+
+/// What a handle asks the client thread to do.
+pub(super) enum Command {
+    /// Connect (or reconnect) namespace `nsp` with this auth object.
+    Connect { nsp: String, auth: Option<Vec<u8>> },
+    /// Leave namespace `nsp` (`"io client disconnect"`).
+    Disconnect { nsp: String },
+    /// Emit; `counted` when the emit was counted in `buffered` by the handle.
+    Emit(PendingEmit),
+    /// Answer the server's event `id` on `nsp`.
+    Ack {
+        nsp: String,
+        id: u64,
+        payload: Payload,
+    },
+    /// Add a handler for namespace `nsp`.
+    On { nsp: String, handler: Handler },
+    /// Close everything and end the thread.
+    Close,
+}
+
+/// An emit on its way to the wire.
+pub(super) struct PendingEmit {
+    pub nsp: String,
+    pub event: String,
+    pub payload: Payload,
+    pub ack_id: Option<u64>,
+    pub volatile: bool,
+    /// Counted in [`SharedState::buffered`] by the handle, because the namespace looked
+    /// disconnected when it was made.
+    pub counted: bool,
+}
+
+/// An ack callback waiting for the server's answer.
+pub(super) struct PendingAck {
+    pub nsp: String,
+    pub deadline: Option<Instant>,
+    /// The emit reached the connection: losing the connection now fails the ack.
+    pub sent: bool,
+    pub callback: AckCallback,
+}
+
+/// Per-namespace facts the handles need synchronously.
+#[derive(Default)]
+pub(super) struct NamespaceView {
+    pub connected: bool,
+    pub sid: Option<String>,
+}
+
+/// The shared state proper.
+#[derive(Default)]
+pub(super) struct SharedState {
+    pub next_ack_id: u64,
+    pub acks: HashMap<u64, PendingAck>,
+    /// Ack deadlines; entries whose ack is gone (answered, discarded) are skipped lazily.
+    pub deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    pub namespaces: HashMap<String, NamespaceView>,
+    /// Emits held for namespaces that are not connected.
+    pub buffered: usize,
+    /// The client was closed; emits fail.
+    pub closed: bool,
+}
+
+/// The shared state behind a mutex.
+#[derive(Default)]
+pub(super) struct Shared {
+    state: Mutex<SharedState>,
+}
+
+impl Shared {
+    /// Locks the state; a handler that panicked elsewhere does not poison it for good.
+    pub fn lock(&self) -> MutexGuard<'_, SharedState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes and returns the callbacks whose deadline passed at `now`.
+    pub fn expired_acks(&self, now: Instant) -> Vec<AckCallback> {
+        let mut state = self.lock();
+        let mut expired = Vec::new();
+        while let Some(&Reverse((at, id))) = state.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            state.deadlines.pop();
+            if state.acks.get(&id).is_some_and(|a| a.deadline == Some(at)) {
+                if let Some(ack) = state.acks.remove(&id) {
+                    expired.push(ack.callback);
+                }
+            }
+        }
+        expired
+    }
+
+    /// The earliest pending ack deadline.
+    pub fn next_ack_deadline(&self) -> Option<Instant> {
+        let mut state = self.lock();
+        while let Some(&Reverse((at, id))) = state.deadlines.peek() {
+            if state.acks.get(&id).is_some_and(|a| a.deadline == Some(at)) {
+                return Some(at);
+            }
+            state.deadlines.pop();
+        }
+        None
+    }
+
+    /// Removes the callbacks of acks on `nsp` (all namespaces when `None`) that were sent, or
+    /// every one when `all`; they will never be answered.
+    pub fn take_acks(&self, nsp: Option<&str>, all: bool) -> Vec<AckCallback> {
+        let mut state = self.lock();
+        let ids: Vec<u64> = state
+            .acks
+            .iter()
+            .filter(|(_, a)| (all || a.sent) && nsp.map_or(true, |n| a.nsp == n))
+            .map(|(&id, _)| id)
+            .collect();
+        ids.iter()
+            .filter_map(|id| state.acks.remove(id))
+            .map(|a| a.callback)
+            .collect()
+    }
+}
+
+/// Shared state handle.
+pub(super) type SharedRef = Arc<Shared>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pending(nsp: &str, deadline: Option<Instant>, sent: bool) -> PendingAck {
+        PendingAck {
+            nsp: nsp.into(),
+            deadline,
+            sent,
+            callback: Box::new(|_| {}),
+        }
+    }
+
+    #[test]
+    fn ack_deadlines_skip_answered_acks() {
+        let shared = Shared::default();
+        let t0 = Instant::now();
+        {
+            let mut s = shared.lock();
+            for (id, ms) in [(1u64, 10u64), (2, 20), (3, 30)] {
+                let at = t0 + Duration::from_millis(ms);
+                s.acks.insert(id, pending("/", Some(at), true));
+                s.deadlines.push(Reverse((at, id)));
+            }
+            s.acks.remove(&1);
+        }
+        assert_eq!(
+            shared.next_ack_deadline(),
+            Some(t0 + Duration::from_millis(20))
+        );
+        assert_eq!(shared.expired_acks(t0 + Duration::from_millis(25)).len(), 1);
+        assert_eq!(shared.lock().acks.len(), 1);
+        assert_eq!(
+            shared.next_ack_deadline(),
+            Some(t0 + Duration::from_millis(30))
+        );
+    }
+
+    #[test]
+    fn take_acks_filters_by_namespace_and_sent() {
+        let shared = Shared::default();
+        {
+            let mut s = shared.lock();
+            s.acks.insert(1, pending("/", None, true));
+            s.acks.insert(2, pending("/", None, false));
+            s.acks.insert(3, pending("/chat", None, true));
+        }
+        assert_eq!(shared.take_acks(Some("/"), false).len(), 1);
+        assert_eq!(shared.take_acks(None, true).len(), 2);
+        assert!(shared.lock().acks.is_empty());
+    }
+}

@@ -1,0 +1,355 @@
+//! Engine.IO over HTTP: the handshake (new sessions on WebSocket or polling), long-polling GETs
+//! and POSTs of existing sessions, WebSocket upgrades, requests handed to the worker that owns
+//! their session, CORS, the sticky-session cookie and the `allow_request` hook.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::proto::eio::{self, HandshakeError, Heartbeat, PayloadDecoder, Sid, Transport};
+use crate::proto::http::{self, HttpError, Method, Request};
+use crate::runtime::{Action, ConnId, Cx};
+
+use super::engine::{EioSession, Link, Upper};
+use super::engine_io::EioHandler;
+use super::polling::{ParkedGet, Polling};
+use super::reason::DisconnectReason;
+use super::router::{Router, Session};
+use super::sessions::with_session;
+use super::sio::client::SioClient;
+use super::sio::{Handshake, SioApp};
+
+/// Decides whether a handshake may proceed: `Err(message)` answers 403 with the reference
+/// server's `{"code":4,"message":message}`.
+pub type AllowRequest = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
+
+/// What runs on top of the Engine.IO sessions of an endpoint.
+pub(crate) enum UpperKind {
+    Raw(Arc<dyn EioHandler>),
+    Sio(Arc<SioApp>),
+}
+
+pub(crate) struct EioEndpoint {
+    pub upper: UpperKind,
+    pub allow_request: Option<Arc<AllowRequest>>,
+}
+
+type Headers = Vec<(&'static str, String)>;
+
+/// CORS response headers for `req` under the configured origins (none when CORS is off or
+/// the origin is not allowed).
+fn cors_headers(config: &Config, req: &Request) -> Headers {
+    let Some(origin) = req.header("Origin") else {
+        return Vec::new();
+    };
+    let any = config.cors_origins.iter().any(|o| o == "*");
+    if !any && !config.cors_origins.iter().any(|o| o == origin) {
+        return Vec::new();
+    }
+    let allow = if any && !config.cors_credentials {
+        "*".to_string()
+    } else {
+        origin.to_string()
+    };
+    let mut h = vec![
+        ("Access-Control-Allow-Origin", allow),
+        ("Vary", "Origin".to_string()),
+    ];
+    if config.cors_credentials {
+        h.push(("Access-Control-Allow-Credentials", "true".to_string()));
+    }
+    h
+}
+
+fn reject(
+    cx: &mut Cx<'_, Router>,
+    id: ConnId,
+    e: HandshakeError,
+    message: Option<&str>,
+    cors: &Headers,
+) -> Action<Session> {
+    let mut body = Vec::new();
+    match message {
+        Some(m) => {
+            body.extend_from_slice(format!("{{\"code\":{},\"message\":", e.code()).as_bytes());
+            crate::proto::sio::write_json_str(&mut body, m);
+            body.push(b'}');
+        }
+        None => e.write_json(&mut body),
+    }
+    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+    headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
+    cx.respond(id, e.status(), &headers, &body, false);
+    Action::Responded
+}
+
+impl EioEndpoint {
+    pub fn on_request(
+        &self,
+        cx: &mut Cx<'_, Router>,
+        id: ConnId,
+        req: &Request,
+    ) -> Action<Session> {
+        let cors = cors_headers(cx.config(), req);
+        if req.method == Method::Options && !cors.is_empty() {
+            let mut headers: Vec<(&str, &str)> = vec![
+                ("Access-Control-Allow-Methods", "GET, POST"),
+                ("Access-Control-Max-Age", "86400"),
+            ];
+            let requested = req.header("Access-Control-Request-Headers").unwrap_or("");
+            if !requested.is_empty() {
+                headers.push(("Access-Control-Allow-Headers", requested));
+            }
+            headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
+            cx.respond(id, 204, &headers, b"", req.keep_alive);
+            return Action::Responded;
+        }
+        let sid = req.query_param("sid").map(|s| s.into_owned());
+        match sid {
+            Some(sid) => self.existing(cx, id, req, &sid, cors),
+            None => self.handshake(cx, id, req, cors),
+        }
+    }
+
+    fn handshake(
+        &self,
+        cx: &mut Cx<'_, Router>,
+        id: ConnId,
+        req: &Request,
+        mut cors: Headers,
+    ) -> Action<Session> {
+        let is_upgrade = http::is_websocket_upgrade(req);
+        let checked = eio::check_handshake(
+            req.method == Method::Get,
+            is_upgrade,
+            req.query_param("EIO").as_deref(),
+            req.query_param("transport").as_deref(),
+        );
+        let transport = match checked {
+            Ok(t) if cx.config().transports.allows(t) => t,
+            Ok(_) => return reject(cx, id, HandshakeError::UnknownTransport, None, &cors),
+            Err(e) => return reject(cx, id, e, None, &cors),
+        };
+        if let Some(allow) = &self.allow_request {
+            if let Err(message) = allow(req) {
+                return reject(cx, id, HandshakeError::Forbidden, Some(&message), &cors);
+            }
+        }
+        let accept = match transport {
+            Transport::WebSocket => match http::validate_upgrade(req) {
+                Ok(accept) => Some(accept),
+                Err(e) => {
+                    cx.respond_error(id, e.status());
+                    return Action::Responded;
+                }
+            },
+            Transport::Polling => None,
+        };
+        let sid = Sid::generate(cx.worker(), &mut cx.state().rng);
+        let upper = match &self.upper {
+            UpperKind::Raw(h) => Upper::Raw(h.clone()),
+            UpperKind::Sio(app) => {
+                let handshake = Handshake::from_request(req, cx.peer_addr(id));
+                Upper::Sio(Box::new(SioClient::new(app.clone(), handshake)))
+            }
+        };
+        let c = cx.config();
+        let heartbeat = Heartbeat::new(cx.now(), c.ping_interval, c.ping_timeout);
+        let link = match accept {
+            Some(_) => Link::Ws(id),
+            None => {
+                if let Some(name) = &c.cookie {
+                    cors.push((
+                        "Set-Cookie",
+                        format!("{name}={}; Path=/; HttpOnly; SameSite=Lax", sid.as_str()),
+                    ));
+                }
+                let mut polling = Polling::new(c.max_buffered);
+                polling.get = Some(ParkedGet {
+                    conn: id,
+                    keep_alive: req.keep_alive,
+                    headers: cors,
+                });
+                Link::Polling(polling)
+            }
+        };
+        let key = cx
+            .state()
+            .sessions
+            .insert(sid, |key| EioSession::new(sid, key, heartbeat, link, upper));
+        match accept {
+            // The open packet goes out in `on_open`, after the 101.
+            Some(accept) => Action::Upgrade {
+                accept,
+                session: Session::Eio(key),
+            },
+            None => {
+                with_session(cx, key, |cx, s| s.open(cx));
+                Action::Responded
+            }
+        }
+    }
+
+    fn existing(
+        &self,
+        cx: &mut Cx<'_, Router>,
+        id: ConnId,
+        req: &Request,
+        sid: &str,
+        cors: Headers,
+    ) -> Action<Session> {
+        let Some(sid) = Sid::parse(sid) else {
+            return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
+        };
+        let owner = sid.worker() as usize;
+        if owner != cx.worker() as usize && owner < cx.workers() {
+            return Action::Handoff(owner);
+        }
+        let Some(key) = cx.state().sessions.key_of(&sid) else {
+            return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
+        };
+        let transport = match req
+            .query_param("transport")
+            .as_deref()
+            .and_then(Transport::parse)
+        {
+            Some(t) => t,
+            None => return reject(cx, id, HandshakeError::UnknownTransport, None, &cors),
+        };
+        if req.query_param("EIO").as_deref() != Some("4") {
+            return reject(
+                cx,
+                id,
+                HandshakeError::UnsupportedProtocolVersion,
+                None,
+                &cors,
+            );
+        }
+        let action = with_session(cx, key, |cx, s| match transport {
+            Transport::Polling => polling_request(cx, s, id, req, cors),
+            Transport::WebSocket => {
+                if !http::is_websocket_upgrade(req) || !cx.config().transports.websocket {
+                    return Err((HandshakeError::BadRequest, cors));
+                }
+                let accept = match http::validate_upgrade(req) {
+                    Ok(a) => a,
+                    Err(_) => return Err((HandshakeError::BadRequest, cors)),
+                };
+                // A second WebSocket for a session that has one (or is getting one) is refused.
+                if s.begin_upgrade(cx, id) {
+                    Ok(Action::Upgrade {
+                        accept,
+                        session: Session::Eio(key),
+                    })
+                } else {
+                    Err((HandshakeError::BadRequest, cors))
+                }
+            }
+        });
+        match action {
+            Some(Ok(a)) => a,
+            Some(Err((e, cors))) => reject(cx, id, e, None, &cors),
+            None => reject(cx, id, HandshakeError::UnknownSid, None, &Vec::new()),
+        }
+    }
+
+    /// The body of a polling POST arrived: its packets go to the session, the client gets `ok`.
+    pub fn on_body(
+        &self,
+        cx: &mut Cx<'_, Router>,
+        id: ConnId,
+        req: &Request,
+        body: &mut [u8],
+    ) -> Action<Session> {
+        let cors = cors_headers(cx.config(), req);
+        let key = req
+            .query_param("sid")
+            .and_then(|s| Sid::parse(&s))
+            .and_then(|sid| cx.state().sessions.key_of(&sid));
+        let Some(key) = key else {
+            return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
+        };
+        with_session(cx, key, |cx, s| {
+            if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut s.link {
+                if p.post == Some(id) {
+                    p.post = None;
+                }
+            }
+            for packet in PayloadDecoder::new(body) {
+                match packet {
+                    Ok(p) => s.on_packet(cx, p),
+                    Err(_) => s.close(DisconnectReason::ParseError),
+                }
+                if s.is_closing() {
+                    break;
+                }
+            }
+        });
+        let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "text/html")];
+        headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
+        cx.respond(id, 200, &headers, b"ok", req.keep_alive);
+        Action::Responded
+    }
+
+    /// A polling POST's body was refused (too large, malformed): the session ends.
+    pub fn on_body_error(&self, cx: &mut Cx<'_, Router>, req: &Request, _err: &HttpError) {
+        let key = req
+            .query_param("sid")
+            .and_then(|s| Sid::parse(&s))
+            .and_then(|sid| cx.state().sessions.key_of(&sid));
+        if let Some(key) = key {
+            with_session(cx, key, |_, s| s.close(DisconnectReason::TransportError));
+        }
+    }
+}
+
+/// A GET or POST for a polling session.
+fn polling_request(
+    cx: &mut Cx<'_, Router>,
+    s: &mut EioSession,
+    id: ConnId,
+    req: &Request,
+    cors: Headers,
+) -> Result<Action<Session>, (HandshakeError, Headers)> {
+    let max_payload = cx.config().max_payload;
+    let (p, probed) = match &mut s.link {
+        Link::Polling(p) => (p, false),
+        Link::Upgrading {
+            polling, probed, ..
+        } => (polling, *probed),
+        // The session moved to WebSocket: polling for it is over.
+        Link::Ws(_) => return Err((HandshakeError::BadRequest, cors)),
+    };
+    match req.method {
+        Method::Get => {
+            if p.get.as_ref().is_some_and(|g| cx.is_parked(g.conn)) {
+                // Two GETs at once: the first gets a close packet, the second an error.
+                s.close(DisconnectReason::TransportError);
+                return Err((HandshakeError::BadRequest, cors));
+            }
+            p.get = Some(ParkedGet {
+                conn: id,
+                keep_alive: req.keep_alive,
+                headers: cors,
+            });
+            if !p.is_empty() {
+                p.flush(cx);
+                Ok(Action::Responded)
+            } else if probed {
+                // Mid-upgrade: the client waits for this GET before it sends `5`.
+                p.answer_all_with_noop(cx);
+                Ok(Action::Responded)
+            } else {
+                Ok(Action::Park)
+            }
+        }
+        Method::Post => {
+            if p.post.is_some_and(|c| cx.is_open(c) && c != id) {
+                s.close(DisconnectReason::TransportError);
+                return Err((HandshakeError::BadRequest, cors));
+            }
+            p.post = Some(id);
+            Ok(Action::ReadBody { max: max_payload })
+        }
+        _ => Err((HandshakeError::BadHandshakeMethod, cors)),
+    }
+}

@@ -1,0 +1,480 @@
+//! An Engine.IO v4 session, whatever carries it: the open packet, heartbeats driven by the
+//! worker's timer wheel, packets in (from WebSocket frames or polling bodies) handed to the layer
+//! above (a raw Engine.IO handler or a Socket.IO client), packets out through a [`Tx`], the
+//! upgrade from polling to WebSocket, and the end of the session.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::proto::eio::{self, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
+use crate::proto::ws::{CloseCode, OpCode};
+use crate::runtime::timer::TimerKey;
+use crate::runtime::{CloseReason, ConnId, Cx};
+
+use super::engine_io::{EioHandler, EioSocket};
+use super::polling::Polling;
+use super::reason::DisconnectReason;
+use super::router::{Router, Timer};
+use super::sessions::SessionKey;
+use super::sio::client::SioClient;
+use super::ws::WsMessage;
+
+/// What sits on top of the Engine.IO session.
+pub(crate) enum Upper {
+    Raw(Arc<dyn EioHandler>),
+    Sio(Box<SioClient>),
+}
+
+/// An Engine.IO packet ready to send on either transport: text packets include their type
+/// digit (`4hello`, `2`), binary ones are the raw message.
+#[derive(Clone, Debug)]
+pub(crate) enum Out {
+    Text(Bytes),
+    Binary(Bytes),
+}
+
+/// Where a session's packets go.
+pub(crate) enum Link {
+    /// A WebSocket connection.
+    Ws(ConnId),
+    /// HTTP long-polling: packets wait for the next GET.
+    Polling(Polling),
+    /// Still polling while a WebSocket probes to take over; `probed` once `2probe` came, after
+    /// which every GET is answered at once so the client can pause polling and finish.
+    Upgrading {
+        polling: Polling,
+        ws: ConnId,
+        timer: TimerKey,
+        probed: bool,
+    },
+}
+
+/// Sends packets of one session on whatever link it has now.
+pub(crate) struct Tx<'c, 'a> {
+    pub cx: &'c mut Cx<'a, Router>,
+    pub link: &'c mut Link,
+}
+
+impl Tx<'_, '_> {
+    /// Sends one text packet that `write` appends (type digit first); `write` returns false
+    /// to abandon it. False if nothing was queued.
+    pub fn text(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        match self.link {
+            Link::Ws(conn) => self.cx.send_with(*conn, OpCode::Text, write),
+            Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
+                let mut v = Vec::new();
+                write(&mut v) && p.push(Out::Text(Bytes::from(v)))
+            }
+        }
+    }
+
+    /// Sends one binary message.
+    pub fn binary(&mut self, data: &[u8]) -> bool {
+        match self.link {
+            Link::Ws(conn) => self.cx.send_frame(*conn, OpCode::Binary, data),
+            Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
+                p.push(Out::Binary(Bytes::copy_from_slice(data)))
+            }
+        }
+    }
+
+    /// Sends an already encoded packet.
+    pub fn out(&mut self, out: &Out) -> bool {
+        match self.link {
+            Link::Ws(conn) => match out {
+                Out::Text(b) => self.cx.send_frame(*conn, OpCode::Text, b),
+                Out::Binary(b) => self.cx.send_frame(*conn, OpCode::Binary, b),
+            },
+            Link::Polling(p) | Link::Upgrading { polling: p, .. } => p.push(out.clone()),
+        }
+    }
+
+    /// Bytes waiting to go out on the link.
+    pub fn queued_bytes(&mut self) -> usize {
+        match self.link {
+            Link::Ws(conn) => self.cx.queued_bytes(*conn),
+            Link::Polling(p) | Link::Upgrading { polling: p, .. } => p.queued_bytes(),
+        }
+    }
+}
+
+/// Hands a message to a raw Engine.IO handler; its `close()` ends the session.
+fn raw_message(
+    h: &dyn EioHandler,
+    tx: Tx<'_, '_>,
+    sid: Sid,
+    msg: WsMessage<'_>,
+) -> Result<(), DisconnectReason> {
+    let mut socket = EioSocket {
+        tx,
+        sid,
+        close: false,
+    };
+    h.on_message(&mut socket, msg);
+    if socket.close {
+        Err(DisconnectReason::ForcedServerClose)
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) struct EioSession {
+    sid: Sid,
+    key: SessionKey,
+    heartbeat: Heartbeat,
+    heartbeat_timer: Option<TimerKey>,
+    /// Set when the session must end, with the reason the layers above will see.
+    closing: Option<DisconnectReason>,
+    /// The client closed the session itself (a `1` packet): a parked GET gets a noop.
+    client_closed: bool,
+    pub link: Link,
+    upper: Upper,
+}
+
+impl EioSession {
+    pub fn new(sid: Sid, key: SessionKey, heartbeat: Heartbeat, link: Link, upper: Upper) -> Self {
+        EioSession {
+            sid,
+            key,
+            heartbeat,
+            heartbeat_timer: None,
+            closing: None,
+            client_closed: false,
+            link,
+            upper,
+        }
+    }
+
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+
+    /// Sends the open packet and starts the heartbeat and the layer above.
+    pub fn open(&mut self, cx: &mut Cx<'_, Router>) {
+        let c = cx.config();
+        let (interval, timeout, max_payload) = (
+            c.ping_interval.as_millis() as u64,
+            c.ping_timeout.as_millis() as u64,
+            c.max_payload,
+        );
+        let upgrades: &[&str] = if matches!(self.link, Link::Polling(_)) && c.transports.websocket {
+            &["websocket"]
+        } else {
+            &[]
+        };
+        let sid = self.sid;
+        let mut tx = Tx {
+            cx,
+            link: &mut self.link,
+        };
+        tx.text(|b| {
+            let info = OpenInfo {
+                sid: sid.as_str(),
+                upgrades,
+                ping_interval_ms: interval,
+                ping_timeout_ms: timeout,
+                max_payload,
+            };
+            eio::encode_open(b, &info);
+            true
+        });
+        self.arm_heartbeat(cx);
+        let mut tx = Tx {
+            cx,
+            link: &mut self.link,
+        };
+        let close = match &mut self.upper {
+            Upper::Raw(h) => {
+                let mut socket = EioSocket {
+                    tx,
+                    sid,
+                    close: false,
+                };
+                h.on_open(&mut socket);
+                socket.close
+            }
+            Upper::Sio(client) => {
+                client.on_open(&mut tx, self.key);
+                false
+            }
+        };
+        if close {
+            self.close(DisconnectReason::ForcedServerClose);
+        }
+    }
+
+    fn arm_heartbeat(&mut self, cx: &mut Cx<'_, Router>) {
+        if let Some(k) = self.heartbeat_timer.take() {
+            cx.cancel(k);
+        }
+        if let Some(at) = self.heartbeat.next_deadline() {
+            self.heartbeat_timer = Some(cx.arm(at, Timer::Heartbeat(self.key)));
+        }
+    }
+
+    pub fn on_timer(&mut self, cx: &mut Cx<'_, Router>, t: Timer) {
+        let result = match t {
+            Timer::Heartbeat(_) => {
+                self.heartbeat_timer = None;
+                match self.heartbeat.on_deadline(cx.now()) {
+                    Some(HeartbeatAction::SendPing) => {
+                        Tx {
+                            cx,
+                            link: &mut self.link,
+                        }
+                        .text(|b| {
+                            b.push(b'2');
+                            true
+                        });
+                        self.arm_heartbeat(cx);
+                        Ok(())
+                    }
+                    Some(HeartbeatAction::Timeout) => Err(DisconnectReason::PingTimeout),
+                    None => {
+                        self.arm_heartbeat(cx);
+                        Ok(())
+                    }
+                }
+            }
+            Timer::UpgradeTimeout(_) => {
+                self.abort_upgrade(cx, true);
+                Ok(())
+            }
+            other => match &mut self.upper {
+                Upper::Sio(client) => client.on_timer(
+                    &mut Tx {
+                        cx,
+                        link: &mut self.link,
+                    },
+                    other,
+                ),
+                Upper::Raw(_) => Ok(()),
+            },
+        };
+        if let Err(reason) = result {
+            self.close(reason);
+        }
+    }
+
+    /// One packet from the client, from either transport.
+    pub fn on_packet(&mut self, cx: &mut Cx<'_, Router>, packet: Packet<'_>) {
+        let result = match packet {
+            Packet::MessageText(data) => {
+                let mut tx = Tx {
+                    cx,
+                    link: &mut self.link,
+                };
+                match &mut self.upper {
+                    Upper::Raw(h) => match std::str::from_utf8(data) {
+                        Ok(text) => raw_message(h.as_ref(), tx, self.sid, WsMessage::Text(text)),
+                        Err(_) => Err(DisconnectReason::ParseError),
+                    },
+                    Upper::Sio(client) => client.on_text(&mut tx, data),
+                }
+            }
+            Packet::MessageBinary(data) => {
+                let mut tx = Tx {
+                    cx,
+                    link: &mut self.link,
+                };
+                match &mut self.upper {
+                    Upper::Raw(h) => raw_message(h.as_ref(), tx, self.sid, WsMessage::Binary(data)),
+                    Upper::Sio(client) => client.on_binary(&mut tx, data),
+                }
+            }
+            Packet::Pong(_) => {
+                self.heartbeat.on_pong(cx.now());
+                self.arm_heartbeat(cx);
+                Ok(())
+            }
+            Packet::Close => {
+                self.client_closed = true;
+                Err(DisconnectReason::TransportClose)
+            }
+            Packet::Noop => Ok(()),
+            // Clients only ping while probing an upgrade (handled in `on_probe`).
+            Packet::Ping(_) | Packet::Open(_) | Packet::Upgrade => {
+                Err(DisconnectReason::ParseError)
+            }
+        };
+        if let Err(reason) = result {
+            self.close(reason);
+        }
+    }
+
+    /// A text or binary frame on the WebSocket `conn` attached to this session.
+    pub fn on_ws_frame(
+        &mut self,
+        cx: &mut Cx<'_, Router>,
+        conn: ConnId,
+        text: bool,
+        data: &mut [u8],
+    ) {
+        match &self.link {
+            Link::Ws(c) if *c == conn => {
+                if text {
+                    match eio::decode_text(data) {
+                        Ok(p) => self.on_packet(cx, p),
+                        Err(_) => self.close(DisconnectReason::ParseError),
+                    }
+                } else {
+                    self.on_packet(cx, eio::decode_binary(data));
+                }
+            }
+            Link::Upgrading { ws, .. } if *ws == conn => self.on_probe(cx, conn, text, data),
+            // A WebSocket that lost a race for this session.
+            _ => cx.close(conn, CloseCode::POLICY, ""),
+        }
+    }
+
+    /// The upgrade dance on the probing WebSocket: `2probe` -> `3probe`, then `5`.
+    fn on_probe(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId, text: bool, data: &mut [u8]) {
+        match (text, eio::decode_text(data)) {
+            (true, Ok(Packet::Ping(b"probe"))) => {
+                cx.send_frame(conn, OpCode::Text, b"3probe");
+                // The client pauses polling only once its pending GET returns.
+                if let Link::Upgrading {
+                    polling, probed, ..
+                } = &mut self.link
+                {
+                    *probed = true;
+                    polling.answer_all_with_noop(cx);
+                }
+            }
+            (true, Ok(Packet::Upgrade)) => {
+                let Link::Upgrading { polling, timer, .. } =
+                    std::mem::replace(&mut self.link, Link::Ws(conn))
+                else {
+                    return;
+                };
+                cx.cancel(timer);
+                let mut polling = polling;
+                polling.answer_all_with_noop(cx);
+                for out in polling.drain() {
+                    Tx {
+                        cx,
+                        link: &mut self.link,
+                    }
+                    .out(&out);
+                }
+                self.heartbeat.resume(cx.now());
+                self.arm_heartbeat(cx);
+            }
+            _ => self.abort_upgrade(cx, true),
+        }
+    }
+
+    /// Starts an upgrade: `conn` is a WebSocket for this polling session.
+    pub fn begin_upgrade(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId) -> bool {
+        let Link::Polling(_) = self.link else {
+            return false;
+        };
+        let Link::Polling(polling) = std::mem::replace(&mut self.link, Link::Ws(conn)) else {
+            return false;
+        };
+        let timer = cx.arm(
+            cx.now() + cx.config().upgrade_timeout,
+            Timer::UpgradeTimeout(self.key),
+        );
+        self.link = Link::Upgrading {
+            polling,
+            ws: conn,
+            timer,
+            probed: false,
+        };
+        self.heartbeat.pause();
+        if let Some(k) = self.heartbeat_timer.take() {
+            cx.cancel(k);
+        }
+        true
+    }
+
+    /// Gives up an upgrade in flight: the session stays on polling.
+    pub fn abort_upgrade(&mut self, cx: &mut Cx<'_, Router>, close_ws: bool) {
+        let Link::Upgrading { .. } = self.link else {
+            return;
+        };
+        let Link::Upgrading {
+            polling, ws, timer, ..
+        } = std::mem::replace(&mut self.link, Link::Polling(Polling::default()))
+        else {
+            return;
+        };
+        self.link = Link::Polling(polling);
+        cx.cancel(timer);
+        if close_ws {
+            cx.close(ws, CloseCode::POLICY, "upgrade abandoned");
+        }
+        self.heartbeat.resume(cx.now());
+        self.arm_heartbeat(cx);
+    }
+
+    /// A connection this session used has closed.
+    pub fn on_conn_closed(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId, reason: &CloseReason) {
+        match &self.link {
+            Link::Ws(c) if *c == conn && self.closing.is_none() => {
+                self.close(match reason {
+                    CloseReason::Shutdown => DisconnectReason::ServerShuttingDown,
+                    r => DisconnectReason::from_close(r),
+                });
+            }
+            Link::Upgrading { ws, .. } if *ws == conn => self.abort_upgrade(cx, false),
+            _ => {}
+        }
+    }
+
+    /// Marks the session to end with `reason` (the first reason wins); it is removed once the
+    /// current event is handled.
+    pub fn close(&mut self, reason: DisconnectReason) {
+        if self.closing.is_none() {
+            self.closing = Some(reason);
+        }
+    }
+
+    /// Sends what polling queued to a parked GET.
+    pub fn flush(&mut self, cx: &mut Cx<'_, Router>) {
+        if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut self.link {
+            if p.overflowed() {
+                self.closing.get_or_insert(DisconnectReason::SlowConsumer);
+                return;
+            }
+            p.flush(cx);
+        }
+    }
+
+    /// The session is gone: close its transport and tell the layers above.
+    pub fn finish(mut self: Box<Self>, cx: &mut Cx<'_, Router>) {
+        let reason = self.closing.unwrap_or(DisconnectReason::ForcedServerClose);
+        if let Some(k) = self.heartbeat_timer.take() {
+            cx.cancel(k);
+        }
+        match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
+            Link::Ws(conn) => cx.close(conn, CloseCode::NORMAL, ""),
+            Link::Polling(mut p) => p.finish(cx, self.client_closed),
+            Link::Upgrading {
+                mut polling,
+                ws,
+                timer,
+                ..
+            } => {
+                cx.cancel(timer);
+                cx.close(ws, CloseCode::NORMAL, "");
+                polling.finish(cx, self.client_closed);
+            }
+        }
+        let mut link = Link::Polling(Polling::default());
+        let mut tx = Tx {
+            cx,
+            link: &mut link,
+        };
+        match self.upper {
+            Upper::Raw(h) => h.on_close(self.sid.as_str(), reason),
+            Upper::Sio(client) => client.on_closed(&mut tx, reason),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Engine.IO endpoints without Socket.IO: raw text and binary messages over an Engine.IO session
+//! (open packet, heartbeats), for users who want the transport and nothing above it.
+
+use crate::proto::eio::Sid;
+
+use super::engine::Tx;
+use super::reason::DisconnectReason;
+use super::ws::WsMessage;
+
+/// Callbacks of an Engine.IO endpoint; they run on the worker that owns the session.
+pub trait EioHandler: Send + Sync + 'static {
+    /// The session opened (the open packet is queued). Default: nothing.
+    fn on_open(&self, _s: &mut EioSocket<'_, '_>) {}
+    /// A message arrived.
+    fn on_message(&self, s: &mut EioSocket<'_, '_>, msg: WsMessage<'_>);
+    /// The session ended. Default: nothing.
+    fn on_close(&self, _sid: &str, _reason: DisconnectReason) {}
+}
+
+/// The Engine.IO session a callback is about.
+pub struct EioSocket<'c, 'a> {
+    pub(crate) tx: Tx<'c, 'a>,
+    pub(crate) sid: Sid,
+    /// The handler asked to end the session.
+    pub(crate) close: bool,
+}
+
+impl EioSocket<'_, '_> {
+    /// The session id.
+    pub fn sid(&self) -> &str {
+        self.sid.as_str()
+    }
+
+    /// Sends a text message; false if the session is closing.
+    pub fn send_text(&mut self, text: &str) -> bool {
+        self.tx.text(|b| {
+            b.push(b'4');
+            b.extend_from_slice(text.as_bytes());
+            true
+        })
+    }
+
+    /// Sends a binary message; false if the session is closing.
+    pub fn send_binary(&mut self, data: &[u8]) -> bool {
+        self.tx.binary(data)
+    }
+
+    /// Closes the session once this callback returns (its `on_close` gets
+    /// `forced server close`).
+    pub fn close(&mut self) {
+        self.close = true;
+    }
+}

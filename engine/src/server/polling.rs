@@ -1,0 +1,162 @@
+//! The HTTP long-polling side of a session: packets wait in a queue until the client's next GET
+//! takes them as one payload (`\x1e`-separated, binary as `b` + base64). At most one GET is parked
+//! at a time; it is answered as soon as something is queued.
+
+use std::collections::VecDeque;
+
+use crate::proto::eio::{self, PacketType};
+use crate::runtime::{ConnId, Cx};
+
+use super::engine::Out;
+use super::router::Router;
+
+/// Content type of polling payloads, as the reference server sends them.
+pub(crate) const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+
+/// A parked GET: the connection and how to answer it.
+pub(crate) struct ParkedGet {
+    pub conn: ConnId,
+    pub keep_alive: bool,
+    /// CORS headers computed when the request arrived.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+#[derive(Default)]
+pub(crate) struct Polling {
+    queue: VecDeque<Out>,
+    bytes: usize,
+    /// Bound on `bytes` (the server's `max_buffered`); 0 until set.
+    limit: usize,
+    overflowed: bool,
+    pub get: Option<ParkedGet>,
+    /// The POST whose body is being read.
+    pub post: Option<ConnId>,
+}
+
+impl Polling {
+    pub fn new(limit: usize) -> Self {
+        Polling {
+            limit,
+            ..Polling::default()
+        }
+    }
+
+    /// Queues a packet; false (and the session must end) when the client lets more than the
+    /// limit pile up.
+    pub fn push(&mut self, out: Out) -> bool {
+        let len = match &out {
+            Out::Text(b) | Out::Binary(b) => b.len(),
+        };
+        self.bytes += len;
+        if self.limit > 0 && self.bytes > self.limit {
+            self.overflowed = true;
+            return false;
+        }
+        self.queue.push_back(out);
+        true
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether the queue passed its bound.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Takes every queued packet (to move them to a WebSocket after an upgrade).
+    pub fn drain(&mut self) -> Vec<Out> {
+        self.bytes = 0;
+        self.queue.drain(..).collect()
+    }
+
+    /// Writes the queued packets as one polling payload and empties the queue.
+    pub fn encode(&mut self, out: &mut Vec<u8>) {
+        for (i, p) in self.queue.drain(..).enumerate() {
+            let first = i == 0;
+            match p {
+                Out::Text(b) => {
+                    if !first {
+                        out.push(eio::RECORD_SEPARATOR);
+                    }
+                    out.extend_from_slice(&b);
+                }
+                Out::Binary(b) => eio::encode_payload_binary(out, &b, first),
+            }
+        }
+        self.bytes = 0;
+    }
+
+    /// Answers the parked GET with everything queued, if there is both.
+    pub fn flush(&mut self, cx: &mut Cx<'_, Router>) {
+        if self.queue.is_empty() {
+            return;
+        }
+        if let Some(get) = self.get.take() {
+            let mut body = Vec::with_capacity(self.bytes + self.queue.len());
+            self.encode(&mut body);
+            respond(cx, &get, &body);
+        }
+    }
+
+    /// Answers the parked GET with a noop (during an upgrade, and when the client closed).
+    pub fn answer_all_with_noop(&mut self, cx: &mut Cx<'_, Router>) {
+        if let Some(get) = self.get.take() {
+            respond(cx, &get, &[PacketType::Noop.as_byte()]);
+        }
+    }
+
+    /// The session ended: a parked GET learns it (a close packet, or a noop when the client
+    /// closed the session itself).
+    pub fn finish(&mut self, cx: &mut Cx<'_, Router>, client_closed: bool) {
+        if client_closed {
+            self.answer_all_with_noop(cx);
+        } else if let Some(get) = self.get.take() {
+            let mut body = Vec::new();
+            self.encode(&mut body);
+            if !body.is_empty() {
+                body.push(eio::RECORD_SEPARATOR);
+            }
+            body.push(PacketType::Close.as_byte());
+            respond(cx, &get, &body);
+        }
+    }
+}
+
+fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8]) {
+    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", PAYLOAD_CONTENT_TYPE)];
+    headers.extend(get.headers.iter().map(|(k, v)| (*k, v.as_str())));
+    cx.respond(get.conn, 200, &headers, body, get.keep_alive);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn payload_joins_text_and_base64_binary() {
+        let mut p = Polling::new(0);
+        p.push(Out::Text(Bytes::from_static(b"4hello")));
+        p.push(Out::Binary(Bytes::from_static(&[1, 2, 3, 4])));
+        p.push(Out::Text(Bytes::from_static(b"2")));
+        let mut body = Vec::new();
+        p.encode(&mut body);
+        assert_eq!(body, b"4hello\x1ebAQIDBA==\x1e2");
+        assert!(p.is_empty());
+        assert_eq!(p.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn the_bound_is_enforced() {
+        let mut p = Polling::new(8);
+        assert!(p.push(Out::Text(Bytes::from_static(b"4hello"))));
+        assert!(!p.push(Out::Text(Bytes::from_static(b"4world"))));
+        assert!(p.overflowed());
+    }
+}

@@ -1,0 +1,94 @@
+//! A worker's Engine.IO sessions. A session is not tied to one connection (long-polling uses a
+//! new request for every exchange, and an upgrade moves it to a WebSocket), so sessions live
+//! here, found by key from their WebSocket or timers and by id from polling requests.
+
+use std::collections::HashMap;
+
+use slab::Slab;
+
+use crate::proto::eio::Sid;
+use crate::runtime::Cx;
+
+use super::engine::EioSession;
+use super::router::Router;
+
+/// Finds a session in its worker's table; the epoch tells a session from a later one that
+/// reuses its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SessionKey {
+    pub idx: u32,
+    pub epoch: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Sessions {
+    /// `None` while a handler holds the session (taken out so it can use the whole worker).
+    slots: Slab<(u32, Option<Box<EioSession>>)>,
+    by_sid: HashMap<Sid, SessionKey>,
+    next_epoch: u32,
+}
+
+impl Sessions {
+    pub fn insert(&mut self, sid: Sid, make: impl FnOnce(SessionKey) -> EioSession) -> SessionKey {
+        self.next_epoch = self.next_epoch.wrapping_add(1);
+        let entry = self.slots.vacant_entry();
+        let key = SessionKey {
+            idx: entry.key() as u32,
+            epoch: self.next_epoch,
+        };
+        entry.insert((key.epoch, Some(Box::new(make(key)))));
+        self.by_sid.insert(sid, key);
+        key
+    }
+
+    pub fn key_of(&self, sid: &Sid) -> Option<SessionKey> {
+        self.by_sid.get(sid).copied()
+    }
+
+    fn take(&mut self, key: SessionKey) -> Option<Box<EioSession>> {
+        match self.slots.get_mut(key.idx as usize) {
+            Some((epoch, s)) if *epoch == key.epoch => s.take(),
+            _ => None,
+        }
+    }
+
+    fn put_back(&mut self, key: SessionKey, session: Box<EioSession>) {
+        if let Some((epoch, slot)) = self.slots.get_mut(key.idx as usize) {
+            if *epoch == key.epoch {
+                *slot = Some(session);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: SessionKey, sid: &Sid) {
+        if self
+            .slots
+            .get(key.idx as usize)
+            .is_some_and(|(e, _)| *e == key.epoch)
+        {
+            self.slots.remove(key.idx as usize);
+        }
+        self.by_sid.remove(sid);
+    }
+}
+
+/// Runs `f` on session `key` with the whole worker at hand, then flushes what the session
+/// queued for a parked polling request and, if the session ended, removes it and tells the
+/// layers above. Returns `None` if there is no such session.
+pub(crate) fn with_session<R>(
+    cx: &mut Cx<'_, Router>,
+    key: SessionKey,
+    f: impl FnOnce(&mut Cx<'_, Router>, &mut EioSession) -> R,
+) -> Option<R> {
+    let mut session = cx.state().sessions.take(key)?;
+    let r = f(cx, &mut session);
+    session.flush(cx);
+    if session.is_closing() {
+        let sid = session.sid();
+        cx.state().sessions.remove(key, &sid);
+        session.finish(cx);
+    } else {
+        cx.state().sessions.put_back(key, session);
+    }
+    Some(r)
+}

@@ -1,0 +1,162 @@
+//! Acknowledgements: what a handler returns to acknowledge an event, acks sent later from any
+//! thread, and the server's pending acks for its own emits (with timeouts and cancel).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::proto::eio::Sid;
+use crate::proto::sio::{self, Args};
+use crate::runtime::timer::TimerKey;
+use crate::runtime::Peers;
+
+use super::super::engine::Out;
+use super::super::router::Post;
+use super::socket::{EmitError, Socket};
+
+/// The arguments of an acknowledgement: a JSON array plus binary attachments (referenced from
+/// the JSON with [`sio::Placeholder`]).
+#[derive(Debug, Clone, Default)]
+pub struct Ack {
+    pub(crate) json: Vec<u8>,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+impl Ack {
+    /// An ack whose arguments are `args` serialised as a JSON array (a tuple, slice or `Vec`).
+    pub fn new<T: Serialize + ?Sized>(args: &T) -> Result<Ack, EmitError> {
+        let json = serde_json::to_vec(args).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        if json.first() != Some(&b'[') {
+            return Err(EmitError::Serialize(
+                "ack arguments must serialise to an array".into(),
+            ));
+        }
+        Ok(Ack {
+            json,
+            attachments: Vec::new(),
+        })
+    }
+
+    /// An ack with one argument.
+    pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Ack, EmitError> {
+        Self::new(&[value])
+    }
+
+    /// An ack with no arguments.
+    pub fn empty() -> Ack {
+        Ack {
+            json: b"[]".to_vec(),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// An ack carrying exactly the given arguments, binary included (an echo).
+    pub fn from_args(args: &Args<'_>) -> Ack {
+        let mut json = Vec::new();
+        args.write_json(&mut json);
+        Ack {
+            json,
+            attachments: args.attachments().to_vec(),
+        }
+    }
+
+    /// Adds binary attachments; the JSON must reference them with placeholders `0..n`.
+    pub fn with_attachments(mut self, attachments: Vec<Bytes>) -> Ack {
+        self.attachments = attachments;
+        self
+    }
+
+    /// The packets of this ack for `nsp` and ack `id`: the ACK, then one per attachment.
+    pub(crate) fn outs(&self, nsp: &str, id: u64) -> Vec<Out> {
+        let mut outs = Vec::with_capacity(1 + self.attachments.len());
+        let mut b = Vec::with_capacity(self.json.len() + nsp.len() + 24);
+        b.push(b'4');
+        sio::encode_ack(&mut b, nsp, id, &self.json, self.attachments.len());
+        outs.push(Out::Text(Bytes::from(b)));
+        outs.extend(self.attachments.iter().map(|a| Out::Binary(a.clone())));
+        outs
+    }
+}
+
+/// Identifies a server-to-client emit waiting for its acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AckId(pub u64);
+
+/// Why an emit's acknowledgement callback got no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AckError {
+    /// No reply within the timeout.
+    Timeout,
+    /// The socket disconnected first.
+    Disconnected,
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AckError::Timeout => "operation has timed out",
+            AckError::Disconnected => "socket has been disconnected",
+        })
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// A callback run on the socket's worker with the socket (so it can emit again) and the
+/// client's ack arguments or an error.
+pub type AckCallback = Box<dyn FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>)>;
+
+pub(crate) struct Pending {
+    pub callback: AckCallback,
+    pub timer: TimerKey,
+}
+
+/// The server's emits waiting for acks on one socket.
+#[derive(Default)]
+pub(crate) struct PendingAcks {
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+}
+
+impl PendingAcks {
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
+    pub fn insert(&mut self, id: u64, p: Pending) {
+        self.pending.insert(id, p);
+    }
+
+    pub fn take(&mut self, id: u64) -> Option<Pending> {
+        self.pending.remove(&id)
+    }
+
+    pub fn drain(&mut self) -> Vec<Pending> {
+        self.pending.drain().map(|(_, p)| p).collect()
+    }
+}
+
+/// Sends the acknowledgement of one event later, from any thread. Dropping it sends nothing (the
+/// client's own timeout then applies).
+pub struct DeferredAck {
+    pub(crate) peers: Peers<Post>,
+    /// The socket the event came from.
+    pub(crate) socket: Sid,
+    pub(crate) nsp: String,
+    pub(crate) id: u64,
+}
+
+impl DeferredAck {
+    /// Sends the ack; false if the connection's worker is gone.
+    pub fn send(self, ack: Ack) -> bool {
+        let outs = ack.outs(&self.nsp, self.id);
+        self.peers.post(
+            self.socket.worker() as usize,
+            Post::ToSocket(self.socket, outs),
+        )
+    }
+}

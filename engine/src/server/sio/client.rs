@@ -1,0 +1,310 @@
+//! One Engine.IO session's Socket.IO side: which namespaces it joined, the connect timeout,
+//! binary packets waiting for their attachments, and dispatch of every packet to the right
+//! socket and handler. Errors are returned as the reason to end the whole session.
+
+use std::sync::Arc;
+
+use crate::proto::eio::Sid;
+use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, ValueRef};
+use crate::runtime::timer::TimerKey;
+use crate::server::engine::Tx;
+use crate::server::reason::DisconnectReason;
+use crate::server::router::Timer;
+use crate::server::sessions::SessionKey;
+
+use super::ack::PendingAcks;
+use super::handshake::Handshake;
+use super::socket::{fail_pending, Socket, SocketState};
+use super::SioApp;
+
+type Outcome = Result<(), DisconnectReason>;
+
+/// A handler's view of socket `$idx` of client `$c` over `$tx`.
+macro_rules! socket {
+    ($c:ident, $tx:ident, $state:expr, $ack:expr) => {
+        Socket {
+            tx: Tx {
+                cx: &mut *$tx.cx,
+                link: &mut *$tx.link,
+            },
+            session: $c.key,
+            state: $state,
+            handshake: &$c.handshake,
+            ack_id: $ack,
+        }
+    };
+}
+
+pub(crate) struct SioClient {
+    app: Arc<SioApp>,
+    handshake: Handshake,
+    /// The Engine.IO session this client rides on (known once it opens).
+    key: SessionKey,
+    sockets: Vec<SocketState>,
+    connect_timer: Option<TimerKey>,
+    binary: Option<(BinaryAssembler, TimerKey)>,
+}
+
+fn send_packet(tx: &mut Tx<'_, '_>, write: impl FnOnce(&mut Vec<u8>)) {
+    tx.text(|b| {
+        b.push(b'4');
+        write(b);
+        true
+    });
+}
+
+impl SioClient {
+    pub fn new(app: Arc<SioApp>, handshake: Handshake) -> Self {
+        SioClient {
+            app,
+            handshake,
+            key: SessionKey {
+                idx: u32::MAX,
+                epoch: 0,
+            },
+            sockets: Vec::new(),
+            connect_timer: None,
+            binary: None,
+        }
+    }
+
+    pub fn on_open(&mut self, tx: &mut Tx<'_, '_>, key: SessionKey) {
+        self.key = key;
+        let at = tx.cx.now() + tx.cx.config().connect_timeout;
+        self.connect_timer = Some(tx.cx.arm(at, Timer::ConnectTimeout(key)));
+    }
+
+    pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &mut [u8]) -> Outcome {
+        if self.binary.is_some() {
+            // Attachments of the previous packet must come first.
+            return Err(DisconnectReason::ParseError);
+        }
+        let limits = self.app.limits;
+        let packet = sio::decode_with_buffers(data, &limits, &mut tx.cx.state().json)
+            .map_err(|_| DisconnectReason::ParseError)?;
+        match packet.ty {
+            PacketType::Connect => {
+                let auth = packet.data.as_ref().map(ValueRef::Borrowed);
+                self.connect(tx, packet.nsp, auth)
+            }
+            PacketType::Disconnect => {
+                let idx = self.joined(packet.nsp)?;
+                self.leave(tx, idx, DisconnectReason::ClientNamespaceDisconnect);
+                Ok(())
+            }
+            PacketType::Event => {
+                let args = packet.args();
+                self.event(tx, packet.nsp, packet.event_name(), packet.id, &args)
+            }
+            PacketType::Ack => {
+                let args = packet.args();
+                self.ack(tx, packet.nsp, packet.id, &args)
+            }
+            PacketType::BinaryEvent | PacketType::BinaryAck => {
+                self.joined(packet.nsp)?;
+                let asm = BinaryAssembler::start(packet, &limits)
+                    .map_err(|_| DisconnectReason::ParseError)?;
+                if asm.is_complete() {
+                    let p = asm.finish().map_err(|_| DisconnectReason::ParseError)?;
+                    return self.owned(tx, &p);
+                }
+                let at = tx.cx.now() + self.app.attachment_timeout;
+                self.binary = Some((asm, tx.cx.arm(at, Timer::Attachments(self.key))));
+                Ok(())
+            }
+            // Only servers send CONNECT_ERROR.
+            PacketType::ConnectError => Err(DisconnectReason::ForcedServerClose),
+        }
+    }
+
+    pub fn on_binary(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
+        let Some((asm, _)) = self.binary.as_mut() else {
+            return Err(DisconnectReason::ParseError);
+        };
+        match asm.push(data) {
+            Ok(None) => Ok(()),
+            Ok(Some(p)) => {
+                if let Some((_, timer)) = self.binary.take() {
+                    tx.cx.cancel(timer);
+                }
+                self.owned(tx, &p)
+            }
+            Err(_) => Err(DisconnectReason::ParseError),
+        }
+    }
+
+    pub fn on_timer(&mut self, tx: &mut Tx<'_, '_>, t: Timer) -> Outcome {
+        match t {
+            Timer::ConnectTimeout(_) => {
+                self.connect_timer = None;
+                if self.sockets.is_empty() {
+                    return Err(DisconnectReason::ForcedServerClose);
+                }
+                Ok(())
+            }
+            Timer::Attachments(_) => Err(DisconnectReason::ParseError),
+            Timer::Ack { socket, id, .. } => {
+                if let Some(idx) = self.sockets.iter().position(|s| s.key == socket) {
+                    if let Some(p) = self.sockets[idx].acks.take(id) {
+                        let mut socket = socket!(self, tx, &mut self.sockets[idx], None);
+                        (p.callback)(&mut socket, Err(super::AckError::Timeout));
+                    }
+                    if self.sockets[idx].leave {
+                        self.server_leaves(tx, idx);
+                    }
+                }
+                Ok(())
+            }
+            Timer::Heartbeat(_) | Timer::UpgradeTimeout(_) => Ok(()),
+        }
+    }
+
+    /// The session ended: every socket leaves with `reason`.
+    pub fn on_closed(mut self: Box<Self>, tx: &mut Tx<'_, '_>, reason: DisconnectReason) {
+        if let Some(k) = self.connect_timer.take() {
+            tx.cx.cancel(k);
+        }
+        if let Some((_, k)) = self.binary.take() {
+            tx.cx.cancel(k);
+        }
+        while !self.sockets.is_empty() {
+            self.leave(tx, self.sockets.len() - 1, reason);
+        }
+    }
+
+    fn joined(&self, nsp: &str) -> Result<usize, DisconnectReason> {
+        // A packet for a namespace the client has not joined is an invalid state: the reference
+        // server closes the client.
+        self.sockets
+            .iter()
+            .position(|s| s.nsp == nsp)
+            .ok_or(DisconnectReason::ForcedServerClose)
+    }
+
+    fn connect(&mut self, tx: &mut Tx<'_, '_>, nsp: &str, auth: Option<ValueRef<'_>>) -> Outcome {
+        if self.sockets.iter().any(|s| s.nsp == nsp) {
+            return Err(DisconnectReason::ForcedServerClose);
+        }
+        let Some(ns) = self.app.find(nsp) else {
+            send_packet(tx, |b| {
+                sio::encode_connect_error(b, nsp, "Invalid namespace", None)
+            });
+            return Ok(());
+        };
+        let worker = tx.cx.worker();
+        let state = tx.cx.state();
+        state.next_key = state.next_key.wrapping_add(1);
+        let mut st = SocketState {
+            sid: Sid::generate(worker, &mut state.rng),
+            nsp: nsp.to_string(),
+            ns,
+            key: state.next_key,
+            connected: false,
+            pre_connect: Vec::new(),
+            acks: PendingAcks::default(),
+            leave: false,
+        };
+        for hook in &self.app.namespaces[ns].connect {
+            let mut socket = socket!(self, tx, &mut st, None);
+            if let Err(e) = hook(&mut socket, auth) {
+                fail_pending(tx, self.key, &mut st, &self.handshake);
+                send_packet(tx, |b| {
+                    sio::encode_connect_error(b, nsp, &e.message, e.data.as_deref())
+                });
+                return Ok(());
+            }
+        }
+        let sid = st.sid;
+        send_packet(tx, |b| sio::encode_connect(b, nsp, sid.as_str()));
+        for out in st.pre_connect.drain(..) {
+            tx.out(&out);
+        }
+        st.connected = true;
+        tx.cx.state().sockets.insert(sid, self.key);
+        if let Some(k) = self.connect_timer.take() {
+            tx.cx.cancel(k);
+        }
+        let leave = st.leave;
+        self.sockets.push(st);
+        if leave {
+            self.server_leaves(tx, self.sockets.len() - 1);
+        }
+        Ok(())
+    }
+
+    fn event(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        nsp: &str,
+        name: Option<&str>,
+        ack_id: Option<u64>,
+        args: &Args<'_>,
+    ) -> Outcome {
+        let idx = self.joined(nsp)?;
+        let name = name.ok_or(DisconnectReason::ParseError)?;
+        let ns = &self.app.namespaces[self.sockets[idx].ns];
+        let mut socket = socket!(self, tx, &mut self.sockets[idx], ack_id);
+        let reply = match ns.events.get(name) {
+            Some(h) => h(&mut socket, args),
+            None => ns.any.as_ref().and_then(|h| h(&mut socket, name, args)),
+        };
+        if let (Some(ack), Some(ack_id)) = (reply, socket.ack_id) {
+            for out in ack.outs(nsp, ack_id) {
+                tx.out(&out);
+            }
+        }
+        if self.sockets[idx].leave {
+            self.server_leaves(tx, idx);
+        }
+        Ok(())
+    }
+
+    fn ack(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        nsp: &str,
+        ack_id: Option<u64>,
+        args: &Args<'_>,
+    ) -> Outcome {
+        let idx = self.joined(nsp)?;
+        let ack_id = ack_id.ok_or(DisconnectReason::ParseError)?;
+        // An ack for an emit that timed out or was discarded is dropped, as the reference does.
+        if let Some(p) = self.sockets[idx].acks.take(ack_id) {
+            tx.cx.cancel(p.timer);
+            let mut socket = socket!(self, tx, &mut self.sockets[idx], None);
+            (p.callback)(&mut socket, Ok(args));
+        }
+        if self.sockets[idx].leave {
+            self.server_leaves(tx, idx);
+        }
+        Ok(())
+    }
+
+    fn owned(&mut self, tx: &mut Tx<'_, '_>, p: &OwnedPacket) -> Outcome {
+        let args = p.args();
+        if p.ty.is_event() {
+            self.event(tx, &p.nsp, p.event_name(), p.id, &args)
+        } else {
+            self.ack(tx, &p.nsp, p.id, &args)
+        }
+    }
+
+    /// The server removes socket `idx` from its namespace: DISCONNECT to the client, then the
+    /// disconnect handler.
+    fn server_leaves(&mut self, tx: &mut Tx<'_, '_>, idx: usize) {
+        let nsp = self.sockets[idx].nsp.clone();
+        send_packet(tx, |b| sio::encode_disconnect(b, &nsp));
+        self.leave(tx, idx, DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    fn leave(&mut self, tx: &mut Tx<'_, '_>, idx: usize, reason: DisconnectReason) {
+        let mut st = self.sockets.swap_remove(idx);
+        tx.cx.state().sockets.remove(&st.sid);
+        fail_pending(tx, self.key, &mut st, &self.handshake);
+        if let Some(h) = &self.app.namespaces[st.ns].disconnect {
+            st.leave = false;
+            let mut socket = socket!(self, tx, &mut st, None);
+            h(&mut socket, reason);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The Socket.IO v5 server layer: namespaces and their handlers, the per-connection client that
+//! dispatches packets, sockets as handlers see them, and acknowledgements both ways.
+
+mod ack;
+pub(crate) mod client;
+mod handshake;
+mod namespace;
+mod socket;
+
+pub use ack::{Ack, AckError, AckId, DeferredAck};
+pub use handshake::Handshake;
+pub use namespace::{ConnectError, NamespaceBuilder};
+pub use socket::{EmitError, Socket};
+
+pub(crate) use namespace::SioApp;
+
+/// Builders for namespaces, used by `ServerBuilder`.
+pub(crate) mod namespace_builder {
+    pub use super::namespace::NamespaceBuilder;
+
+    pub fn for_pattern(name: &str) -> NamespaceBuilder {
+        NamespaceBuilder::for_pattern(name)
+    }
+
+    pub fn for_predicate(f: Box<dyn Fn(&str) -> bool + Send + Sync>) -> NamespaceBuilder {
+        NamespaceBuilder::new(super::namespace::Matcher::Predicate(f))
+    }
+}

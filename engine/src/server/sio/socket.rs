@@ -1,0 +1,294 @@
+//! A socket as handlers see it: one client's membership of one namespace, with emits (plain,
+//! binary, volatile, with an ack callback), cancel of pending acks, deferred acks and
+//! server-side disconnect.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::proto::eio::Sid;
+use crate::proto::sio::{self, Args, PacketType};
+
+use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
+use super::handshake::Handshake;
+use crate::server::engine::{Out, Tx};
+use crate::server::router::Timer;
+use crate::server::sessions::SessionKey;
+
+/// Why an emit was not queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The event name is reserved (`connect`, `disconnect`, ...).
+    ReservedEvent,
+    /// The arguments did not serialise to a JSON array.
+    Serialize(String),
+    /// The connection is closing or gone.
+    Closed,
+}
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmitError::ReservedEvent => f.write_str("reserved event name"),
+            EmitError::Serialize(e) => write!(f, "arguments do not serialise: {e}"),
+            EmitError::Closed => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// Per-socket state kept by the client that owns it.
+pub(crate) struct SocketState {
+    pub sid: Sid,
+    pub nsp: String,
+    /// Index of the namespace's handlers in the app.
+    pub ns: usize,
+    /// Worker-unique key, carried by ack timers.
+    pub key: u32,
+    /// False while connect middleware runs: emits wait in `pre_connect` so they follow the
+    /// CONNECT reply.
+    pub connected: bool,
+    pub pre_connect: Vec<Out>,
+    pub acks: PendingAcks,
+    /// A handler asked to leave the namespace.
+    pub leave: bool,
+}
+
+/// One client in one namespace, inside a handler. Handlers run on the socket's worker.
+pub struct Socket<'c, 'a> {
+    pub(crate) tx: Tx<'c, 'a>,
+    /// The Engine.IO session carrying this socket.
+    pub(crate) session: SessionKey,
+    pub(crate) state: &'c mut SocketState,
+    pub(crate) handshake: &'c Handshake,
+    /// Ack id of the event being handled, until taken by [`Socket::ack_later`].
+    pub(crate) ack_id: Option<u64>,
+}
+
+/// Which arguments an emit carries.
+enum Body<'b, T: ?Sized> {
+    Ser(&'b T),
+    /// A complete JSON array.
+    Array(&'b [u8]),
+}
+
+impl<T: Serialize + ?Sized> Body<'_, T> {
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        nsp: &str,
+        id: Option<u64>,
+        event: &str,
+        attachments: usize,
+    ) -> Result<(), EmitError> {
+        match self {
+            Body::Ser(args) => sio::encode_event_ser(out, nsp, id, event, *args, attachments)
+                .map_err(|e| EmitError::Serialize(e.to_string())),
+            Body::Array(json) => {
+                let ty = if attachments > 0 {
+                    PacketType::BinaryEvent
+                } else {
+                    PacketType::Event
+                };
+                sio::encode_header(out, ty, attachments, nsp, id);
+                out.push(b'[');
+                sio::write_json_str(out, event);
+                match json.get(1..json.len().saturating_sub(1)) {
+                    Some(items) if !items.iter().all(u8::is_ascii_whitespace) => {
+                        out.push(b',');
+                        out.extend_from_slice(items);
+                    }
+                    _ => {}
+                }
+                out.push(b']');
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'c, 'a> Socket<'c, 'a> {
+    /// This socket's id (what the client sees as `socket.id`); also routes emits from other
+    /// threads through the server handle.
+    pub fn id(&self) -> &str {
+        self.state.sid.as_str()
+    }
+
+    /// The namespace this socket joined (the actual name for dynamic namespaces).
+    pub fn nsp(&self) -> &str {
+        &self.state.nsp
+    }
+
+    /// The request that opened the connection.
+    pub fn handshake(&self) -> &Handshake {
+        self.handshake
+    }
+
+    /// Bytes queued for this client and not yet written (on its WebSocket, or waiting for
+    /// its next polling request).
+    pub fn queued_bytes(&mut self) -> usize {
+        self.tx.queued_bytes()
+    }
+
+    /// Emits `event` with `args` (a tuple, slice or `Vec`, serialised as the argument list).
+    pub fn emit<T: Serialize + ?Sized>(&mut self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.send(event, Body::Ser(args), &[], None)
+    }
+
+    /// Emits `event` with binary attachments; `args` references them with
+    /// [`sio::Placeholder`]`::new(0..n)`.
+    pub fn emit_binary<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        args: &T,
+        attachments: &[Bytes],
+    ) -> Result<(), EmitError> {
+        self.send(event, Body::Ser(args), attachments, None)
+    }
+
+    /// Emits `event` with exactly the arguments of a received event or ack (binary included).
+    pub fn emit_args(&mut self, event: &str, args: &Args<'_>) -> Result<(), EmitError> {
+        let mut json = Vec::new();
+        args.write_json(&mut json);
+        self.send::<()>(event, Body::Array(&json), args.attachments(), None)
+    }
+
+    /// Emits `event` only if the connection has nothing queued (the client is keeping up);
+    /// otherwise drops it. `Ok(false)` when dropped.
+    pub fn volatile_emit<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        args: &T,
+    ) -> Result<bool, EmitError> {
+        if self.tx.queued_bytes() > 0 {
+            return Ok(false);
+        }
+        self.emit(event, args).map(|()| true)
+    }
+
+    /// Emits `event` and waits up to `timeout` for the client's acknowledgement; `callback`
+    /// runs on this worker with the socket and the ack's arguments, [`AckError::Timeout`], or
+    /// [`AckError::Disconnected`]. Cancel with [`Socket::discard`].
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+        callback: impl FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>) + 'static,
+    ) -> Result<AckId, EmitError> {
+        let id = self.state.acks.next_id();
+        self.send(event, Body::Ser(args), &[], Some(id))?;
+        let deadline = self.tx.cx.now() + timeout;
+        let timer = self.tx.cx.arm(
+            deadline,
+            Timer::Ack {
+                session: self.session,
+                socket: self.state.key,
+                id,
+            },
+        );
+        self.state.acks.insert(
+            id,
+            Pending {
+                callback: Box::new(callback),
+                timer,
+            },
+        );
+        Ok(AckId(id))
+    }
+
+    /// Cancels a pending acknowledgement: its callback will never run. True if it was pending.
+    pub fn discard(&mut self, id: AckId) -> bool {
+        match self.state.acks.take(id.0) {
+            Some(p) => {
+                self.tx.cx.cancel(p.timer);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes the acknowledgement of the event being handled, to send it later from any
+    /// thread. `None` if the client asked for no ack (or it was already taken). A handler that
+    /// takes it should return `None`.
+    pub fn ack_later(&mut self) -> Option<DeferredAck> {
+        let id = self.ack_id.take()?;
+        Some(DeferredAck {
+            peers: self.tx.cx.peers().clone(),
+            socket: self.state.sid,
+            nsp: self.state.nsp.clone(),
+            id,
+        })
+    }
+
+    /// Leaves the namespace: the client gets a DISCONNECT (`io server disconnect`) and the
+    /// disconnect handler runs with `server namespace disconnect` once this handler returns.
+    pub fn disconnect(&mut self) {
+        self.state.leave = true;
+    }
+
+    fn send<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        body: Body<'_, T>,
+        attachments: &[Bytes],
+        ack: Option<u64>,
+    ) -> Result<(), EmitError> {
+        if sio::is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent);
+        }
+        let nsp = self.state.nsp.as_str();
+        let mut result = Ok(());
+        let mut write = |b: &mut Vec<u8>| {
+            b.push(b'4');
+            result = body.write(b, nsp, ack, event, attachments.len());
+            result.is_ok()
+        };
+        if !self.state.connected {
+            let mut buf = Vec::new();
+            if write(&mut buf) {
+                self.state.pre_connect.push(Out::Text(Bytes::from(buf)));
+                for a in attachments {
+                    self.state.pre_connect.push(Out::Binary(a.clone()));
+                }
+            }
+            return result;
+        }
+        let queued = self.tx.text(write);
+        result?;
+        if !queued {
+            return Err(EmitError::Closed);
+        }
+        for a in attachments {
+            self.tx.binary(a);
+        }
+        Ok(())
+    }
+}
+
+/// Runs every pending ack callback of a socket that is going away.
+pub(crate) fn fail_pending(
+    tx: &mut Tx<'_, '_>,
+    session: SessionKey,
+    state: &mut SocketState,
+    handshake: &Handshake,
+) {
+    for p in state.acks.drain() {
+        tx.cx.cancel(p.timer);
+        let tx = Tx {
+            cx: &mut *tx.cx,
+            link: &mut *tx.link,
+        };
+        let mut socket = Socket {
+            tx,
+            session,
+            state,
+            handshake,
+            ack_id: None,
+        };
+        (p.callback)(&mut socket, Err(AckError::Disconnected));
+    }
+}

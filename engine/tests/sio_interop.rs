@@ -1,0 +1,74 @@
+//! The conformance example against the official npm `socket.io-client` 4.x, on every transport
+//! setup it supports (WebSocket only, polling only, polling then upgrade, polling with
+//! `upgrade: false`): auth, connect_error with data, events and acks both ways (with timeouts),
+//! binary, several namespaces on one connection, disconnect reasons, heartbeats, the upgrade
+//! without lost or duplicated events, 100 polling clients, and reconnection after a restart.
+
+mod common;
+
+use common::ServerProcess;
+
+const CASES: &[&str] = &[
+    "connect with auth",
+    "connect without auth gets {}",
+    "connect_error with data",
+    "unknown namespace is refused",
+    "events both ways",
+    "ack from the server",
+    "ack from the client, and its timeout on the server",
+    "binary both ways",
+    "several namespaces on one connection",
+    "server disconnect reason",
+    "client disconnect reason",
+    "heartbeats keep the connection alive",
+];
+
+fn run_mode(mode: &str, extra: &[&str]) {
+    let server = ServerProcess::start("conformance", &[("VOLLEY_WORKERS", "4")]);
+    let out = common::run_node("sio_client.mjs", &[&server.url(), mode]);
+    common::assert_cases(&out, CASES);
+    common::assert_cases(&out, extra);
+}
+
+#[test]
+fn socket_io_client_over_websocket() {
+    run_mode("websocket", &[]);
+}
+
+#[test]
+fn socket_io_client_over_polling() {
+    run_mode(
+        "polling",
+        &["stays on polling", "100 concurrent polling clients"],
+    );
+}
+
+#[test]
+fn socket_io_client_polling_then_upgrade() {
+    run_mode(
+        "default",
+        &["upgrades to websocket without losing or duplicating events"],
+    );
+}
+
+#[test]
+fn socket_io_client_with_upgrade_off() {
+    run_mode(
+        "noupgrade",
+        &["stays on polling", "100 concurrent polling clients"],
+    );
+}
+
+#[test]
+fn socket_io_client_reconnects_after_a_restart() {
+    let port = common::free_port();
+    let env = [("VOLLEY_LISTEN", format!("127.0.0.1:{port}"))];
+    let server = ServerProcess::start_with("conformance", &env);
+    let bin = server.binary.clone();
+    let pid = server.pid().to_string();
+    let out = common::run_node(
+        "sio_reconnect.mjs",
+        &[&server.url(), &pid, bin.to_str().unwrap()],
+    );
+    common::assert_cases(&out, &["reconnects after the server restarts"]);
+}
