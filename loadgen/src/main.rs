@@ -84,25 +84,7 @@ fn write_outputs(result: &RunResult, opts: &cli::Opts) -> Result<(), String> {
         std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if let Some(path) = &opts.plot {
-        let latency = result.stats.latency.curve(5);
-        let handshake = result.stats.handshake.curve(5);
-        let title = format!(
-            "{} latency, {} connections ({})",
-            result.scenario, result.connections, result.url
-        );
-        let svg = plot::percentile_svg(
-            &title,
-            &[
-                plot::Series {
-                    name: "round trip / delivery",
-                    points: &latency,
-                },
-                plot::Series {
-                    name: "handshake",
-                    points: &handshake,
-                },
-            ],
-        );
+        let svg = result.plot_svg();
         std::fs::write(path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::plot::{percentile_svg, Series};
 use crate::procfs::ServerUsage;
 use crate::stats::{Counters, Percentiles, Stats};
 
@@ -158,6 +159,28 @@ impl RunResult {
             result: RunResult,
         }
         serde_json::from_str::<Doc>(text).map(|d| d.result)
+    }
+
+    /// The SVG for `--plot`: the curves that matter for the scenario, on one latency scale.
+    pub fn plot_svg(&self) -> String {
+        let stats = &self.stats;
+        let curves: Vec<(&str, Vec<(f64, u64)>)> = match self.scenario.as_str() {
+            "connect" | "idle" => vec![("handshake", stats.handshake.curve(5))],
+            "broadcast" => vec![
+                ("delivery", stats.latency.curve(5)),
+                ("last member", stats.ledger.outcome().completion.curve(5)),
+            ],
+            _ => vec![("round trip", stats.latency.curve(5))],
+        };
+        let series: Vec<Series<'_>> = curves
+            .iter()
+            .map(|(name, points)| Series { name, points })
+            .collect();
+        let title = format!(
+            "{} latency, {} connections ({})",
+            self.scenario, self.connections, self.url
+        );
+        percentile_svg(&title, &series)
     }
 
     /// The summary table for stdout.
@@ -331,6 +354,23 @@ mod tests {
         assert!(r
             .table()
             .contains("2 members x 1 broadcasts = 2 expected, 1 delivered, 1 lost"));
+    }
+
+    #[test]
+    fn plot_shows_the_scenario_curves() {
+        let mut r = result("broadcast");
+        r.stats.latency.record(100);
+        r.stats.ledger.members = 1;
+        r.stats.ledger.note_sent(0, 0);
+        r.stats.ledger.note_delivered(0, 0, 100, true);
+        let svg = r.plot_svg();
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">last member</text>"));
+        let mut r = result("connect");
+        r.stats.handshake.record(900);
+        let svg = r.plot_svg();
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert!(svg.contains(">handshake</text>"));
     }
 
     #[test]
