@@ -29,7 +29,7 @@ pub enum Command {
     /// Open connections at --rate per second: WebSocket upgrade, Engine.IO open, Socket.IO
     /// CONNECT; connects/s and handshake latency. Held for --duration after the ramp.
     Connect(Opts),
-    /// Socket.IO `echo` event with ack: ack round trip and acks/s.
+    /// Socket.IO emit of --event (default `echo`) with ack: ack round trip and acks/s.
     Echo(Opts),
     /// Socket.IO room broadcast: all clients `join` --room, --senders emit `broadcast`;
     /// delivery latency, losses and duplicates.
@@ -154,6 +154,9 @@ pub struct Opts {
     /// Draw the latency percentile curve as SVG here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Event the echo scenario emits with an ack; the server must ack with the same arguments.
+    #[arg(long, default_value = "echo")]
+    pub event: String,
     /// Room joined by the broadcast scenario.
     #[arg(long, default_value = "bench")]
     pub room: String,
@@ -261,6 +264,7 @@ impl Opts {
             let addrs: Vec<String> = self.local_addrs.iter().map(|a| a.to_string()).collect();
             push("local-addrs", addrs.join(","));
         }
+        push("event", self.event.clone());
         push("room", self.room.clone());
         push("senders", self.senders.to_string());
         push("child", range.to_string());
@@ -290,6 +294,7 @@ mod tests {
         assert_eq!(o.url, "ws://127.0.0.1:3000/");
         assert_eq!(o.path, "/socket.io/");
         assert_eq!(o.namespace, "/");
+        assert_eq!(o.event, "echo");
         assert_eq!((o.connections, o.in_flight, o.payload), (100, 1, 64));
         assert_eq!((o.duration, o.warmup, o.drain), (10.0, 1.0, 1.0));
         assert_eq!((o.rate, o.processes, o.threads), (None, 1, None));
@@ -341,6 +346,8 @@ mod tests {
             "out.json",
             "--plot",
             "out.svg",
+            "--event",
+            "ping-me",
             "--room",
             "r1",
             "--senders",
@@ -371,6 +378,7 @@ mod tests {
         assert_eq!(o.json.as_deref(), Some(std::path::Path::new("out.json")));
         assert_eq!(o.plot.as_deref(), Some(std::path::Path::new("out.svg")));
         assert_eq!((o.room.as_str(), o.senders), ("r1", 8));
+        assert_eq!(o.event, "ping-me");
         assert_eq!(o.validate(), Ok(()));
     }
 

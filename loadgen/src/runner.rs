@@ -62,6 +62,7 @@ pub fn settings(opts: &Opts) -> Result<Settings, String> {
         rate: opts.rate,
         connections: opts.connections,
         request_timeout_ns: secs_to_ns(opts.timeout),
+        event: opts.event.clone(),
         room: opts.room.clone(),
         senders: opts.senders,
     })

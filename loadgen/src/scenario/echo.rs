@@ -1,5 +1,5 @@
-//! `echo`: Socket.IO emits with an ack (`echo` event, one string argument of the payload size),
-//! closed loop or paced; the ack round trip is the latency.
+//! `echo`: Socket.IO emits with an ack (`--event`, default `echo`, one string argument of the
+//! payload size), closed loop or paced; the ack round trip is the latency.
 
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ impl Scenario for Echo {
         let pacer = s.rate.map(|r| Pacer::for_share(r, s.connections, index));
         EchoConn {
             sio: SioConn::new(s, index, now),
+            settings: Arc::clone(s),
             args: Arc::clone(&self.args),
             requests: Requests::new(s.in_flight, pacer, s.request_timeout_ns),
             connected: false,
@@ -49,6 +50,7 @@ impl Scenario for Echo {
 /// One `echo` connection.
 pub struct EchoConn {
     sio: SioConn,
+    settings: Arc<Settings>,
     args: Arc<[u8]>,
     requests: Requests,
     connected: bool,
@@ -76,12 +78,13 @@ impl EchoConn {
         if self.connected {
             let Self {
                 sio,
+                settings,
                 args,
                 requests,
                 ..
             } = self;
             let nsp = &sio.nsp;
-            requests.send_due(cx, |_| sio.conn.emit(nsp, "echo", args, &[], true));
+            requests.send_due(cx, |_| sio.conn.emit(nsp, &settings.event, args, &[], true));
         }
         Ok(())
     }

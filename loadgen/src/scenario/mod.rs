@@ -32,6 +32,8 @@ pub struct Settings {
     pub connections: u64,
     /// A request unanswered this long counts as a timeout, ns.
     pub request_timeout_ns: u64,
+    /// Event the echo scenario emits with an ack.
+    pub event: String,
     /// Room the broadcast scenario joins.
     pub room: String,
     /// Connections with a global index below this send broadcasts.

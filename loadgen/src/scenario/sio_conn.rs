@@ -141,6 +141,7 @@ mod tests {
             rate: None,
             connections: 1,
             request_timeout_ns: 1_000_000_000,
+            event: "echo".into(),
             room: "bench".into(),
             senders: 1,
         }
