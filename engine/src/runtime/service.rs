@@ -198,6 +198,13 @@ impl<'a, S: Service> Cx<'a, S> {
     /// `max_buffered`: memory stays bounded even when a handler sends in a loop.
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
+            if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() && !c.blocked {
+                // A burst queued within one loop turn is not a slow consumer: offer it to the
+                // socket before judging.
+                if let Ok(super::outq::Flush::Blocked) = c.outq.flush_to(&mut c.sock) {
+                    c.blocked = true;
+                }
+            }
             if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() {
                 c.outq.clear();
                 c.close_after_flush = true;

@@ -32,6 +32,8 @@ pub enum DisconnectReason {
     ServerShuttingDown,
     /// The connection's write queue passed `max_buffered`.
     SlowConsumer,
+    /// A handler of this socket panicked (the panic was caught; other sockets carry on).
+    HandlerPanic,
 }
 
 impl DisconnectReason {
@@ -48,6 +50,7 @@ impl DisconnectReason {
             Self::ForcedServerClose => "forced server close",
             Self::ServerShuttingDown => "server shutting down",
             Self::SlowConsumer => "slow consumer",
+            Self::HandlerPanic => "handler panic",
         }
     }
 

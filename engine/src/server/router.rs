@@ -234,7 +234,12 @@ impl Service for Router {
                     Message::Binary(b) => WsMessage::Binary(b),
                     _ => return,
                 };
-                h.on_message(&mut WsConn { cx, id }, msg);
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    h.on_message(&mut WsConn { cx, id }, msg);
+                }));
+                if caught.is_err() {
+                    cx.close(id, CloseCode::INTERNAL, "handler panic");
+                }
             }
             Session::Eio(key) => {
                 let (text, data) = match msg {

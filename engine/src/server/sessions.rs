@@ -3,6 +3,7 @@
 //! here, found by key from their WebSocket or timers and by id from polling requests.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 
 use slab::Slab;
 
@@ -10,6 +11,7 @@ use crate::proto::eio::Sid;
 use crate::runtime::Cx;
 
 use super::engine::EioSession;
+use super::reason::DisconnectReason;
 use super::router::Router;
 
 /// Finds a session in its worker's table; the epoch tells a session from a later one that
@@ -74,14 +76,19 @@ impl Sessions {
 
 /// Runs `f` on session `key` with the whole worker at hand, then flushes what the session
 /// queued for a parked polling request and, if the session ended, removes it and tells the
-/// layers above. Returns `None` if there is no such session.
+/// layers above. Returns `None` if there is no such session (or `f` panicked).
 pub(crate) fn with_session<R>(
     cx: &mut Cx<'_, Router>,
     key: SessionKey,
     f: impl FnOnce(&mut Cx<'_, Router>, &mut EioSession) -> R,
 ) -> Option<R> {
     let mut session = cx.state().sessions.take(key)?;
-    let r = f(cx, &mut session);
+    // A panicking user handler ends its own session only; the worker and every other session
+    // carry on.
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(cx, &mut session)));
+    if r.is_err() {
+        session.close(DisconnectReason::HandlerPanic);
+    }
     session.flush(cx);
     if session.is_closing() {
         let sid = session.sid();
@@ -93,5 +100,5 @@ pub(crate) fn with_session<R>(
     } else {
         cx.state().sessions.put_back(key, session);
     }
-    Some(r)
+    r.ok()
 }

@@ -39,6 +39,8 @@ pub enum Counter {
     DisconnectForced,
     /// Disconnects: server shutting down.
     DisconnectShutdown,
+    /// Sessions ended because a handler panicked.
+    HandlerPanics,
 }
 
 impl Counter {
@@ -55,11 +57,12 @@ impl Counter {
             R::ForcedClose | R::ForcedServerClose => Counter::DisconnectForced,
             R::ServerShuttingDown => Counter::DisconnectShutdown,
             R::SlowConsumer => Counter::SlowConsumers,
+            R::HandlerPanic => Counter::HandlerPanics,
         }
     }
 }
 
-const COUNTERS: [(Counter, &str, &str); 16] = [
+const COUNTERS: [(Counter, &str, &str); 17] = [
     (
         Counter::SessionsOpened,
         "volley_sessions_opened_total",
@@ -100,6 +103,11 @@ const COUNTERS: [(Counter, &str, &str); 16] = [
         "volley_slow_consumers_total",
         "connections cut as slow consumers",
     ),
+    (
+        Counter::HandlerPanics,
+        "volley_handler_panics_total",
+        "sessions ended by a panicking handler",
+    ),
     (Counter::DisconnectClient, "client namespace disconnect", ""),
     (Counter::DisconnectServer, "server namespace disconnect", ""),
     (Counter::DisconnectPingTimeout, "ping timeout", ""),
@@ -113,7 +121,7 @@ const COUNTERS: [(Counter, &str, &str); 16] = [
 #[repr(align(128))]
 #[derive(Default)]
 struct WorkerCounters {
-    counts: [AtomicU64; 16],
+    counts: [AtomicU64; 17],
     /// Sockets connected now (up and down).
     sockets_now: AtomicI64,
     /// Engine.IO sessions open now.
