@@ -66,6 +66,8 @@ pub(crate) struct Conn {
     pub dirty: bool,
     /// Waiting for a writable event (the last flush hit WouldBlock).
     pub blocked: bool,
+    /// Requests answered on this connection (keep-alive).
+    pub served: u32,
 }
 
 impl Conn {
@@ -81,6 +83,7 @@ impl Conn {
             write_shut: false,
             dirty: false,
             blocked: false,
+            served: 0,
         }
     }
 

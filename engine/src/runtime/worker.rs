@@ -488,6 +488,9 @@ impl<S: Service> Worker<S> {
                 (Phase::Parked, consumed, false)
             }
             Action::Responded => {
+                if let Some(c) = self.conns.get_mut(slot) {
+                    c.served += 1;
+                }
                 let unread_body = !matches!(req.body, http::BodyKind::None) && !body_read;
                 let keep =
                     self.conns.get(slot).is_some_and(|c| !c.close_after_flush) && !unread_body;
@@ -679,6 +682,11 @@ impl<S: Service> Worker<S> {
 
     fn flush_dirty(&mut self) {
         while let Some(slot) = self.reparse.pop() {
+            // A parked request was answered: the connection waits for its next request head.
+            if let Some(c) = self.conns.get_mut(slot) {
+                c.served += 1;
+            }
+            self.rearm_deadline(slot);
             self.reparse_slot(slot);
         }
         while let Some(slot) = self.dirty.pop() {
@@ -757,7 +765,14 @@ impl<S: Service> Worker<S> {
             match entry.kind {
                 TimerKind::Deadline => {
                     conn.deadline = None;
-                    if matches!(conn.phase, Phase::Http | Phase::Body(_)) && conn.outq.is_empty() {
+                    if matches!(conn.phase, Phase::Http) && conn.inbuf.is_empty() && conn.served > 0
+                    {
+                        // An idle keep-alive connection: close it quietly, since a 408 could be
+                        // read as the answer to a request the client is sending right now.
+                        self.remove(entry.slot, CloseReason::Eof);
+                    } else if matches!(conn.phase, Phase::Http | Phase::Body(_))
+                        && conn.outq.is_empty()
+                    {
                         // Handshake timeout: half a request is all we got.
                         let id = self.id(entry.slot);
                         cx!(self).respond_error(id, 408);
