@@ -104,6 +104,9 @@ pub struct Config {
     /// Path on the same listener where statistics are served in Prometheus text format.
     /// Env `VOLLEY_METRICS_PATH`, default none (not served).
     pub metrics_path: Option<String>,
+    /// Most connections open at once (all workers together); beyond it new connections get 503
+    /// and are closed, and counted. Env `VOLLEY_MAX_CONNECTIONS`, default unlimited.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -138,6 +141,7 @@ impl Default for Config {
             cors_credentials: false,
             cookie: None,
             metrics_path: None,
+            max_connections: usize::MAX,
         }
     }
 }
@@ -250,6 +254,7 @@ impl Config {
         if let Some(v) = get("VOLLEY_COOKIE") {
             c.cookie = (!v.trim().is_empty()).then(|| v.trim().to_string());
         }
+        env.parse("VOLLEY_MAX_CONNECTIONS", "a count", &mut c.max_connections)?;
         if let Some(v) = get("VOLLEY_METRICS_PATH") {
             c.metrics_path = (!v.trim().is_empty()).then(|| v.trim().to_string());
         }

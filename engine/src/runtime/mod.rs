@@ -17,6 +17,7 @@ mod worker;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -27,9 +28,19 @@ pub use service::{Action, CloseReason, Cx, Service};
 use crate::config::Config;
 use handle::Envelope;
 
+/// Connection counters shared by every worker of a runtime.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Connections open now.
+    pub open: AtomicUsize,
+    /// Connections refused because `max_connections` were open.
+    pub rejected: AtomicU64,
+}
+
 /// A running set of workers serving one [`Service`].
 pub struct Runtime<S: Service> {
     peers: Peers<S::Message>,
+    counters: Arc<Counters>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
 }
@@ -62,6 +73,7 @@ impl<S: Service> Runtime<S> {
             Vec::new()
         };
         let config = Arc::new(config);
+        let counters = Arc::new(Counters::default());
         let mut threads = Vec::with_capacity(workers);
         for (i, ((poll, mut listener), mailbox)) in
             polls.into_iter().zip(listeners).zip(mailboxes).enumerate()
@@ -69,7 +81,12 @@ impl<S: Service> Runtime<S> {
             poll.registry()
                 .register(&mut listener, worker::LISTENER, mio::Interest::READABLE)?;
             let core = (!cores.is_empty()).then(|| cores[(config.first_core + i) % cores.len()]);
-            let (service, config, peers) = (service.clone(), config.clone(), peers.clone());
+            let (service, config, peers, counters) = (
+                service.clone(),
+                config.clone(),
+                peers.clone(),
+                counters.clone(),
+            );
             // The worker is built on its own thread: sessions and worker state never cross threads.
             let t = std::thread::Builder::new()
                 .name(format!("volley-worker-{i}"))
@@ -77,13 +94,16 @@ impl<S: Service> Runtime<S> {
                     if let Some(core) = core {
                         core_affinity::set_for_current(core);
                     }
-                    worker::Worker::new(i as u16, service, config, poll, listener, mailbox, peers)
-                        .run();
+                    worker::Worker::new(
+                        i as u16, service, config, poll, listener, mailbox, peers, counters,
+                    )
+                    .run();
                 })?;
             threads.push(t);
         }
         Ok(Runtime {
             peers,
+            counters,
             threads,
             local_addr,
         })
@@ -92,6 +112,11 @@ impl<S: Service> Runtime<S> {
     /// The address the listeners are bound to (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Connections open and refused, across workers.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
     }
 
     /// Mailboxes of the workers, for sending them service messages from any thread.

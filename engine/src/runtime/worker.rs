@@ -1,7 +1,7 @@
 //! One worker thread: a mio event loop that owns its listener, its connections (in a slab), a
 //! shared read buffer, a timer wheel and a mailbox. Everything a connection does happens here.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use super::handle::{Envelope, Mailbox, Peers};
 use super::outq::Flush;
 use super::service::{Action, CloseReason, Cx, Service, TimerEntry, TimerKind};
 use super::timer::TimerWheel;
+use super::Counters;
 use crate::config::Config;
 use crate::proto::http::{self, HttpError};
 use crate::proto::ws::{self, CloseCode, Message, Role};
@@ -47,6 +48,10 @@ const WAKER: Token = Token(1);
 const FIRST_CONN: usize = 2;
 /// Size of the read buffer a worker lends to the connection being parsed.
 const READ_BUF: usize = 64 * 1024;
+/// The answer to a connection over `max_connections`.
+const OVER_CAPACITY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\nConnection: close\r\n\r\nover capacity";
+
 /// How long accepting pauses after the process ran out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -58,6 +63,7 @@ pub(crate) struct Worker<S: Service> {
     listener: Option<TcpListener>,
     mailbox: Mailbox<S::Message>,
     peers: Peers<S::Message>,
+    counters: Arc<Counters>,
     conns: Slab<Conn>,
     /// Sessions by slot, beside `conns` so a handler can hold its session and reach every
     /// connection of the worker at once.
@@ -86,6 +92,7 @@ impl<S: Service> Worker<S> {
         listener: TcpListener,
         mailbox: Mailbox<S::Message>,
         peers: Peers<S::Message>,
+        counters: Arc<Counters>,
     ) -> Self {
         let state = service.worker_state(index as usize);
         Worker {
@@ -96,6 +103,7 @@ impl<S: Service> Worker<S> {
             listener: Some(listener),
             mailbox,
             peers,
+            counters,
             conns: Slab::with_capacity(1024),
             sessions: Vec::new(),
             state,
@@ -174,8 +182,18 @@ impl<S: Service> Worker<S> {
             };
             match listener.accept() {
                 Ok((sock, _)) => {
+                    let open = self.counters.open.fetch_add(1, Ordering::Relaxed);
+                    if open >= self.config.max_connections {
+                        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+                        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                        // Best effort: the socket is fresh, so a short answer fits its buffer.
+                        let _ = (&sock).write(OVER_CAPACITY);
+                        continue;
+                    }
                     let _ = sock.set_nodelay(true);
-                    self.insert_conn(sock);
+                    if self.insert_conn(sock).is_none() {
+                        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -802,6 +820,7 @@ impl<S: Service> Worker<S> {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
         let _ = self.poll.registry().deregister(&mut conn.sock);
         if let Some(k) = conn.deadline.take() {
             self.timers.cancel(k);

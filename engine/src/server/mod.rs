@@ -186,6 +186,7 @@ impl ServerBuilder {
             metrics_path,
         });
         let runtime = Runtime::start(self.config, router)?;
+        stats.set_connection_counters(runtime.counters().clone());
         let handle = ServerHandle {
             peers: runtime.peers().clone(),
             stats,

@@ -3,6 +3,9 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::runtime::Counters;
 
 /// What is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +134,8 @@ struct WorkerCounters {
 /// Counters of every worker.
 pub struct Stats {
     workers: Vec<WorkerCounters>,
+    /// The runtime's connection counters, known once it has started.
+    conns: OnceLock<Arc<Counters>>,
 }
 
 /// A snapshot of the counters summed over workers.
@@ -140,6 +145,10 @@ pub struct StatsSnapshot {
     pub sessions: i64,
     /// Socket.IO sockets connected now (all namespaces).
     pub sockets: i64,
+    /// TCP connections open now.
+    pub connections: usize,
+    /// Connections refused because `max_connections` were open.
+    pub rejected: u64,
     counts: Vec<(Counter, u64)>,
 }
 
@@ -159,11 +168,25 @@ impl Stats {
             workers: (0..workers.max(1))
                 .map(|_| WorkerCounters::default())
                 .collect(),
+            conns: OnceLock::new(),
         }
     }
 
     fn slot(c: Counter) -> usize {
         COUNTERS.iter().position(|(k, _, _)| *k == c).unwrap_or(0)
+    }
+
+    pub(crate) fn set_connection_counters(&self, c: Arc<Counters>) {
+        let _ = self.conns.set(c);
+    }
+
+    fn connections(&self) -> (usize, u64) {
+        self.conns.get().map_or((0, 0), |c| {
+            (
+                c.open.load(Ordering::Relaxed),
+                c.rejected.load(Ordering::Relaxed),
+            )
+        })
     }
 
     pub(crate) fn add(&self, worker: u16, c: Counter, n: u64) {
@@ -210,6 +233,8 @@ impl Stats {
                 .iter()
                 .map(|w| w.sockets_now.load(Ordering::Relaxed))
                 .sum(),
+            connections: self.connections().0,
+            rejected: self.connections().1,
             counts,
         }
     }
@@ -217,6 +242,12 @@ impl Stats {
     /// The counters in Prometheus text exposition format, per worker.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
+        let (open, rejected) = self.connections();
+        let _ = writeln!(out, "# HELP volley_connections TCP connections open\n# TYPE volley_connections gauge\nvolley_connections {open}");
+        let _ = writeln!(
+            out,
+            "# HELP volley_connections_rejected_total connections refused over max_connections\n# TYPE volley_connections_rejected_total counter\nvolley_connections_rejected_total {rejected}"
+        );
         let gauges = [
             ("volley_sessions", "Engine.IO sessions open"),
             ("volley_sockets", "Socket.IO sockets connected"),
