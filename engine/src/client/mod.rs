@@ -21,7 +21,7 @@ mod shared;
 mod worker;
 
 pub use backoff::Backoff;
-pub use conn::ClientConn;
+pub use conn::{ClientConn, Lane, LaneCommand};
 pub use event::{ClientError, ClientEvent, DisconnectReason};
 pub use handle::{
     AckError, Client, ClientBuilder, ClientHandle, ConnectErrorInfo, EmitError, Event, Socket,
