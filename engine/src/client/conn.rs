@@ -572,7 +572,11 @@ impl Core {
         if self.transport == Transport::Polling && self.state == State::Open && self.post.is_idle()
         {
             self.pending.clear();
-            push_record(&mut self.pending, false, &[eio::PacketType::Close.as_byte()]);
+            push_record(
+                &mut self.pending,
+                false,
+                &[eio::PacketType::Close.as_byte()],
+            );
             self.post_pending();
         }
         self.finish(DisconnectReason::IoClientDisconnect);

@@ -25,6 +25,9 @@ pub(super) const WAKER: Token = Token(0);
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The `on_error` callback.
+pub(super) type ErrorCallback = Box<dyn FnMut(&ClientError) + Send>;
+
 /// Manager-level callbacks (see [`ClientBuilder`](super::ClientBuilder)).
 #[derive(Default)]
 pub(super) struct Callbacks {
@@ -34,7 +37,7 @@ pub(super) struct Callbacks {
     pub reconnect_error: Option<Box<dyn FnMut(DisconnectReason) + Send>>,
     pub reconnect: Option<Box<dyn FnMut(u32) + Send>>,
     pub reconnect_failed: Option<Box<dyn FnMut() + Send>>,
-    pub error: Option<Box<dyn FnMut(&ClientError) + Send>>,
+    pub error: Option<ErrorCallback>,
 }
 
 /// One lane's TCP connection.
@@ -349,7 +352,9 @@ impl Link {
                                 *slot = Some(socket);
                             }
                         }
-                        Err(_) => self.conn.handle_transport_closed(lane, true, Instant::now()),
+                        Err(_) => self
+                            .conn
+                            .handle_transport_closed(lane, true, Instant::now()),
                     }
                 }
             }
@@ -383,8 +388,7 @@ impl Link {
     /// session asks for socket changes.
     fn read(&mut self, lane: Lane, registry: &Registry) {
         while !self.conn.is_closed() && !self.conn.has_lane_commands() {
-            let Some(socket) = self.sockets.get_mut(lane.index()).and_then(Option::as_mut)
-            else {
+            let Some(socket) = self.sockets.get_mut(lane.index()).and_then(Option::as_mut) else {
                 return;
             };
             if !socket.tcp_connected {
@@ -430,8 +434,7 @@ impl Link {
     fn flush(&mut self, registry: &Registry) -> bool {
         let mut failed = false;
         for lane in Lane::ALL {
-            let Some(socket) = self.sockets.get_mut(lane.index()).and_then(Option::as_mut)
-            else {
+            let Some(socket) = self.sockets.get_mut(lane.index()).and_then(Option::as_mut) else {
                 continue;
             };
             if !socket.tcp_connected {

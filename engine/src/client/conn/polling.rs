@@ -51,7 +51,14 @@ impl Core {
         if !body.is_empty() {
             headers.push(("Content-Type", PAYLOAD_CONTENT_TYPE));
         }
-        http::write_request(&mut l.out.buf, method, &target.host, poll_uri, &headers, body);
+        http::write_request(
+            &mut l.out.buf,
+            method,
+            &target.host,
+            poll_uri,
+            &headers,
+            body,
+        );
         l.inflight = Inflight::Head;
     }
 
@@ -195,9 +202,9 @@ impl Core {
         let until_close = match &mut l.inflight {
             Inflight::Idle => return,
             Inflight::Head => None,
-            Inflight::Body {
-                status, reader, ..
-            } => (!error && reader.finish().is_ok()).then_some(*status),
+            Inflight::Body { status, reader, .. } => {
+                (!error && reader.finish().is_ok()).then_some(*status)
+            }
         };
         match until_close {
             Some(status) => {

@@ -72,7 +72,9 @@ fn opened(kind: TransportKind, t0: Instant) -> ClientConn {
     assert_eq!(commands(&mut conn), [LaneCommand::Open(Lane::Poll)]);
     request(&mut conn, Lane::Poll);
     answer(&mut conn, Lane::Poll, OPEN_POLLING.as_bytes(), t0);
-    assert!(matches!(events(&mut conn).as_slice(), [ClientEvent::Open { sid, .. }] if sid == "eio-sid"));
+    assert!(
+        matches!(events(&mut conn).as_slice(), [ClientEvent::Open { sid, .. }] if sid == "eio-sid")
+    );
     let (get, _) = request(&mut conn, Lane::Poll);
     assert_eq!(get.query_param("sid").as_deref(), Some("eio-sid"));
     conn
@@ -119,7 +121,11 @@ fn packets_are_held_then_posted_in_batches() {
     conn.connect_namespace("/", Some(br#"{"t":1}"#));
     commands(&mut conn);
     request(&mut conn, Lane::Poll);
-    assert_eq!(conn.transmit(Lane::Post), None, "nothing before the open packet");
+    assert_eq!(
+        conn.transmit(Lane::Post),
+        None,
+        "nothing before the open packet"
+    );
     answer(&mut conn, Lane::Poll, OPEN_POLLING.as_bytes(), t0);
     assert_eq!(commands(&mut conn), [LaneCommand::Open(Lane::Post)]);
     assert_eq!(
@@ -130,7 +136,13 @@ fn packets_are_held_then_posted_in_batches() {
     );
     // While that POST is out, packets wait, then leave together in one payload.
     conn.emit("/", "a", b"[1]", &[], false);
-    conn.emit("/", "b", br#"[{"_placeholder":true,"num":0}]"#, &[Bytes::from_static(&[1, 2, 3])], true);
+    conn.emit(
+        "/",
+        "b",
+        br#"[{"_placeholder":true,"num":0}]"#,
+        &[Bytes::from_static(&[1, 2, 3])],
+        true,
+    );
     assert_eq!(conn.transmit(Lane::Post), None);
     answer(&mut conn, Lane::Post, b"ok", t0);
     let (post, body) = request(&mut conn, Lane::Post);
@@ -139,7 +151,10 @@ fn packets_are_held_then_posted_in_batches() {
         body,
         "42[\"a\",1]\u{1e}451-0[\"b\",{\"_placeholder\":true,\"num\":0}]\u{1e}bAQID"
     );
-    assert!(commands(&mut conn).is_empty(), "the POST connection is reused");
+    assert!(
+        commands(&mut conn).is_empty(),
+        "the POST connection is reused"
+    );
 }
 
 #[test]
@@ -197,7 +212,10 @@ fn connections_are_replaced_when_not_kept_alive_or_lost_while_idle() {
     );
     assert_eq!(
         commands(&mut conn),
-        [LaneCommand::Close(Lane::Poll), LaneCommand::Open(Lane::Poll)]
+        [
+            LaneCommand::Close(Lane::Poll),
+            LaneCommand::Open(Lane::Poll)
+        ]
     );
     request(&mut conn, Lane::Poll);
 
@@ -228,11 +246,20 @@ fn a_body_until_close_completes_at_eof() {
     let mut conn = conn(TransportKind::Polling, t0);
     request(&mut conn, Lane::Poll);
     let mut input = format!("HTTP/1.0 200 OK\r\n\r\n{OPEN_POLLING}").into_bytes();
-    assert_eq!(conn.handle_input(Lane::Poll, &mut input, t0), Ok(input.len()));
+    assert_eq!(
+        conn.handle_input(Lane::Poll, &mut input, t0),
+        Ok(input.len())
+    );
     assert!(!conn.is_open());
     conn.handle_transport_closed(Lane::Poll, false, t0);
     assert!(conn.is_open());
-    assert_eq!(commands(&mut conn)[..2], [LaneCommand::Open(Lane::Poll), LaneCommand::Close(Lane::Poll)]);
+    assert_eq!(
+        commands(&mut conn)[..2],
+        [
+            LaneCommand::Open(Lane::Poll),
+            LaneCommand::Close(Lane::Poll)
+        ]
+    );
 }
 
 #[test]
@@ -266,7 +293,10 @@ fn bad_responses_fail_with_typed_errors() {
         assert_eq!(conn.handle_input(Lane::Poll, &mut input, t0), Err(error));
         assert_eq!(events(&mut conn), [ClientEvent::Closed { reason }]);
         assert!(conn.is_closed());
-        assert_eq!(conn.handle_input(Lane::Poll, &mut input, t0), Ok(input.len()));
+        assert_eq!(
+            conn.handle_input(Lane::Poll, &mut input, t0),
+            Ok(input.len())
+        );
     }
 }
 
@@ -283,12 +313,18 @@ impl WsServer {
         let req = parse_request(&bytes, &Limits::default()).unwrap().unwrap();
         assert_eq!(
             (req.path.as_str(), req.query.as_str()),
-            ("/socket.io/", "EIO=4&transport=websocket&sid=eio-sid&token=a%20b")
+            (
+                "/socket.io/",
+                "EIO=4&transport=websocket&sid=eio-sid&token=a%20b"
+            )
         );
         assert_eq!(req.header("X-Test"), Some("h"));
         let mut answer = Vec::new();
         http::write_switching_protocols(&mut answer, &validate_upgrade(&req).unwrap());
-        assert_eq!(conn.handle_input(Lane::WebSocket, &mut answer, t0), Ok(answer.len()));
+        assert_eq!(
+            conn.handle_input(Lane::WebSocket, &mut answer, t0),
+            Ok(answer.len())
+        );
         Self {
             dec: Decoder::new(Role::Server, 1 << 20),
             got: Vec::new(),
@@ -337,7 +373,13 @@ fn upgrade_probes_pauses_polling_and_switches() {
     feed_ws(&mut conn, &frame("3probe"), t0);
     // Paused: the POST and the GET still out must come back before `5`.
     let placeholder = br#"[{"_placeholder":true,"num":0}]"#;
-    conn.emit("/", "held", placeholder, &[Bytes::from_static(b"xy")], false);
+    conn.emit(
+        "/",
+        "held",
+        placeholder,
+        &[Bytes::from_static(b"xy")],
+        false,
+    );
     assert_eq!(conn.transmit(Lane::Post), None);
     answer(&mut conn, Lane::Post, b"ok", t0);
     assert_eq!(conn.transmit(Lane::Post), None);
@@ -346,11 +388,18 @@ fn upgrade_probes_pauses_polling_and_switches() {
     assert_eq!(conn.transmit(Lane::Poll), None, "no GET after the pause");
     assert_eq!(
         ws.texts(&mut conn),
-        ["5", r#"451-["held",{"_placeholder":true,"num":0}]"#, "<bin:2>"]
+        [
+            "5",
+            r#"451-["held",{"_placeholder":true,"num":0}]"#,
+            "<bin:2>"
+        ]
     );
     assert_eq!(
         commands(&mut conn),
-        [LaneCommand::Close(Lane::Poll), LaneCommand::Close(Lane::Post)]
+        [
+            LaneCommand::Close(Lane::Poll),
+            LaneCommand::Close(Lane::Post)
+        ]
     );
     assert_eq!(events(&mut conn), [ClientEvent::Upgraded]);
     assert_eq!(conn.transport(), Transport::WebSocket);
@@ -372,7 +421,10 @@ fn upgrade_probes_pauses_polling_and_switches() {
 
 fn feed_ws(conn: &mut ClientConn, bytes: &[u8], now: Instant) {
     let mut buf = bytes.to_vec();
-    assert_eq!(conn.handle_input(Lane::WebSocket, &mut buf, now), Ok(bytes.len()));
+    assert_eq!(
+        conn.handle_input(Lane::WebSocket, &mut buf, now),
+        Ok(bytes.len())
+    );
 }
 
 #[test]

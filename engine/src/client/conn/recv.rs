@@ -7,8 +7,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue;
 
 use super::{Core, State};
-use crate::proto::eio::Transport;
 use crate::client::event::{ClientError, ClientEvent, DisconnectReason};
+use crate::proto::eio::Transport;
 use crate::proto::eio::{self, ClientHeartbeat};
 use crate::proto::sio::{self, BinaryAssembler, OwnedPacket, PacketType};
 use crate::proto::ws::{CloseCode, Message, OpCode};
@@ -34,11 +34,7 @@ impl Core {
         }
     }
 
-    fn on_message(
-        &mut self,
-        message: Message<'_>,
-        now: Instant,
-    ) -> Result<(), ClientError> {
+    fn on_message(&mut self, message: Message<'_>, now: Instant) -> Result<(), ClientError> {
         match message {
             Message::Text(text) => {
                 let packet = eio::decode_text(text)?;
@@ -58,7 +54,11 @@ impl Core {
         }
     }
 
-    pub(super) fn on_eio(&mut self, packet: eio::Packet<'_>, now: Instant) -> Result<(), ClientError> {
+    pub(super) fn on_eio(
+        &mut self,
+        packet: eio::Packet<'_>,
+        now: Instant,
+    ) -> Result<(), ClientError> {
         if let eio::Packet::Open(data) = packet {
             return self.on_open(data, now);
         }

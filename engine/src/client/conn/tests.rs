@@ -96,7 +96,10 @@ fn binary(b: &[u8]) -> Vec<u8> {
 /// Feeds all of `bytes`, asserting it was consumed.
 fn feed(conn: &mut ClientConn, bytes: &[u8], now: Instant) {
     let mut buf = bytes.to_vec();
-    assert_eq!(conn.handle_input(Lane::WebSocket, &mut buf, now), Ok(bytes.len()));
+    assert_eq!(
+        conn.handle_input(Lane::WebSocket, &mut buf, now),
+        Ok(bytes.len())
+    );
 }
 
 fn events(conn: &mut ClientConn) -> Vec<ClientEvent> {
@@ -464,7 +467,9 @@ fn protocol_errors_are_typed_and_close() {
     ];
     for (input, is_expected, reason) in cases {
         let (mut conn, mut server) = opened(t0);
-        let err = conn.handle_input(Lane::WebSocket, &mut input.clone(), t0).unwrap_err();
+        let err = conn
+            .handle_input(Lane::WebSocket, &mut input.clone(), t0)
+            .unwrap_err();
         assert!(is_expected(&err), "{err:?}");
         assert_eq!(events(&mut conn), vec![ClientEvent::Closed { reason }]);
         assert_eq!(server.frames(&mut conn), vec![Sent::Close(Some(1002))]);
