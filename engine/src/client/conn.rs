@@ -23,44 +23,8 @@ use crate::proto::eio::{self, ClientHeartbeat, Transport};
 use crate::proto::http;
 use crate::proto::sio::{self, BinaryAssembler, PacketType};
 use crate::proto::ws::{self, CloseCode, Role};
-
-/// One of the TCP connections a [`ClientConn`] uses. A WebSocket session uses only
-/// [`Lane::WebSocket`]; a polling session uses [`Lane::Poll`] and [`Lane::Post`], plus
-/// [`Lane::WebSocket`] while it upgrades.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Lane {
-    /// The WebSocket: the whole session, or the upgrade's probe and then the session.
-    WebSocket,
-    /// Long-polling GETs (the handshake GET included).
-    Poll,
-    /// Polling POSTs carrying our packets.
-    Post,
-}
-
-impl Lane {
-    /// Every lane, in a fixed order (e.g. to index an array of sockets).
-    pub const ALL: [Lane; 3] = [Lane::WebSocket, Lane::Poll, Lane::Post];
-
-    /// The lane's position in [`Lane::ALL`].
-    pub fn index(self) -> usize {
-        match self {
-            Lane::WebSocket => 0,
-            Lane::Poll => 1,
-            Lane::Post => 2,
-        }
-    }
-}
-
-/// What the caller must do with its sockets, from [`ClientConn::poll_lane_command`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LaneCommand {
-    /// Open a new TCP connection to the server for this lane, dropping the lane's previous one
-    /// (and whatever was read from it but not fed yet), then write its
-    /// [`transmit`](ClientConn::transmit) bytes once connected.
-    Open(Lane),
-    /// Drop the lane's connection; nothing more will be sent or read on it.
-    Close(Lane),
-}
+use lanes::{push_record, records, HttpLane, Inflight, OutBuf, WsLane, WsState};
+pub use lanes::{Lane, LaneCommand};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -83,74 +47,6 @@ enum Upgrade {
     Pausing,
     /// The probe failed; the session stays on polling.
     Failed,
-}
-
-/// Bytes for one socket; `buf[pos..]` is still unsent.
-#[derive(Debug, Default)]
-struct OutBuf {
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl OutBuf {
-    fn pending(&self) -> Option<&[u8]> {
-        self.buf.get(self.pos..).filter(|rest| !rest.is_empty())
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.pos = self.pos.saturating_add(n).min(self.buf.len());
-        if self.pos == self.buf.len() {
-            self.clear();
-        }
-    }
-
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.pos = 0;
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WsState {
-    /// No WebSocket on this session.
-    Off,
-    /// The upgrade request is out; waiting for `101`.
-    AwaitUpgrade,
-    /// Frames flow.
-    Up,
-}
-
-#[derive(Debug)]
-struct WsLane {
-    state: WsState,
-    key: String,
-    out: OutBuf,
-}
-
-/// One HTTP lane of a polling session: at most one request in flight, on a connection kept
-/// while the server allows it.
-#[derive(Debug)]
-struct HttpLane {
-    out: OutBuf,
-    /// The caller has (or was asked to open) a connection usable for the next request.
-    socket: bool,
-    /// Bumped with every [`LaneCommand::Open`], so input of a replaced connection stops.
-    generation: u32,
-    inflight: Inflight,
-    /// The response body being read; reused across requests.
-    body: Vec<u8>,
-}
-
-#[derive(Debug)]
-enum Inflight {
-    Idle,
-    /// The request is out; waiting for the response head.
-    Head,
-    Body {
-        status: u16,
-        keep_alive: bool,
-        reader: http::BodyReader,
-    },
 }
 
 /// A sans-IO Socket.IO v5 client session over Engine.IO v4: WebSocket, HTTP long-polling, or
@@ -206,22 +102,6 @@ struct JsonBuffers(simd_json::Buffers);
 impl std::fmt::Debug for JsonBuffers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JsonBuffers")
-    }
-}
-
-impl HttpLane {
-    fn new() -> Self {
-        Self {
-            out: OutBuf::default(),
-            socket: false,
-            generation: 0,
-            inflight: Inflight::Idle,
-            body: Vec::new(),
-        }
-    }
-
-    fn is_idle(&self) -> bool {
-        matches!(self.inflight, Inflight::Idle)
     }
 }
 
@@ -504,7 +384,7 @@ impl ClientConn {
     }
 
     /// Closes on our side (`"io client disconnect"`): a WebSocket close frame (code 1000), or
-    /// over polling a close packet POSTed when the POST lane is free. Flush
+    /// over polling a close packet POSTed when the POST connection is open and free. Flush
     /// [`transmit`](Self::transmit), then drop the sockets.
     pub fn close(&mut self) {
         self.core.close();
@@ -569,7 +449,12 @@ impl Core {
             return;
         }
         self.queue_close(CloseCode::NORMAL);
-        if self.transport == Transport::Polling && self.state == State::Open && self.post.is_idle()
+        // Opening a connection just for the close packet is not worth it: the server also
+        // ends the session when our GET goes away.
+        if self.transport == Transport::Polling
+            && self.state == State::Open
+            && self.post.socket
+            && self.post.is_idle()
         {
             self.pending.clear();
             push_record(
@@ -609,27 +494,7 @@ fn array_items(json: &[u8]) -> &[u8] {
     }
 }
 
-/// Appends a packet record to [`Core::pending`]: kind (1 binary, 0 text), length, bytes.
-fn push_record(pending: &mut Vec<u8>, binary: bool, data: &[u8]) {
-    pending.push(u8::from(binary));
-    pending.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    pending.extend_from_slice(data);
-}
-
-/// Iterates the records [`push_record`] wrote: `(binary, bytes)`.
-fn records(pending: &[u8]) -> impl Iterator<Item = (bool, &[u8])> {
-    let mut rest = pending;
-    std::iter::from_fn(move || {
-        let (&kind, tail) = rest.split_first()?;
-        let len_bytes: [u8; 8] = tail.get(..8)?.try_into().ok()?;
-        let len = usize::try_from(u64::from_le_bytes(len_bytes)).ok()?;
-        let end = len.checked_add(8)?;
-        let data = tail.get(8..end)?;
-        rest = tail.get(end..)?;
-        Some((kind == 1, data))
-    })
-}
-
+mod lanes;
 mod polling;
 #[cfg(test)]
 mod polling_tests;

@@ -465,11 +465,15 @@ fn failed_probes_leave_the_session_on_polling() {
 }
 
 #[test]
-fn close_posts_a_close_packet() {
+fn close_posts_a_close_packet_on_an_open_connection() {
     let t0 = Instant::now();
     let mut conn = opened(TransportKind::Polling, t0);
-    conn.close();
+    conn.emit("/", "bye", b"[]", &[], false);
     assert_eq!(commands(&mut conn), [LaneCommand::Open(Lane::Post)]);
+    request(&mut conn, Lane::Post);
+    answer(&mut conn, Lane::Post, b"ok", t0);
+    conn.close();
+    assert!(commands(&mut conn).is_empty());
     assert_eq!(request(&mut conn, Lane::Post).1, "1");
     assert_eq!(
         events(&mut conn),
@@ -477,6 +481,11 @@ fn close_posts_a_close_packet() {
             reason: DisconnectReason::IoClientDisconnect
         }]
     );
+    // Without a POST connection there is none opened just for that.
+    let mut conn = opened(TransportKind::Polling, t0);
+    conn.close();
+    assert!(commands(&mut conn).is_empty());
+    assert!(conn.is_closed() && conn.transmit(Lane::Post).is_none());
 }
 
 proptest! {
