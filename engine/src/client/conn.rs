@@ -1,11 +1,15 @@
-//! [`ClientConn`]: one Socket.IO client connection as a state machine over bytes, with no I/O,
-//! threads or clocks. The caller owns the socket: it writes what [`ClientConn::transmit`] holds,
-//! feeds what it reads to [`ClientConn::handle_input`], and calls
-//! [`ClientConn::handle_timeout`] at [`ClientConn::next_deadline`].
+//! [`ClientConn`]: one Socket.IO client session as a state machine over bytes, with no I/O,
+//! threads or clocks. The caller owns the sockets, one per [`Lane`]: it opens and closes them
+//! as [`ClientConn::poll_lane_command`] says, writes what [`ClientConn::transmit`] holds, feeds
+//! what it reads to [`ClientConn::handle_input`], and calls [`ClientConn::handle_timeout`] at
+//! [`ClientConn::next_deadline`].
 //!
-//! Lifecycle: upgrade request queued by [`ClientConn::new`] -> `101` -> Engine.IO open packet
-//! ([`ClientEvent::Open`]) -> Socket.IO traffic -> [`ClientEvent::Closed`]. Packets written before
-//! the open packet arrives (namespace connects, emits) are held and sent right after it.
+//! Lifecycle over WebSocket: upgrade request -> `101` -> Engine.IO open packet
+//! ([`ClientEvent::Open`]) -> Socket.IO traffic -> [`ClientEvent::Closed`]. Over polling: the
+//! handshake GET answers with the open packet, then GETs carry the server's packets and POSTs
+//! ours; with [`TransportKind::PollingThenUpgrade`] a WebSocket probes (`2probe` / `3probe`),
+//! polling pauses, `5` moves the session to it ([`ClientEvent::Upgraded`]). Packets written
+//! before the open packet (namespace connects, emits) are held and sent right after it.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -13,30 +17,45 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::event::{ClientError, ClientEvent, DisconnectReason};
-use super::handshake::{write_request, ConnectOptions};
+use super::handshake::{ConnectOptions, Target, TransportKind};
 use super::rng::Rng;
-use crate::proto::eio::{self, ClientHeartbeat};
+use crate::proto::eio::{self, ClientHeartbeat, Transport};
 use crate::proto::http;
 use crate::proto::sio::{self, BinaryAssembler, PacketType};
-use crate::proto::ws::{self, CloseCode, OpCode, Role};
+use crate::proto::ws::{self, CloseCode, Role};
+use lanes::{push_record, records, HttpLane, Inflight, OutBuf, WsLane, WsState};
+pub use lanes::{Lane, LaneCommand};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    /// The upgrade request is out; waiting for `101`.
-    AwaitUpgrade,
-    /// WebSocket is up; waiting for the Engine.IO open packet.
-    AwaitOpen,
+    /// Waiting for the Engine.IO open packet (after the `101`, or in the handshake GET).
+    Handshake,
     /// The session is open.
     Open,
     /// Over; [`ClientEvent::Closed`] was queued.
     Closed,
 }
 
-/// A sans-IO Socket.IO v5 client connection over Engine.IO v4 / WebSocket.
+/// Where a polling session stands with its upgrade to WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upgrade {
+    /// Not started (or not wanted).
+    Idle,
+    /// The WebSocket is connecting, or `2probe` is out.
+    Probing,
+    /// `3probe` came back; waiting for the GET and POST in flight before sending `5`.
+    Pausing,
+    /// The probe failed; the session stays on polling.
+    Failed,
+}
+
+/// A sans-IO Socket.IO v5 client session over Engine.IO v4: WebSocket, HTTP long-polling, or
+/// polling upgraded to WebSocket ([`TransportKind`]).
 ///
-/// One instance per TCP connection; after [`ClientEvent::Closed`] make a new one to reconnect.
-/// Steady-state sending reuses internal buffers (no allocation per packet); received events are
-/// owned (see [`ClientEvent`]).
+/// One instance per session; after [`ClientEvent::Closed`] make a new one to reconnect.
+/// Over WebSocket, steady-state sending reuses internal buffers (no allocation per packet);
+/// polling allocates a little per HTTP request (its target and header list), not per packet.
+/// Received events are owned (see [`ClientEvent`]).
 #[derive(Debug)]
 pub struct ClientConn {
     decoder: ws::Decoder,
@@ -48,14 +67,25 @@ pub struct ClientConn {
 #[derive(Debug)]
 struct Core {
     state: State,
-    key: String,
-    /// Bytes for the socket; `out[out_pos..]` is still unsent.
-    out: Vec<u8>,
-    out_pos: usize,
-    /// Frames written before the open packet arrived.
-    held: Vec<u8>,
-    /// One packet's text while it is being built, before masking into `out`.
+    transport: Transport,
+    upgrade: Upgrade,
+    want_upgrade: bool,
+    target: Target,
+    /// The polling request target once the session id is known.
+    poll_uri: String,
+    sid: Option<String>,
+    max_message: usize,
+    ws: WsLane,
+    poll: HttpLane,
+    post: HttpLane,
+    commands: VecDeque<LaneCommand>,
+    /// Packets not yet handed to a transport (before the open packet, between POSTs, while
+    /// the upgrade pauses polling): records of a kind byte, a length and the packet.
+    pending: Vec<u8>,
+    /// One packet's text while it is being built, before it goes out.
     scratch: Vec<u8>,
+    /// A POST body while it is being built.
+    post_body: Vec<u8>,
     rng: Rng,
     heartbeat: Option<ClientHeartbeat>,
     connect_deadline: Option<Instant>,
@@ -76,66 +106,108 @@ impl std::fmt::Debug for JsonBuffers {
 }
 
 impl ClientConn {
-    /// Starts a connection at `now`: queues the HTTP upgrade request for `opts`. `rng_seed`
-    /// seeds the generator of the WebSocket key and mask keys; give each connection its own
-    /// (e.g. [`Rng::from_os`](super::Rng::from_os)).
+    /// Starts a session at `now`: queues the first request for `opts.transport` (the
+    /// WebSocket upgrade, or the polling handshake GET) and its [`LaneCommand::Open`].
+    /// `rng_seed` seeds the generator of WebSocket keys and mask keys; give each session its
+    /// own (e.g. [`Rng::from_os`](super::Rng::from_os)).
     pub fn new(opts: &ConnectOptions, now: Instant, rng_seed: u64) -> Self {
-        let mut rng = Rng::new(rng_seed);
-        let key = http::new_websocket_key(rng.bytes16());
-        let mut out = Vec::with_capacity(512);
-        write_request(&mut out, opts, &key);
+        let polling = opts.transport != TransportKind::WebSocket;
+        let mut core = Core {
+            state: State::Handshake,
+            transport: if polling {
+                Transport::Polling
+            } else {
+                Transport::WebSocket
+            },
+            upgrade: Upgrade::Idle,
+            want_upgrade: opts.transport == TransportKind::PollingThenUpgrade,
+            target: Target::new(opts),
+            poll_uri: String::new(),
+            sid: None,
+            max_message: opts.max_message,
+            ws: WsLane {
+                state: WsState::Off,
+                key: String::new(),
+                out: OutBuf::default(),
+            },
+            poll: HttpLane::new(),
+            post: HttpLane::new(),
+            commands: VecDeque::new(),
+            pending: Vec::new(),
+            scratch: Vec::new(),
+            post_body: Vec::new(),
+            rng: Rng::new(rng_seed),
+            heartbeat: None,
+            connect_deadline: now.checked_add(opts.connect_timeout),
+            events: VecDeque::new(),
+            binary: None,
+            limits: opts.sio_limits,
+            json_buffers: JsonBuffers(simd_json::Buffers::default()),
+            next_ack_id: 0,
+        };
+        if polling {
+            core.poll_uri = core.target.uri(Transport::Polling, None);
+            core.start_request(Lane::Poll, "GET");
+        } else {
+            core.start_websocket();
+        }
         Self {
             decoder: ws::Decoder::new(Role::Client, opts.max_message),
-            core: Core {
-                state: State::AwaitUpgrade,
-                key,
-                out,
-                out_pos: 0,
-                held: Vec::new(),
-                scratch: Vec::new(),
-                rng,
-                heartbeat: None,
-                connect_deadline: now.checked_add(opts.connect_timeout),
-                events: VecDeque::new(),
-                binary: None,
-                limits: opts.sio_limits,
-                json_buffers: JsonBuffers(simd_json::Buffers::default()),
-                next_ack_id: 0,
-            },
+            core,
         }
     }
 
-    /// Bytes waiting to be written to the socket, if any. Report what was written with
+    /// The next socket change the caller must make, oldest first. Apply them before writing
+    /// or feeding bytes of the lanes they name.
+    pub fn poll_lane_command(&mut self) -> Option<LaneCommand> {
+        self.core.commands.pop_front()
+    }
+
+    /// Whether [`poll_lane_command`](Self::poll_lane_command) has something; a caller reading
+    /// in a loop should stop and apply commands first, since bytes still unread on a replaced
+    /// connection belong to no request.
+    pub fn has_lane_commands(&self) -> bool {
+        !self.core.commands.is_empty()
+    }
+
+    /// Bytes waiting to be written on `lane`'s socket, if any. Report what was written with
     /// [`advance_transmit`](Self::advance_transmit). The queue grows with every send until the
     /// caller drains it.
-    pub fn transmit(&self) -> Option<&[u8]> {
-        self.core
-            .out
-            .get(self.core.out_pos..)
-            .filter(|rest| !rest.is_empty())
+    pub fn transmit(&self, lane: Lane) -> Option<&[u8]> {
+        self.core.out(lane).pending()
     }
 
-    /// Marks the first `n` bytes of [`transmit`](Self::transmit) as written.
-    pub fn advance_transmit(&mut self, n: usize) {
-        let core = &mut self.core;
-        core.out_pos = core.out_pos.saturating_add(n).min(core.out.len());
-        if core.out_pos == core.out.len() {
-            core.out.clear();
-            core.out_pos = 0;
-        }
+    /// Marks the first `n` bytes of [`transmit`](Self::transmit) of `lane` as written.
+    pub fn advance_transmit(&mut self, lane: Lane, n: usize) {
+        self.core.out_mut(lane).advance(n);
     }
 
-    /// Feeds bytes read from the socket. Returns how many were used: drain them and keep the
-    /// rest for the next call (an incomplete frame stays in `buf`, untouched). Frames are
-    /// unmasked and parsed in place, hence `&mut`.
+    /// Feeds bytes read from `lane`'s socket. Returns how many were used: drain them and keep
+    /// the rest for the next call (an incomplete frame or response stays in `buf`). Frames and
+    /// bodies are decoded in place, hence `&mut`.
     ///
-    /// On error the connection is closed: a WebSocket close frame may be queued for
+    /// On error the session is closed: a WebSocket close frame may be queued for
     /// [`transmit`](Self::transmit), and [`ClientEvent::Closed`] (reason from
-    /// [`ClientError::reason`]) is queued. After close, input is ignored and fully consumed.
-    pub fn handle_input(&mut self, buf: &mut [u8], now: Instant) -> Result<usize, ClientError> {
+    /// [`ClientError::reason`]) is queued. A failed upgrade probe is no error: the session stays
+    /// on polling. After close, and on a lane with no live connection, input is ignored and
+    /// fully consumed.
+    pub fn handle_input(
+        &mut self,
+        lane: Lane,
+        buf: &mut [u8],
+        now: Instant,
+    ) -> Result<usize, ClientError> {
         let mut consumed = 0;
-        match self.consume(buf, now, &mut consumed) {
+        let result = match lane {
+            Lane::WebSocket => self.consume_ws(buf, now, &mut consumed),
+            Lane::Poll | Lane::Post => self.core.consume_http(lane, buf, now, &mut consumed),
+        };
+        match result {
             Ok(()) => Ok(consumed),
+            Err(_) if lane == Lane::WebSocket && self.core.transport == Transport::Polling => {
+                self.core.abort_upgrade();
+                Ok(buf.len())
+            }
             Err(e) => {
                 self.core.fail(&e);
                 Err(e)
@@ -143,7 +215,7 @@ impl ClientConn {
         }
     }
 
-    fn consume(
+    fn consume_ws(
         &mut self,
         buf: &mut [u8],
         now: Instant,
@@ -154,30 +226,31 @@ impl ClientConn {
             let Some(rest) = buf.get_mut(*consumed..) else {
                 return Ok(());
             };
-            match self.core.state {
-                State::Closed => {
+            if self.core.state == State::Closed || rest.is_empty() {
+                *consumed = len;
+                return Ok(());
+            }
+            match self.core.ws.state {
+                WsState::Off => {
                     *consumed = len;
                     return Ok(());
                 }
-                State::AwaitUpgrade => {
+                WsState::AwaitUpgrade => {
                     let Some(resp) = http::parse_response(rest, &http::Limits::default())? else {
                         return Ok(());
                     };
-                    http::check_upgrade_response(&resp, &self.core.key)?;
+                    http::check_upgrade_response(&resp, &self.core.ws.key)?;
                     *consumed += resp.head_len;
-                    self.core.state = State::AwaitOpen;
+                    self.core.on_ws_up();
                 }
-                State::AwaitOpen | State::Open => {
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
+                WsState::Up => {
                     let decoded = self.decoder.decode(rest)?;
                     if decoded.consumed == 0 {
                         return Ok(());
                     }
                     *consumed += decoded.consumed;
                     if let Some(message) = decoded.message {
-                        self.core.on_message(message, now)?;
+                        self.core.on_ws_message(message, now)?;
                     }
                 }
             }
@@ -208,8 +281,8 @@ impl ClientConn {
     /// Emits event `event` on `nsp`. `args_json_array` is a JSON array whose items follow the
     /// name (`[]` or empty for none; any other JSON value is sent as the single argument).
     /// Binary arguments are `{"_placeholder":true,"num":N}` objects indexing `attachments`,
-    /// which are sent as binary frames after the packet. With `want_ack` an ack id is allocated
-    /// and returned; the answer arrives as [`ClientEvent::Ack`] with that id.
+    /// which are sent as binary messages after the packet. With `want_ack` an ack id is
+    /// allocated and returned; the answer arrives as [`ClientEvent::Ack`] with that id.
     pub fn emit(
         &mut self,
         nsp: &str,
@@ -224,7 +297,7 @@ impl ClientConn {
     }
 
     /// [`emit`](Self::emit) with an ack id the caller allocated (e.g. with
-    /// [`next_ack_id`](Self::next_ack_id), or its own counter that outlives this connection).
+    /// [`next_ack_id`](Self::next_ack_id), or its own counter that outlives this session).
     pub fn emit_with_id(
         &mut self,
         nsp: &str,
@@ -269,7 +342,7 @@ impl ClientConn {
         core.send_attachments(attachments);
     }
 
-    /// Allocates the next ack id of this connection (0, 1, 2, ... as the JS client).
+    /// Allocates the next ack id of this session (0, 1, 2, ... as the JS client).
     pub fn next_ack_id(&mut self) -> u64 {
         let id = self.core.next_ack_id;
         self.core.next_ack_id = id.wrapping_add(1);
@@ -280,7 +353,7 @@ impl ClientConn {
     /// the session opens, then the heartbeat deadline; `None` once closed.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.core.state {
-            State::AwaitUpgrade | State::AwaitOpen => self.core.connect_deadline,
+            State::Handshake => self.core.connect_deadline,
             State::Open => self.core.heartbeat.and_then(|hb| hb.next_deadline()),
             State::Closed => None,
         }
@@ -291,9 +364,7 @@ impl ClientConn {
     pub fn handle_timeout(&mut self, now: Instant) {
         let core = &mut self.core;
         match core.state {
-            State::AwaitUpgrade | State::AwaitOpen
-                if core.connect_deadline.is_some_and(|d| now >= d) =>
-            {
+            State::Handshake if core.connect_deadline.is_some_and(|d| now >= d) => {
                 core.finish(DisconnectReason::ConnectTimeout);
             }
             State::Open if core.heartbeat.is_some_and(|hb| hb.is_expired(now)) => {
@@ -303,27 +374,25 @@ impl ClientConn {
         }
     }
 
-    /// The socket hit end-of-file (`error == false`, `"transport close"`) or an I/O error
-    /// (`"transport error"`). Unsent bytes are dropped.
-    pub fn handle_transport_closed(&mut self, error: bool) {
-        let core = &mut self.core;
-        core.out.clear();
-        core.out_pos = 0;
-        core.finish(if error {
-            DisconnectReason::TransportError
-        } else {
-            DisconnectReason::TransportClose
-        });
+    /// `lane`'s socket hit end-of-file (`error == false`) or an I/O error, or could not be
+    /// opened, at `now`. A polling response that runs until close completes here. Losing the session's transport closes it with `"transport close"` or
+    /// `"transport error"`; losing the upgrade probe leaves the session on polling; an idle
+    /// polling connection (the server closed a kept-alive socket) is simply reopened for the
+    /// next request. Unsent bytes of the lane are dropped.
+    pub fn handle_transport_closed(&mut self, lane: Lane, error: bool, now: Instant) {
+        self.core.on_lane_closed(lane, error, now);
     }
 
-    /// Closes on our side (`"io client disconnect"`): queues a WebSocket close frame (code
-    /// 1000) once the upgrade is done; flush [`transmit`](Self::transmit), then drop the socket.
+    /// Closes on our side (`"io client disconnect"`): a WebSocket close frame (code 1000), or
+    /// over polling a close packet POSTed when the POST connection is open and free. Flush
+    /// [`transmit`](Self::transmit), then drop the sockets.
     pub fn close(&mut self) {
-        let core = &mut self.core;
-        if matches!(core.state, State::AwaitOpen | State::Open) {
-            core.queue_close(CloseCode::NORMAL);
-        }
-        core.finish(DisconnectReason::IoClientDisconnect);
+        self.core.close();
+    }
+
+    /// The transport the session uses now (polling until an upgrade completes).
+    pub fn transport(&self) -> Transport {
+        self.core.transport
     }
 
     /// Whether the Engine.IO session is open.
@@ -331,82 +400,71 @@ impl ClientConn {
         self.core.state == State::Open
     }
 
-    /// Whether the connection is over ([`ClientEvent::Closed`] was queued).
+    /// Whether the session is over ([`ClientEvent::Closed`] was queued).
     pub fn is_closed(&self) -> bool {
         self.core.state == State::Closed
     }
 }
 
 impl Core {
-    /// Clears `scratch` for a new Engine.IO text frame.
-    fn start_frame(&mut self) {
-        self.scratch.clear();
-    }
-
-    /// Clears `scratch` for a Socket.IO packet: an Engine.IO message, `4` + packet.
-    fn start_packet(&mut self) {
-        self.scratch.clear();
-        self.scratch.push(eio::PacketType::Message.as_byte());
-    }
-
-    /// Where data frames go now: `out` once open, `held` before, nowhere once closed.
-    fn data_target(&mut self) -> Option<&mut Vec<u8>> {
-        match self.state {
-            State::Open => Some(&mut self.out),
-            State::AwaitUpgrade | State::AwaitOpen => Some(&mut self.held),
-            State::Closed => None,
+    fn out(&self, lane: Lane) -> &OutBuf {
+        match lane {
+            Lane::WebSocket => &self.ws.out,
+            Lane::Poll => &self.poll.out,
+            Lane::Post => &self.post.out,
         }
     }
 
-    /// Sends `scratch` as one masked text frame.
-    fn send_scratch(&mut self) {
-        let mask = self.rng.mask();
-        let Core {
-            state,
-            out,
-            held,
-            scratch,
-            ..
-        } = self;
-        let target = match state {
-            State::Open => out,
-            State::AwaitUpgrade | State::AwaitOpen => held,
-            State::Closed => return,
-        };
-        ws::encode_masked_frame(target, OpCode::Text, scratch, mask);
-    }
-
-    fn send_attachments(&mut self, attachments: &[Bytes]) {
-        for attachment in attachments {
-            let mask = self.rng.mask();
-            if let Some(target) = self.data_target() {
-                ws::encode_masked_frame(target, OpCode::Binary, attachment, mask);
-            }
+    fn out_mut(&mut self, lane: Lane) -> &mut OutBuf {
+        match lane {
+            Lane::WebSocket => &mut self.ws.out,
+            Lane::Poll => &mut self.poll.out,
+            Lane::Post => &mut self.post.out,
         }
     }
 
-    /// Queues a control frame; only called once the WebSocket is up and not yet closed.
-    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        if self.state == State::Closed {
-            return;
-        }
-        let payload = payload.get(..ws::MAX_CONTROL_PAYLOAD).unwrap_or(payload);
-        let mask = self.rng.mask();
-        ws::encode_masked_frame(&mut self.out, opcode, payload, mask);
+    /// Queues the WebSocket upgrade request (for the session `sid` once known) on a new
+    /// connection.
+    fn start_websocket(&mut self) {
+        self.ws.key = http::new_websocket_key(self.rng.bytes16());
+        self.ws.out.clear();
+        self.target
+            .write_upgrade(&mut self.ws.out.buf, self.sid.as_deref(), &self.ws.key);
+        self.ws.state = WsState::AwaitUpgrade;
+        self.commands.push_back(LaneCommand::Open(Lane::WebSocket));
     }
 
-    fn queue_close(&mut self, code: CloseCode) {
-        self.queue_control(OpCode::Close, &code.0.to_be_bytes());
-    }
-
-    /// Fails the connection after `error`: a WebSocket error gets its close code sent back.
+    /// Fails the session after `error`: a WebSocket error gets its close code sent back.
     fn fail(&mut self, error: &ClientError) {
         if let ClientError::Ws(e) = error {
             self.queue_close(e.close_code());
-        } else if self.state != State::AwaitUpgrade {
+        } else {
             self.queue_close(CloseCode::PROTOCOL_ERROR);
         }
         self.finish(error.reason());
+    }
+
+    fn close(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.queue_close(CloseCode::NORMAL);
+        // Opening a connection just for the close packet is not worth it: the server also
+        // ends the session when our GET goes away.
+        if self.transport == Transport::Polling
+            && self.state == State::Open
+            && self.post.socket
+            && self.post.is_idle()
+        {
+            self.pending.clear();
+            push_record(
+                &mut self.pending,
+                false,
+                &[eio::PacketType::Close.as_byte()],
+            );
+            self.post_pending();
+        }
+        self.finish(DisconnectReason::IoClientDisconnect);
     }
 
     /// Moves to `Closed` and reports `reason`, once.
@@ -415,7 +473,7 @@ impl Core {
             return;
         }
         self.state = State::Closed;
-        self.held = Vec::new();
+        self.pending = Vec::new();
         self.binary = None;
         self.heartbeat = None;
         self.connect_deadline = None;
@@ -436,6 +494,11 @@ fn array_items(json: &[u8]) -> &[u8] {
     }
 }
 
+mod lanes;
+mod polling;
+#[cfg(test)]
+mod polling_tests;
 mod recv;
+mod send;
 #[cfg(test)]
 mod tests;

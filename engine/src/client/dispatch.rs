@@ -12,6 +12,7 @@ use super::shared::{
 };
 use super::worker::Worker;
 use super::{AckError, ClientConn, ClientEvent, DisconnectReason};
+use crate::proto::eio::Transport;
 
 /// One namespace as the client thread sees it.
 #[derive(Default)]
@@ -155,7 +156,14 @@ impl Worker {
 
     pub(super) fn on_conn_event(&mut self, event: ClientEvent) {
         match event {
-            ClientEvent::Open { .. } => self.on_open(),
+            ClientEvent::Open { .. } => {
+                let transport = self.link.as_ref().map(|l| l.conn.transport());
+                self.handle.shared().lock().transport = transport;
+                self.on_open();
+            }
+            ClientEvent::Upgraded => {
+                self.handle.shared().lock().transport = Some(Transport::WebSocket);
+            }
             ClientEvent::Connected { nsp, sid } => self.on_connected(&nsp, sid),
             ClientEvent::ConnectError {
                 nsp,
@@ -213,6 +221,7 @@ impl Worker {
                 self.close_if_unwanted();
             }
             ClientEvent::Closed { reason } => {
+                self.handle.shared().lock().transport = None;
                 let opened = self.link.as_ref().is_some_and(|l| l.opened);
                 let connected: Vec<String> = self
                     .namespaces

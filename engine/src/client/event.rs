@@ -110,6 +110,9 @@ pub enum ClientEvent {
         /// Binary attachments, in placeholder `num` order.
         attachments: Vec<Bytes>,
     },
+    /// The polling session moved to WebSocket (the probe succeeded and `5` was sent); from now
+    /// on only [`Lane::WebSocket`](super::Lane::WebSocket) carries packets.
+    Upgraded,
     /// The server disconnected us from a namespace (reason: `"io server disconnect"`).
     Disconnected {
         /// The namespace.
@@ -128,7 +131,8 @@ pub enum ClientEvent {
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientError {
-    /// The HTTP upgrade response was malformed or refused.
+    /// An HTTP response (to the WebSocket upgrade, or to a polling request) was malformed or
+    /// refused.
     Http(http::HttpError),
     /// The server broke the WebSocket protocol.
     Ws(ws::WsError),
@@ -138,13 +142,16 @@ pub enum ClientError {
     Sio(sio::SioError),
     /// A well-formed packet arrived where it makes no sense; the text says which.
     Unexpected(&'static str),
+    /// A polling request was answered with this HTTP status instead of 200 (e.g. 400 for an
+    /// unknown session id).
+    Status(u16),
 }
 
 impl ClientError {
     /// The disconnect reason the JS client reports for this kind of failure.
     pub fn reason(&self) -> DisconnectReason {
         match self {
-            Self::Http(_) | Self::Ws(_) => DisconnectReason::TransportError,
+            Self::Http(_) | Self::Ws(_) | Self::Status(_) => DisconnectReason::TransportError,
             Self::Eio(_) | Self::Sio(_) | Self::Unexpected(_) => DisconnectReason::ParseError,
         }
     }
@@ -153,11 +160,12 @@ impl ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Http(e) => write!(f, "upgrade failed: {e}"),
+            Self::Http(e) => write!(f, "bad HTTP response: {e}"),
             Self::Ws(e) => e.fmt(f),
             Self::Eio(e) => e.fmt(f),
             Self::Sio(e) => e.fmt(f),
             Self::Unexpected(what) => write!(f, "unexpected packet: {what}"),
+            Self::Status(status) => write!(f, "polling request answered with HTTP {status}"),
         }
     }
 }

@@ -13,7 +13,8 @@ use super::options::{ClientOptions, UrlError};
 use super::payload::Payload;
 use super::shared::{Command, Handler, PendingAck, PendingEmit, Shared, SharedRef};
 use super::worker::{Callbacks, Worker};
-use super::DisconnectReason;
+use super::{ClientError, DisconnectReason};
+use crate::proto::eio::Transport;
 use crate::proto::sio;
 
 /// Why an ack callback got no answer.
@@ -216,6 +217,12 @@ impl ClientHandle {
     pub fn is_closed(&self) -> bool {
         self.inner.shared.lock().closed
     }
+
+    /// The transport of the open Engine.IO session (polling until an upgrade completes);
+    /// `None` while no session is open.
+    pub fn transport(&self) -> Option<Transport> {
+        self.inner.shared.lock().transport
+    }
 }
 
 /// Configures and starts a [`Client`].
@@ -255,6 +262,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Called when the server's bytes broke the protocol (a malformed packet, a bad HTTP
+    /// response, ...), with the typed error, just before the connection closes (`on_close`)
+    /// and reconnection starts.
+    pub fn on_error(mut self, f: impl FnMut(&ClientError) + Send + 'static) -> Self {
+        self.hooks.error = Some(Box::new(f));
+        self
+    }
+
     /// Called when `reconnection_attempts` ran out.
     pub fn on_reconnect_failed(mut self, f: impl FnMut() + Send + 'static) -> Self {
         self.hooks.reconnect_failed = Some(Box::new(f));
@@ -288,7 +303,8 @@ impl ClientBuilder {
     }
 }
 
-/// A Socket.IO client: one connection (Engine.IO over WebSocket) on a background thread with
+/// A Socket.IO client: one Engine.IO session (WebSocket, polling, or polling upgraded; see
+/// [`ClientOptions::transport`]) on a background thread with
 /// its own mio loop, namespaces multiplexed on it, automatic reconnection.
 ///
 /// Dropping it closes the client and joins its thread (unless dropped on that thread).

@@ -2,21 +2,30 @@
 
 use std::time::Duration;
 
+use crate::proto::eio::Transport;
 use crate::proto::{http, sio};
 
 /// The transport a connection uses.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TransportKind {
-    /// WebSocket from the start (`transports: ["websocket"]` in the JS client). The default and,
-    /// for now, the only transport.
+    /// WebSocket from the start (`transports: ["websocket"]` in the JS client). The default:
+    /// one TCP connection and no HTTP overhead per packet.
     #[default]
     WebSocket,
+    /// HTTP long-polling only (`transports: ["polling"]`): a GET waits for the server's
+    /// packets, a POST carries ours; two TCP connections, reused while the server keeps them
+    /// alive.
+    Polling,
+    /// Long-polling first, then a WebSocket probe and the upgrade when the server offers it,
+    /// as the JS client does by default. A failed probe leaves the session on polling.
+    PollingThenUpgrade,
 }
 
 /// Where and how one [`ClientConn`](super::ClientConn) connects.
 ///
-/// Defaults: `host` `"127.0.0.1:3000"`, `path` `"/socket.io/"`, no query or headers, WebSocket,
+/// Defaults: `host` `"127.0.0.1:3000"`, `path` `"/socket.io/"`, no query or headers,
+/// [`TransportKind::WebSocket`],
 /// `max_message` 16 MiB, `sio_limits` the [`sio::Limits`] defaults but 64 attachments and
 /// 16 MiB of them, `connect_timeout` 20 s (the JS client's `timeout`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,13 +35,14 @@ pub struct ConnectOptions {
     /// The Engine.IO path; a missing leading or trailing `/` is added (`"socket.io"` becomes
     /// `"/socket.io/"`), as the JS client does.
     pub path: String,
-    /// Extra query parameters, sent after `EIO=4&transport=websocket`, percent-encoded here.
+    /// Extra query parameters, sent on every request after `EIO=4&transport=...` (and `sid`),
+    /// percent-encoded here.
     pub query: Vec<(String, String)>,
-    /// Extra request headers (e.g. `Authorization`, `Cookie`).
+    /// Extra request headers (e.g. `Authorization`, `Cookie`), sent on every request.
     pub headers: Vec<(String, String)>,
     /// The transport.
     pub transport: TransportKind,
-    /// Largest WebSocket message accepted from the server, in bytes.
+    /// Largest WebSocket message, or polling response body, accepted from the server, in bytes.
     pub max_message: usize,
     /// Limits applied to each Socket.IO packet from the server.
     pub sio_limits: sio::Limits,
@@ -59,29 +69,69 @@ impl Default for ConnectOptions {
     }
 }
 
-/// Appends the upgrade request for `opts` with WebSocket key `key`.
-pub(super) fn write_request(out: &mut Vec<u8>, opts: &ConnectOptions, key: &str) {
-    let mut target = String::with_capacity(opts.path.len() + 32);
-    if !opts.path.starts_with('/') {
-        target.push('/');
+/// The parts of every request of one connection, prepared once.
+#[derive(Clone, Debug)]
+pub(super) struct Target {
+    pub host: String,
+    /// The Engine.IO path with its leading and trailing `/`.
+    path: String,
+    /// `&name=value...` of the extra query parameters, encoded.
+    query: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Target {
+    pub fn new(opts: &ConnectOptions) -> Self {
+        let mut path = String::with_capacity(opts.path.len() + 2);
+        if !opts.path.starts_with('/') {
+            path.push('/');
+        }
+        path.push_str(&opts.path);
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        let mut query = String::new();
+        for (name, value) in &opts.query {
+            query.push('&');
+            percent_encode(&mut query, name);
+            query.push('=');
+            percent_encode(&mut query, value);
+        }
+        Self {
+            host: opts.host.clone(),
+            path,
+            query,
+            headers: opts.headers.clone(),
+        }
     }
-    target.push_str(&opts.path);
-    if !target.ends_with('/') {
-        target.push('/');
+
+    /// The request target for `transport`, in session `sid` once there is one.
+    pub fn uri(&self, transport: Transport, sid: Option<&str>) -> String {
+        let mut uri = String::with_capacity(self.path.len() + self.query.len() + 64);
+        uri.push_str(&self.path);
+        uri.push_str("?EIO=4&transport=");
+        uri.push_str(transport.as_str());
+        if let Some(sid) = sid {
+            uri.push_str("&sid=");
+            percent_encode(&mut uri, sid);
+        }
+        uri.push_str(&self.query);
+        uri
     }
-    target.push_str("?EIO=4&transport=websocket");
-    for (name, value) in &opts.query {
-        target.push('&');
-        percent_encode(&mut target, name);
-        target.push('=');
-        percent_encode(&mut target, value);
+
+    /// The extra headers as the HTTP writers take them.
+    pub fn header_refs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
-    let headers: Vec<(&str, &str)> = opts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    http::write_upgrade_request(out, &opts.host, &target, key, &headers);
+
+    /// Appends the WebSocket upgrade request with key `key`.
+    pub fn write_upgrade(&self, out: &mut Vec<u8>, sid: Option<&str>, key: &str) {
+        let uri = self.uri(Transport::WebSocket, sid);
+        http::write_upgrade_request(out, &self.host, &uri, key, &self.header_refs());
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, like `encodeURIComponent`
@@ -114,7 +164,7 @@ mod tests {
             ..ConnectOptions::default()
         };
         let mut out = Vec::new();
-        write_request(&mut out, &opts, "dGhlIHNhbXBsZSBub25jZQ==");
+        Target::new(&opts).write_upgrade(&mut out, None, "dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             "GET /socket.io/?EIO=4&transport=websocket&token=a%20b%26c%3D%C3%A9 HTTP/1.1\r\n\
@@ -125,5 +175,23 @@ mod tests {
         let req = parse_request(&out, &Limits::default()).unwrap().unwrap();
         assert_eq!(req.query_param("token").as_deref(), Some("a b&c=é"));
         assert_eq!(req.query_param("EIO").as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn uris_per_transport_and_session() {
+        let opts = ConnectOptions {
+            path: "/io".to_owned(),
+            query: vec![("a".to_owned(), "1".to_owned())],
+            ..ConnectOptions::default()
+        };
+        let t = Target::new(&opts);
+        assert_eq!(
+            t.uri(Transport::Polling, None),
+            "/io/?EIO=4&transport=polling&a=1"
+        );
+        assert_eq!(
+            t.uri(Transport::WebSocket, Some("s+d")),
+            "/io/?EIO=4&transport=websocket&sid=s%2Bd&a=1"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The Socket.IO v5 client.
 //!
-//! - [`ClientConn`] is the sans-IO core: one connection as a state machine over bytes, for a
-//!   threaded client and for load generators that drive thousands from their own loops.
+//! - [`ClientConn`] is the sans-IO core: one session as a state machine over bytes, over
+//!   WebSocket, HTTP long-polling, or polling upgraded to WebSocket ([`TransportKind`]), its
+//!   connections named by [`Lane`]; for the threaded client and for load generators that drive
+//!   thousands from their own loops.
 //! - [`Client`] runs connections on a background thread with its own mio loop: namespaces
 //!   multiplexed on one connection ([`Client::socket`]), handlers, acks with timeouts, binary
 //!   arguments, and automatic reconnection with backoff, as the JS client's `Manager` and
@@ -21,7 +23,7 @@ mod shared;
 mod worker;
 
 pub use backoff::Backoff;
-pub use conn::ClientConn;
+pub use conn::{ClientConn, Lane, LaneCommand};
 pub use event::{ClientError, ClientEvent, DisconnectReason};
 pub use handle::{
     AckError, Client, ClientBuilder, ClientHandle, ConnectErrorInfo, EmitError, Event, Socket,

@@ -4,12 +4,14 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::handshake::ConnectOptions;
+use super::handshake::{ConnectOptions, TransportKind};
 
 /// Options of the threaded client. Defaults (as the JS client where it has one):
 /// `path` `"/socket.io/"`, no query or headers, `reconnection` on, `reconnection_attempts`
 /// `None` (unlimited), `reconnection_delay` 1000 ms, `reconnection_delay_max` 5000 ms,
-/// `randomization_factor` 0.5, `connect_timeout` 20 s, `max_buffered_emits` 1024.
+/// `randomization_factor` 0.5, `connect_timeout` 20 s, `max_buffered_emits` 1024, `transport`
+/// [`TransportKind::WebSocket`] (the JS client starts with polling; choose
+/// [`TransportKind::PollingThenUpgrade`] for that).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientOptions {
     /// The server, `http://host:port` (or `ws://`); a path in the URL is refused: namespaces
@@ -38,6 +40,8 @@ pub struct ClientOptions {
     /// Most emits held while a namespace is not connected; beyond that `emit` fails with
     /// [`EmitError::BufferFull`](super::EmitError::BufferFull).
     pub max_buffered_emits: usize,
+    /// The transport of each connection.
+    pub transport: TransportKind,
 }
 
 impl ClientOptions {
@@ -55,6 +59,7 @@ impl ClientOptions {
             randomization_factor: 0.5,
             connect_timeout: Duration::from_secs(20),
             max_buffered_emits: 1024,
+            transport: TransportKind::WebSocket,
         }
     }
 
@@ -91,6 +96,7 @@ impl ClientOptions {
             query: self.query.clone(),
             headers: self.headers.clone(),
             connect_timeout: self.connect_timeout,
+            transport: self.transport,
             ..ConnectOptions::default()
         }
     }

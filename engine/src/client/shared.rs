@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::handle::{ConnectErrorInfo, Event, Socket};
 use super::payload::Payload;
 use super::{AckError, DisconnectReason};
+use crate::proto::eio::Transport;
 
 /// Handler of an event (by name or catch-all).
 pub(super) type EventHandler = Box<dyn FnMut(&Event) + Send>;
@@ -90,6 +91,8 @@ pub(super) struct SharedState {
     pub buffered: usize,
     /// The client was closed; emits fail.
     pub closed: bool,
+    /// The transport of the open session, if one is open.
+    pub transport: Option<Transport>,
 }
 
 /// The shared state behind a mutex.

@@ -4,19 +4,19 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::backoff::Backoff;
 use super::handle::ClientHandle;
 use super::options::ClientOptions;
 use super::rng::Rng;
 use super::shared::Command;
-use super::{AckError, ClientConn, DisconnectReason};
+use super::{AckError, ClientConn, ClientError, DisconnectReason, Lane, LaneCommand};
 
 /// The token of the loop's waker; connections use 1, 2, ... so events of a dropped socket
 /// never reach its successor.
@@ -24,6 +24,9 @@ pub(super) const WAKER: Token = Token(0);
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The `on_error` callback.
+pub(super) type ErrorCallback = Box<dyn FnMut(&ClientError) + Send>;
 
 /// Manager-level callbacks (see [`ClientBuilder`](super::ClientBuilder)).
 #[derive(Default)]
@@ -34,17 +37,26 @@ pub(super) struct Callbacks {
     pub reconnect_error: Option<Box<dyn FnMut(DisconnectReason) + Send>>,
     pub reconnect: Option<Box<dyn FnMut(u32) + Send>>,
     pub reconnect_failed: Option<Box<dyn FnMut() + Send>>,
+    pub error: Option<ErrorCallback>,
 }
 
-/// One TCP connection and the protocol state on it.
-pub(super) struct Link {
+/// One lane's TCP connection.
+struct LaneSocket {
     stream: TcpStream,
     token: Token,
     tcp_connected: bool,
     inbuf: Vec<u8>,
+}
+
+/// One Engine.IO session: its connections (one per [`Lane`]) and the protocol state on them.
+pub(super) struct Link {
+    addr: SocketAddr,
+    sockets: [Option<LaneSocket>; 3],
     pub conn: ClientConn,
     /// The Engine.IO session opened on this link.
     pub opened: bool,
+    /// The protocol error that closed the session, for the `on_error` callback.
+    error: Option<ClientError>,
 }
 
 /// The client thread's state.
@@ -156,66 +168,65 @@ impl Worker {
         self.link.is_some() || self.reconnect_at.is_some()
     }
 
-    /// Opens a new connection.
+    /// Starts a new session; its connections open as it asks for them (in `pump`).
     pub fn open_link(&mut self, now: Instant) {
         let addr = match self.host.to_socket_addrs().map(|mut a| a.next()) {
             Ok(Some(addr)) => addr,
             _ => return self.on_link_closed(DisconnectReason::TransportError, false),
         };
-        let mut stream = match TcpStream::connect(addr) {
-            Ok(stream) => stream,
-            Err(_) => return self.on_link_closed(DisconnectReason::TransportError, false),
-        };
-        let token = Token(self.next_token);
-        self.next_token = self.next_token.wrapping_add(1).max(1);
-        if self
-            .poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-            .is_err()
-        {
-            return self.on_link_closed(DisconnectReason::TransportError, false);
-        }
-        // Latency matters more than packet count for a messaging client.
-        let _ = stream.set_nodelay(true);
         let options = self.opts.connect_options(&self.host);
         self.link = Some(Link {
-            stream,
-            token,
-            tcp_connected: false,
-            inbuf: Vec::new(),
+            addr,
+            sockets: [None, None, None],
             conn: ClientConn::new(&options, now, self.rng.next_u64()),
             opened: false,
+            error: None,
         });
     }
 
     fn on_socket_ready(&mut self, token: Token) {
-        let Some(link) = self.link.as_mut().filter(|l| l.token == token) else {
-            return;
-        };
-        if !link.tcp_connected {
-            match tcp_connected(&link.stream) {
-                Ok(true) => link.tcp_connected = true,
-                Ok(false) => return,
-                Err(_) => return link.conn.handle_transport_closed(true),
-            }
-        }
-        link.read();
-    }
-
-    /// Hands connection events to the dispatcher, writes what is queued, and retires a closed
-    /// link.
-    fn pump(&mut self) {
-        while let Some(event) = self.link.as_mut().and_then(|l| l.conn.poll_event()) {
-            self.on_conn_event(event);
-        }
         let Some(link) = &mut self.link else {
             return;
         };
-        link.flush();
-        if link.conn.is_closed() {
-            let _ = self.poll.registry().deregister(&mut link.stream);
-            self.link = None;
+        let Some(lane) = link.lane_of(token) else {
+            return;
+        };
+        link.ready(lane, self.poll.registry());
+    }
+
+    /// Hands connection events to the dispatcher, applies the session's socket changes,
+    /// writes what is queued, and retires a closed link, until nothing is left to do.
+    fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            if let Some(error) = self.link.as_mut().and_then(|l| l.error.take()) {
+                if let Some(f) = &mut self.callbacks.error {
+                    f(&error);
+                }
+            }
+            while let Some(event) = self.link.as_mut().and_then(|l| l.conn.poll_event()) {
+                progressed = true;
+                self.on_conn_event(event);
+            }
+            let registry = self.poll.registry();
+            let Some(link) = &mut self.link else {
+                return;
+            };
+            if link.apply_commands(registry, &mut self.next_token) {
+                progressed = true;
+                // Reads stop while commands wait; what the sockets still hold is read now.
+                for lane in Lane::ALL {
+                    link.read(lane, registry);
+                }
+            }
+            progressed |= link.flush(registry);
+            if !progressed {
+                if link.conn.is_closed() {
+                    link.deregister_all(registry);
+                    self.link = None;
+                }
+                return;
+            }
         }
     }
 
@@ -275,8 +286,9 @@ impl Worker {
 
     fn shutdown(&mut self) {
         if let Some(link) = &mut self.link {
-            link.flush();
-            let _ = self.poll.registry().deregister(&mut link.stream);
+            let registry = self.poll.registry();
+            link.flush(registry);
+            link.deregister_all(registry);
         }
         self.link = None;
         let shared = self.handle.shared();
@@ -298,53 +310,165 @@ impl Worker {
 }
 
 impl Link {
-    /// Reads until the socket would block, feeding the connection.
-    fn read(&mut self) {
-        while !self.conn.is_closed() {
-            let len = self.inbuf.len();
-            self.inbuf.resize(len + READ_CHUNK, 0);
-            let result = self
+    fn lane_of(&self, token: Token) -> Option<Lane> {
+        Lane::ALL.into_iter().find(|lane| {
+            self.sockets
+                .get(lane.index())
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.token == token)
+        })
+    }
+
+    fn socket(&mut self, lane: Lane) -> Option<&mut LaneSocket> {
+        self.sockets.get_mut(lane.index()).and_then(Option::as_mut)
+    }
+
+    fn drop_socket(&mut self, lane: Lane, registry: &Registry) {
+        if let Some(mut socket) = self.sockets.get_mut(lane.index()).and_then(Option::take) {
+            let _ = registry.deregister(&mut socket.stream);
+        }
+    }
+
+    fn deregister_all(&mut self, registry: &Registry) {
+        for lane in Lane::ALL {
+            self.drop_socket(lane, registry);
+        }
+    }
+
+    /// Opens and closes sockets as the session asks; returns whether it asked anything.
+    fn apply_commands(&mut self, registry: &Registry, next_token: &mut usize) -> bool {
+        let mut any = false;
+        while let Some(command) = self.conn.poll_lane_command() {
+            any = true;
+            match command {
+                LaneCommand::Close(lane) => self.drop_socket(lane, registry),
+                LaneCommand::Open(lane) => {
+                    self.drop_socket(lane, registry);
+                    let token = Token(*next_token);
+                    *next_token = next_token.wrapping_add(1).max(1);
+                    match connect(self.addr, token, registry) {
+                        Ok(socket) => {
+                            if let Some(slot) = self.sockets.get_mut(lane.index()) {
+                                *slot = Some(socket);
+                            }
+                        }
+                        Err(_) => self
+                            .conn
+                            .handle_transport_closed(lane, true, Instant::now()),
+                    }
+                }
+            }
+        }
+        any
+    }
+
+    /// The lane's socket is readable or writable.
+    fn ready(&mut self, lane: Lane, registry: &Registry) {
+        let Some(socket) = self.socket(lane) else {
+            return;
+        };
+        if !socket.tcp_connected {
+            match tcp_connected(&socket.stream) {
+                Ok(true) => socket.tcp_connected = true,
+                Ok(false) => return,
+                Err(_) => return self.lost(lane, true, registry),
+            }
+        }
+        self.read(lane, registry);
+    }
+
+    /// The lane's socket failed or hit EOF: drop it and tell the session.
+    fn lost(&mut self, lane: Lane, error: bool, registry: &Registry) {
+        self.drop_socket(lane, registry);
+        self.conn
+            .handle_transport_closed(lane, error, Instant::now());
+    }
+
+    /// Reads `lane` until its socket would block, feeding the session; stops early when the
+    /// session asks for socket changes.
+    fn read(&mut self, lane: Lane, registry: &Registry) {
+        while !self.conn.is_closed() && !self.conn.has_lane_commands() {
+            let Some(socket) = self.sockets.get_mut(lane.index()).and_then(Option::as_mut) else {
+                return;
+            };
+            if !socket.tcp_connected {
+                return;
+            }
+            let len = socket.inbuf.len();
+            socket.inbuf.resize(len + READ_CHUNK, 0);
+            let result = socket
                 .stream
-                .read(self.inbuf.get_mut(len..).unwrap_or_default());
+                .read(socket.inbuf.get_mut(len..).unwrap_or_default());
             match result {
                 Ok(0) => {
-                    self.inbuf.truncate(len);
-                    self.conn.handle_transport_closed(false);
+                    socket.inbuf.truncate(len);
+                    return self.lost(lane, false, registry);
                 }
                 Ok(n) => {
-                    self.inbuf.truncate(len + n);
-                    // On error the connection closed itself and queued `Closed`.
-                    if let Ok(used) = self.conn.handle_input(&mut self.inbuf, Instant::now()) {
-                        self.inbuf.drain(..used.min(self.inbuf.len()));
+                    socket.inbuf.truncate(len + n);
+                    match self
+                        .conn
+                        .handle_input(lane, &mut socket.inbuf, Instant::now())
+                    {
+                        Ok(used) => {
+                            socket.inbuf.drain(..used.min(socket.inbuf.len()));
+                        }
+                        // The session closed itself and queued `Closed`.
+                        Err(e) => self.error = Some(e),
                     }
                 }
                 Err(e) => {
-                    self.inbuf.truncate(len);
+                    socket.inbuf.truncate(len);
                     match e.kind() {
                         io::ErrorKind::WouldBlock => return,
                         io::ErrorKind::Interrupted => {}
-                        _ => self.conn.handle_transport_closed(true),
+                        _ => return self.lost(lane, true, registry),
                     }
                 }
             }
         }
     }
 
-    /// Writes queued bytes until the socket would block.
-    pub fn flush(&mut self) {
-        if !self.tcp_connected {
-            return;
-        }
-        while let Some(bytes) = self.conn.transmit() {
-            match self.stream.write(bytes) {
-                Ok(0) => return self.conn.handle_transport_closed(true),
-                Ok(n) => self.conn.advance_transmit(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.conn.handle_transport_closed(true),
+    /// Writes queued bytes on every connected lane until its socket would block; returns
+    /// whether a lane failed.
+    fn flush(&mut self, registry: &Registry) -> bool {
+        let mut failed = false;
+        for lane in Lane::ALL {
+            let Some(socket) = self.sockets.get_mut(lane.index()).and_then(Option::as_mut) else {
+                continue;
+            };
+            if !socket.tcp_connected {
+                continue;
+            }
+            while let Some(bytes) = self.conn.transmit(lane) {
+                match socket.stream.write(bytes) {
+                    Ok(n) if n > 0 => self.conn.advance_transmit(lane, n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(_) | Err(_) => {
+                        failed = true;
+                        self.lost(lane, true, registry);
+                        break;
+                    }
+                }
             }
         }
+        failed
     }
+}
+
+/// Starts a non-blocking connect to `addr`, registered under `token`.
+fn connect(addr: SocketAddr, token: Token, registry: &Registry) -> io::Result<LaneSocket> {
+    let mut stream = TcpStream::connect(addr)?;
+    registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+    // Latency matters more than packet count for a messaging client.
+    let _ = stream.set_nodelay(true);
+    Ok(LaneSocket {
+        stream,
+        token,
+        tcp_connected: false,
+        inbuf: Vec::new(),
+    })
 }
 
 /// Whether a non-blocking connect has completed; `Err` when it failed.

@@ -451,3 +451,79 @@ impl Board {
         self.inner.0.lock().unwrap().len()
     }
 }
+
+// Helpers of the Socket.IO client tests (`client_*.rs`).
+
+use std::sync::mpsc::{channel, Receiver};
+
+use volley::client::{ClientOptions, Payload, Socket, TransportKind};
+
+/// The longest any client test waits for one thing.
+pub const CLIENT_WAIT: Duration = Duration::from_secs(10);
+
+/// What the handlers saw: events by name, lifecycle notes as `#connect` / `#disconnect:<reason>`.
+pub type Log = Receiver<(String, Payload)>;
+
+/// Records every event and connect / disconnect of `socket`.
+pub fn record(socket: &Socket) -> Log {
+    let (tx, rx) = channel();
+    let any = tx.clone();
+    socket.on_any(move |ev| {
+        let _ = any.send((ev.name().to_owned(), ev.args().clone()));
+    });
+    let connect = tx.clone();
+    socket.on_connect(move |s| {
+        let _ = connect.send((format!("#connect {}", s.nsp()), Payload::new()));
+    });
+    socket.on_disconnect(move |_, reason| {
+        let _ = tx.send((format!("#disconnect:{reason}"), Payload::new()));
+    });
+    rx
+}
+
+/// Waits for the next entry named `name`, skipping others.
+pub fn expect(log: &Log, name: &str) -> Payload {
+    let deadline = Instant::now() + CLIENT_WAIT;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match log.recv_timeout(left) {
+            Ok((got, payload)) if got == name => return payload,
+            Ok((got, _)) => seen.push(got),
+            Err(_) => break,
+        }
+    }
+    panic!("no {name:?} within {CLIENT_WAIT:?}; saw {seen:?}");
+}
+
+/// Asserts nothing named `name` arrives within `wait`.
+pub fn expect_none(log: &Log, name: &str, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Ok((got, _)) = log.recv_timeout(left) {
+            assert_ne!(got, name, "unexpected {name}");
+        }
+    }
+}
+
+/// Client options for `127.0.0.1:port` over `transport`, reconnecting after 100 to 400 ms.
+pub fn client_options(port: u16, transport: TransportKind) -> ClientOptions {
+    let mut o = ClientOptions::new(format!("http://127.0.0.1:{port}"));
+    o.reconnection_delay = Duration::from_millis(100);
+    o.reconnection_delay_max = Duration::from_millis(400);
+    o.transport = transport;
+    o
+}
+
+/// Waits for the next entry named one of `names`; returns which.
+pub fn expect_one_of(log: &Log, names: &[&str]) -> String {
+    let deadline = Instant::now() + CLIENT_WAIT;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match log.recv_timeout(left) {
+            Ok((got, _)) if names.contains(&got.as_str()) => return got,
+            Ok((got, _)) => seen.push(got),
+            Err(_) => break,
+        }
+    }
+    panic!("none of {names:?} within {CLIENT_WAIT:?}; saw {seen:?}");
+}

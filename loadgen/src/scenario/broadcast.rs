@@ -5,6 +5,7 @@
 //! and delivery latency; the ledger settles losses once every process has reported.
 
 use std::sync::Arc;
+use volley::client::Lane;
 
 use crate::clock::{micros_between, Now};
 use crate::event_loop::{Behavior, Cx, Scenario};
@@ -190,10 +191,10 @@ impl Behavior for BroadcastConn {
     }
 
     fn transmit(&self) -> Option<&[u8]> {
-        self.sio.conn.transmit()
+        self.sio.conn.transmit(Lane::WebSocket)
     }
 
     fn advance_transmit(&mut self, n: usize) {
-        self.sio.conn.advance_transmit(n);
+        self.sio.conn.advance_transmit(Lane::WebSocket, n);
     }
 }

@@ -2,6 +2,7 @@
 //! payload size), closed loop or paced; the ack round trip is the latency.
 
 use std::sync::Arc;
+use volley::client::Lane;
 
 use crate::clock::Now;
 use crate::event_loop::{Behavior, Cx, Scenario};
@@ -118,10 +119,10 @@ impl Behavior for EchoConn {
     }
 
     fn transmit(&self) -> Option<&[u8]> {
-        self.sio.conn.transmit()
+        self.sio.conn.transmit(Lane::WebSocket)
     }
 
     fn advance_transmit(&mut self, n: usize) {
-        self.sio.conn.advance_transmit(n);
+        self.sio.conn.advance_transmit(Lane::WebSocket, n);
     }
 }

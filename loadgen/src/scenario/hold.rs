@@ -2,6 +2,7 @@
 //! Engine.IO open, namespace CONNECT) and then only answer heartbeats.
 
 use std::sync::Arc;
+use volley::client::Lane;
 
 use crate::clock::Now;
 use crate::event_loop::{Behavior, Cx, Scenario};
@@ -67,10 +68,10 @@ impl Behavior for HoldConn {
     }
 
     fn transmit(&self) -> Option<&[u8]> {
-        self.sio.conn.transmit()
+        self.sio.conn.transmit(Lane::WebSocket)
     }
 
     fn advance_transmit(&mut self, n: usize) {
-        self.sio.conn.advance_transmit(n);
+        self.sio.conn.advance_transmit(Lane::WebSocket, n);
     }
 }

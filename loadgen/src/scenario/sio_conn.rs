@@ -2,6 +2,7 @@
 //! namespace, with its events reduced to what scenarios act on and its endings mapped to
 //! [`Failure`]s.
 
+use volley::client::Lane;
 use volley::client::{ClientConn, ClientError, ClientEvent, DisconnectReason};
 
 use crate::clock::Now;
@@ -53,7 +54,7 @@ impl SioConn {
 
     /// Feeds input, draining what was used.
     pub fn feed(&mut self, input: &mut Vec<u8>, now: Now) -> Result<(), Failure> {
-        match self.conn.handle_input(input, now.at) {
+        match self.conn.handle_input(Lane::WebSocket, input, now.at) {
             Ok(used) => {
                 input.drain(..used.min(input.len()));
                 Ok(())
@@ -149,9 +150,12 @@ mod tests {
 
     /// Server bytes up to and including `frames`, as answers to the client's request.
     fn server_bytes(conn: &SioConn, frames: &[&[u8]]) -> Vec<u8> {
-        let req = parse_request(conn.conn.transmit().unwrap(), &Limits::default())
-            .unwrap()
-            .unwrap();
+        let req = parse_request(
+            conn.conn.transmit(Lane::WebSocket).unwrap(),
+            &Limits::default(),
+        )
+        .unwrap()
+        .unwrap();
         let mut wire = Vec::new();
         write_switching_protocols(&mut wire, &validate_upgrade(&req).unwrap());
         for f in frames {

@@ -8,16 +8,33 @@ use simd_json::BorrowedValue;
 
 use super::{Core, State};
 use crate::client::event::{ClientError, ClientEvent, DisconnectReason};
+use crate::proto::eio::Transport;
 use crate::proto::eio::{self, ClientHeartbeat};
 use crate::proto::sio::{self, BinaryAssembler, OwnedPacket, PacketType};
 use crate::proto::ws::{CloseCode, Message, OpCode};
 
 impl Core {
-    pub(super) fn on_message(
+    /// A WebSocket message: session traffic, or the answer to an upgrade probe.
+    pub(super) fn on_ws_message(
         &mut self,
         message: Message<'_>,
         now: Instant,
     ) -> Result<(), ClientError> {
+        if self.transport == Transport::WebSocket {
+            return self.on_message(message, now);
+        }
+        match message {
+            Message::Text(text) if &text[..] == b"3probe" => self.on_probe_answered(),
+            Message::Ping(payload) => {
+                self.queue_control(OpCode::Pong, payload);
+                Ok(())
+            }
+            Message::Pong(_) => Ok(()),
+            _ => Err(ClientError::Unexpected("not a probe answer")),
+        }
+    }
+
+    fn on_message(&mut self, message: Message<'_>, now: Instant) -> Result<(), ClientError> {
         match message {
             Message::Text(text) => {
                 let packet = eio::decode_text(text)?;
@@ -37,7 +54,11 @@ impl Core {
         }
     }
 
-    fn on_eio(&mut self, packet: eio::Packet<'_>, now: Instant) -> Result<(), ClientError> {
+    pub(super) fn on_eio(
+        &mut self,
+        packet: eio::Packet<'_>,
+        now: Instant,
+    ) -> Result<(), ClientError> {
         if let eio::Packet::Open(data) = packet {
             return self.on_open(data, now);
         }
@@ -65,23 +86,31 @@ impl Core {
     }
 
     fn on_open(&mut self, data: &[u8], now: Instant) -> Result<(), ClientError> {
-        if self.state != State::AwaitOpen {
+        if self.state != State::Handshake {
             return Err(ClientError::Unexpected("second open packet"));
         }
         let open = eio::parse_open(data)?;
+        if self.transport == Transport::Polling {
+            self.poll_uri = self.target.uri(Transport::Polling, Some(&open.sid));
+            self.sid = Some(open.sid.clone());
+            self.maybe_start_upgrade(&open.upgrades);
+        }
         let ping_interval = Duration::from_millis(open.ping_interval_ms);
         let ping_timeout = Duration::from_millis(open.ping_timeout_ms);
         self.heartbeat = Some(ClientHeartbeat::new(now, ping_interval, ping_timeout));
         self.connect_deadline = None;
         self.state = State::Open;
-        self.out.extend_from_slice(&self.held);
-        self.held = Vec::new();
         self.events.push_back(ClientEvent::Open {
             sid: open.sid,
             ping_interval,
             ping_timeout,
             max_payload: open.max_payload,
         });
+        if self.transport == Transport::WebSocket {
+            self.flush_pending_to_ws();
+        } else {
+            self.maybe_post();
+        }
         Ok(())
     }
 

@@ -72,11 +72,11 @@ impl Server {
 
 fn drain(conn: &mut ClientConn) -> Vec<u8> {
     let mut all = Vec::new();
-    while let Some(bytes) = conn.transmit() {
+    while let Some(bytes) = conn.transmit(Lane::WebSocket) {
         // Write in small pieces to exercise partial writes.
         let n = bytes.len().min(7);
         all.extend_from_slice(&bytes[..n]);
-        conn.advance_transmit(n);
+        conn.advance_transmit(Lane::WebSocket, n);
     }
     all
 }
@@ -96,7 +96,10 @@ fn binary(b: &[u8]) -> Vec<u8> {
 /// Feeds all of `bytes`, asserting it was consumed.
 fn feed(conn: &mut ClientConn, bytes: &[u8], now: Instant) {
     let mut buf = bytes.to_vec();
-    assert_eq!(conn.handle_input(&mut buf, now), Ok(bytes.len()));
+    assert_eq!(
+        conn.handle_input(Lane::WebSocket, &mut buf, now),
+        Ok(bytes.len())
+    );
 }
 
 fn events(conn: &mut ClientConn) -> Vec<ClientEvent> {
@@ -135,7 +138,7 @@ fn event(nsp: &str, name: &str, args: &str, ack_id: Option<u64>) -> ClientEvent 
 #[test]
 fn request_is_an_engine_io_websocket_upgrade() {
     let conn = ClientConn::new(&ConnectOptions::default(), Instant::now(), 1);
-    let request = std::str::from_utf8(conn.transmit().unwrap()).unwrap();
+    let request = std::str::from_utf8(conn.transmit(Lane::WebSocket).unwrap()).unwrap();
     assert!(request.starts_with("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"));
     assert!(request.contains("Host: 127.0.0.1:3000\r\n"));
     assert!(!conn.is_open() && !conn.is_closed());
@@ -381,7 +384,7 @@ fn close_from_either_side() {
     let (mut conn, _) = opened(t0);
     feed(&mut conn, &text("1"), t0);
     let (mut eof, _) = opened(t0);
-    eof.handle_transport_closed(true);
+    eof.handle_transport_closed(Lane::WebSocket, true, t0);
     assert_eq!(
         (events(&mut conn), events(&mut eof)),
         (
@@ -403,7 +406,7 @@ fn refused_or_forged_upgrades_fail() {
         Connection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n"
         .to_vec();
     assert!(matches!(
-        conn.handle_input(&mut wrong, t0),
+        conn.handle_input(Lane::WebSocket, &mut wrong, t0),
         Err(ClientError::Http(_))
     ));
     assert_eq!(
@@ -414,7 +417,7 @@ fn refused_or_forged_upgrades_fail() {
     );
     let mut conn = ClientConn::new(&ConnectOptions::default(), t0, 3);
     let mut partial = b"HTTP/1.1 101 Swi".to_vec();
-    assert_eq!(conn.handle_input(&mut partial, t0), Ok(0));
+    assert_eq!(conn.handle_input(Lane::WebSocket, &mut partial, t0), Ok(0));
 }
 
 #[test]
@@ -464,7 +467,9 @@ fn protocol_errors_are_typed_and_close() {
     ];
     for (input, is_expected, reason) in cases {
         let (mut conn, mut server) = opened(t0);
-        let err = conn.handle_input(&mut input.clone(), t0).unwrap_err();
+        let err = conn
+            .handle_input(Lane::WebSocket, &mut input.clone(), t0)
+            .unwrap_err();
         assert!(is_expected(&err), "{err:?}");
         assert_eq!(events(&mut conn), vec![ClientEvent::Closed { reason }]);
         assert_eq!(server.frames(&mut conn), vec![Sent::Close(Some(1002))]);
@@ -518,7 +523,7 @@ proptest! {
         for p in points {
             buf.extend_from_slice(&stream[at..p]);
             at = p;
-            let used = split.handle_input(&mut buf, t0).unwrap();
+            let used = split.handle_input(Lane::WebSocket, &mut buf, t0).unwrap();
             buf.drain(..used);
         }
         prop_assert!(buf.is_empty());
@@ -536,7 +541,7 @@ proptest! {
         let (mut conn, _) = opened(t0);
         for frame in frames {
             let mut buf = frame;
-            if conn.handle_input(&mut buf, t0).is_err() {
+            if conn.handle_input(Lane::WebSocket, &mut buf, t0).is_err() {
                 prop_assert!(conn.is_closed());
             }
         }
