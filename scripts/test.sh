@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, clippy, unit/property/integration/interop tests, and a
-# build of the fuzz targets with a pass over their seed corpora. Installs the npm packages the
+# Runs every check CI runs: formatting, clippy, unit/property/integration/interop tests (the
+# integration and interop tests twice: on epoll, then with VOLLEY_BACKEND=uring), and a build of
+# the fuzz targets with a pass over their seed corpora. Installs the npm packages the
 # interop tests drive (from interop/package-lock.json) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace --all-targets
 
+step "integration and interop tests again on io_uring (VOLLEY_BACKEND=uring)"
+VOLLEY_BACKEND=uring cargo test -p volley --test '*'
+
 step "doc tests"
 cargo test --workspace --doc
 
@@ -31,7 +35,7 @@ step "fuzz targets build and replay their seed corpora"
   for target in $(sed -n 's/^name = "\([a-z_]*\)"$/\1/p' Cargo.toml | grep -v volley-fuzz); do
     corpus="corpus/$target"
     [ -d "$corpus" ] || { echo "missing seed corpus $corpus"; exit 1; }
-    "target/debug/$target" -runs=0 "$corpus" 2>&1 | tail -n 1
+    "${CARGO_TARGET_DIR:-target}/debug/$target" -runs=0 "$corpus" 2>&1 | tail -n 1
   done
 )
 
