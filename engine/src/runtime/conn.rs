@@ -1,7 +1,7 @@
 //! One TCP connection as a worker owns it: the socket, where it is in its life, the bytes
 //! received but not yet parsed, and the bytes waiting to be written.
 
-use mio::net::TcpStream;
+use std::net::TcpStream;
 
 use super::outq::OutQueue;
 use super::timer::TimerKey;
@@ -48,6 +48,8 @@ pub(crate) struct BodyState {
     pub body: Vec<u8>,
 }
 
+/// A connection's socket is a plain std stream: epoll registers its descriptor with mio, io_uring
+/// submits operations on it, and either backend can hand it to another worker.
 pub(crate) struct Conn {
     pub sock: TcpStream,
     pub gen: u32,
@@ -64,10 +66,16 @@ pub(crate) struct Conn {
     pub write_shut: bool,
     /// Already in the worker's list of connections to flush.
     pub dirty: bool,
-    /// Waiting for a writable event (the last flush hit WouldBlock).
+    /// Waiting for a writable event (epoll: the last flush hit WouldBlock) or for the
+    /// completion of the send in flight (io_uring).
     pub blocked: bool,
     /// Requests answered on this connection (keep-alive).
     pub served: u32,
+    /// io_uring: a multishot receive is armed on the socket.
+    pub recv_live: bool,
+    /// io_uring: a send of queued bytes is in flight; the next waits for its completion so
+    /// bytes never go out of order.
+    pub send_live: bool,
 }
 
 impl Conn {
@@ -84,6 +92,8 @@ impl Conn {
             dirty: false,
             blocked: false,
             served: 0,
+            recv_live: false,
+            send_live: false,
         }
     }
 

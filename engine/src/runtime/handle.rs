@@ -1,12 +1,61 @@
-//! Reaching workers from other threads: one crossbeam channel and one mio waker per worker.
-//! A sender only wakes a worker that is not already due to drain its channel, so a burst of
-//! messages costs one wake-up system call, not one per message.
+//! Reaching workers from other threads: one crossbeam channel and one waker per worker (a mio
+//! waker for epoll, an eventfd the ring reads for io_uring). A sender only wakes a worker that is
+//! not already due to drain its channel, so a burst of messages costs one wake-up system call,
+//! not one per message.
 
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
-use mio::Waker;
+
+/// Interrupts a worker's wait for I/O.
+pub(crate) enum Waker {
+    /// Registered with the worker's mio poll.
+    Mio(mio::Waker),
+    /// An eventfd the worker's ring keeps a read pending on.
+    EventFd(OwnedFd),
+}
+
+impl Waker {
+    /// A new eventfd waker. It is blocking so that a ring's read of it waits for a write
+    /// instead of failing with EAGAIN; a write blocks only if the counter is about to overflow,
+    /// which 2^64 wake-ups never reach.
+    pub fn eventfd() -> io::Result<Waker> {
+        // SAFETY: eventfd takes no pointers; a non-negative result is a descriptor we now own.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        Ok(Waker::EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// The eventfd's descriptor, for the ring's read (none for a mio waker).
+    pub fn eventfd_raw(&self) -> Option<RawFd> {
+        match self {
+            Waker::Mio(_) => None,
+            Waker::EventFd(fd) => Some(fd.as_raw_fd()),
+        }
+    }
+
+    fn wake(&self) -> io::Result<()> {
+        match self {
+            Waker::Mio(w) => w.wake(),
+            Waker::EventFd(fd) => {
+                let one: u64 = 1;
+                // SAFETY: writes the 8 bytes of a live local to a descriptor we own.
+                let n = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+                if n < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
+        }
+    }
+}
 
 /// What travels to a worker.
 pub(crate) enum Envelope<M> {
@@ -15,7 +64,7 @@ pub(crate) enum Envelope<M> {
     /// Stop accepting, close every connection, flush and exit.
     Shutdown,
     /// Take over a connection from another worker, with the input it had not parsed.
-    Adopt(mio::net::TcpStream, Vec<u8>),
+    Adopt(TcpStream, Vec<u8>),
 }
 
 struct Peer<M> {

@@ -1,8 +1,10 @@
 //! The runtime: worker threads with per-core event loops that own their connections, their
 //! timers and their write queues. Protocol stacks plug in through [`Service`].
 //!
-//! - `worker`: the event loop (accept, read/parse, flush, timers, mailbox);
-//! - `conn`: one connection's state; `outq`: its write queue (writev);
+//! - `worker`: the connection logic (parse/dispatch, closes, timers, mailbox, hand-offs) and
+//!   its two I/O backends, epoll (mio) and io_uring;
+//! - `uring`: io_uring setup (probing, rings, provided buffers, `user_data` encoding);
+//! - `conn`: one connection's state; `outq`: its write queue (writev / sendmsg);
 //! - `timer`: the hashed timer wheel; `handle`: cross-thread mailboxes;
 //! - `listener`: SO_REUSEPORT listeners; `signal`: SIGTERM/SIGINT for servers.
 
@@ -13,10 +15,14 @@ pub mod outq;
 mod service;
 pub mod signal;
 pub mod timer;
+mod uring;
 mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,8 +31,9 @@ pub use conn::ConnId;
 pub use handle::Peers;
 pub use service::{Action, CloseReason, Cx, Service};
 
-use crate::config::Config;
-use handle::Envelope;
+use crate::config::{Backend, Config};
+use handle::{Envelope, Mailbox, Waker};
+use worker::{EpollIo, UringIo, Worker};
 
 /// Connection counters shared by every worker of a runtime.
 #[derive(Debug, Default)]
@@ -43,13 +50,59 @@ pub struct Runtime<S: Service> {
     counters: Arc<Counters>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
+    backend: Backend,
+}
+
+/// The backend `VOLLEY_BACKEND` asks for, when it is set; otherwise `configured`.
+fn backend_from_env(configured: Backend) -> io::Result<Backend> {
+    match std::env::var("VOLLEY_BACKEND") {
+        Err(_) => Ok(configured),
+        Ok(v) => match v.as_str() {
+            "epoll" => Ok(Backend::Epoll),
+            "uring" | "io_uring" => Ok(Backend::Uring),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("VOLLEY_BACKEND={v:?}: expected epoll or uring"),
+            )),
+        },
+    }
+}
+
+/// io_uring rings for `workers` workers, or `None` (with one line on stderr) when the kernel
+/// refuses them and the runtime falls back to epoll.
+fn uring_or_fallback(workers: usize) -> Option<Vec<uring::Parts>> {
+    match uring::setup(workers) {
+        Ok(parts) => Some(parts),
+        Err(e) => {
+            eprintln!("volley: io_uring unavailable ({e}); falling back to epoll");
+            None
+        }
+    }
+}
+
+/// What each worker thread builds its backend from.
+enum Seed {
+    Epoll(mio::Poll),
+    Uring(Box<uring::Parts>),
 }
 
 impl<S: Service> Runtime<S> {
     /// Binds `config.listen` (one SO_REUSEPORT listener per worker) and starts
     /// `config.workers` threads, pinned to cores from `config.first_core` when
     /// `config.pin_cores` is set.
+    ///
+    /// The I/O backend is `config.backend`, unless the `VOLLEY_BACKEND` environment variable is
+    /// set (`epoll` or `uring`): it overrides the configuration, so a whole test suite or a
+    /// deployment can switch backends without code changes. When io_uring cannot be set up
+    /// (old kernel, `io_uring_setup` refused, an opcode missing), one line goes to stderr and
+    /// the runtime uses epoll; [`Runtime::backend`] tells which one runs.
     pub fn start(config: Config, service: Arc<S>) -> io::Result<Self> {
+        let backend = backend_from_env(config.backend)?;
+        Self::launch(config, service, backend)
+    }
+
+    /// [`Runtime::start`] with the backend already chosen.
+    fn launch(config: Config, service: Arc<S>, backend: Backend) -> io::Result<Self> {
         let workers = config.workers.max(1);
         if workers > u16::MAX as usize {
             return Err(io::Error::new(
@@ -59,14 +112,34 @@ impl<S: Service> Runtime<S> {
         }
         let listeners = listener::bind_reuseport(config.listen, workers)?;
         let local_addr = listeners[0].local_addr()?;
-        let mut polls = Vec::with_capacity(workers);
+        let rings = match backend {
+            Backend::Uring => uring_or_fallback(workers),
+            Backend::Epoll => None,
+        };
+        let backend = if rings.is_some() {
+            Backend::Uring
+        } else {
+            Backend::Epoll
+        };
+        let mut seeds = Vec::with_capacity(workers);
         let mut wakers = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let poll = mio::Poll::new()?;
-            wakers.push(Arc::new(mio::Waker::new(poll.registry(), mio::Token(1))?));
-            polls.push(poll);
+        match rings {
+            Some(rings) => {
+                for parts in rings {
+                    wakers.push(Arc::new(Waker::eventfd()?));
+                    seeds.push(Seed::Uring(Box::new(parts)));
+                }
+            }
+            None => {
+                for _ in 0..workers {
+                    let poll = mio::Poll::new()?;
+                    let waker = mio::Waker::new(poll.registry(), worker::WAKER)?;
+                    wakers.push(Arc::new(Waker::Mio(waker)));
+                    seeds.push(Seed::Epoll(poll));
+                }
+            }
         }
-        let (peers, mailboxes) = Peers::new(wakers);
+        let (peers, mailboxes) = Peers::new(wakers.clone());
         let cores = if config.pin_cores {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {
@@ -75,29 +148,25 @@ impl<S: Service> Runtime<S> {
         let config = Arc::new(config);
         let counters = Arc::new(Counters::default());
         let mut threads = Vec::with_capacity(workers);
-        for (i, ((poll, mut listener), mailbox)) in
-            polls.into_iter().zip(listeners).zip(mailboxes).enumerate()
-        {
-            poll.registry()
-                .register(&mut listener, worker::LISTENER, mio::Interest::READABLE)?;
+        let per_worker = seeds.into_iter().zip(listeners).zip(mailboxes).zip(wakers);
+        for (i, (((seed, listener), mailbox), waker)) in per_worker.enumerate() {
             let core = (!cores.is_empty()).then(|| cores[(config.first_core + i) % cores.len()]);
-            let (service, config, peers, counters) = (
-                service.clone(),
-                config.clone(),
-                peers.clone(),
-                counters.clone(),
-            );
-            // The worker is built on its own thread: sessions and worker state never cross threads.
+            let (service, config, peers) = (service.clone(), config.clone(), peers.clone());
+            let counters = counters.clone();
+            let listener = TcpListener::from(listener);
+            // The worker is built on its own thread: sessions and worker state never cross
+            // threads, and a ring's single issuer is the thread that enables it.
             let t = std::thread::Builder::new()
                 .name(format!("volley-worker-{i}"))
                 .spawn(move || {
                     if let Some(core) = core {
                         core_affinity::set_for_current(core);
                     }
-                    worker::Worker::new(
-                        i as u16, service, config, poll, listener, mailbox, peers, counters,
-                    )
-                    .run();
+                    let index = i as u16;
+                    let ctx = (index, service, config, mailbox, peers, counters);
+                    if let Err(e) = run_worker(ctx, seed, listener, waker) {
+                        eprintln!("volley: worker {i} could not start: {e}");
+                    }
                 })?;
             threads.push(t);
         }
@@ -106,7 +175,14 @@ impl<S: Service> Runtime<S> {
             counters,
             threads,
             local_addr,
+            backend,
         })
+    }
+
+    /// The I/O backend the workers run: `config.backend` (or `VOLLEY_BACKEND`), or epoll after
+    /// a fallback.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The address the listeners are bound to (with the real port when 0 was asked for).
@@ -144,4 +220,34 @@ impl<S: Service> Runtime<S> {
             let _ = t.join();
         }
     }
+}
+
+/// What every worker gets whatever its backend.
+type WorkerCtx<S> = (
+    u16,
+    Arc<S>,
+    Arc<Config>,
+    Mailbox<<S as Service>::Message>,
+    Peers<<S as Service>::Message>,
+    Arc<Counters>,
+);
+
+/// Builds a worker's backend on its own thread and runs its loop until shutdown.
+fn run_worker<S: Service>(
+    (index, service, config, mailbox, peers, counters): WorkerCtx<S>,
+    seed: Seed,
+    listener: TcpListener,
+    waker: Arc<Waker>,
+) -> io::Result<()> {
+    match seed {
+        Seed::Epoll(poll) => {
+            let io = EpollIo::new(poll, mio::net::TcpListener::from_std(listener))?;
+            Worker::new(index, service, config, io, mailbox, peers, counters).run();
+        }
+        Seed::Uring(parts) => {
+            let io = UringIo::new(*parts, listener, waker)?;
+            Worker::new(index, service, config, io, mailbox, peers, counters).run();
+        }
+    }
+    Ok(())
 }

@@ -36,6 +36,9 @@ pub struct OutQueue {
     chunk_bytes: usize,
     /// Owned bytes queued after every chunk, not yet frozen.
     tail: BytesMut,
+    /// Bumped by [`clear`](Self::clear), so a write that completes after the queue was dropped
+    /// does not advance what was queued since.
+    epoch: u64,
 }
 
 impl OutQueue {
@@ -120,6 +123,35 @@ impl OutQueue {
         self.chunks.clear();
         self.chunk_bytes = 0;
         self.tail.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
+    /// For writers that complete later (io_uring): appends to `out` clones of the first `max`
+    /// queued chunks (reference counts, no copy) and returns how many bytes they hold. The
+    /// chunks stay queued until [`advance`](Self::advance) reports them written, so the clones
+    /// keep the memory alive for the kernel even if the queue is cleared meanwhile.
+    pub fn batch(&mut self, out: &mut Vec<Bytes>, max: usize) -> usize {
+        self.seal_tail();
+        let mut bytes = 0usize;
+        for chunk in self.chunks.iter().take(max) {
+            bytes = bytes.saturating_add(chunk.len());
+            out.push(chunk.clone());
+        }
+        bytes
+    }
+
+    /// Removes `n` bytes written from a [`batch`](Self::batch) taken in epoch `epoch`. Does
+    /// nothing if the queue was cleared since (those bytes are no longer queued); `n` larger
+    /// than what is queued empties the chunks.
+    pub fn advance(&mut self, epoch: u64, n: usize) {
+        if epoch == self.epoch {
+            self.consume(n);
+        }
+    }
+
+    /// Changes each time the queue is cleared; see [`advance`](Self::advance).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Removes `n` written bytes from the front; `n` never exceeds what was offered.
@@ -323,6 +355,35 @@ mod tests {
         q.clear();
         assert!(q.is_empty());
         assert_eq!(q.flush_to(&mut Zero).unwrap(), Flush::Drained);
+    }
+
+    #[test]
+    fn batches_advance_in_place_and_ignore_cleared_epochs() {
+        let mut q = OutQueue::new();
+        q.push_copy(b"ab");
+        q.push_shared(Bytes::from_static(b"cdef"));
+        q.push_copy(b"g");
+        let mut out = Vec::new();
+        assert_eq!(q.batch(&mut out, 64), 7);
+        assert_eq!(out, [&b"ab"[..], b"cdef", b"g"]);
+        let epoch = q.epoch();
+        q.advance(epoch, 3);
+        assert_eq!(q.queued_bytes(), 4);
+        out.clear();
+        assert_eq!(q.batch(&mut out, 1), 3);
+        assert_eq!(out, [&b"def"[..]]);
+        q.clear();
+        q.push_copy(b"new");
+        // A write of the old queue completing late must not eat the new bytes.
+        q.advance(epoch, 3);
+        assert_eq!(q.queued_bytes(), 3);
+        assert_ne!(q.epoch(), epoch);
+        q.advance(q.epoch(), 100);
+        out.clear();
+        assert_eq!(q.batch(&mut out, 64), 3);
+        q.advance(q.epoch(), 100);
+        assert!(q.is_empty());
+        assert_eq!(q.queued_bytes(), 0);
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub struct Cx<'a, S: Service> {
     pub(crate) state: &'a mut S::WorkerState,
     pub(crate) peers: &'a Peers<S::Message>,
     pub(crate) scratch: &'a mut Vec<u8>,
+    /// Sockets are non-blocking and may be written inline (epoll).
+    pub(crate) inline_writes: bool,
 }
 
 impl<'a, S: Service> Cx<'a, S> {
@@ -198,7 +200,8 @@ impl<'a, S: Service> Cx<'a, S> {
     /// `max_buffered`: memory stays bounded even when a handler sends in a loop.
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
-            if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() && !c.blocked {
+            let over = c.outq.queued_bytes() > self.config.max_buffered;
+            if over && self.inline_writes && c.is_open() && !c.blocked {
                 // A burst queued within one loop turn is not a slow consumer: offer it to the
                 // socket before judging.
                 if let Ok(super::outq::Flush::Blocked) = c.outq.flush_to(&mut c.sock) {

@@ -1,0 +1,572 @@
+//! One worker thread's connection logic, shared by both I/O backends: new connections in the
+//! slab, input handed to the parser (`parse`), deadlines, closes, hand-offs between workers, the
+//! mailbox and graceful shutdown. The backends own the sockets' I/O and drive this logic:
+//! `epoll` (readiness through mio) and `uring` (completions from an io_uring), each through the
+//! [`Io`] trait for what the logic asks of them.
+
+mod epoll;
+mod parse;
+mod uring;
+
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use super::conn::{Conn, ConnId, Phase};
+use super::handle::{Envelope, Mailbox, Peers};
+use super::outq::Flush;
+use super::service::{CloseReason, Cx, Service, TimerEntry, TimerKind};
+use super::timer::TimerWheel;
+use super::Counters;
+use crate::config::Config;
+use crate::proto::ws::CloseCode;
+
+pub(crate) use epoll::{EpollIo, WAKER};
+pub(crate) use uring::UringIo;
+
+/// A service context over the worker's fields, built from disjoint borrows so the caller can hold
+/// a session (from `sessions`) at the same time.
+macro_rules! cx {
+    ($w:ident) => {
+        Cx::<S> {
+            worker: $w.index,
+            now: $w.now,
+            config: &$w.config,
+            conns: &mut $w.conns,
+            timers: &mut $w.timers,
+            dirty: &mut $w.dirty,
+            closing: &mut $w.closing,
+            reparse: &mut $w.reparse,
+            state: &mut $w.state,
+            peers: &$w.peers,
+            scratch: &mut $w.scratch,
+            inline_writes: B::INLINE_WRITES,
+        }
+    };
+}
+use cx;
+
+/// How long accepting pauses after the process ran out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The answer to a connection over `max_connections`.
+const OVER_CAPACITY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 13\r\nConnection: close\r\n\r\nover capacity";
+
+/// What the connection logic needs from an I/O backend.
+pub(crate) trait Io {
+    /// Whether a write may be tried inline on a socket (non-blocking sockets: epoll). io_uring
+    /// sockets are written only through submissions.
+    const INLINE_WRITES: bool;
+    /// Starts I/O on a connection just placed in `slot` (accepted or adopted).
+    fn open(&mut self, slot: usize, conn: &mut Conn) -> io::Result<()>;
+    /// Writes what `conn` has queued, or starts writing it. `Blocked` means more is pending:
+    /// the backend calls [`Worker::flush`] again when the socket can take it.
+    fn flush(&mut self, slot: usize, conn: &mut Conn) -> io::Result<Flush>;
+    /// Stops I/O on a connection removed from `slot` and closes its socket, at once or as soon
+    /// as the kernel no longer uses it.
+    fn close(&mut self, slot: usize, conn: Conn);
+    /// Moves a connection removed from `slot`, with the `input` it had not parsed, to worker
+    /// `to` (through `peers`), once no operation of this worker is pending on it.
+    fn hand_off<M: Send>(
+        &mut self,
+        slot: usize,
+        conn: Conn,
+        input: Vec<u8>,
+        to: usize,
+        peers: &Peers<M>,
+    );
+    /// Stops accepting for good (graceful shutdown) and closes the listener.
+    fn stop_accepting(&mut self);
+    /// Accepts again after a pause for lack of descriptors.
+    fn resume_accepting(&mut self);
+}
+
+/// How long a worker may wait for I/O.
+pub(crate) enum Wait {
+    /// Shutdown finished: leave the loop.
+    Exit,
+    /// Until I/O, a wake-up, or this much time (forever when `None`).
+    For(Option<Duration>),
+}
+
+pub(crate) struct Worker<S: Service, B: Io> {
+    index: u16,
+    service: Arc<S>,
+    config: Arc<Config>,
+    io: B,
+    mailbox: Mailbox<S::Message>,
+    peers: Peers<S::Message>,
+    counters: Arc<Counters>,
+    conns: Slab<Conn>,
+    /// Sessions by slot, beside `conns` so a handler can hold its session and reach every
+    /// connection of the worker at once.
+    sessions: Vec<Option<S::Session>>,
+    state: S::WorkerState,
+    timers: TimerWheel<TimerEntry<S::Timer>>,
+    scratch: Vec<u8>,
+    dirty: Vec<usize>,
+    closing: Vec<(usize, CloseReason)>,
+    /// Parked connections that were answered and may hold buffered requests.
+    reparse: Vec<usize>,
+    next_gen: u32,
+    /// Time read once per loop turn, shared by everything handled in that turn.
+    now: Instant,
+    shutdown_deadline: Option<Instant>,
+}
+
+impl<S: Service, B: Io> Worker<S, B> {
+    pub fn new(
+        index: u16,
+        service: Arc<S>,
+        config: Arc<Config>,
+        io: B,
+        mailbox: Mailbox<S::Message>,
+        peers: Peers<S::Message>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let state = service.worker_state(index as usize);
+        Worker {
+            index,
+            service,
+            config,
+            io,
+            mailbox,
+            peers,
+            counters,
+            conns: Slab::with_capacity(1024),
+            sessions: Vec::new(),
+            state,
+            timers: TimerWheel::new(Instant::now(), Duration::from_millis(1), 4096),
+            scratch: Vec::with_capacity(4096),
+            dirty: Vec::new(),
+            closing: Vec::new(),
+            reparse: Vec::new(),
+            next_gen: 0,
+            now: Instant::now(),
+            shutdown_deadline: None,
+        }
+    }
+
+    /// How long the loop may wait before the next timer or the shutdown deadline.
+    fn wait(&self) -> Wait {
+        let now = Instant::now();
+        let mut timeout = self
+            .timers
+            .next_expiry()
+            .map(|t| t.saturating_duration_since(now));
+        if let Some(d) = self.shutdown_deadline {
+            if self.conns.is_empty() || now >= d {
+                return Wait::Exit;
+            }
+            let left = d - now;
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        Wait::For(timeout)
+    }
+
+    /// The work at the end of each loop turn: due timers, then every queued write.
+    fn end_turn(&mut self) {
+        self.fire_timers();
+        self.flush_dirty();
+    }
+
+    fn id(&self, slot: usize) -> ConnId {
+        let gen = self.conns.get(slot).map_or(0, |c| c.gen);
+        ConnId {
+            worker: self.index,
+            slot: slot as u32,
+            gen,
+        }
+    }
+
+    /// The connection in `slot` if it still has generation `gen`.
+    fn conn_at(&mut self, slot: usize, gen: u32) -> Option<&mut Conn> {
+        self.conns.get_mut(slot).filter(|c| c.gen == gen)
+    }
+
+    /// Accepting failed for lack of descriptors or memory: the pending connections stay in the
+    /// backlog and accepting resumes after [`ACCEPT_BACKOFF`], instead of spinning on a
+    /// readiness we cannot act on.
+    fn pause_accepting(&mut self, e: &io::Error) {
+        eprintln!(
+            "volley: worker {} accept failed: {e}; pausing accepts",
+            self.index
+        );
+        self.timers.arm(
+            Instant::now() + ACCEPT_BACKOFF,
+            TimerEntry {
+                slot: usize::MAX,
+                gen: 0,
+                kind: TimerKind::AcceptRetry,
+            },
+        );
+    }
+
+    /// Takes a freshly accepted connection, unless `max_connections` are open: then it gets a
+    /// short 503 and is closed, and counted.
+    fn admit(&mut self, sock: TcpStream) {
+        let open = self.counters.open.fetch_add(1, Ordering::Relaxed);
+        if open >= self.config.max_connections {
+            self.counters.open.fetch_sub(1, Ordering::Relaxed);
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            // Best effort: a fresh socket's send buffer takes these few bytes at once.
+            let _ = (&sock).write(OVER_CAPACITY);
+            return;
+        }
+        let _ = sock.set_nodelay(true);
+        if self.insert_conn(sock).is_none() {
+            self.counters.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Places a new connection (accepted or adopted) in the slab, starts its I/O and arms its
+    /// handshake deadline.
+    fn insert_conn(&mut self, sock: TcpStream) -> Option<usize> {
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let entry = self.conns.vacant_entry();
+        let slot = entry.key();
+        let mut conn = Conn::new(sock, self.next_gen);
+        if let Err(e) = self.io.open(slot, &mut conn) {
+            eprintln!(
+                "volley: worker {} cannot watch a connection: {e}",
+                self.index
+            );
+            self.io.close(slot, conn);
+            return None;
+        }
+        conn.deadline = Some(self.timers.arm(
+            self.now + self.config.handshake_timeout,
+            TimerEntry {
+                slot,
+                gen: conn.gen,
+                kind: TimerKind::Deadline,
+            },
+        ));
+        entry.insert(conn);
+        if self.sessions.len() <= slot {
+            self.sessions.resize_with(slot + 1, || None);
+        }
+        Some(slot)
+    }
+
+    fn drain_mailbox(&mut self) {
+        self.mailbox.wake_pending.store(false, Ordering::Release);
+        while let Ok(env) = self.mailbox.rx.try_recv() {
+            match env {
+                Envelope::Post(msg) => {
+                    self.service.on_post(&mut cx!(self), msg);
+                    self.finish_closes();
+                }
+                Envelope::Adopt(sock, input) => {
+                    if self.shutdown_deadline.is_none() {
+                        self.adopt(sock, input);
+                    }
+                }
+                Envelope::Shutdown => self.begin_shutdown(),
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        self.shutdown_deadline = Some(Instant::now() + self.config.shutdown_timeout);
+        self.io.stop_accepting();
+        let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for slot in slots {
+            let open_ws = self
+                .conns
+                .get(slot)
+                .is_some_and(|c| c.is_open() && matches!(c.phase, Phase::WebSocket(_)));
+            if open_ws {
+                let id = self.id(slot);
+                cx!(self).close(id, CloseCode::GOING_AWAY, "server shutting down");
+                if let Some(last) = self.closing.last_mut() {
+                    last.1 = CloseReason::Shutdown;
+                }
+            } else if self
+                .conns
+                .get(slot)
+                .is_some_and(|c| matches!(c.phase, Phase::Http))
+            {
+                if self.conns.get(slot).is_some_and(|c| c.outq.is_empty()) {
+                    self.remove(slot, CloseReason::Shutdown);
+                } else if let Some(c) = self.conns.get_mut(slot) {
+                    c.close_after_flush = true;
+                }
+            }
+        }
+        self.finish_closes();
+        self.flush_dirty();
+    }
+
+    /// Input that arrived for `slot` in a buffer the backend lends (epoll's read buffer, an
+    /// io_uring provided buffer): parsed in place, and whatever cannot be parsed yet is copied
+    /// to the connection's own `inbuf`, so the lent buffer is free again when this returns.
+    fn ingest(&mut self, slot: usize, data: &mut [u8]) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if conn.inbuf.is_empty() {
+            let used = self.parse(slot, data);
+            if let (Some(c), Some(rest)) = (self.conns.get_mut(slot), data.get(used..)) {
+                c.inbuf.extend_from_slice(rest);
+            }
+        } else {
+            conn.inbuf.extend_from_slice(data);
+            self.reparse_slot(slot);
+        }
+        self.finish_closes();
+    }
+
+    fn on_eof(&mut self, slot: usize) {
+        let reason = match self.conns.get(slot).map(|c| &c.phase) {
+            Some(Phase::Closing) => CloseReason::Shutdown,
+            _ => CloseReason::Eof,
+        };
+        self.remove(slot, reason);
+    }
+
+    fn cancel_deadline(&mut self, slot: usize) {
+        if let Some(k) = self.conns.get_mut(slot).and_then(|c| c.deadline.take()) {
+            self.timers.cancel(k);
+        }
+    }
+
+    /// A keep-alive connection must send its next request head within the handshake timeout.
+    fn rearm_deadline(&mut self, slot: usize) {
+        self.cancel_deadline(slot);
+        if let Some(c) = self.conns.get_mut(slot) {
+            let gen = c.gen;
+            c.deadline = Some(self.timers.arm(
+                self.now + self.config.handshake_timeout,
+                TimerEntry {
+                    slot,
+                    gen,
+                    kind: TimerKind::Deadline,
+                },
+            ));
+        }
+    }
+
+    /// Moves connection `slot` and its unparsed input to `worker`.
+    fn handoff(&mut self, slot: usize, worker: usize, input: &[u8]) {
+        let Some(mut conn) = self.conns.try_remove(slot) else {
+            return;
+        };
+        if let Some(k) = conn.deadline.take() {
+            self.timers.cancel(k);
+        }
+        let mut bytes = input.to_vec();
+        bytes.extend_from_slice(&conn.inbuf);
+        self.io.hand_off(slot, conn, bytes, worker, &self.peers);
+    }
+
+    /// Takes over a connection another worker handed over, and parses its input.
+    fn adopt(&mut self, sock: TcpStream, input: Vec<u8>) {
+        let Some(slot) = self.insert_conn(sock) else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(slot) {
+            c.inbuf = input;
+        }
+        self.reparse_slot(slot);
+    }
+
+    /// Parses input a connection buffered while it could not be parsed (adopted or parked).
+    fn reparse_slot(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if c.inbuf.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut c.inbuf);
+        let used = self.parse(slot, &mut buf);
+        buf.drain(..used.min(buf.len()));
+        if let Some(c) = self.conns.get_mut(slot) {
+            if !buf.is_empty() {
+                c.inbuf = buf;
+            }
+        }
+        self.finish_closes();
+    }
+
+    fn mark_dirty(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot) {
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    /// Ends the sessions closed during the last handler calls: their `on_close` runs and the
+    /// connection waits for its queue to drain and the peer to hang up.
+    fn finish_closes(&mut self) {
+        while let Some((slot, reason)) = self.closing.pop() {
+            let gen = self.conns.get(slot).map(|c| c.gen);
+            if let Some(session) = self.sessions.get_mut(slot).and_then(Option::take) {
+                let id = ConnId {
+                    worker: self.index,
+                    slot: slot as u32,
+                    gen: gen.unwrap_or(0),
+                };
+                self.service.on_close(&mut cx!(self), id, session, &reason);
+            }
+            if let Some(c) = self.conns.get_mut(slot) {
+                c.phase = Phase::Closing;
+                if let Some(k) = c.deadline.take() {
+                    self.timers.cancel(k);
+                }
+                let gen = c.gen;
+                c.deadline = Some(self.timers.arm(
+                    Instant::now() + self.config.close_timeout,
+                    TimerEntry {
+                        slot,
+                        gen,
+                        kind: TimerKind::Deadline,
+                    },
+                ));
+            }
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        while let Some(slot) = self.reparse.pop() {
+            // A parked request was answered: the connection waits for its next request head.
+            if let Some(c) = self.conns.get_mut(slot) {
+                c.served += 1;
+            }
+            self.rearm_deadline(slot);
+            self.reparse_slot(slot);
+        }
+        while let Some(slot) = self.dirty.pop() {
+            if let Some(c) = self.conns.get_mut(slot) {
+                c.dirty = false;
+                if !c.blocked {
+                    self.flush(slot);
+                }
+            }
+        }
+        self.finish_closes();
+    }
+
+    /// Writes (or starts writing) what `slot` has queued; once all of it is out after a final
+    /// response or close frame, shuts the write side and waits for the peer to hang up.
+    fn flush(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        match self.io.flush(slot, c) {
+            Ok(Flush::Drained) => {
+                if c.close_after_flush && !c.write_shut {
+                    c.write_shut = true;
+                    c.phase = Phase::Closing;
+                    let _ = c.sock.shutdown(Shutdown::Write);
+                    if c.deadline.is_none() {
+                        let gen = c.gen;
+                        c.deadline = Some(self.timers.arm(
+                            Instant::now() + self.config.close_timeout,
+                            TimerEntry {
+                                slot,
+                                gen,
+                                kind: TimerKind::Deadline,
+                            },
+                        ));
+                    }
+                }
+            }
+            Ok(Flush::Blocked) => {
+                c.blocked = true;
+                if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() {
+                    self.remove(slot, CloseReason::SlowConsumer);
+                }
+            }
+            Err(e) => self.remove(slot, CloseReason::Io(e.kind())),
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some((_, entry)) = self.timers.expire(now) {
+            if let TimerKind::AcceptRetry = entry.kind {
+                if self.shutdown_deadline.is_none() {
+                    self.io.resume_accepting();
+                }
+                continue;
+            }
+            if let TimerKind::Service(t) = entry.kind {
+                self.now = now;
+                self.service.on_timer(&mut cx!(self), t);
+                self.finish_closes();
+                continue;
+            }
+            let Some(conn) = self
+                .conns
+                .get_mut(entry.slot)
+                .filter(|c| c.gen == entry.gen)
+            else {
+                continue;
+            };
+            match entry.kind {
+                TimerKind::Deadline => {
+                    conn.deadline = None;
+                    if matches!(conn.phase, Phase::Http) && conn.inbuf.is_empty() && conn.served > 0
+                    {
+                        // An idle keep-alive connection: close it quietly, since a 408 could be
+                        // read as the answer to a request the client is sending right now.
+                        self.remove(entry.slot, CloseReason::Eof);
+                    } else if matches!(conn.phase, Phase::Http | Phase::Body(_))
+                        && conn.outq.is_empty()
+                    {
+                        // Handshake timeout: half a request is all we got.
+                        let id = self.id(entry.slot);
+                        cx!(self).respond_error(id, 408);
+                        self.flush(entry.slot);
+                        if let Some(c) = self.conns.get_mut(entry.slot) {
+                            c.phase = Phase::Closing;
+                            c.deadline = Some(self.timers.arm(
+                                now + self.config.close_timeout,
+                                TimerEntry {
+                                    slot: entry.slot,
+                                    gen: entry.gen,
+                                    kind: TimerKind::Deadline,
+                                },
+                            ));
+                        }
+                    } else {
+                        self.remove(entry.slot, CloseReason::Local(CloseCode::GOING_AWAY));
+                    }
+                }
+                TimerKind::Service(_) | TimerKind::AcceptRetry => {}
+            }
+        }
+    }
+
+    /// Drops a connection now: its I/O stops, its socket closes and its session ends.
+    fn remove(&mut self, slot: usize, reason: CloseReason) {
+        let Some(mut conn) = self.conns.try_remove(slot) else {
+            return;
+        };
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+        if let Some(k) = conn.deadline.take() {
+            self.timers.cancel(k);
+        }
+        let gen = conn.gen;
+        self.io.close(slot, conn);
+        if let Some(session) = self.sessions.get_mut(slot).and_then(Option::take) {
+            let id = ConnId {
+                worker: self.index,
+                slot: slot as u32,
+                gen,
+            };
+            self.service.on_close(&mut cx!(self), id, session, &reason);
+        }
+    }
+}

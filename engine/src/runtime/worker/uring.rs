@@ -1,0 +1,524 @@
+//! The io_uring backend: completions instead of readiness. One multishot accept on the listener,
+//! one multishot receive per connection into the worker's provided-buffer ring, at most one
+//! `sendmsg` in flight per connection (one submission per batch of queued slices), and a read
+//! pending on the worker's eventfd for cross-thread wake-ups. The loop waits in
+//! `io_uring_enter` with the timer wheel's next deadline as its timeout.
+//!
+//! Memory the kernel may touch is owned here until the completion that releases it: receive
+//! buffers come back with their completion and are recycled as soon as the connection logic
+//! has parsed or copied their bytes; a send's buffers are clones held in its [`SendOp`]; the
+//! eventfd's 8-byte buffer lives as long as this backend. A removed connection's socket is
+//! closed only after every queued submission naming its descriptor reached the kernel, so a
+//! reused descriptor number can never receive another connection's operation.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+use slab::Slab;
+
+use super::{Io, Wait, Worker};
+use crate::runtime::conn::Conn;
+use crate::runtime::handle::{Envelope, Peers, Waker};
+use crate::runtime::outq::Flush;
+use crate::runtime::service::{CloseReason, Service};
+use crate::runtime::uring::bufring::BufRing;
+use crate::runtime::uring::op::{Op, SendOp, MAX_SLOTS};
+use crate::runtime::uring::Parts;
+
+/// Most slices in one `sendmsg`.
+const MAX_IOVECS: usize = 64;
+/// How long teardown waits for cancelled operations to complete before it gives up and leaks
+/// the memory they may still write.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// A connection handed to another worker, waiting until this ring has no operation left on it.
+struct Move {
+    slot: usize,
+    gen: u32,
+    sock: TcpStream,
+    input: Vec<u8>,
+    to: usize,
+    recv_live: bool,
+    send_live: bool,
+}
+
+/// A worker's io_uring state.
+pub(crate) struct UringIo {
+    /// Declared first: dropped (after teardown) before the memory it may have written.
+    ring: IoUring,
+    bufs: Option<BufRing>,
+    listener: Option<TcpListener>,
+    accept_live: bool,
+    /// The worker's eventfd (kept alive here too) and the buffer its pending read fills.
+    waker: Arc<Waker>,
+    wake_buf: Box<u64>,
+    sends: Slab<SendOp>,
+    spare: Vec<SendOp>,
+    /// Submissions that did not fit the submission queue yet, in order.
+    backlog: VecDeque<squeue::Entry>,
+    /// Submissions made (or in `backlog`) whose last completion has not arrived.
+    in_flight: usize,
+    /// Sockets and listeners closed once every submission naming them has been submitted.
+    graveyard: Vec<OwnedFd>,
+    moves: Vec<Move>,
+    /// Completions taken from the queue, handled after the queue is released.
+    cqes: Vec<cqueue::Entry>,
+}
+
+impl UringIo {
+    /// Takes over a worker's ring (enabled from this, the worker's, thread), its listener and
+    /// its eventfd waker, and arms the accept and the wake-up read.
+    pub fn new(parts: Parts, listener: TcpListener, waker: Arc<Waker>) -> io::Result<Self> {
+        parts.enable()?;
+        let Parts { ring, bufs, .. } = parts;
+        let mut io = UringIo {
+            ring,
+            bufs: Some(bufs),
+            listener: Some(listener),
+            accept_live: false,
+            waker,
+            wake_buf: Box::new(0),
+            sends: Slab::new(),
+            spare: Vec::new(),
+            backlog: VecDeque::new(),
+            in_flight: 0,
+            graveyard: Vec::new(),
+            moves: Vec::new(),
+            cqes: Vec::with_capacity(1024),
+        };
+        if io.waker.eventfd_raw().is_none() {
+            return Err(io::Error::other("io_uring worker needs an eventfd waker"));
+        }
+        io.arm_accept();
+        io.arm_wake();
+        Ok(io)
+    }
+
+    /// Queues a submission; it reaches the kernel at the next submit.
+    fn push(&mut self, entry: squeue::Entry) {
+        self.in_flight += 1;
+        if self.backlog.is_empty() {
+            // SAFETY: every entry built here points only at memory this backend keeps alive
+            // until the entry's last completion (see the module documentation).
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                return;
+            }
+        }
+        self.backlog.push_back(entry);
+    }
+
+    fn arm_accept(&mut self) {
+        let Some(fd) = self.listener.as_ref().map(AsRawFd::as_raw_fd) else {
+            return;
+        };
+        let entry = opcode::AcceptMulti::new(Fd(fd))
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(Op::Accept.encode());
+        self.push(entry);
+        self.accept_live = true;
+    }
+
+    fn arm_wake(&mut self) {
+        let Some(fd) = self.waker.eventfd_raw() else {
+            return;
+        };
+        let buf: *mut u64 = &mut *self.wake_buf;
+        let entry = opcode::Read::new(Fd(fd), buf.cast(), 8)
+            .build()
+            .user_data(Op::Wake.encode());
+        self.push(entry);
+    }
+
+    fn arm_recv(&mut self, slot: usize, conn: &mut Conn) {
+        let Some(bgid) = self.bufs.as_ref().map(BufRing::bgid) else {
+            return;
+        };
+        let entry = opcode::RecvMulti::new(Fd(conn.sock.as_raw_fd()), bgid)
+            .build()
+            .user_data(
+                Op::Recv {
+                    slot,
+                    gen: conn.gen,
+                }
+                .encode(),
+            );
+        self.push(entry);
+        conn.recv_live = true;
+    }
+
+    fn cancel(&mut self, op: Op) {
+        let entry = opcode::AsyncCancel::new(op.encode())
+            .build()
+            .user_data(Op::Cancel.encode());
+        self.push(entry);
+    }
+
+    /// Moves the backlog into the submission queue, submits, and waits up to `timeout` for at
+    /// least one completion. Closes the graveyard once nothing queued can name its descriptors.
+    fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        loop {
+            {
+                let mut sq = self.ring.submission();
+                while let Some(entry) = self.backlog.front() {
+                    // SAFETY: as in `push`.
+                    if unsafe { sq.push(entry) }.is_err() {
+                        break;
+                    }
+                    self.backlog.pop_front();
+                }
+            }
+            if self.backlog.is_empty() {
+                break;
+            }
+            match self.ring.submit() {
+                Ok(_) => {}
+                // The completion queue is full: handle completions, then submit the rest.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let wait = if self.backlog.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        let res = match wait {
+            Some(t) => {
+                let ts = Timespec::from(t);
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None => self.ring.submit_and_wait(1),
+        };
+        match res {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        if self.backlog.is_empty() && self.ring.submission().is_empty() {
+            self.graveyard.clear();
+        }
+        Ok(())
+    }
+
+    /// Bookkeeping for a completion: one fewer operation in flight when it was the last.
+    fn completed(&mut self, flags: u32) {
+        if !cqueue::more(flags) {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Cancels everything and waits for the kernel to finish with our memory. Returns whether
+    /// it did; if not, the memory must not be freed.
+    fn teardown(&mut self) -> bool {
+        self.in_flight = self.in_flight.saturating_sub(self.backlog.len());
+        self.backlog.clear();
+        let entry = opcode::AsyncCancel2::new(CancelBuilder::any())
+            .build()
+            .user_data(Op::Cancel.encode());
+        self.push(entry);
+        let deadline = Instant::now() + TEARDOWN_WAIT;
+        while self.in_flight > 0 {
+            let now = Instant::now();
+            if now >= deadline || self.submit_and_wait(Some(deadline - now)).is_err() {
+                return false;
+            }
+            let cqes: Vec<cqueue::Entry> = self.ring.completion().collect();
+            for cqe in cqes {
+                self.completed(cqe.flags());
+                if let Op::Send(index) = Op::decode(cqe.user_data()) {
+                    self.sends.try_remove(index);
+                }
+            }
+        }
+        if let Some(bufs) = self.bufs.as_ref() {
+            let _ = self.ring.submitter().unregister_buf_ring(bufs.bgid());
+        }
+        true
+    }
+}
+
+impl Drop for UringIo {
+    fn drop(&mut self) {
+        if !self.teardown() {
+            eprintln!("volley: io_uring operations outlived the worker; leaking their buffers");
+            if let Some(bufs) = self.bufs.take() {
+                bufs.leak();
+            }
+            std::mem::forget(std::mem::take(&mut self.sends));
+            std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+        }
+    }
+}
+
+impl Io for UringIo {
+    const INLINE_WRITES: bool = false;
+
+    fn open(&mut self, slot: usize, conn: &mut Conn) -> io::Result<()> {
+        if slot >= MAX_SLOTS {
+            return Err(io::Error::other("too many connections on one worker"));
+        }
+        self.arm_recv(slot, conn);
+        Ok(())
+    }
+
+    fn flush(&mut self, slot: usize, conn: &mut Conn) -> io::Result<Flush> {
+        if conn.send_live {
+            return Ok(Flush::Blocked);
+        }
+        if conn.outq.is_empty() {
+            return Ok(Flush::Drained);
+        }
+        if self.sends.len() >= u32::MAX as usize {
+            return Err(io::Error::other("too many sends in flight"));
+        }
+        let mut op = self.spare.pop().unwrap_or_else(SendOp::new);
+        op.offered = conn.outq.batch(&mut op.bufs, MAX_IOVECS);
+        op.slot = slot;
+        op.gen = conn.gen;
+        op.epoch = conn.outq.epoch();
+        let msg = op.prepare();
+        let index = self.sends.insert(op);
+        let entry = opcode::SendMsg::new(Fd(conn.sock.as_raw_fd()), msg)
+            .flags(libc::MSG_NOSIGNAL as u32)
+            .build()
+            .user_data(Op::Send(index).encode());
+        self.push(entry);
+        conn.send_live = true;
+        Ok(Flush::Blocked)
+    }
+
+    fn close(&mut self, slot: usize, conn: Conn) {
+        if conn.recv_live {
+            self.cancel(Op::Recv {
+                slot,
+                gen: conn.gen,
+            });
+        }
+        self.graveyard.push(conn.sock.into());
+    }
+
+    fn hand_off<M: Send>(
+        &mut self,
+        slot: usize,
+        conn: Conn,
+        input: Vec<u8>,
+        to: usize,
+        peers: &Peers<M>,
+    ) {
+        if !conn.recv_live && !conn.send_live {
+            let _ = peers.send(to, Envelope::Adopt(conn.sock, input));
+            return;
+        }
+        if conn.recv_live {
+            self.cancel(Op::Recv {
+                slot,
+                gen: conn.gen,
+            });
+        }
+        self.moves.push(Move {
+            slot,
+            gen: conn.gen,
+            sock: conn.sock,
+            input,
+            to,
+            recv_live: conn.recv_live,
+            send_live: conn.send_live,
+        });
+    }
+
+    fn stop_accepting(&mut self) {
+        if self.accept_live {
+            self.cancel(Op::Accept);
+        }
+        if let Some(l) = self.listener.take() {
+            self.graveyard.push(l.into());
+        }
+    }
+
+    fn resume_accepting(&mut self) {
+        if !self.accept_live {
+            self.arm_accept();
+        }
+    }
+}
+
+/// The error a negative completion result stands for.
+fn errno(res: i32) -> io::Error {
+    io::Error::from_raw_os_error(res.saturating_neg())
+}
+
+impl<S: Service> Worker<S, UringIo> {
+    /// Runs the loop until shutdown completes.
+    pub fn run(mut self) {
+        loop {
+            let timeout = match self.wait() {
+                Wait::Exit => return,
+                Wait::For(t) => t,
+            };
+            if let Err(e) = self.io.submit_and_wait(timeout) {
+                eprintln!("volley: worker {} io_uring wait failed: {e}", self.index);
+                return;
+            }
+            self.now = Instant::now();
+            let mut cqes = std::mem::take(&mut self.io.cqes);
+            cqes.extend(self.io.ring.completion());
+            for cqe in cqes.drain(..) {
+                self.io.completed(cqe.flags());
+                self.complete(cqe.user_data(), cqe.result(), cqe.flags());
+                self.finish_closes();
+            }
+            self.io.cqes = cqes;
+            self.end_turn();
+        }
+    }
+
+    fn complete(&mut self, data: u64, res: i32, flags: u32) {
+        match Op::decode(data) {
+            Op::Accept => self.accepted(res, flags),
+            Op::Wake => {
+                self.drain_mailbox();
+                self.io.arm_wake();
+            }
+            Op::Recv { slot, gen } => self.received(slot, gen, res, flags),
+            Op::Send(index) => self.sent(index, res),
+            Op::Cancel | Op::Unknown => {}
+        }
+    }
+
+    fn accepted(&mut self, res: i32, flags: u32) {
+        if res >= 0 {
+            // SAFETY: a successful accept completion carries a new descriptor that nothing
+            // else owns.
+            let sock = unsafe { TcpStream::from_raw_fd(res as RawFd) };
+            if self.shutdown_deadline.is_none() {
+                self.admit(sock);
+            }
+        }
+        if cqueue::more(flags) {
+            return;
+        }
+        self.io.accept_live = false;
+        if self.io.listener.is_none() || res == -libc::ECANCELED {
+            return;
+        }
+        match res.saturating_neg() {
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {
+                self.pause_accepting(&errno(res))
+            }
+            // A multishot accept also ends on transient errors and when the completion queue
+            // overflowed: arm it again at once.
+            _ => self.io.arm_accept(),
+        }
+    }
+
+    fn received(&mut self, slot: usize, gen: u32, res: i32, flags: u32) {
+        let bid = cqueue::buffer_select(flags);
+        let last = !cqueue::more(flags);
+        if let Some(conn) = self.conn_at(slot, gen) {
+            if last {
+                conn.recv_live = false;
+            }
+            match res {
+                0 => self.on_eof(slot),
+                n if n > 0 => match bid.and_then(|b| self.lease(b, n as usize)) {
+                    Some(data) => self.ingest(slot, data),
+                    None => self.remove(slot, CloseReason::Io(io::ErrorKind::InvalidData)),
+                },
+                // Out of buffers: they come back as completions are handled; re-armed below.
+                _ if res == -libc::ENOBUFS || res == -libc::ECANCELED => {}
+                _ => self.remove(slot, CloseReason::Io(errno(res).kind())),
+            }
+            if last && res != 0 {
+                if let Some(conn) = self.conns.get_mut(slot).filter(|c| c.gen == gen) {
+                    if !conn.recv_live {
+                        self.io.arm_recv(slot, conn);
+                    }
+                }
+            }
+        } else if let Some(i) = self
+            .io
+            .moves
+            .iter()
+            .position(|m| m.slot == slot && m.gen == gen)
+        {
+            if let Some(data) = bid
+                .filter(|_| res > 0)
+                .and_then(|b| self.lease(b, res as usize))
+            {
+                self.io.moves[i].input.extend_from_slice(data);
+            }
+            if last {
+                self.io.moves[i].recv_live = false;
+                self.finish_move(i);
+            }
+        }
+        if let (Some(b), Some(bufs)) = (bid, self.io.bufs.as_mut()) {
+            bufs.recycle(b);
+        }
+    }
+
+    /// The `len` bytes the kernel put in receive buffer `bid`.
+    fn lease<'b>(&self, bid: u16, len: usize) -> Option<&'b mut [u8]> {
+        let ptr = self.io.bufs.as_ref()?.filled(bid, len)?;
+        // SAFETY: the completion handed buffer `bid` to us: the kernel does not write it until
+        // `recycle(bid)`, which runs after this slice's last use in `received`. The range lies
+        // inside the ring's allocation, which outlives the worker loop.
+        Some(unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) })
+    }
+
+    fn sent(&mut self, index: usize, res: i32) {
+        let Some(mut op) = self.io.sends.try_remove(index) else {
+            return;
+        };
+        let (slot, gen, epoch, offered) = (op.slot, op.gen, op.epoch, op.offered);
+        op.reset();
+        self.io.spare.push(op);
+        if let Some(conn) = self.conn_at(slot, gen) {
+            conn.send_live = false;
+            conn.blocked = false;
+            match res {
+                0 if offered > 0 => self.remove(slot, CloseReason::Io(io::ErrorKind::WriteZero)),
+                n if n >= 0 => {
+                    conn.outq.advance(epoch, n as usize);
+                    self.flush(slot);
+                }
+                _ if res == -libc::EINTR || res == -libc::EAGAIN => self.flush(slot),
+                _ => self.remove(slot, CloseReason::Io(errno(res).kind())),
+            }
+        } else if let Some(i) = self
+            .io
+            .moves
+            .iter()
+            .position(|m| m.slot == slot && m.gen == gen)
+        {
+            self.io.moves[i].send_live = false;
+            self.finish_move(i);
+        }
+    }
+
+    /// Hands over a moving connection once nothing of this ring is pending on it.
+    fn finish_move(&mut self, i: usize) {
+        let done = self
+            .io
+            .moves
+            .get(i)
+            .is_some_and(|m| !m.recv_live && !m.send_live);
+        if done {
+            let m = self.io.moves.swap_remove(i);
+            let _ = self.peers.send(m.to, Envelope::Adopt(m.sock, m.input));
+        }
+    }
+}
