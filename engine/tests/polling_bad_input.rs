@@ -256,3 +256,56 @@ fn connections_over_the_limit_get_503_and_are_counted() {
     still_serving(addr);
     server.shutdown();
 }
+
+/// Which worker owns an Engine.IO session (the sid encodes it: see `proto::eio::Sid`).
+fn owner(sid: &str) -> u16 {
+    volley::proto::eio::Sid::parse(sid).unwrap().worker()
+}
+
+#[test]
+fn pipelined_requests_for_sessions_on_two_workers_both_get_answers() {
+    let board = Board::default();
+    let server = start(&board);
+    let addr = server.local_addr();
+    let mut by_worker: std::collections::HashMap<u16, String> = Default::default();
+    while by_worker.len() < 2 {
+        let (sid, _) = session(addr);
+        by_worker.entry(owner(&sid)).or_insert(sid);
+    }
+    let (a, b) = (&by_worker[&0], &by_worker[&1]);
+    let post = |sid: &str, body: &str| {
+        format!(
+            "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // Both directions, so the connection is handed over with an answer still queued whichever
+    // worker accepts it.
+    for (first, second) in [(a, b), (b, a)] {
+        let mut sock = TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut both = post(first, "421[\"echo\",1]");
+        both.push_str(&post(second, "421[\"echo\",2]"));
+        sock.write_all(both.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while got.windows(2).filter(|w| w == b"ok").count() < 2 {
+            let n = sock.read(&mut chunk).unwrap();
+            assert!(
+                n > 0,
+                "connection closed after {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&got)
+                .matches("HTTP/1.1 200 OK")
+                .count(),
+            2
+        );
+    }
+    assert_eq!(get(addr, a), (200, "431[1]\u{1e}431[2]".to_string()));
+    assert_eq!(get(addr, b), (200, "431[2]\u{1e}431[1]".to_string()));
+    server.shutdown();
+}

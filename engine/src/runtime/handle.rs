@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::outq::OutQueue;
+
 /// Interrupts a worker's wait for I/O.
 pub(crate) enum Waker {
     /// Registered with the worker's mio poll.
@@ -63,8 +65,9 @@ pub(crate) enum Envelope<M> {
     Post(M),
     /// Stop accepting, close every connection, flush and exit.
     Shutdown,
-    /// Take over a connection from another worker, with the input it had not parsed.
-    Adopt(TcpStream, Vec<u8>),
+    /// Take over a connection from another worker, with the input it had not parsed and the
+    /// output it had not sent yet (answers to earlier requests on the same connection).
+    Adopt(TcpStream, Vec<u8>, OutQueue),
 }
 
 struct Peer<M> {

@@ -82,7 +82,7 @@ impl Io for EpollIo {
         let fd = conn.sock.as_raw_fd();
         let _ = self.registry().deregister(&mut SourceFd(&fd));
         // A refused hand-off means the owner is gone (shutting down): the socket closes here.
-        let _ = peers.send(to, Envelope::Adopt(conn.sock, input));
+        let _ = peers.send(to, Envelope::Adopt(conn.sock, input, conn.outq));
     }
 
     fn stop_accepting(&mut self) {

@@ -18,7 +18,7 @@ use slab::Slab;
 
 use super::conn::{Conn, ConnId, Phase};
 use super::handle::{Envelope, Mailbox, Peers};
-use super::outq::Flush;
+use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Service, TimerEntry, TimerKind};
 use super::timer::TimerWheel;
 use super::Counters;
@@ -261,9 +261,9 @@ impl<S: Service, B: Io> Worker<S, B> {
                     self.service.on_post(&mut cx!(self), msg);
                     self.finish_closes();
                 }
-                Envelope::Adopt(sock, input) => {
+                Envelope::Adopt(sock, input, outq) => {
                     if self.shutdown_deadline.is_none() {
-                        self.adopt(sock, input);
+                        self.adopt(sock, input, outq);
                     }
                 }
                 Envelope::Shutdown => self.begin_shutdown(),
@@ -368,12 +368,18 @@ impl<S: Service, B: Io> Worker<S, B> {
     }
 
     /// Takes over a connection another worker handed over, and parses its input.
-    fn adopt(&mut self, sock: TcpStream, input: Vec<u8>) {
+    fn adopt(&mut self, sock: TcpStream, input: Vec<u8>, outq: OutQueue) {
         let Some(slot) = self.insert_conn(sock) else {
             return;
         };
         if let Some(c) = self.conns.get_mut(slot) {
             c.inbuf = input;
+            // Answers to the requests before the hand-off go out first.
+            if !outq.is_empty() {
+                c.outq = outq;
+                c.dirty = true;
+                self.dirty.push(slot);
+            }
         }
         self.reparse_slot(slot);
     }

@@ -25,7 +25,7 @@ use slab::Slab;
 use super::{Io, Wait, Worker};
 use crate::runtime::conn::Conn;
 use crate::runtime::handle::{Envelope, Peers, Waker};
-use crate::runtime::outq::Flush;
+use crate::runtime::outq::{Flush, OutQueue};
 use crate::runtime::service::{CloseReason, Service};
 use crate::runtime::uring::bufring::BufRing;
 use crate::runtime::uring::op::{Op, SendOp, MAX_SLOTS};
@@ -43,6 +43,8 @@ struct Move {
     gen: u32,
     sock: TcpStream,
     input: Vec<u8>,
+    /// Output not yet sent; the send in flight advances it when it completes.
+    outq: OutQueue,
     to: usize,
     recv_live: bool,
     send_live: bool,
@@ -319,7 +321,7 @@ impl Io for UringIo {
         peers: &Peers<M>,
     ) {
         if !conn.recv_live && !conn.send_live {
-            let _ = peers.send(to, Envelope::Adopt(conn.sock, input));
+            let _ = peers.send(to, Envelope::Adopt(conn.sock, input, conn.outq));
             return;
         }
         if conn.recv_live {
@@ -333,6 +335,7 @@ impl Io for UringIo {
             gen: conn.gen,
             sock: conn.sock,
             input,
+            outq: conn.outq,
             to,
             recv_live: conn.recv_live,
             send_live: conn.send_live,
@@ -504,7 +507,11 @@ impl<S: Service> Worker<S, UringIo> {
             .iter()
             .position(|m| m.slot == slot && m.gen == gen)
         {
-            self.io.moves[i].send_live = false;
+            let m = &mut self.io.moves[i];
+            m.send_live = false;
+            if res > 0 {
+                m.outq.advance(epoch, res as usize);
+            }
             self.finish_move(i);
         }
     }
@@ -518,7 +525,9 @@ impl<S: Service> Worker<S, UringIo> {
             .is_some_and(|m| !m.recv_live && !m.send_live);
         if done {
             let m = self.io.moves.swap_remove(i);
-            let _ = self.peers.send(m.to, Envelope::Adopt(m.sock, m.input));
+            let _ = self
+                .peers
+                .send(m.to, Envelope::Adopt(m.sock, m.input, m.outq));
         }
     }
 }
