@@ -154,3 +154,35 @@ fn shutdown_closes_websockets_with_1001_after_queued_frames() {
         "still accepting after shutdown"
     );
 }
+
+#[test]
+fn a_client_reset_mid_frame_closes_only_that_connection() {
+    let rec = Recorder::default();
+    let server = start(&rec);
+    let addr = server.local_addr();
+    let mut other = RawWs::connect(addr, "/");
+    let victim = RawWs::connect(addr, "/");
+    // Half of a masked 200-byte frame, then a reset (SO_LINGER 0).
+    let mut half = Vec::new();
+    volley::proto::ws::encode_masked_frame(&mut half, OpCode::Text, &[b'x'; 200], [9, 9, 9, 9]);
+    half.truncate(100);
+    let mut sock = victim.sock;
+    sock.write_all(&half).unwrap();
+    socket2::SockRef::from(&sock)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(sock);
+    assert!(common::wait_until(Duration::from_secs(3), || !rec
+        .closes
+        .lock()
+        .unwrap()
+        .is_empty()));
+    let reason = rec.closes.lock().unwrap()[0].clone();
+    assert!(
+        matches!(reason, CloseReason::Io(_) | CloseReason::Eof),
+        "unexpected reason {reason:?}"
+    );
+    other.send(OpCode::Text, b"unaffected");
+    assert_eq!(other.read(), Got::Text("unaffected".into()));
+    server.shutdown();
+}
