@@ -6,7 +6,10 @@
 //! - `message-with-ack` -> acknowledges with the same arguments;
 //! - `ask` (q) -> emits `question` (q) with an ack; the client's answer comes back as
 //!   `ack-result`, no answer within 500 ms as `ack-timeout` (q);
-//! - `disconnect-me` -> the server disconnects the socket from the namespace.
+//! - `disconnect-me` -> the server disconnects the socket from the namespace;
+//! - `join` / `leave` (room) -> joins or leaves the room, acknowledged with `true`;
+//! - `within` (room, payload) -> emits `msg` (payload) to every member of the room, the sender
+//!   included, acknowledged with the number delivered on the sender's worker.
 //!
 //! Every timing comes from the `VOLLEY_*` variables, e.g.
 //! `VOLLEY_PING_INTERVAL_MS=300 VOLLEY_PING_TIMEOUT_MS=200 VOLLEY_CONNECT_TIMEOUT_MS=1000`.
@@ -51,6 +54,22 @@ fn conformance(ns: &mut NamespaceBuilder) {
     ns.on("disconnect-me", |socket, _| {
         socket.disconnect();
         None
+    });
+    ns.on("join", |socket, args| {
+        let room: String = args.deserialize(0).ok()?;
+        socket.join(&room);
+        Ack::one(&true).ok()
+    });
+    ns.on("leave", |socket, args| {
+        let room: String = args.deserialize(0).ok()?;
+        socket.leave(&room);
+        Ack::one(&true).ok()
+    });
+    ns.on("within", |socket, args| {
+        let room: String = args.deserialize(0).ok()?;
+        let payload: serde_json::Value = args.deserialize(1).ok()?;
+        let delivered = socket.within(&room).emit("msg", &[payload]).ok()?;
+        Ack::one(&delivered).ok()
     });
 }
 
