@@ -87,6 +87,20 @@ impl Conn {
         Err(last)
     }
 
+    /// Whether the server has closed the connection (say, Redis restarted while it was idle):
+    /// writing to it would seem to succeed and the command be lost.
+    pub fn is_closed(&self) -> bool {
+        if !self.buf.is_empty() || self.sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let closed = match self.sock.peek(&mut [0u8; 1]) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        };
+        closed || self.sock.set_nonblocking(false).is_err()
+    }
+
     /// Sets how long a read waits before [`Conn::read`] reports nothing.
     pub fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
         self.sock.set_read_timeout(Some(t))

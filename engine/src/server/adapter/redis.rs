@@ -326,6 +326,10 @@ impl Publisher {
                 .into_iter()
                 .chain(self.rx.try_iter().take(255))
                 .collect();
+            if !batch.is_empty() && self.conn.as_ref().is_some_and(Conn::is_closed) {
+                self.conn = None;
+                self.retry_at = Instant::now();
+            }
             for cmd in batch {
                 self.handle(cmd);
             }
