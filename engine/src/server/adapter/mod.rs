@@ -6,6 +6,7 @@
 //! Every call hands work to the adapter and returns at once: workers never wait on the network.
 
 mod conn;
+mod convert;
 mod msgpack;
 mod pending;
 mod redis;

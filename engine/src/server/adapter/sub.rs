@@ -16,6 +16,7 @@ use bytes::Bytes;
 use serde_json::{json, Value as Json};
 
 use super::conn::Conn;
+use super::convert;
 use super::redis::{Cmd, Core, IO_TIMEOUT, RETRY};
 use super::resp::Reply;
 use super::wire::{self, kind, ChannelKind};
@@ -98,12 +99,12 @@ fn on_push(core: &Arc<Core>, reply: Reply<'_>) {
             match kind {
                 ChannelKind::Broadcast => on_broadcast(core, payload),
                 ChannelKind::Request => {
-                    if let Ok((req, bins)) = wire::parse(payload) {
+                    if let Ok((req, bins)) = convert::parse(payload) {
                         on_request(core, nsp, &req, &bins);
                     }
                 }
                 ChannelKind::Response => {
-                    if let Ok((resp, _)) = wire::parse(payload) {
+                    if let Ok((resp, _)) = convert::parse(payload) {
                         core.pending.respond(&resp);
                     }
                 }
