@@ -13,6 +13,15 @@ if [ ! -d interop/node_modules ] || [ interop/package-lock.json -nt interop/node
   (cd interop && npm ci --no-audit --no-fund)
 fi
 
+step "redis-server for the cluster tests (Debian package, installed when missing)"
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+  fi
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -107,6 +107,13 @@ pub struct Config {
     /// Most connections open at once (all workers together); beyond it new connections get 503
     /// and are closed, and counted. Env `VOLLEY_MAX_CONNECTIONS`, default unlimited.
     pub max_connections: usize,
+    /// Redis to share broadcasts and socket operations with the other servers of a cluster
+    /// (`redis://[[user]:password@]host[:port]`), compatible with `@socket.io/redis-adapter`.
+    /// Env `VOLLEY_REDIS_URL`, default none (a server alone).
+    pub redis_url: Option<String>,
+    /// First part of every Redis channel name (the Node adapter's `key` option). Env
+    /// `VOLLEY_REDIS_PREFIX`, default `socket.io`.
+    pub redis_prefix: String,
 }
 
 impl Default for Config {
@@ -142,6 +149,8 @@ impl Default for Config {
             cookie: None,
             metrics_path: None,
             max_connections: usize::MAX,
+            redis_url: None,
+            redis_prefix: "socket.io".to_string(),
         }
     }
 }
@@ -258,6 +267,15 @@ impl Config {
         if let Some(v) = get("VOLLEY_METRICS_PATH") {
             c.metrics_path = (!v.trim().is_empty()).then(|| v.trim().to_string());
         }
+        if let Some(v) = get("VOLLEY_REDIS_URL") {
+            c.redis_url = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
+        if let Some(v) = get("VOLLEY_REDIS_PREFIX") {
+            if v.trim().is_empty() {
+                return Err(env.error("VOLLEY_REDIS_PREFIX", "a channel prefix"));
+            }
+            c.redis_prefix = v.trim().to_string();
+        }
         Ok(c)
     }
 }
@@ -345,6 +363,25 @@ mod tests {
         assert_eq!(c.max_payload, 42);
         assert_eq!(c.ping_interval, Duration::from_millis(300));
         assert_eq!(c.backend, Backend::Uring);
+    }
+
+    #[test]
+    fn redis_settings() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.redis_prefix, "socket.io");
+        let c = from(&[
+            ("VOLLEY_REDIS_URL", " redis://127.0.0.1:7000 "),
+            ("VOLLEY_REDIS_PREFIX", "app"),
+        ])
+        .unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:7000"));
+        assert_eq!(c.redis_prefix, "app");
+        assert_eq!(from(&[("VOLLEY_REDIS_URL", "")]).unwrap().redis_url, None);
+        assert_eq!(
+            from(&[("VOLLEY_REDIS_PREFIX", " ")]).unwrap_err().var,
+            "VOLLEY_REDIS_PREFIX"
+        );
     }
 
     #[test]

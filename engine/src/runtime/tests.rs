@@ -138,11 +138,21 @@ fn read_bodies(sock: &mut TcpStream, n: usize) -> Vec<String> {
                 continue;
             }
         }
-        let got = sock.read(&mut chunk).unwrap();
+        let got = read_some(sock, &mut chunk);
         assert!(got > 0, "EOF after {} responses", out.len());
         buf.extend_from_slice(&chunk[..got]);
     }
     out
+}
+
+/// `read`, retried when a signal interrupts it.
+fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> usize {
+    loop {
+        match sock.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r.unwrap(),
+        }
+    }
 }
 
 fn get(path: &str) -> String {
@@ -162,7 +172,7 @@ fn upgrade(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
             assert_eq!(resp.status, 101);
             return (sock, buf.split_off(resp.head_len));
         }
-        let n = sock.read(&mut chunk).unwrap();
+        let n = read_some(&mut sock, &mut chunk);
         assert!(n > 0, "EOF during the upgrade");
         buf.extend_from_slice(&chunk[..n]);
     }

@@ -72,6 +72,11 @@ impl Shared {
     pub fn frame(&self) -> &Bytes {
         &self.frame
     }
+
+    /// The Engine.IO packet's bytes (for an adapter re-encoding it for other servers).
+    pub fn eio_payload(&self) -> &[u8] {
+        self.frame.get(self.payload_at..).unwrap_or_default()
+    }
 }
 
 /// Encodes an EVENT (with attachments) for `nsp` once. `id` is set for broadcasts with acks.
@@ -97,7 +102,9 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
 
 /// Collects the replies of a broadcast with acknowledgements from every worker.
 pub struct BroadcastAcks {
-    /// `(socket id, ack arguments as a JSON array)` for each socket that answered in time.
+    /// `(socket id, ack arguments as a JSON array)` for each socket that answered in time. A
+    /// socket on another server (through the Redis adapter) has an empty id and only its
+    /// first argument, as `@socket.io/redis-adapter` forwards no more.
     pub replies: Vec<(String, Vec<u8>)>,
     /// Sockets that did not answer in time (or disconnected first).
     pub no_reply: usize,
@@ -105,11 +112,30 @@ pub struct BroadcastAcks {
 
 type AcksCallback = Box<dyn FnOnce(BroadcastAcks) + Send>;
 
+/// Receives the acks of another server's broadcast as they come, so the adapter can answer
+/// that server without waiting for the slowest receiver.
+pub(crate) trait AckStream: Send {
+    /// Every part is done: `receivers` sockets got the broadcast.
+    fn count(&mut self, receivers: usize);
+    /// One receiver answered (its arguments as a JSON array).
+    fn reply(&mut self, args_json: &[u8]);
+}
+
+enum Sink {
+    /// Everything at once, to the user's callback.
+    Callback(Option<AcksCallback>),
+    Stream {
+        stream: Box<dyn AckStream>,
+        counted: bool,
+    },
+}
+
 struct CollectorState {
+    /// Parts still delivering: workers, plus the adapter's part for the other servers.
     workers_left: usize,
     expected: usize,
     acks: BroadcastAcks,
-    callback: Option<AcksCallback>,
+    sink: Sink,
 }
 
 /// Shared by the workers taking part in one broadcast with acks; the last event to arrive runs
@@ -120,6 +146,21 @@ pub(crate) struct AckCollector {
 
 impl AckCollector {
     pub fn new(workers: usize, callback: AcksCallback) -> Arc<Self> {
+        Self::with_sink(workers, Sink::Callback(Some(callback)))
+    }
+
+    /// A collector that streams to `stream` instead of collecting.
+    pub fn streaming(workers: usize, stream: Box<dyn AckStream>) -> Arc<Self> {
+        Self::with_sink(
+            workers,
+            Sink::Stream {
+                stream,
+                counted: false,
+            },
+        )
+    }
+
+    fn with_sink(workers: usize, sink: Sink) -> Arc<Self> {
         Arc::new(AckCollector {
             state: Mutex::new(CollectorState {
                 workers_left: workers,
@@ -128,7 +169,7 @@ impl AckCollector {
                     replies: Vec::new(),
                     no_reply: 0,
                 },
-                callback: Some(callback),
+                sink,
             }),
         })
     }
@@ -137,17 +178,29 @@ impl AckCollector {
         let done = {
             let Ok(mut s) = self.state.lock() else { return };
             f(&mut s);
-            if s.workers_left == 0 && s.acks.replies.len() + s.acks.no_reply >= s.expected {
-                let acks = std::mem::replace(
-                    &mut s.acks,
-                    BroadcastAcks {
-                        replies: Vec::new(),
-                        no_reply: 0,
-                    },
-                );
-                s.callback.take().map(|cb| (cb, acks))
-            } else {
-                None
+            let s = &mut *s;
+            match &mut s.sink {
+                Sink::Stream { stream, counted } => {
+                    if s.workers_left == 0 && !*counted {
+                        *counted = true;
+                        stream.count(s.expected);
+                    }
+                    None
+                }
+                Sink::Callback(callback)
+                    if s.workers_left == 0
+                        && s.acks.replies.len() + s.acks.no_reply >= s.expected =>
+                {
+                    let acks = std::mem::replace(
+                        &mut s.acks,
+                        BroadcastAcks {
+                            replies: Vec::new(),
+                            no_reply: 0,
+                        },
+                    );
+                    callback.take().map(|cb| (cb, acks))
+                }
+                Sink::Callback(_) => None,
             }
         };
         if let Some((cb, acks)) = done {
@@ -155,7 +208,7 @@ impl AckCollector {
         }
     }
 
-    /// A worker emitted to `targets` sockets.
+    /// A worker (or another server) emitted to `targets` sockets.
     pub fn worker_done(&self, targets: usize) {
         self.update(|s| {
             s.workers_left = s.workers_left.saturating_sub(1);
@@ -163,8 +216,26 @@ impl AckCollector {
         });
     }
 
-    fn reply(&self, sid: String, json: Vec<u8>) {
-        self.update(|s| s.acks.replies.push((sid, json)));
+    /// `n` more parts will report (the other servers, once the adapter knows how many).
+    pub fn add_parts(&self, n: usize) {
+        self.update(|s| s.workers_left += n);
+    }
+
+    /// The other servers' time is up: `parts` never reported and `acks` of their receivers
+    /// never answered.
+    pub fn give_up(&self, parts: usize, acks: usize) {
+        self.update(|s| {
+            s.workers_left = s.workers_left.saturating_sub(parts);
+            s.acks.no_reply += acks;
+        });
+    }
+
+    /// A receiver answered (`sid` is empty for receivers on other servers).
+    pub fn reply(&self, sid: String, json: Vec<u8>) {
+        self.update(|s| match &mut s.sink {
+            Sink::Stream { stream, .. } => stream.reply(&json),
+            Sink::Callback(_) => s.acks.replies.push((sid, json)),
+        });
     }
 
     fn no_reply(&self) {
@@ -298,4 +369,10 @@ pub(crate) fn post_remote(peers: &Peers<Post>, skip: Option<usize>, msg: Arc<Bro
             peers.post(w, Post::Broadcast(msg.clone()));
         }
     }
+}
+
+/// How many parts a collector for a broadcast from this server waits for: the workers, plus
+/// the adapter's part when other servers may answer too.
+pub(crate) fn ack_parts(workers: usize, local: bool, remote: bool) -> usize {
+    workers + usize::from(remote && !local)
 }

@@ -13,8 +13,10 @@ use crate::proto::sio as sioproto;
 use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::{ConnId, Peers};
 
+use super::adapter::{Adapter, RemoteOp};
 use super::broadcast::{
-    encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks, BroadcastMsg,
+    ack_parts, encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks,
+    BroadcastMsg,
 };
 use super::engine::Out;
 use super::rooms::Target;
@@ -27,6 +29,7 @@ use super::stats::{Counter, Stats, StatsSnapshot};
 pub struct ServerHandle {
     pub(crate) peers: Peers<Post>,
     pub(crate) stats: Arc<Stats>,
+    pub(crate) adapter: Arc<dyn Adapter>,
 }
 
 /// A socket as [`HandleBroadcast::fetch_sockets`] reports it.
@@ -94,7 +97,40 @@ impl ServerHandle {
             nsp: nsp.to_string(),
             target: Target::default(),
             volatile: false,
+            local: false,
         }
+    }
+
+    /// Emits `event` with `args` (serialised as the argument list) to the other servers of the
+    /// cluster, whose server-side emit handlers run with them
+    /// ([`super::ServerBuilder::on_server_side_emit`]; Node: `io.on("event")` through
+    /// `serverSideEmit`). Nothing happens without a cluster adapter.
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        nsp: &str,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        let data = server_side_data(event, args)?;
+        self.adapter.server_side_emit(nsp, data, None);
+        Ok(())
+    }
+
+    /// Like [`ServerHandle::server_side_emit`], and waits up to `timeout` for every other
+    /// server's answer; returns the answers that came. Blocks: call it from your own threads.
+    pub fn server_side_emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        nsp: &str,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<Vec<serde_json::Value>, EmitError> {
+        let data = server_side_data(event, args)?;
+        let Some(rx) = self.adapter.server_side_emit(nsp, data, Some(timeout)) else {
+            return Ok(Vec::new());
+        };
+        // The adapter answers by the deadline itself; the slack covers its sweep interval.
+        Ok(rx.recv_timeout(timeout + REMOTE_SLACK).unwrap_or_default())
     }
 
     /// The server's counters summed over workers.
@@ -115,6 +151,29 @@ pub struct HandleBroadcast {
     nsp: String,
     target: Target,
     volatile: bool,
+    local: bool,
+}
+
+/// Time allowed past a caller's timeout for the adapter to hand over what other servers sent.
+const REMOTE_SLACK: Duration = Duration::from_millis(200);
+
+/// `[event, ...args]` for a server-side emit.
+fn server_side_data<T: Serialize + ?Sized>(
+    event: &str,
+    args: &T,
+) -> Result<serde_json::Value, EmitError> {
+    let v = serde_json::to_value(args).map_err(|e| EmitError::Serialize(e.to_string()))?;
+    let mut data = vec![serde_json::Value::String(event.to_string())];
+    match v {
+        serde_json::Value::Array(items) => data.extend(items),
+        serde_json::Value::Null => {}
+        _ => {
+            return Err(EmitError::Serialize(
+                "event arguments must serialise to a JSON array".into(),
+            ))
+        }
+    }
+    Ok(serde_json::Value::Array(data))
 }
 
 impl HandleBroadcast {
@@ -134,6 +193,16 @@ impl HandleBroadcast {
     pub fn volatile(mut self) -> Self {
         self.volatile = true;
         self
+    }
+
+    /// Only this server's sockets: nothing goes to the other servers of a cluster.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    fn remote(&self) -> Option<&dyn Adapter> {
+        (!self.local).then_some(&*self.handle.adapter)
     }
 
     /// Emits `event` with `args` to every selected socket on every worker.
@@ -164,7 +233,12 @@ impl HandleBroadcast {
     ) -> Result<(), EmitError> {
         let id = next_broadcast_ack_id();
         let packets = encode_event(&self.nsp, Some(id), event, args, &[])?;
-        let collector = AckCollector::new(self.handle.peers.len(), Box::new(callback));
+        let parts = ack_parts(
+            self.handle.peers.len(),
+            self.local,
+            self.handle.adapter.is_remote(),
+        );
+        let collector = AckCollector::new(parts, Box::new(callback));
         self.post(packets, Some((id, timeout, collector)));
         Ok(())
     }
@@ -182,7 +256,11 @@ impl HandleBroadcast {
             packets,
             acks,
         };
-        post_remote(&self.handle.peers, None, Arc::new(msg));
+        let msg = Arc::new(msg);
+        if let Some(adapter) = self.remote() {
+            adapter.broadcast(&msg);
+        }
+        post_remote(&self.handle.peers, None, msg);
     }
 
     fn select(&self, op: impl Fn() -> SelectOp) {
@@ -198,39 +276,63 @@ impl HandleBroadcast {
         }
     }
 
-    /// Makes every selected socket join `rooms`.
+    /// Makes every selected socket join `rooms` (on every server of a cluster).
     pub fn sockets_join(&self, rooms: &[&str]) {
         let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
         self.select(|| SelectOp::Join(rooms.clone()));
+        if let Some(a) = self.remote() {
+            a.select(&self.nsp, &self.target, RemoteOp::Join(rooms));
+        }
     }
 
-    /// Makes every selected socket leave `rooms`.
+    /// Makes every selected socket leave `rooms` (on every server of a cluster).
     pub fn sockets_leave(&self, rooms: &[&str]) {
         let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
         self.select(|| SelectOp::Leave(rooms.clone()));
+        if let Some(a) = self.remote() {
+            a.select(&self.nsp, &self.target, RemoteOp::Leave(rooms));
+        }
     }
 
     /// Disconnects every selected socket from the namespace (`close`: closes their whole
-    /// connections).
+    /// connections), on every server of a cluster.
     pub fn disconnect_sockets(&self, close: bool) {
         self.select(|| SelectOp::Disconnect(close));
+        if let Some(a) = self.remote() {
+            a.select(&self.nsp, &self.target, RemoteOp::Disconnect(close));
+        }
     }
 
-    /// Asks every worker for its selected sockets and waits up to `timeout` for the answers.
-    /// Blocks: call it from your own threads, never from a handler (its worker could not answer).
+    /// Asks every worker (and every other server of a cluster) for its selected sockets and
+    /// waits up to `timeout` for the answers. Blocks: call it from your own threads, never from
+    /// a handler (its worker could not answer).
     pub fn fetch_sockets(&self, timeout: Duration) -> Vec<SocketInfo> {
+        let remote = self
+            .remote()
+            .and_then(|a| a.fetch(&self.nsp, &self.target, timeout));
         let (tx, rx) = crossbeam_channel::unbounded();
         self.select(|| SelectOp::Fetch(tx.clone()));
         drop(tx);
-        gather(&rx, self.handle.peers.len(), timeout)
+        let mut out: Vec<SocketInfo> = gather(&rx, self.handle.peers.len(), timeout)
             .into_iter()
             .flatten()
-            .collect()
+            .collect();
+        if let Some(remote) = remote {
+            out.extend(
+                remote
+                    .recv_timeout(timeout + REMOTE_SLACK)
+                    .unwrap_or_default(),
+            );
+        }
+        out
     }
 
-    /// Counts the selected sockets over all workers, waiting up to `timeout`. Blocks like
-    /// [`HandleBroadcast::fetch_sockets`].
+    /// Counts the selected sockets over all workers (and, in a cluster, over every server,
+    /// by fetching them), waiting up to `timeout`. Blocks like [`HandleBroadcast::fetch_sockets`].
     pub fn count(&self, timeout: Duration) -> usize {
+        if self.handle.adapter.is_remote() && !self.local {
+            return self.fetch_sockets(timeout).len();
+        }
         let (tx, rx) = crossbeam_channel::unbounded();
         self.select(|| SelectOp::Count(tx.clone()));
         drop(tx);
@@ -240,7 +342,12 @@ impl HandleBroadcast {
     }
 }
 
-fn gather<T>(rx: &crossbeam_channel::Receiver<T>, n: usize, timeout: Duration) -> Vec<T> {
+/// Collects up to `n` answers arriving within `timeout`.
+pub(crate) fn gather<T>(
+    rx: &crossbeam_channel::Receiver<T>,
+    n: usize,
+    timeout: Duration,
+) -> Vec<T> {
     let deadline = Instant::now() + timeout;
     let mut out = Vec::with_capacity(n);
     while out.len() < n {

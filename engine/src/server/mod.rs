@@ -1,6 +1,7 @@
 //! The public API: build a [`Server`] with its endpoints, start it, and reach it from any thread
 //! through a [`ServerHandle`].
 
+mod adapter;
 mod broadcast;
 mod endpoint;
 mod engine;
@@ -42,6 +43,7 @@ use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
 use crate::proto::ws::{self as wsproto, OpCode};
 use crate::runtime::Runtime;
+use adapter::{Adapter, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler};
 use endpoint::{EioEndpoint, UpperKind};
 use router::{Endpoint, Router};
 use sio::namespace_builder;
@@ -86,6 +88,9 @@ pub struct ServerBuilder {
     engine_io: Option<Arc<dyn EioHandler>>,
     namespaces: Vec<NamespaceBuilder>,
     allow_request: Option<Arc<AllowRequest>>,
+    /// Exact namespace names, whose Redis request channels are subscribed from the start.
+    exact_namespaces: Vec<String>,
+    on_server_side_emit: Option<Arc<ServerSideEmitHandler>>,
 }
 
 impl ServerBuilder {
@@ -121,6 +126,9 @@ impl ServerBuilder {
         let mut ns = namespace_builder::for_pattern(name);
         f(&mut ns);
         self.namespaces.push(ns);
+        if !name.contains('{') {
+            self.exact_namespaces.push(name.to_string());
+        }
         self
     }
 
@@ -143,6 +151,29 @@ impl ServerBuilder {
         f: impl Fn(&Request) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         self.allow_request = Some(Arc::new(f));
+        self
+    }
+
+    /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
+    /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
+    /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`
+    /// included. Same as `config.redis_url`; default: none, a server alone.
+    pub fn redis(mut self, url: &str) -> Self {
+        self.config.redis_url = Some(url.to_string());
+        self
+    }
+
+    /// Runs `f(namespace, event, args)` for each server-side emit from another server of the
+    /// cluster, on the adapter's thread (it must not block); what it returns answers a sender
+    /// that asked for acknowledgements (`None` answers `null`). Default: emits are ignored.
+    pub fn on_server_side_emit(
+        mut self,
+        f: impl Fn(&str, &str, &[serde_json::Value]) -> Option<serde_json::Value>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.on_server_side_emit = Some(Arc::new(f));
         self
     }
 
@@ -180,16 +211,43 @@ impl ServerBuilder {
         }
         let stats = Arc::new(stats::Stats::new(self.config.workers));
         let metrics_path = self.config.metrics_path.clone();
+        let redis = match &self.config.redis_url {
+            Some(url) => {
+                let url = RedisUrl::parse(url).ok_or_else(|| ConfigError {
+                    var: "VOLLEY_REDIS_URL",
+                    value: url.clone(),
+                    expected: "a URL such as redis://127.0.0.1:6379",
+                })?;
+                let mut nsps = std::mem::take(&mut self.exact_namespaces);
+                nsps.push("/".to_string());
+                Some(Arc::new(RedisAdapter::new(
+                    url,
+                    &self.config.redis_prefix,
+                    nsps,
+                    self.on_server_side_emit.take(),
+                )))
+            }
+            None => None,
+        };
+        let adapter: Arc<dyn Adapter> = match &redis {
+            Some(r) => r.clone(),
+            None => Arc::new(LocalAdapter),
+        };
         let router = Arc::new(Router {
             routes: self.routes,
             stats: stats.clone(),
+            adapter: adapter.clone(),
             metrics_path,
         });
         let runtime = Runtime::start(self.config, router)?;
         stats.set_connection_counters(runtime.counters().clone());
+        if let Some(r) = &redis {
+            r.start(runtime.peers().clone())?;
+        }
         let handle = ServerHandle {
             peers: runtime.peers().clone(),
             stats,
+            adapter,
         };
         Ok(Server { runtime, handle })
     }
@@ -210,6 +268,8 @@ impl Server {
             engine_io: None,
             namespaces: Vec::new(),
             allow_request: None,
+            exact_namespaces: Vec::new(),
+            on_server_side_emit: None,
         }
     }
 
@@ -229,9 +289,10 @@ impl Server {
     }
 
     /// Graceful shutdown: stop accepting, close every WebSocket with 1001, flush what is queued
-    /// (bounded by `shutdown_timeout`), and join the workers.
+    /// (bounded by `shutdown_timeout`), join the workers, then stop the cluster adapter.
     pub fn shutdown(self) {
         self.runtime.shutdown();
+        self.handle.adapter.stop();
     }
 
     /// Blocks until SIGTERM or SIGINT, then shuts down gracefully. Call

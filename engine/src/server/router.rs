@@ -12,6 +12,7 @@ use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Service};
 
+use super::adapter::Adapter;
 use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
 use super::endpoint::EioEndpoint;
 use super::engine::{Out, Tx};
@@ -106,11 +107,14 @@ pub(crate) struct WorkerState {
     /// Reused by every broadcast to list its receivers.
     pub scratch_sids: Vec<Sid>,
     pub stats: Arc<Stats>,
+    /// Where broadcasts for the other servers of a cluster go.
+    pub adapter: Arc<dyn Adapter>,
 }
 
 pub(crate) struct Router {
     pub routes: Vec<(String, Endpoint)>,
     pub stats: Arc<Stats>,
+    pub adapter: Arc<dyn Adapter>,
     /// Where the Prometheus text is served, if anywhere.
     pub metrics_path: Option<String>,
 }
@@ -146,6 +150,7 @@ impl Service for Router {
             rooms: Rooms::default(),
             scratch_sids: Vec::new(),
             stats: self.stats.clone(),
+            adapter: self.adapter.clone(),
         }
     }
 

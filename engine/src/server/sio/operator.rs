@@ -9,8 +9,8 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::server::broadcast::{
-    deliver_local, encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks,
-    BroadcastMsg, Current, DeliverFrom,
+    ack_parts, deliver_local, encode_event, next_broadcast_ack_id, post_remote, AckCollector,
+    BroadcastAcks, BroadcastMsg, Current, DeliverFrom,
 };
 use crate::server::rooms::Target;
 use crate::server::stats::Counter;
@@ -44,7 +44,8 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
         self
     }
 
-    /// Only the sockets of this worker (no message to the other workers).
+    /// Only the sockets of this worker (no message to the other workers, nor to the other
+    /// servers of a cluster).
     pub fn local(mut self) -> Self {
         self.local = true;
         self
@@ -94,9 +95,11 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
         } else {
             socket.tx.cx.workers()
         };
+        let adapter = socket.tx.cx.state().adapter.clone();
+        let parts = ack_parts(workers, self.local, adapter.is_remote());
         let acks = acks.map(|(timeout, cb)| {
             let id = next_broadcast_ack_id();
-            (id, timeout, AckCollector::new(workers, cb))
+            (id, timeout, AckCollector::new(parts, cb))
         });
         let packets = encode_event(&nsp, acks.as_ref().map(|a| a.0), event, args, attachments)?;
         let msg = Arc::new(BroadcastMsg {
@@ -120,6 +123,7 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
         };
         let delivered = deliver_local(DeliverFrom::Handler(current), &msg);
         if !self.local {
+            adapter.broadcast(&msg);
             let peers = socket.tx.cx.peers().clone();
             post_remote(&peers, Some(worker as usize), msg);
         }

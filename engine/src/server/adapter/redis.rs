@@ -1,0 +1,495 @@
+//! The Redis adapter: two threads of its own, so no worker ever waits on Redis. Workers and
+//! handles hand commands over a bounded channel to the publisher thread, which pipelines
+//! PUBLISHes on one connection; the subscriber thread (see [`super::sub`]) holds the other
+//! connection in subscribed mode. Each reconnects by itself; what is published while Redis is
+//! unreachable is dropped (the local delivery has already happened).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use serde_json::{json, Value as Json};
+
+use super::conn::{Conn, RedisUrl};
+use super::pending::{Pending, Waiting};
+use super::wire::{self, kind, Channels};
+use super::{Adapter, RemoteOp, ServerSideEmitHandler};
+use crate::runtime::Peers;
+use crate::server::broadcast::BroadcastMsg;
+use crate::server::handle::SocketInfo;
+use crate::server::rooms::Target;
+use crate::server::router::Post;
+
+/// Commands waiting for the publisher; beyond this, new ones are dropped rather than queued.
+const QUEUE: usize = 65_536;
+/// Longest a connect (or a reply) may take.
+pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a failed connect waits before the next try.
+pub(super) const RETRY: Duration = Duration::from_millis(200);
+/// How often the publisher looks for requests whose time is up.
+const SWEEP: Duration = Duration::from_millis(50);
+/// Slack after a broadcast's ack timeout for the other servers' last answers to travel.
+const ACK_GRACE: Duration = Duration::from_millis(200);
+
+/// What the publisher thread does.
+pub(super) enum Cmd {
+    Publish {
+        channel: String,
+        payload: Vec<u8>,
+    },
+    Broadcast(Arc<BroadcastMsg>),
+    Select {
+        nsp: String,
+        target: Target,
+        op: RemoteOp,
+    },
+    Fetch {
+        nsp: String,
+        target: Target,
+        timeout: Duration,
+        reply: Sender<Vec<SocketInfo>>,
+    },
+    Emit {
+        nsp: String,
+        data: Json,
+        ack: Option<(Duration, Sender<Vec<Json>>)>,
+    },
+}
+
+impl Cmd {
+    /// A command that will not run: a broadcast's collector still gets the adapter's part.
+    fn abandon(self) {
+        if let Cmd::Broadcast(msg) = self {
+            if let Some((_, _, collector)) = &msg.acks {
+                collector.worker_done(0);
+            }
+        }
+    }
+}
+
+/// Which request channels the subscriber holds exactly (Node counts servers with NUMSUB).
+#[derive(Default)]
+pub(super) struct Subs {
+    /// Namespaces this server uses.
+    pub wanted: HashSet<String>,
+    /// Namespaces whose subscription Redis confirmed on the current connection.
+    pub confirmed: HashSet<String>,
+}
+
+/// What both threads share.
+pub(super) struct Core {
+    pub url: RedisUrl,
+    pub channels: Channels,
+    /// This server's id on the wire; messages carrying it are our own.
+    pub uid: String,
+    pub stop: AtomicBool,
+    pub pending: Pending,
+    pub subs: Mutex<Subs>,
+    pub cmds: Sender<Cmd>,
+    pub peers: Peers<Post>,
+    pub on_emit: Option<Arc<ServerSideEmitHandler>>,
+}
+
+impl Core {
+    /// Queues a command; never blocks.
+    pub fn send(&self, cmd: Cmd) {
+        send(&self.cmds, cmd);
+    }
+
+    /// Publishes a JSON response on `nsp`'s response channel.
+    pub fn respond(&self, nsp: &str, body: &Json) {
+        self.send(Cmd::Publish {
+            channel: self.channels.response(nsp),
+            payload: body.to_string().into_bytes(),
+        });
+    }
+
+    fn want(&self, nsp: &str) {
+        if let Ok(mut s) = self.subs.lock() {
+            if !s.wanted.contains(nsp) {
+                s.wanted.insert(nsp.to_string());
+            }
+        }
+    }
+
+    fn subscribed(&self, nsp: &str) -> bool {
+        self.subs.lock().is_ok_and(|s| s.confirmed.contains(nsp))
+    }
+}
+
+fn send(cmds: &Sender<Cmd>, cmd: Cmd) {
+    if let Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) = cmds.try_send(cmd) {
+        c.abandon();
+    }
+}
+
+/// A random id (the adapter's uid and request ids).
+pub(super) fn new_id() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        // Ids only need to differ between servers and requests, not to be secret.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (t as u64).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The Redis adapter as workers and handles see it.
+pub(crate) struct RedisAdapter {
+    cmds: Sender<Cmd>,
+    starting: Mutex<Option<Starting>>,
+    core: Mutex<Option<Arc<Core>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Starting {
+    rx: Receiver<Cmd>,
+    url: RedisUrl,
+    prefix: String,
+    nsps: Vec<String>,
+    on_emit: Option<Arc<ServerSideEmitHandler>>,
+}
+
+impl RedisAdapter {
+    /// An adapter for `url` with channel prefix `prefix`, subscribed from the start to the
+    /// request channels of `nsps`; threads start with [`RedisAdapter::start`].
+    pub fn new(
+        url: RedisUrl,
+        prefix: &str,
+        nsps: Vec<String>,
+        on_emit: Option<Arc<ServerSideEmitHandler>>,
+    ) -> RedisAdapter {
+        let (cmds, rx) = crossbeam_channel::bounded(QUEUE);
+        RedisAdapter {
+            cmds,
+            starting: Mutex::new(Some(Starting {
+                rx,
+                url,
+                prefix: prefix.to_string(),
+                nsps,
+                on_emit,
+            })),
+            core: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Starts the threads, which deliver what other servers send to `peers`.
+    pub fn start(&self, peers: Peers<Post>) -> std::io::Result<()> {
+        let Some(s) = self.starting.lock().ok().and_then(|mut s| s.take()) else {
+            return Ok(());
+        };
+        let core = Arc::new(Core {
+            url: s.url,
+            channels: Channels::new(&s.prefix),
+            uid: new_id(),
+            stop: AtomicBool::new(false),
+            pending: Pending::default(),
+            subs: Mutex::new(Subs {
+                wanted: s.nsps.into_iter().collect(),
+                confirmed: HashSet::new(),
+            }),
+            cmds: self.cmds.clone(),
+            peers,
+            on_emit: s.on_emit,
+        });
+        let publisher = Publisher {
+            core: core.clone(),
+            rx: s.rx,
+            conn: None,
+            retry_at: Instant::now(),
+            unread: 0,
+        };
+        let sub_core = core.clone();
+        let threads = vec![
+            std::thread::Builder::new()
+                .name("volley-redis-pub".into())
+                .spawn(move || publisher.run())?,
+            std::thread::Builder::new()
+                .name("volley-redis-sub".into())
+                .spawn(move || super::sub::run(&sub_core))?,
+        ];
+        if let Ok(mut t) = self.threads.lock() {
+            t.extend(threads);
+        }
+        if let Ok(mut c) = self.core.lock() {
+            *c = Some(core);
+        }
+        Ok(())
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn broadcast(&self, msg: &Arc<BroadcastMsg>) {
+        send(&self.cmds, Cmd::Broadcast(msg.clone()));
+    }
+
+    fn select(&self, nsp: &str, target: &Target, op: RemoteOp) {
+        send(
+            &self.cmds,
+            Cmd::Select {
+                nsp: nsp.to_string(),
+                target: target.clone(),
+                op,
+            },
+        );
+    }
+
+    fn fetch(
+        &self,
+        nsp: &str,
+        target: &Target,
+        timeout: Duration,
+    ) -> Option<Receiver<Vec<SocketInfo>>> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        send(
+            &self.cmds,
+            Cmd::Fetch {
+                nsp: nsp.to_string(),
+                target: target.clone(),
+                timeout,
+                reply,
+            },
+        );
+        Some(rx)
+    }
+
+    fn server_side_emit(
+        &self,
+        nsp: &str,
+        data: Json,
+        ack: Option<Duration>,
+    ) -> Option<Receiver<Vec<Json>>> {
+        let (ack, rx) = match ack {
+            Some(t) => {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                (Some((t, tx)), Some(rx))
+            }
+            None => (None, None),
+        };
+        let nsp = nsp.to_string();
+        send(&self.cmds, Cmd::Emit { nsp, data, ack });
+        rx
+    }
+
+    fn stop(&self) {
+        if let Some(core) = self.core.lock().ok().and_then(|mut c| c.take()) {
+            core.stop.store(true, Ordering::Release);
+        }
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The `{rooms, except}` of a request, the sender's own room among the exceptions.
+fn opts_json(target: &Target) -> Json {
+    let mut except = target.except.clone();
+    if let Some(sid) = &target.except_sid {
+        except.push(sid.as_str().to_string());
+    }
+    json!({"rooms": target.rooms, "except": except})
+}
+
+struct Publisher {
+    core: Arc<Core>,
+    rx: Receiver<Cmd>,
+    conn: Option<Conn>,
+    retry_at: Instant,
+    /// PUBLISH replies still to read.
+    unread: usize,
+}
+
+impl Publisher {
+    fn run(mut self) {
+        while !self.core.stop.load(Ordering::Acquire) {
+            let first = match self.rx.recv_timeout(SWEEP) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let batch: Vec<Cmd> = first
+                .into_iter()
+                .chain(self.rx.try_iter().take(255))
+                .collect();
+            if !batch.is_empty() && self.conn.as_ref().is_some_and(Conn::is_closed) {
+                self.conn = None;
+                self.retry_at = Instant::now();
+            }
+            for cmd in batch {
+                self.handle(cmd);
+            }
+            self.read_replies();
+            self.core.pending.sweep(Instant::now());
+        }
+        self.core.pending.clear();
+        self.rx.try_iter().for_each(Cmd::abandon);
+    }
+
+    fn conn(&mut self) -> Option<&mut Conn> {
+        if self.conn.is_none() && Instant::now() >= self.retry_at {
+            match Conn::connect(&self.core.url, IO_TIMEOUT) {
+                Ok(c) => self.conn = Some(c),
+                Err(_) => self.retry_at = Instant::now() + RETRY,
+            }
+        }
+        self.conn.as_mut()
+    }
+
+    fn publish(&mut self, channel: &str, payload: &[u8]) {
+        if let Some(c) = self.conn() {
+            c.queue(&[b"PUBLISH", channel.as_bytes(), payload]);
+            self.unread += 1;
+        }
+    }
+
+    /// Writes what is queued and reads one reply per PUBLISH; any failure drops the connection.
+    fn read_replies(&mut self) {
+        let n = std::mem::take(&mut self.unread);
+        let Some(c) = self.conn.as_mut() else { return };
+        let ok = c.flush().is_ok() && (0..n).all(|_| c.expect_int().is_ok());
+        if !ok {
+            self.conn = None;
+        }
+    }
+
+    /// How many other servers subscribe to `nsp`'s request channel (0 when Redis is down).
+    fn others(&mut self, nsp: &str) -> usize {
+        self.read_replies();
+        let channel = self.core.channels.request(nsp);
+        let Some(c) = self.conn() else { return 0 };
+        match c.numsub(&channel) {
+            Ok(n) => n.saturating_sub(usize::from(self.core.subscribed(nsp))),
+            Err(_) => {
+                self.conn = None;
+                0
+            }
+        }
+    }
+
+    fn request(&mut self, nsp: &str, body: &Json) {
+        let channel = self.core.channels.request(nsp);
+        self.publish(&channel, body.to_string().as_bytes());
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Publish { channel, payload } => self.publish(&channel, &payload),
+            Cmd::Broadcast(msg) => self.broadcast(&msg),
+            Cmd::Select { nsp, target, op } => {
+                self.core.want(&nsp);
+                let uid = &self.core.uid;
+                let opts = opts_json(&target);
+                let body = match op {
+                    RemoteOp::Join(rooms) => {
+                        json!({"uid": uid, "type": kind::REMOTE_JOIN, "opts": opts, "rooms": rooms})
+                    }
+                    RemoteOp::Leave(rooms) => {
+                        json!({"uid": uid, "type": kind::REMOTE_LEAVE, "opts": opts, "rooms": rooms})
+                    }
+                    RemoteOp::Disconnect(close) => {
+                        json!({"uid": uid, "type": kind::REMOTE_DISCONNECT, "opts": opts, "close": close})
+                    }
+                };
+                self.request(&nsp, &body);
+            }
+            Cmd::Fetch {
+                nsp,
+                target,
+                timeout,
+                reply,
+            } => {
+                self.core.want(&nsp);
+                let others = self.others(&nsp);
+                if others == 0 {
+                    let _ = reply.send(Vec::new());
+                    return;
+                }
+                let id = new_id();
+                let waiting = Waiting::Fetch {
+                    sockets: Vec::new(),
+                    reply,
+                };
+                let deadline = Instant::now() + timeout;
+                self.core
+                    .pending
+                    .insert(id.clone(), &nsp, others, deadline, waiting);
+                let body = json!({"uid": self.core.uid, "requestId": id,
+                    "type": kind::REMOTE_FETCH, "opts": opts_json(&target)});
+                self.request(&nsp, &body);
+            }
+            Cmd::Emit { nsp, data, ack } => {
+                self.core.want(&nsp);
+                let uid = self.core.uid.clone();
+                let Some((timeout, reply)) = ack else {
+                    let body = json!({"uid": uid, "type": kind::SERVER_SIDE_EMIT, "data": data});
+                    self.request(&nsp, &body);
+                    return;
+                };
+                let others = self.others(&nsp);
+                if others == 0 {
+                    let _ = reply.send(Vec::new());
+                    return;
+                }
+                let id = new_id();
+                let waiting = Waiting::Emit {
+                    answers: Vec::new(),
+                    reply,
+                };
+                let deadline = Instant::now() + timeout;
+                self.core
+                    .pending
+                    .insert(id.clone(), &nsp, others, deadline, waiting);
+                let body = json!({"uid": uid, "requestId": id,
+                    "type": kind::SERVER_SIDE_EMIT, "data": data});
+                self.request(&nsp, &body);
+            }
+        }
+    }
+
+    fn broadcast(&mut self, msg: &BroadcastMsg) {
+        self.core.want(&msg.nsp);
+        let Some((_, timeout, collector)) = &msg.acks else {
+            if let Ok(payload) = wire::encode_broadcast(&self.core.uid, msg) {
+                let channel = self.core.channels.broadcast(&msg.nsp, &msg.target.rooms);
+                self.publish(&channel, &payload);
+            }
+            return;
+        };
+        let others = self.others(&msg.nsp);
+        let id = new_id();
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let request = wire::encode_broadcast_request(&self.core.uid, &id, msg, ms);
+        if let (true, Ok(payload)) = (others > 0, request) {
+            // Parts are added before the adapter's own part completes, so the collector
+            // cannot finish early; the request is known before any answer can come.
+            collector.add_parts(others);
+            let waiting = Waiting::Acks {
+                collector: collector.clone(),
+                expected: 0,
+                got: 0,
+            };
+            let deadline = Instant::now() + *timeout + ACK_GRACE;
+            self.core
+                .pending
+                .insert(id, &msg.nsp, others, deadline, waiting);
+            let channel = self.core.channels.request(&msg.nsp);
+            self.publish(&channel, &payload);
+        }
+        collector.worker_done(0);
+    }
+}

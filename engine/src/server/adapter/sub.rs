@@ -1,0 +1,311 @@
+//! The subscriber thread: holds a connection in subscribed mode (reconnecting with backoff),
+//! and turns what other servers publish into work for this server's workers: broadcasts,
+//! requests (answered through the publisher) and responses to our own requests.
+//!
+//! It listens by pattern (`prefix#*`, `prefix-request#*`, `prefix-response#*`), so every
+//! namespace is covered, and also subscribes exactly to the request channel of each namespace
+//! it uses, only so Node's NUMSUB counts this server; those exact copies are ignored.
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{json, Value as Json};
+
+use super::conn::Conn;
+use super::convert;
+use super::redis::{Cmd, Core, IO_TIMEOUT, RETRY};
+use super::resp::Reply;
+use super::wire::{self, kind, ChannelKind};
+use crate::server::broadcast::{
+    next_broadcast_ack_id, post_remote, AckCollector, AckStream, BroadcastMsg,
+};
+use crate::server::handle::{gather, SocketInfo};
+use crate::server::rooms::Target;
+use crate::server::router::{Post, SelectOp};
+
+/// How long a read waits before the thread looks at its stop flag and new namespaces.
+const POLL: Duration = Duration::from_millis(100);
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long the workers have to report their sockets for another server's request.
+const LOCAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Ack timeout for another server's broadcast that names none.
+const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs until the adapter stops.
+pub(super) fn run(core: &Arc<Core>) {
+    let mut backoff = RETRY;
+    while !core.stop.load(Ordering::Acquire) {
+        if let Ok(mut conn) = Conn::connect(&core.url, IO_TIMEOUT) {
+            backoff = RETRY;
+            // Any error ends this connection; the loop makes a new one.
+            let _ = session(core, &mut conn);
+            if let Ok(mut s) = core.subs.lock() {
+                s.confirmed.clear();
+            }
+            continue;
+        }
+        let until = Instant::now() + backoff;
+        while Instant::now() < until && !core.stop.load(Ordering::Acquire) {
+            std::thread::sleep(POLL.min(backoff));
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn session(core: &Arc<Core>, conn: &mut Conn) -> io::Result<()> {
+    conn.set_read_timeout(POLL)?;
+    let patterns = core.channels.patterns();
+    let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
+    args.extend(patterns.iter().map(|p| p.as_bytes()));
+    conn.queue(&args);
+    conn.flush()?;
+    let mut asked = HashSet::new();
+    while !core.stop.load(Ordering::Acquire) {
+        let new: Vec<String> = match core.subs.lock() {
+            Ok(s) => s.wanted.difference(&asked).cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        if !new.is_empty() {
+            let channels: Vec<String> = new.iter().map(|n| core.channels.request(n)).collect();
+            let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
+            args.extend(channels.iter().map(|c| c.as_bytes()));
+            conn.queue(&args);
+            conn.flush()?;
+            asked.extend(new);
+        }
+        conn.read(|reply| on_push(core, reply))?;
+    }
+    Ok(())
+}
+
+fn on_push(core: &Arc<Core>, reply: Reply<'_>) {
+    let Reply::Array(Some(items)) = reply else {
+        return;
+    };
+    let part = |i: usize| items.get(i).and_then(Reply::bytes);
+    match part(0) {
+        Some(b"pmessage") => {
+            let (Some(pattern), Some(channel), Some(payload)) = (part(1), part(2), part(3)) else {
+                return;
+            };
+            let Some((kind, nsp)) = core.channels.classify(pattern, channel) else {
+                return;
+            };
+            match kind {
+                ChannelKind::Broadcast => on_broadcast(core, payload),
+                ChannelKind::Request => {
+                    if let Ok((req, bins)) = convert::parse(payload) {
+                        on_request(core, nsp, &req, &bins);
+                    }
+                }
+                ChannelKind::Response => {
+                    if let Ok((resp, _)) = convert::parse(payload) {
+                        core.pending.respond(&resp);
+                    }
+                }
+            }
+        }
+        Some(b"subscribe") => {
+            let Some(channel) = part(1).and_then(|c| std::str::from_utf8(c).ok()) else {
+                return;
+            };
+            let Some(nsp) = core.channels.request_nsp(channel) else {
+                return;
+            };
+            if let Ok(mut s) = core.subs.lock() {
+                s.confirmed.insert(nsp.to_string());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn on_broadcast(core: &Arc<Core>, payload: &[u8]) {
+    let Ok(inc) = wire::decode_broadcast(payload) else {
+        return;
+    };
+    if inc.uid == core.uid {
+        return;
+    }
+    let msg = BroadcastMsg {
+        nsp: inc.nsp,
+        target: inc.target,
+        volatile: inc.volatile,
+        packets: inc.packets,
+        acks: None,
+    };
+    post_remote(&core.peers, None, Arc::new(msg));
+}
+
+/// Asks every worker for its sockets that `target` selects.
+fn local_fetch(core: &Core, nsp: &str, target: &Target) -> Vec<SocketInfo> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let n = core.peers.len();
+    for w in 0..n {
+        let op = SelectOp::Fetch(tx.clone());
+        let (nsp, target) = (nsp.to_string(), target.clone());
+        core.peers.post(w, Post::Select { nsp, target, op });
+    }
+    drop(tx);
+    gather(&rx, n, LOCAL_TIMEOUT)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn local_op(core: &Core, nsp: &str, target: &Target, op: impl Fn() -> SelectOp) {
+    for w in 0..core.peers.len() {
+        let (nsp, target) = (nsp.to_string(), target.clone());
+        core.peers.post(
+            w,
+            Post::Select {
+                nsp,
+                target,
+                op: op(),
+            },
+        );
+    }
+}
+
+fn strings(v: Option<&Json>) -> Vec<String> {
+    wire::target_of(Some(&json!({ "rooms": v }))).map_or_else(|_| Vec::new(), |t| t.rooms)
+}
+
+fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
+    if req.get("uid").and_then(Json::as_str) == Some(core.uid.as_str()) {
+        return;
+    }
+    let request_id = req.get("requestId").cloned().unwrap_or(Json::Null);
+    let opts = req.get("opts");
+    match req.get("type").and_then(Json::as_u64) {
+        Some(kind::SOCKETS) => {
+            let target = Target {
+                rooms: strings(req.get("rooms")),
+                ..Target::default()
+            };
+            let ids: Vec<String> = local_fetch(core, nsp, &target)
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            core.respond(nsp, &json!({"requestId": request_id, "sockets": ids}));
+        }
+        Some(kind::ALL_ROOMS) => {
+            let mut rooms: Vec<String> = local_fetch(core, nsp, &Target::default())
+                .into_iter()
+                .flat_map(|s| s.rooms)
+                .collect();
+            rooms.sort_unstable();
+            rooms.dedup();
+            core.respond(nsp, &json!({"requestId": request_id, "rooms": rooms}));
+        }
+        Some(ty @ (kind::REMOTE_JOIN | kind::REMOTE_LEAVE | kind::REMOTE_DISCONNECT)) => {
+            let (target, single) = match (opts, req.get("sid").and_then(Json::as_str)) {
+                (Some(opts), _) => (wire::target_of(Some(opts)), false),
+                (None, Some(sid)) => (
+                    Ok(Target {
+                        rooms: vec![sid.to_string()],
+                        ..Target::default()
+                    }),
+                    true,
+                ),
+                (None, None) => return,
+            };
+            let Ok(target) = target else { return };
+            // The one-socket form (`remoteJoin`) is answered only by the server that has it.
+            if single && local_fetch(core, nsp, &target).is_empty() {
+                return;
+            }
+            let rooms = match req.get("room") {
+                Some(room) if single => strings(Some(&json!([room]))),
+                _ => strings(req.get("rooms")),
+            };
+            let close = req.get("close").is_some_and(|c| c == &Json::Bool(true));
+            local_op(core, nsp, &target, || match ty {
+                kind::REMOTE_JOIN => SelectOp::Join(rooms.clone()),
+                kind::REMOTE_LEAVE => SelectOp::Leave(rooms.clone()),
+                _ => SelectOp::Disconnect(close),
+            });
+            if single {
+                core.respond(nsp, &json!({"requestId": request_id}));
+            }
+        }
+        Some(kind::REMOTE_FETCH) => {
+            let Ok(target) = wire::target_of(opts) else {
+                return;
+            };
+            let sockets: Vec<Json> = local_fetch(core, nsp, &target)
+                .iter()
+                .map(super::sockets::to_json)
+                .collect();
+            core.respond(nsp, &json!({"requestId": request_id, "sockets": sockets}));
+        }
+        Some(kind::SERVER_SIDE_EMIT) => {
+            let data = req.get("data").and_then(Json::as_array);
+            let Some((Json::String(event), args)) = data.and_then(|d| d.split_first()) else {
+                return;
+            };
+            let answer = core.on_emit.as_ref().and_then(|f| f(nsp, event, args));
+            if !request_id.is_null() {
+                let data = answer.unwrap_or(Json::Null);
+                core.respond(
+                    nsp,
+                    &json!({"type": kind::SERVER_SIDE_EMIT, "requestId": request_id, "data": data}),
+                );
+            }
+        }
+        Some(kind::BROADCAST) => {
+            let Some(request_id) = request_id.as_str() else {
+                return;
+            };
+            let id = next_broadcast_ack_id();
+            let Ok(inc) = wire::decode_broadcast_request(req, bins, id) else {
+                return;
+            };
+            let timeout = inc
+                .timeout_ms
+                .map_or(DEFAULT_ACK_TIMEOUT, Duration::from_millis);
+            let answer = Answer {
+                core: core.clone(),
+                nsp: nsp.to_string(),
+                request_id: request_id.to_string(),
+            };
+            let collector = AckCollector::streaming(core.peers.len(), Box::new(answer));
+            let msg = BroadcastMsg {
+                nsp: inc.nsp,
+                target: inc.target,
+                volatile: inc.volatile,
+                packets: inc.packets,
+                acks: Some((id, timeout, collector)),
+            };
+            post_remote(&core.peers, None, Arc::new(msg));
+        }
+        _ => {}
+    }
+}
+
+/// Answers another server's broadcast with acks as its receivers reply.
+struct Answer {
+    core: Arc<Core>,
+    nsp: String,
+    request_id: String,
+}
+
+impl AckStream for Answer {
+    fn count(&mut self, receivers: usize) {
+        let body = json!({"type": kind::BROADCAST_CLIENT_COUNT,
+            "requestId": self.request_id, "clientCount": receivers});
+        self.core.respond(&self.nsp, &body);
+    }
+
+    fn reply(&mut self, args_json: &[u8]) {
+        self.core.send(Cmd::Publish {
+            channel: self.core.channels.response(&self.nsp),
+            payload: wire::encode_broadcast_ack(&self.request_id, args_json),
+        });
+    }
+}
