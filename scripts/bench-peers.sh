@@ -13,11 +13,11 @@
 #
 # Env (defaults): BENCH_SECONDS (5), BENCH_WARMUP (1), BENCH_CONNECTIONS (100), BENCH_IN_FLIGHT
 # (1), BENCH_PAYLOAD (64), BENCH_MEMBERS (1000), BENCH_BROADCAST_RATE (100 per second),
-# BENCH_CONNECTS (2000), BENCH_CONNECT_RATE (1000 per second), BENCH_PORT (37121), BENCH_SERVERS
-# (volley volley-uring node socketioxide), BENCH_PERF (0; 1 adds a pass, after and apart from the
-# measured runs, with `perf record -e cpu-clock -g` on the Volley server in every scenario, and
-# writes each profile's top symbols beside the JSON),
-# BENCH_RESULTS (benches/RESULTS.md), BENCH_OUT (a fresh temporary directory).
+# BENCH_CONNECTS (2000), BENCH_CONNECT_RATE (1000 per second; also the ramp of broadcast
+# members), BENCH_PORT (37121), BENCH_SERVERS (volley volley-uring node socketioxide),
+# BENCH_PERF (0; 1 adds a pass, after and apart from the measured runs, with `perf record -e
+# cpu-clock -g` on the Volley server in every scenario, and writes each profile's top symbols
+# beside the JSON), BENCH_RESULTS (benches/RESULTS.md), BENCH_OUT (a fresh temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -63,8 +63,11 @@ fi
 sioxide=
 if wants socketioxide; then
   echo "==> cargo build --release in benches/peers/socketioxide"
-  (cd benches/peers/socketioxide && cargo build --release --locked)
-  sioxide="${CARGO_TARGET_DIR:-benches/peers/socketioxide/target}/release/volley-peer-socketioxide"
+  # Absolute, so a relative CARGO_TARGET_DIR means the same folder as for the workspace build.
+  sx_target=${CARGO_TARGET_DIR:-benches/peers/socketioxide/target}
+  [[ $sx_target == /* ]] || sx_target="$root/$sx_target"
+  (cd benches/peers/socketioxide && cargo build --release --locked --target-dir "$sx_target")
+  sioxide="$sx_target/release/volley-peer-socketioxide"
 fi
 
 pid=
@@ -129,8 +132,8 @@ window=(--duration "$secs" --warmup "$warmup" --drain 1)
 sio_scenarios() {
   local server=$1 url=http://127.0.0.1:$port
   load "$server" echo --url "$url" -c "$conns" -k "$in_flight" --payload "$payload" "${window[@]}"
-  load "$server" broadcast --url "$url" -c "$members" --senders 1 --rate "$bcast_rate" \
-    --payload "$payload" "${window[@]}"
+  load "$server" broadcast --url "$url" -c "$members" --connect-rate "$connect_rate" --senders 1 \
+    --rate "$bcast_rate" --payload "$payload" "${window[@]}"
   load "$server" connect --url "$url" -c "$connects" --rate "$connect_rate" --duration 0 \
     --drain 0.5
 }
@@ -176,8 +179,11 @@ fi
 
 compare=node
 wants node || compare=$(echo "$servers" | awk '{ print $1 }')
-table=$("$target/volley-bench-table" "${runs[@]}" --compare "$compare" \
-  --ratio "Volley: Socket.IO echo / raw WebSocket echo=volley:echo/volley:ws-echo")
+ratio=()
+if wants volley; then
+  ratio=(--ratio "Volley: Socket.IO echo / raw WebSocket echo=volley:echo/volley:ws-echo")
+fi
+table=$("$target/volley-bench-table" "${runs[@]}" --compare "$compare" "${ratio[@]}")
 
 versions() {
   echo "- Volley: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- engine || echo '+changes'), $(rustc --version)"
@@ -210,7 +216,7 @@ fi
   echo
   echo "Every server on core 0 with one thread; volley-loadgen on cores $client_cores ($client_threads loop(s))."
   echo "echo and ws-echo: $conns connections x $in_flight in flight, $payload-byte payloads, closed loop."
-  echo "broadcast: $members members of one room, 1 sender at $bcast_rate broadcasts/s."
+  echo "broadcast: $members members of one room (joining at $connect_rate/s), 1 sender at $bcast_rate broadcasts/s."
   echo "connect: $connects connections at $connect_rate/s (WebSocket upgrade, Engine.IO open, Socket.IO CONNECT)."
   echo "Windows of ${secs}s after ${warmup}s of warm-up. Server CPU seconds and RSS come from /proc/PID/stat"
   echo "over the window; \"per server CPU-s\" is the scenario's count divided by them."

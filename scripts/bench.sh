@@ -11,8 +11,8 @@
 # Env (defaults): VOLLEY_WORKERS (1; server threads, pinned from core 0), BENCH_SECONDS (5),
 # BENCH_WARMUP (1), BENCH_CONNECTIONS (100), BENCH_IN_FLIGHT (1), BENCH_PAYLOAD (64),
 # BENCH_MEMBERS (1000), BENCH_BROADCAST_RATE (100 per second), BENCH_CONNECTS (2000),
-# BENCH_CONNECT_RATE (1000 per second), BENCH_PORT (37111), BENCH_OUT (a fresh temporary
-# directory: one JSON file and one log per run).
+# BENCH_CONNECT_RATE (1000 per second; also the ramp of broadcast members), BENCH_PORT (37111),
+# BENCH_OUT (a fresh temporary directory: one JSON file and one log per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +32,7 @@ mkdir -p "$out"
 target=${CARGO_TARGET_DIR:-target}/release
 
 cores=$(nproc)
-last_server_core=$(( workers - 1 ))
+last_server_core=$(( workers < cores ? workers - 1 : cores - 1 ))
 if (( workers < cores )); then
   client_cores="$workers-$(( cores - 1 ))"
   client_threads=$(( cores - workers ))
@@ -56,11 +56,12 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# start_server NAME: the example NAME on $port, pinned to cores 0..workers-1.
+# start_server NAME: the example NAME on $port, its workers pinned to cores 0..workers-1 and
+# (taskset) its other threads kept off the load generator's cores.
 start_server() {
   local log="$out/$1.server.log"
   VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=$workers VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=0 \
-    "$target/examples/$1" > "$log" 2>&1 &
+    taskset -c "0-$last_server_core" "$target/examples/$1" > "$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 200); do
     grep -q listening "$log" && return 0
@@ -92,8 +93,8 @@ stop_server
 start_server bench_server
 url=http://127.0.0.1:$port
 load bench_server echo --url "$url" -c "$conns" -k "$in_flight" --payload "$payload" "${window[@]}"
-load bench_server broadcast --url "$url" -c "$members" --senders 1 --rate "$bcast_rate" \
-  --payload "$payload" "${window[@]}"
+load bench_server broadcast --url "$url" -c "$members" --connect-rate "$connect_rate" --senders 1 \
+  --rate "$bcast_rate" --payload "$payload" "${window[@]}"
 load bench_server connect --url "$url" -c "$connects" --rate "$connect_rate" --duration 0 \
   --drain 0.5
 stop_server
