@@ -1,55 +1,114 @@
 #!/usr/bin/env bash
-# The main job: build Volley in release mode, start the example WebSocket echo server pinned to
-# one core, drive it from a load client pinned to another, and print throughput, latency and the
-# CPU seconds the server used (from /proc/PID/stat).
-# Env: BENCH_CONNECTIONS (50), BENCH_SECONDS (5), BENCH_PAYLOAD (32), BENCH_PORT (37111).
+# The main benchmark: build Volley and the load generator in release mode, start the servers
+# pinned to the first core(s), drive them with volley-loadgen on the other cores, and print one
+# table: throughput, latency, server CPU seconds and RSS for
+#   ws-echo   raw WebSocket echo against the ws_echo example (the floor),
+#   echo      Socket.IO emit with ack against bench_server,
+#   broadcast Socket.IO room broadcast against bench_server,
+#   connect   WebSocket + Engine.IO + Socket.IO handshakes against bench_server,
+# then the ratio Socket.IO echo / raw WebSocket echo. Takes well under two minutes after the build.
+#
+# Env (defaults): VOLLEY_WORKERS (1; server threads, pinned from core 0), BENCH_SECONDS (5),
+# BENCH_WARMUP (1), BENCH_CONNECTIONS (100), BENCH_IN_FLIGHT (1), BENCH_PAYLOAD (64),
+# BENCH_MEMBERS (1000), BENCH_BROADCAST_RATE (100 per second), BENCH_CONNECTS (2000),
+# BENCH_CONNECT_RATE (1000 per second; also the ramp of broadcast members), BENCH_PORT (37111),
+# BENCH_OUT (a fresh temporary directory: one JSON file and one log per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-conns=${BENCH_CONNECTIONS:-50}
+workers=${VOLLEY_WORKERS:-1}
 secs=${BENCH_SECONDS:-5}
-size=${BENCH_PAYLOAD:-32}
+warmup=${BENCH_WARMUP:-1}
+conns=${BENCH_CONNECTIONS:-100}
+in_flight=${BENCH_IN_FLIGHT:-1}
+payload=${BENCH_PAYLOAD:-64}
+members=${BENCH_MEMBERS:-1000}
+bcast_rate=${BENCH_BROADCAST_RATE:-100}
+connects=${BENCH_CONNECTS:-2000}
+connect_rate=${BENCH_CONNECT_RATE:-1000}
 port=${BENCH_PORT:-37111}
+out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench.XXXXXX)}
+mkdir -p "$out"
+target=${CARGO_TARGET_DIR:-target}/release
+
 cores=$(nproc)
-server_core=0
-client_core=$(( cores > 1 ? 1 : 0 ))
+last_server_core=$(( workers < cores ? workers - 1 : cores - 1 ))
+if (( workers < cores )); then
+  client_cores="$workers-$(( cores - 1 ))"
+  client_threads=$(( cores - workers ))
+else
+  # More server threads than cores: the client shares the last core.
+  client_cores=$(( cores - 1 ))
+  client_threads=1
+fi
 
-echo "==> npm packages (interop/)"
-[ -d interop/node_modules ] || (cd interop && npm ci --no-audit --no-fund)
+echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
+cargo build --release -p volley --example bench_server --example ws_echo
+cargo build --release -p volley-loadgen --bins
 
-echo "==> cargo build --release --example ws_echo"
-cargo build --release -p volley --example ws_echo
+pid=
+stop_server() {
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+  fi
+}
+trap stop_server EXIT
 
-echo "==> starting ws_echo on 127.0.0.1:$port (1 worker, core $server_core)"
-VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=1 VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=$server_core \
-  target/release/examples/ws_echo > /tmp/volley-bench-server.log 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  grep -q listening /tmp/volley-bench-server.log && break
-  sleep 0.05
-done
+# start_server NAME: the example NAME on $port, its workers pinned to cores 0..workers-1 and
+# (taskset) its other threads kept off the load generator's cores.
+start_server() {
+  local log="$out/$1.server.log"
+  VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=$workers VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=0 \
+    taskset -c "0-$last_server_core" "$target/examples/$1" > "$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 200); do
+    grep -q listening "$log" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$1 did not start:"; cat "$log"; exit 1
+}
 
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# load NAME SCENARIO ARGS...: one volley-loadgen run against the running server.
+load() {
+  local name=$1 scenario=$2; shift 2
+  local rc=0
+  echo "==> $scenario against $name (server cores 0-$last_server_core, client cores $client_cores)"
+  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
+    --server-pid "$pid" --json "$out/$name-$scenario.json" -q "$@" \
+    > "$out/$name-$scenario.log" 2>&1 || rc=$?
+  if (( rc == 1 )); then cat "$out/$name-$scenario.log"; exit 1; fi
+  (( rc == 0 )) || echo "    errors counted, see $out/$name-$scenario.log"
+}
 
-before=$(cpu_seconds $pid)
-echo "==> $conns connections, ${size}-byte messages, closed loop, ${secs}s (client on core $client_core)"
-result=$(taskset -c $client_core node interop/ws_bench.mjs "ws://127.0.0.1:$port/" "$conns" "$secs" "$size")
-after=$(cpu_seconds $pid)
-kill -TERM $pid; wait $pid || true
-trap - EXIT
+window=(--duration "$secs" --warmup "$warmup" --drain 1)
 
-node -e '
-const r = JSON.parse(process.argv[1]);
-const cpu = Number(process.argv[3]) - Number(process.argv[2]);
-const row = (k, v) => console.log(k.padEnd(28), v);
-console.log("\nVolley ws_echo (plain WebSocket), client: ws npm");
-row("connections", r.connections);
-row("payload bytes", r.payload);
-row("messages echoed", r.messages);
-row("errors", r.errors);
-row("echoes per second", r.rate.toFixed(0));
-row("latency p50 / p99 / max ms", `${r.p50_ms.toFixed(3)} / ${r.p99_ms.toFixed(3)} / ${r.max_ms.toFixed(3)}`);
-row("server CPU seconds", cpu.toFixed(2));
-row("echoes per server CPU-second", cpu > 0 ? (r.messages / cpu).toFixed(0) : "n/a");
-' "$result" "$before" "$after"
+start_server ws_echo
+load ws_echo ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k "$in_flight" \
+  --payload "$payload" "${window[@]}"
+stop_server
+
+start_server bench_server
+url=http://127.0.0.1:$port
+load bench_server echo --url "$url" -c "$conns" -k "$in_flight" --payload "$payload" "${window[@]}"
+load bench_server broadcast --url "$url" -c "$members" --connect-rate "$connect_rate" --senders 1 \
+  --rate "$bcast_rate" --payload "$payload" "${window[@]}"
+load bench_server connect --url "$url" -c "$connects" --rate "$connect_rate" --duration 0 \
+  --drain 0.5
+stop_server
+
+echo
+echo "Volley, $workers worker(s) pinned from core 0; load generator on cores $client_cores;"
+echo "$conns connections x $in_flight in flight, $payload-byte payloads, ${secs}s windows;" \
+  "broadcast: $members members, $bcast_rate/s; connect: $connects at $connect_rate/s."
+echo
+"$target/volley-bench-table" \
+  "volley=$out/ws_echo-ws-echo.json" \
+  "volley=$out/bench_server-echo.json" \
+  "volley=$out/bench_server-broadcast.json" \
+  "volley=$out/bench_server-connect.json" \
+  --ratio "Socket.IO echo / raw WebSocket echo=volley:echo/volley:ws-echo"
+echo
+echo "Runs (JSON and full reports): $out"

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
 
 use crate::clock::{micros_between, Now};
 use crate::failure::Failure;
 use crate::net::{self, Target};
 use crate::run_state::{Phase, Progress, RunState};
-use crate::slab::Slab;
 use crate::stats::Stats;
 
 /// What a callback may touch besides its own connection.
@@ -340,7 +340,7 @@ impl<B: Behavior> Loop<B> {
 
     /// Lets every established connection react to a phase change.
     fn tick_all(&mut self, now: Now, run: &RunState) {
-        let keys: Vec<usize> = self.conns.keys().collect();
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
@@ -359,7 +359,7 @@ impl<B: Behavior> Loop<B> {
     }
 
     fn remove(&mut self, key: usize, failure: &Failure, run: &RunState) {
-        let Some(mut conn) = self.conns.remove(key) else {
+        let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);

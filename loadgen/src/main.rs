@@ -17,7 +17,6 @@ mod report;
 mod run_state;
 mod runner;
 mod scenario;
-mod slab;
 mod stats;
 mod ws_client;
 

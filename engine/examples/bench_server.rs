@@ -1,0 +1,44 @@
+//! The Socket.IO server the benchmarks drive (`scripts/bench.sh`, `scripts/bench-peers.sh`),
+//! with the same events as the Node and socketioxide peers in `benches/peers/`:
+//!
+//! - `echo` -> acknowledges with the same arguments, binary included;
+//! - `join` (room) -> joins the room, acknowledges with no arguments;
+//! - `broadcast` (room, payload) -> emits `broadcast` (payload, any JSON value) to every member
+//!   of the room, the sender included.
+//!
+//! Namespace `/` only. Every setting comes from the `VOLLEY_*` variables (`Config::from_env`).
+//!
+//! `VOLLEY_LISTEN=127.0.0.1:3000 VOLLEY_WORKERS=1 cargo run --release --example bench_server`
+
+use volley::server::{Ack, Server};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    volley::runtime::signal::block_termination_signals()?;
+    let server = Server::from_env()?
+        .namespace("/", |ns| {
+            ns.on("echo", |_, args| Some(Ack::from_args(args)));
+            ns.on("join", |socket, args| {
+                if let Some(room) = args.get(0).and_then(|r| r.as_str()) {
+                    socket.join(room);
+                }
+                Some(Ack::empty())
+            });
+            ns.on("broadcast", |socket, args| {
+                let room = args.get(0).and_then(|r| r.as_str())?;
+                // A string payload (what the load generator sends) is forwarded without a copy
+                // into a JSON tree; any other value takes the slower owned route.
+                let _ = match args.get(1).and_then(|p| p.as_str()) {
+                    Some(text) => socket.within(room).emit("broadcast", &[text]),
+                    None => {
+                        let value: serde_json::Value = args.deserialize(1).ok()?;
+                        socket.within(room).emit("broadcast", &[value])
+                    }
+                };
+                None
+            });
+        })
+        .listen()?;
+    println!("bench_server listening on {}", server.local_addr());
+    server.run_until_signal()?;
+    Ok(())
+}
