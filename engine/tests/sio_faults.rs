@@ -21,11 +21,26 @@ fn start(board: &Board, max_buffered: usize) -> Server {
         .namespace("/", move |ns| {
             ns.on("echo", |_, args| Some(Ack::from_args(args)));
             ns.on("boom", |_, _| panic!("a handler bug"));
+            ns.on("stream", |s, _| {
+                send_paced(s, 0);
+                None
+            });
             let b = board.clone();
             ns.on_disconnect(move |s, reason| b.set(s.id().to_string(), reason.as_str()));
         })
         .listen()
         .unwrap()
+}
+
+/// Emits chunk `n` of 40 (64 KiB each), the next one only once the client has read this one:
+/// 2.5 MiB go out through a 256 KiB queue bound without the client being cut.
+fn send_paced(s: &mut volley::server::Socket<'_, '_>, n: usize) {
+    if n == 40 {
+        let _ = s.emit("done", &[n]);
+        return;
+    }
+    let _ = s.emit("chunk", &(n, "x".repeat(64 << 10)));
+    s.on_drain(move |s| send_paced(s, n + 1));
 }
 
 fn ack_round_trip(ws: &mut RawWs) {
@@ -91,5 +106,31 @@ fn a_client_that_stops_reading_is_cut_and_the_others_get_everything() {
         Some("slow consumer")
     );
     assert_eq!(server.handle().stats().get(Counter::SlowConsumers), 1);
+    server.shutdown();
+}
+
+#[test]
+fn drain_callbacks_pace_a_producer_under_the_queue_bound() {
+    let board = Board::default();
+    let server = start(&board, 256 << 10);
+    let (mut ws, _) = RawWs::sio_connect(server.local_addr(), "/");
+    ws.send_text("42[\"stream\"]");
+    let mut chunks = 0;
+    loop {
+        let t = ws.next_text();
+        if t.starts_with("42[\"chunk\"") {
+            assert!(
+                t.starts_with(&format!("42[\"chunk\",{chunks},")),
+                "out of order: {}",
+                &t[..20]
+            );
+            chunks += 1;
+        } else if t == "42[\"done\",40]" {
+            break;
+        }
+    }
+    assert_eq!(chunks, 40);
+    assert_eq!(server.handle().stats().get(Counter::SlowConsumers), 0);
+    ack_round_trip(&mut ws);
     server.shutdown();
 }

@@ -130,7 +130,7 @@ fn rooms_broadcast_and_handle_with_socket_io_client() {
     assert!(stats.get(Counter::DisconnectServer) >= 1, "{stats:?}");
     let (status, _, body) = common::http_exchange(
         server.local_addr(),
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).contains("volley_broadcasts_total{worker=\"0\"}"));

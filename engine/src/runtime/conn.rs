@@ -71,6 +71,8 @@ pub(crate) struct Conn {
     pub blocked: bool,
     /// Requests answered on this connection (keep-alive).
     pub served: u32,
+    /// The service wants [`Service::on_drain`] once the write queue is empty.
+    pub notify_drain: bool,
     /// io_uring: a multishot receive is armed on the socket.
     pub recv_live: bool,
     /// io_uring: a send of queued bytes is in flight; the next waits for its completion so
@@ -92,6 +94,7 @@ impl Conn {
             dirty: false,
             blocked: false,
             served: 0,
+            notify_drain: false,
             recv_live: false,
             send_live: false,
         }

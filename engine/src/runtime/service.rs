@@ -98,6 +98,8 @@ pub trait Service: Send + Sync + Sized + 'static {
         session: &mut Self::Session,
         msg: ws::Message<'_>,
     );
+    /// Connection `id`'s write queue drained after [`Cx::notify_drain`] asked to hear of it.
+    fn on_drain(&self, _cx: &mut Cx<'_, Self>, _id: ConnId, _session: &mut Self::Session) {}
     /// A timer armed with [`Cx::arm`] fired.
     fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Self::Timer);
     /// The session ended; called exactly once per session.
@@ -217,6 +219,18 @@ impl<'a, S: Service> Cx<'a, S> {
                 c.dirty = true;
                 self.dirty.push(slot);
             }
+        }
+    }
+
+    /// Asks for [`Service::on_drain`] once `id`'s write queue is empty. False (and no call) when
+    /// it is empty already or the connection is gone.
+    pub fn notify_drain(&mut self, id: ConnId) -> bool {
+        match self.conn(id) {
+            Some(c) if !c.outq.is_empty() => {
+                c.notify_drain = true;
+                true
+            }
+            _ => false,
         }
     }
 

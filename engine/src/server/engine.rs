@@ -100,6 +100,15 @@ impl Tx<'_, '_> {
         }
     }
 
+    /// Asks to hear when the link's queue is empty; false when it is empty already.
+    pub fn notify_drain(&mut self) -> bool {
+        match self.link {
+            Link::Ws(conn) => self.cx.notify_drain(*conn),
+            // Polling drains when a GET takes the queue (see `EioSession::flush`).
+            Link::Polling(q) | Link::Upgrading { polling: q, .. } => !q.is_empty(),
+        }
+    }
+
     /// Bytes waiting to go out on the link.
     pub fn queued_bytes(&mut self) -> usize {
         match self.link {
@@ -487,6 +496,21 @@ impl EioSession {
                 return;
             }
             p.flush(cx);
+            if p.is_empty() {
+                self.drained(cx);
+            }
+        }
+    }
+
+    /// Everything queued for the client went out: run the drain callbacks waiting for it.
+    pub fn drained(&mut self, cx: &mut Cx<'_, Router>) {
+        if let Upper::Sio(client) = &mut self.upper {
+            if client.wants_drain() {
+                client.on_drain(&mut Tx {
+                    cx,
+                    link: &mut self.link,
+                });
+            }
         }
     }
 

@@ -259,6 +259,12 @@ impl Service for Router {
         }
     }
 
+    fn on_drain(&self, cx: &mut Cx<'_, Self>, _id: ConnId, session: &mut Session) {
+        if let Session::Eio(key) = session {
+            with_session(cx, *key, |cx, s| s.drained(cx));
+        }
+    }
+
     fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Timer) {
         with_session(cx, t.session(), |cx, s| s.on_timer(cx, t));
     }

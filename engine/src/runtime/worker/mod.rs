@@ -471,6 +471,17 @@ impl<S: Service, B: Io> Worker<S, B> {
         };
         match self.io.flush(slot, c) {
             Ok(Flush::Drained) => {
+                if c.notify_drain && c.outq.is_empty() {
+                    c.notify_drain = false;
+                    let id = self.id(slot);
+                    if let Some(session) = self.sessions.get_mut(slot).and_then(Option::as_mut) {
+                        self.service.on_drain(&mut cx!(self), id, session);
+                    }
+                    self.finish_closes();
+                }
+                let Some(c) = self.conns.get_mut(slot) else {
+                    return;
+                };
                 if c.close_after_flush && !c.write_shut {
                     c.write_shut = true;
                     c.phase = Phase::Closing;

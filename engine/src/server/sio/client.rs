@@ -175,6 +175,27 @@ impl SioClient {
         }
     }
 
+    /// Whether a socket waits for the client's queue to drain.
+    pub fn wants_drain(&self) -> bool {
+        self.sockets.iter().any(|s| !s.drain.is_empty())
+    }
+
+    /// The client's queue drained: run every socket's drain callbacks.
+    pub fn on_drain(&mut self, tx: &mut Tx<'_, '_>) {
+        for idx in 0..self.sockets.len() {
+            let callbacks = std::mem::take(&mut self.sockets[idx].drain);
+            for cb in callbacks {
+                let mut socket = socket!(self, tx, &mut self.sockets[idx], None);
+                cb(&mut socket);
+            }
+        }
+        for idx in (0..self.sockets.len()).rev() {
+            if self.sockets[idx].leave {
+                self.server_leaves(tx, idx);
+            }
+        }
+    }
+
     pub fn handshake(&self) -> &Handshake {
         &self.handshake
     }
@@ -222,6 +243,7 @@ impl SioClient {
             pre_connect: Vec::new(),
             acks: PendingAcks::default(),
             leave: false,
+            drain: Vec::new(),
         };
         for hook in &self.app.namespaces[ns].connect {
             let mut socket = socket!(self, tx, &mut st, None);

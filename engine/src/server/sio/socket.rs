@@ -57,7 +57,12 @@ pub(crate) struct SocketState {
     pub acks: PendingAcks,
     /// A handler asked to leave the namespace.
     pub leave: bool,
+    /// Callbacks waiting for the client to have read everything queued.
+    pub drain: Vec<DrainCallback>,
 }
+
+/// Runs once what was queued for the client has gone out.
+pub type DrainCallback = Box<dyn FnOnce(&mut Socket<'_, '_>)>;
 
 /// One client in one namespace, inside a handler. Handlers run on the socket's worker.
 pub struct Socket<'c, 'a> {
@@ -161,6 +166,17 @@ impl<'c, 'a> Socket<'c, 'a> {
         let mut json = Vec::new();
         args.write_json(&mut json);
         self.send::<()>(event, Body::Array(&json), args.attachments(), None)
+    }
+
+    /// Runs `callback` once everything queued for this client has been written to it (at once
+    /// if nothing is queued): the way to pace a producer to a slow reader instead of letting
+    /// its queue grow to `max_buffered`.
+    pub fn on_drain(&mut self, callback: impl FnOnce(&mut Socket<'_, '_>) + 'static) {
+        if self.tx.notify_drain() {
+            self.state.drain.push(Box::new(callback));
+        } else {
+            callback(self);
+        }
     }
 
     /// Emits `event` only if the connection has nothing queued (the client is keeping up);
