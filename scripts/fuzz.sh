@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every parser with libFuzzer on the stable toolchain (SanitizerCoverage
 # flags instead of cargo-fuzz's nightly sanitizers): each target runs FUZZ_SECONDS (default 60)
-# from its seed corpus. Prints executions and crashes per target; FUZZ_RECORD=1 appends them to
-# benches/RESULTS.md. A crash stops the script with the reproducer's path.
+# from its seed corpus. Prints executions and crashes per target; FUZZ_RECORD=1 adds them to the
+# fuzzing table of benches/RESULTS.md. A crash stops the script with the reproducer's path.
 set -euo pipefail
 cd "$(dirname "$0")/../engine/fuzz"
 
@@ -13,8 +13,10 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
   -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
   -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
 
-echo "==> building instrumented fuzz targets"
-cargo build --release --bins
+# An explicit --target keeps the instrumentation out of build scripts and proc-macros.
+host=$(rustc -vV | sed -n 's/^host: //p')
+echo "==> building instrumented fuzz targets ($host)"
+cargo build --release --bins --target "$host"
 
 rows=()
 for t in $targets; do
@@ -23,7 +25,7 @@ for t in $targets; do
   mkdir -p artifacts
   echo "==> $t for ${secs}s"
   log=$(mktemp)
-  if ! "$CARGO_TARGET_DIR/release/$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t-" \
+  if ! "$CARGO_TARGET_DIR/$host/release/$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t-" \
       -print_final_stats=1 "$work" > "$log" 2>&1; then
     tail -n 30 "$log"
     echo "CRASH in $t: see engine/fuzz/artifacts/"
@@ -37,5 +39,10 @@ for t in $targets; do
   rm -rf "$work" "$log"
 done
 if [ "${FUZZ_RECORD:-0}" = 1 ]; then
-  printf '%s\n' "${rows[@]}" >> ../../benches/RESULTS.md
+  printf '%s\n' "${rows[@]}" | node -e '
+    const fs = require("fs");
+    const rows = fs.readFileSync(0, "utf8");
+    const file = "../../benches/RESULTS.md";
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("<!-- fuzz rows -->", rows + "<!-- fuzz rows -->"));
+  '
 fi

@@ -5,7 +5,7 @@
 # accounted message must have been delivered exactly once and the server's RSS must be back
 # within 10% of its level before the run.
 # Env: SOAK_CONNECTIONS (10000), SOAK_SECONDS (600), SOAK_PROCESSES (4), SOAK_PORT (37211),
-# SOAK_RECORD=1 appends the figures to benches/RESULTS.md.
+# SOAK_RECORD=1 adds the figures to the soak table of benches/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,7 +78,8 @@ row("RSS back within 10%", rssOk ? "yes" : "NO");
 row("verdict", ok ? "PASS" : "FAIL");
 if (process.env.SOAK_RECORD === "1") {
   const line = `| ${new Date().toISOString().slice(0, 10)} | ${conns} | ${secs} | ${sum("acksOk")}/${sum("acksSent")} | ${sum("delivered")}/${sum("expected")} | ${sum("duplicates")} | ${sum("reconnects")} | ${before} / ${peak} / ${after} | ${ok ? "pass" : "FAIL"} |\n`;
-  fs.appendFileSync("benches/RESULTS.md", line);
+  const file = "benches/RESULTS.md";
+  fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("<!-- soak rows -->", line + "<!-- soak rows -->"));
 }
 process.exit(ok ? 0 : 1);
 ' "$rss_before" "$peak" "$rss_after" "$secs" "$conns" "${outs[@]}"
