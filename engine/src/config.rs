@@ -15,6 +15,16 @@ pub enum Backend {
     Uring,
 }
 
+/// How new connections reach the workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptMode {
+    /// One SO_REUSEPORT listener per worker; the kernel spreads connections (default).
+    ReusePort,
+    /// One listener on worker 0, which hands every other connection round-robin to the
+    /// workers through their mailboxes.
+    Acceptor,
+}
+
 /// Which Engine.IO transports clients may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transports {
@@ -49,6 +59,9 @@ pub struct Config {
     pub first_core: usize,
     /// I/O backend. Env `VOLLEY_BACKEND` (`epoll`|`uring`), default epoll.
     pub backend: Backend,
+    /// How connections reach the workers. Env `VOLLEY_ACCEPT` (`reuseport`|`acceptor`),
+    /// default reuseport (see `benches/RESULTS.md` for the measurement behind it).
+    pub accept: AcceptMode,
     /// Largest WebSocket message / Engine.IO payload in bytes. Env `VOLLEY_MAX_PAYLOAD`,
     /// default 1,000,000.
     pub max_payload: usize,
@@ -124,6 +137,7 @@ impl Default for Config {
             pin_cores: false,
             first_core: 0,
             backend: Backend::Epoll,
+            accept: AcceptMode::ReusePort,
             max_payload: 1_000_000,
             handshake_timeout: Duration::from_millis(10_000),
             max_header_bytes: 8192,
@@ -204,6 +218,13 @@ impl Config {
                 "epoll" => Backend::Epoll,
                 "uring" | "io_uring" => Backend::Uring,
                 _ => return Err(env.error("VOLLEY_BACKEND", "epoll or uring")),
+            };
+        }
+        if let Some(v) = get("VOLLEY_ACCEPT") {
+            c.accept = match v.trim() {
+                "reuseport" => AcceptMode::ReusePort,
+                "acceptor" => AcceptMode::Acceptor,
+                _ => return Err(env.error("VOLLEY_ACCEPT", "reuseport or acceptor")),
             };
         }
         env.parse("VOLLEY_MAX_PAYLOAD", "a size in bytes", &mut c.max_payload)?;

@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use volley::config::AcceptMode;
 use volley::server::{Server, WsConn, WsHandler, WsMessage};
 
 struct Echo {
@@ -27,12 +28,22 @@ impl WsHandler for Echo {
 
 #[test]
 fn ws_npm_client_against_echo() {
+    against_echo(AcceptMode::ReusePort);
+}
+
+#[test]
+fn ws_npm_client_against_echo_with_one_acceptor() {
+    against_echo(AcceptMode::Acceptor);
+}
+
+fn against_echo(accept: AcceptMode) {
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let server = Server::builder()
         .configure(|c| {
             c.listen = "127.0.0.1:0".parse().unwrap();
             c.workers = 4;
             c.max_payload = 1_000_000;
+            c.accept = accept;
         })
         .websocket(
             "/",

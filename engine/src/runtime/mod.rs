@@ -31,7 +31,7 @@ pub use conn::ConnId;
 pub use handle::Peers;
 pub use service::{Action, CloseReason, Cx, Service};
 
-use crate::config::{Backend, Config};
+use crate::config::{AcceptMode, Backend, Config};
 use handle::{Envelope, Mailbox, Waker};
 use worker::{EpollIo, UringIo, Worker};
 
@@ -110,8 +110,18 @@ impl<S: Service> Runtime<S> {
                 "too many workers",
             ));
         }
-        let listeners = listener::bind_reuseport(config.listen, workers)?;
-        let local_addr = listeners[0].local_addr()?;
+        let bound = match config.accept {
+            AcceptMode::ReusePort => workers,
+            AcceptMode::Acceptor => 1,
+        };
+        let mut listeners: Vec<Option<_>> = listener::bind_reuseport(config.listen, bound)?
+            .into_iter()
+            .map(Some)
+            .collect();
+        let local_addr = listeners[0]
+            .as_ref()
+            .map_or(Ok(config.listen), |l| l.local_addr())?;
+        listeners.resize_with(workers, || None);
         let rings = match backend {
             Backend::Uring => uring_or_fallback(workers),
             Backend::Epoll => None,
@@ -153,7 +163,7 @@ impl<S: Service> Runtime<S> {
             let core = (!cores.is_empty()).then(|| cores[(config.first_core + i) % cores.len()]);
             let (service, config, peers) = (service.clone(), config.clone(), peers.clone());
             let counters = counters.clone();
-            let listener = TcpListener::from(listener);
+            let listener = listener.map(TcpListener::from);
             // The worker is built on its own thread: sessions and worker state never cross
             // threads, and a ring's single issuer is the thread that enables it.
             let t = std::thread::Builder::new()
@@ -236,12 +246,12 @@ type WorkerCtx<S> = (
 fn run_worker<S: Service>(
     (index, service, config, mailbox, peers, counters): WorkerCtx<S>,
     seed: Seed,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     waker: Arc<Waker>,
 ) -> io::Result<()> {
     match seed {
         Seed::Epoll(poll) => {
-            let io = EpollIo::new(poll, mio::net::TcpListener::from_std(listener))?;
+            let io = EpollIo::new(poll, listener.map(mio::net::TcpListener::from_std))?;
             Worker::new(index, service, config, io, mailbox, peers, counters).run();
         }
         Seed::Uring(parts) => {

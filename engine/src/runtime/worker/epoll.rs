@@ -34,13 +34,15 @@ pub(crate) struct EpollIo {
 }
 
 impl EpollIo {
-    /// Wraps a poll whose waker uses [`WAKER`]; registers `listener` with it.
-    pub fn new(poll: Poll, mut listener: TcpListener) -> io::Result<Self> {
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+    /// Wraps a poll whose waker uses [`WAKER`]; registers `listener` (if this worker has one)
+    /// with it.
+    pub fn new(poll: Poll, mut listener: Option<TcpListener>) -> io::Result<Self> {
+        if let Some(l) = listener.as_mut() {
+            poll.registry().register(l, LISTENER, Interest::READABLE)?;
+        }
         Ok(EpollIo {
             poll,
-            listener: Some(listener),
+            listener,
             rbuf: vec![0; READ_BUF],
         })
     }

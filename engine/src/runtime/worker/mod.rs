@@ -22,7 +22,7 @@ use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Service, TimerEntry, TimerKind};
 use super::timer::TimerWheel;
 use super::Counters;
-use crate::config::Config;
+use crate::config::{AcceptMode, Config};
 use crate::proto::ws::CloseCode;
 
 pub(crate) use epoll::{EpollIo, WAKER};
@@ -101,6 +101,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     mailbox: Mailbox<S::Message>,
     peers: Peers<S::Message>,
     counters: Arc<Counters>,
+    /// Acceptor mode: the worker the next accepted connection goes to.
+    next_worker: usize,
     conns: Slab<Conn>,
     /// Sessions by slot, beside `conns` so a handler can hold its session and reach every
     /// connection of the worker at once.
@@ -137,6 +139,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             mailbox,
             peers,
             counters,
+            next_worker: 0,
             conns: Slab::with_capacity(1024),
             sessions: Vec::new(),
             state,
@@ -218,6 +221,21 @@ impl<S: Service, B: Io> Worker<S, B> {
             return;
         }
         let _ = sock.set_nodelay(true);
+        if self.config.accept == AcceptMode::Acceptor {
+            // The one acceptor deals connections round-robin; the open count follows the
+            // connection to the worker that finally removes it.
+            let to = self.next_worker;
+            self.next_worker = (self.next_worker + 1) % self.peers.len().max(1);
+            if to != self.index as usize {
+                if !self
+                    .peers
+                    .send(to, Envelope::Adopt(sock, Vec::new(), OutQueue::new()))
+                {
+                    self.counters.open.fetch_sub(1, Ordering::Relaxed);
+                }
+                return;
+            }
+        }
         if self.insert_conn(sock).is_none() {
             self.counters.open.fetch_sub(1, Ordering::Relaxed);
         }

@@ -76,13 +76,13 @@ pub(crate) struct UringIo {
 impl UringIo {
     /// Takes over a worker's ring (enabled from this, the worker's, thread), its listener and
     /// its eventfd waker, and arms the accept and the wake-up read.
-    pub fn new(parts: Parts, listener: TcpListener, waker: Arc<Waker>) -> io::Result<Self> {
+    pub fn new(parts: Parts, listener: Option<TcpListener>, waker: Arc<Waker>) -> io::Result<Self> {
         parts.enable()?;
         let Parts { ring, bufs, .. } = parts;
         let mut io = UringIo {
             ring,
             bufs: Some(bufs),
-            listener: Some(listener),
+            listener,
             accept_live: false,
             waker,
             wake_buf: Box::new(0),
