@@ -11,7 +11,7 @@ use crate::proto::sio::{self, Args};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::Peers;
 
-use super::super::engine::Out;
+use super::super::engine::{Out, Tx};
 use super::super::router::Post;
 use super::socket::{EmitError, Socket};
 
@@ -67,7 +67,21 @@ impl Ack {
         self
     }
 
-    /// The packets of this ack for `nsp` and ack `id`: the ACK, then one per attachment.
+    /// Sends this ack for `nsp` and ack `id` on the session's link, encoded straight into the
+    /// outgoing frame (no intermediate packet on the per-event path).
+    pub(crate) fn send(&self, tx: &mut Tx<'_, '_>, nsp: &str, id: u64) {
+        tx.text(|b| {
+            b.push(b'4');
+            sio::encode_ack(b, nsp, id, &self.json, self.attachments.len());
+            true
+        });
+        for a in &self.attachments {
+            tx.binary(a);
+        }
+    }
+
+    /// The packets of this ack for `nsp` and ack `id`: the ACK, then one per attachment (for
+    /// acks sent later from another thread).
     pub(crate) fn outs(&self, nsp: &str, id: u64) -> Vec<Out> {
         let mut outs = Vec::with_capacity(1 + self.attachments.len());
         let mut b = Vec::with_capacity(self.json.len() + nsp.len() + 24);

@@ -295,9 +295,7 @@ impl SioClient {
             None => ns.any.as_ref().and_then(|h| h(&mut socket, name, args)),
         };
         if let (Some(ack), Some(ack_id)) = (reply, socket.ack_id) {
-            for out in ack.outs(nsp, ack_id) {
-                tx.out(&out);
-            }
+            ack.send(tx, nsp, ack_id);
         }
         if self.sockets[idx].leave {
             self.server_leaves(tx, idx);
