@@ -469,12 +469,7 @@ impl EioSession {
     /// A connection this session used has closed.
     pub fn on_conn_closed(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId, reason: &CloseReason) {
         match &self.link {
-            Link::Ws(c) if *c == conn && self.closing.is_none() => {
-                self.close(match reason {
-                    CloseReason::Shutdown => DisconnectReason::ServerShuttingDown,
-                    r => DisconnectReason::from_close(r),
-                });
-            }
+            Link::Ws(c) if *c == conn => self.close(DisconnectReason::from_close(reason)),
             Link::Upgrading { ws, .. } if *ws == conn => self.abort_upgrade(cx, false),
             _ => {}
         }
