@@ -8,7 +8,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{http_exchange, Board};
+use common::polling::{get, post, request, session};
+use common::Board;
 use volley::server::{Ack, Server};
 
 fn start(board: &Board) -> Server {
@@ -28,43 +29,6 @@ fn start(board: &Board) -> Server {
         })
         .listen()
         .unwrap()
-}
-
-/// One request on its own connection (`Connection: close`): status and body.
-fn request(addr: SocketAddr, method: &str, query: &str, extra: &str, body: &[u8]) -> (u16, String) {
-    let mut req = format!("{method} /socket.io/?EIO=4&transport=polling{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n").into_bytes();
-    req.extend_from_slice(body);
-    let (status, _, body) = http_exchange(addr, &req);
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn post(addr: SocketAddr, sid: &str, body: &str) -> (u16, String) {
-    request(
-        addr,
-        "POST",
-        &format!("&sid={sid}"),
-        &format!("Content-Length: {}\r\n", body.len()),
-        body.as_bytes(),
-    )
-}
-
-fn get(addr: SocketAddr, sid: &str) -> (u16, String) {
-    request(addr, "GET", &format!("&sid={sid}"), "", b"")
-}
-
-/// A polling session joined to `/`: (engine.io sid, socket id).
-fn session(addr: SocketAddr) -> (String, String) {
-    let (status, body) = request(addr, "GET", "", "", b"");
-    assert_eq!(status, 200, "{body}");
-    let open: serde_json::Value = serde_json::from_str(body.strip_prefix('0').unwrap()).unwrap();
-    assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
-    let sid = open["sid"].as_str().unwrap().to_string();
-    assert_eq!(post(addr, &sid, "40"), (200, "ok".to_string()));
-    let (status, body) = get(addr, &sid);
-    assert_eq!(status, 200);
-    let connect: serde_json::Value =
-        serde_json::from_str(body.strip_prefix("40").unwrap()).unwrap();
-    (sid, connect["sid"].as_str().unwrap().to_string())
 }
 
 /// A healthy session still does a full ack round trip.
