@@ -144,6 +144,33 @@ test('rooms over polling and websocket together', async () => {
   closeAll([p, w, s]);
 });
 
+test('binary broadcasts keep their attachments with their header', async () => {
+  const [a, b, s1, s2] = await Promise.all([client(), client(['polling']), client(), client()]);
+  const bins = new Map([[a, []], [b, []]]);
+  for (const m of [a, b]) {
+    m.on('bin', (buf, n) => bins.get(m).push([n, Buffer.from(buf)]));
+    await call(m, 'join', 'bin');
+  }
+  // Two senders at once: binary broadcasts from one, text broadcasts from the other.
+  await Promise.all([
+    (async () => { for (let n = 0; n < 30; n++) s1.emit('bin-within', 'bin', n); })(),
+    (async () => { for (let n = 0; n < 30; n++) await call(s2, 'to', ['bin'], [], `text ${n}`); })(),
+  ]);
+  await within((async () => {
+    while ([a, b].some((m) => bins.get(m).length < 30 || m.got.length < 30)) await sleep(20);
+  })(), 5000, 'all broadcasts');
+  for (const m of [a, b]) {
+    const got = bins.get(m);
+    assert.deepEqual(got.map(([n]) => n), Array.from({ length: 30 }, (_, i) => i));
+    for (const [n, buf] of got) {
+      assert.equal(buf.length, 1000 + n);
+      assert.ok(buf.every((x) => x === n), `attachment of ${n} carries other bytes`);
+    }
+    assert.deepEqual(m.got, Array.from({ length: 30 }, (_, i) => `text ${i}`));
+  }
+  closeAll([a, b, s1, s2]);
+});
+
 for (const [name, fn] of cases) {
   try {
     await fn();

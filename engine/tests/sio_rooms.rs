@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use volley::server::{Ack, Counter, Server, ServerHandle};
+use volley::server::{Ack, Counter, Placeholder, Server, ServerHandle};
 
 fn start(handle_slot: Arc<OnceLock<ServerHandle>>) -> Server {
     let h = handle_slot.clone();
@@ -45,6 +45,14 @@ fn start(handle_slot: Arc<OnceLock<ServerHandle>>) -> Server {
                 let room: String = args.deserialize(0).ok()?;
                 let payload: serde_json::Value = args.deserialize(1).ok()?;
                 Ack::one(&s.within(&room).emit("msg", &[payload]).ok()?).ok()
+            });
+            ns.on("bin-within", |s, args| {
+                // A binary broadcast: header then attachment, never split by other emits.
+                let room: String = args.deserialize(0).ok()?;
+                let n: u8 = args.deserialize(1).ok()?;
+                let data = bytes::Bytes::from(vec![n; 1000 + n as usize]);
+                s.within(&room).emit_binary("bin", &(Placeholder::new(0), n), &[data]).ok()?;
+                None
             });
             ns.on("everyone", |s, args| {
                 let payload: serde_json::Value = args.deserialize(0).ok()?;
@@ -122,6 +130,7 @@ fn rooms_broadcast_and_handle_with_socket_io_client() {
             "handle from another thread: count, join, fetch, emit, leave",
             "disconnect_sockets through the handle",
             "rooms over polling and websocket together",
+            "binary broadcasts keep their attachments with their header",
         ],
     );
     let stats = server.handle().stats();
