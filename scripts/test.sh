@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy, unit/property/integration/interop tests (the
-# integration and interop tests twice: on epoll, then with VOLLEY_BACKEND=uring), and a build of
+# integration and interop tests three times: on epoll, with VOLLEY_BACKEND=uring, and with io_uring
+# direct descriptors, VOLLEY_URING_DIRECT=1), and a build of
 # the fuzz targets with a pass over their seed corpora. Installs the npm packages the
 # interop tests drive (from interop/package-lock.json) when they are missing.
 set -euo pipefail
@@ -33,6 +34,9 @@ cargo test --workspace --all-targets
 
 step "integration and interop tests again on io_uring (VOLLEY_BACKEND=uring)"
 VOLLEY_BACKEND=uring cargo test -p volley --test '*'
+
+step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1)"
+VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --test '*'
 
 step "doc tests"
 cargo test --workspace --doc

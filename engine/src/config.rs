@@ -59,6 +59,14 @@ pub struct Config {
     pub first_core: usize,
     /// I/O backend. Env `VOLLEY_BACKEND` (`epoll`|`uring`), default epoll.
     pub backend: Backend,
+    /// io_uring only: accept connections as direct descriptors, slots of each worker ring's
+    /// registered file table that do not count against the process's open-file limit, so one
+    /// process holds more connections than `RLIMIT_NOFILE` (each worker's table has as many
+    /// slots as that limit). Operations on them skip the kernel's descriptor lookup; a polling
+    /// connection handed to another worker is installed as a plain descriptor first (Linux
+    /// 6.8+). Ignored with the acceptor accept mode, and dropped with one log line where the
+    /// kernel refuses it. Env `VOLLEY_URING_DIRECT` (`1`/`0`), default off.
+    pub uring_direct: bool,
     /// How connections reach the workers. Env `VOLLEY_ACCEPT` (`reuseport`|`acceptor`),
     /// default reuseport (see `benches/RESULTS.md` for the measurement behind it).
     pub accept: AcceptMode,
@@ -137,6 +145,7 @@ impl Default for Config {
             pin_cores: false,
             first_core: 0,
             backend: Backend::Epoll,
+            uring_direct: false,
             accept: AcceptMode::ReusePort,
             max_payload: 1_000_000,
             handshake_timeout: Duration::from_millis(10_000),
@@ -220,6 +229,7 @@ impl Config {
                 _ => return Err(env.error("VOLLEY_BACKEND", "epoll or uring")),
             };
         }
+        env.flag("VOLLEY_URING_DIRECT", &mut c.uring_direct)?;
         if let Some(v) = get("VOLLEY_ACCEPT") {
             c.accept = match v.trim() {
                 "reuseport" => AcceptMode::ReusePort,
@@ -364,6 +374,7 @@ mod tests {
         assert_eq!(c.ping_interval, Duration::from_millis(25_000));
         assert_eq!(c.ping_timeout, Duration::from_millis(20_000));
         assert_eq!(c.backend, Backend::Epoll);
+        assert!(!c.uring_direct);
         assert!(c.workers >= 1);
     }
 
@@ -376,6 +387,7 @@ mod tests {
             ("VOLLEY_MAX_PAYLOAD", "42"),
             ("VOLLEY_PING_INTERVAL_MS", "300"),
             ("VOLLEY_BACKEND", "uring"),
+            ("VOLLEY_URING_DIRECT", "1"),
         ])
         .unwrap();
         assert_eq!(c.listen.port(), 4000);
@@ -384,6 +396,7 @@ mod tests {
         assert_eq!(c.max_payload, 42);
         assert_eq!(c.ping_interval, Duration::from_millis(300));
         assert_eq!(c.backend, Backend::Uring);
+        assert!(c.uring_direct);
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! One TCP connection as a worker owns it: the socket, where it is in its life, the bytes
 //! received but not yet parsed, and the bytes waiting to be written.
 
-use std::net::TcpStream;
-
 use super::outq::OutQueue;
+use super::sock::Sock;
 use super::timer::TimerKey;
 use crate::proto::http::{BodyReader, Request};
 use crate::proto::ws;
@@ -48,10 +47,11 @@ pub(crate) struct BodyState {
     pub body: Vec<u8>,
 }
 
-/// A connection's socket is a plain std stream: epoll registers its descriptor with mio, io_uring
-/// submits operations on it, and either backend can hand it to another worker.
+/// A connection as its worker owns it.
 pub(crate) struct Conn {
-    pub sock: TcpStream,
+    /// A plain descriptor (epoll registers it with mio, io_uring submits operations on it, and
+    /// either can hand it to another worker) or an io_uring direct descriptor.
+    pub sock: Sock,
     pub gen: u32,
     pub phase: Phase,
     /// Bytes of an incomplete head or frame. Empty (no allocation) for idle connections: reads
@@ -81,7 +81,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(sock: TcpStream, gen: u32) -> Self {
+    pub fn new(sock: Sock, gen: u32) -> Self {
         Conn {
             sock,
             gen,

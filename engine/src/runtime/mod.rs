@@ -4,7 +4,7 @@
 //! - `worker`: the connection logic (parse/dispatch, closes, timers, mailbox, hand-offs) and
 //!   its two I/O backends, epoll (mio) and io_uring;
 //! - `uring`: io_uring setup (probing, rings, provided buffers, `user_data` encoding);
-//! - `conn`: one connection's state; `outq`: its write queue (writev / sendmsg);
+//! - `conn`: one connection's state; `sock`: its socket (a descriptor or a direct one); `outq`: its write queue (writev / sendmsg);
 //! - `timer`: the hashed timer wheel; `handle`: cross-thread mailboxes;
 //! - `listener`: SO_REUSEPORT listeners; `signal`: SIGTERM/SIGINT for servers.
 
@@ -14,6 +14,7 @@ pub mod listener;
 pub mod outq;
 mod service;
 pub mod signal;
+mod sock;
 pub mod timer;
 mod uring;
 mod worker;
@@ -81,6 +82,32 @@ fn uring_or_fallback(workers: usize) -> Option<Vec<uring::Parts>> {
 }
 
 /// What each worker thread builds its backend from.
+/// Whether `VOLLEY_URING_DIRECT` asks for direct descriptors, when it is set; otherwise
+/// `configured`.
+fn direct_from_env(configured: bool) -> io::Result<bool> {
+    match std::env::var("VOLLEY_URING_DIRECT").as_deref() {
+        Err(_) => Ok(configured),
+        Ok("1" | "true" | "yes" | "on") => Ok(true),
+        Ok("0" | "false" | "no" | "off" | "") => Ok(false),
+        Ok(v) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("VOLLEY_URING_DIRECT={v:?}: expected 1 or 0"),
+        )),
+    }
+}
+
+/// Switches the rings to direct descriptors, or says in one line why connections stay plain
+/// descriptors.
+fn direct_or_plain(rings: &mut [uring::Parts], accept: AcceptMode) {
+    if accept == AcceptMode::Acceptor {
+        eprintln!("volley: VOLLEY_URING_DIRECT is ignored with the acceptor (direct descriptors cannot leave the accepting ring)");
+        return;
+    }
+    if let Err(e) = uring::enable_direct(rings) {
+        eprintln!("volley: io_uring direct descriptors unavailable ({e}); using plain descriptors");
+    }
+}
+
 enum Seed {
     Epoll(mio::Poll),
     Uring(Box<uring::Parts>),
@@ -95,9 +122,11 @@ impl<S: Service> Runtime<S> {
     /// set (`epoll` or `uring`): it overrides the configuration, so a whole test suite or a
     /// deployment can switch backends without code changes. When io_uring cannot be set up
     /// (old kernel, `io_uring_setup` refused, an opcode missing), one line goes to stderr and
-    /// the runtime uses epoll; [`Runtime::backend`] tells which one runs.
-    pub fn start(config: Config, service: Arc<S>) -> io::Result<Self> {
+    /// the runtime uses epoll; [`Runtime::backend`] tells which one runs. `VOLLEY_URING_DIRECT`
+    /// overrides `config.uring_direct` the same way.
+    pub fn start(mut config: Config, service: Arc<S>) -> io::Result<Self> {
         let backend = backend_from_env(config.backend)?;
+        config.uring_direct = direct_from_env(config.uring_direct)?;
         Self::launch(config, service, backend)
     }
 
@@ -122,10 +151,13 @@ impl<S: Service> Runtime<S> {
             .as_ref()
             .map_or(Ok(config.listen), |l| l.local_addr())?;
         listeners.resize_with(workers, || None);
-        let rings = match backend {
+        let mut rings = match backend {
             Backend::Uring => uring_or_fallback(workers),
             Backend::Epoll => None,
         };
+        if let (Some(rings), true) = (rings.as_mut(), config.uring_direct) {
+            direct_or_plain(rings, config.accept);
+        }
         let backend = if rings.is_some() {
             Backend::Uring
         } else {

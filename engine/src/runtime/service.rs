@@ -206,7 +206,7 @@ impl<'a, S: Service> Cx<'a, S> {
             if over && self.inline_writes && c.is_open() && !c.blocked {
                 // A burst queued within one loop turn is not a slow consumer: offer it to the
                 // socket before judging.
-                if let Ok(super::outq::Flush::Blocked) = c.outq.flush_to(&mut c.sock) {
+                if let Ok(super::outq::Flush::Blocked) = c.outq.flush_to(&mut &c.sock) {
                     c.blocked = true;
                 }
             }
@@ -294,7 +294,7 @@ impl<'a, S: Service> Cx<'a, S> {
 
     /// The peer address of connection `id`.
     pub fn peer_addr(&mut self, id: ConnId) -> Option<std::net::SocketAddr> {
-        self.conn(id).and_then(|c| c.sock.peer_addr().ok())
+        self.conn(id).and_then(|c| c.sock.peer_addr())
     }
 
     /// Queues a complete, already framed message shared with other connections (no copy).

@@ -28,6 +28,8 @@ const CQ_ENTRIES: u32 = 8192;
 const BGID: u16 = 0;
 /// Multishot receive and the buffer-ring fixes it relies on arrived in Linux 6.0.
 const MIN_KERNEL: (u32, u32) = (6, 0);
+/// Most slots a registered file table may have (the kernel's `IORING_MAX_FIXED_FILES`).
+const MAX_FIXED_FILES: u64 = 1 << 20;
 
 /// One worker's ring and receive buffers.
 pub(crate) struct Parts {
@@ -35,6 +37,9 @@ pub(crate) struct Parts {
     /// they are freed.
     pub ring: IoUring,
     pub bufs: BufRing,
+    /// Connections are accepted as direct descriptors into the ring's registered file table
+    /// (see [`enable_direct`]).
+    pub direct: bool,
     /// Built disabled: the worker must call [`Parts::enable`] from its own thread.
     disabled: bool,
 }
@@ -158,6 +163,7 @@ fn build(sizes: Sizes) -> io::Result<Parts> {
     let needed = [
         (opcode::AcceptMulti::CODE, "accept"),
         (opcode::RecvMulti::CODE, "recv"),
+        (opcode::Send::CODE, "send"),
         (opcode::SendMsg::CODE, "sendmsg"),
         (opcode::AsyncCancel::CODE, "async_cancel"),
         (opcode::Read::CODE, "read"),
@@ -170,8 +176,43 @@ fn build(sizes: Sizes) -> io::Result<Parts> {
     Ok(Parts {
         ring,
         bufs,
+        direct: false,
         disabled,
     })
+}
+
+/// Gives every ring a sparse registered file table for direct descriptors, as large as the
+/// open-file limit (the kernel refuses a larger table), and returns its size. On an error no
+/// ring uses direct descriptors.
+pub(crate) fn enable_direct(rings: &mut [Parts]) -> io::Result<u32> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a live, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let slots = limit.rlim_cur.min(MAX_FIXED_FILES) as u32;
+    let needed = [
+        (opcode::Accept::CODE, "accept"),
+        (opcode::Send::CODE, "send"),
+        (opcode::Close::CODE, "close"),
+        (opcode::Shutdown::CODE, "shutdown"),
+        (opcode::FixedFdInstall::CODE, "fixed_fd_install"),
+    ];
+    for parts in rings.iter() {
+        let mut probe = Probe::new();
+        parts.ring.submitter().register_probe(&mut probe)?;
+        if let Some((_, name)) = needed.iter().find(|(code, _)| !probe.is_supported(*code)) {
+            return Err(unsupported(&format!("io_uring lacks the {name} opcode")));
+        }
+        parts.ring.submitter().register_files_sparse(slots)?;
+    }
+    for parts in rings.iter_mut() {
+        parts.direct = true;
+    }
+    Ok(slots)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //!
 //! Layout: the top 8 bits are the kind; a receive carries the connection's slot (24 bits) and
 //! generation (32 bits), so a completion that arrives after its connection's slot was reused
-//! is recognised as stale; a send carries the index of its [`SendOp`].
+//! is recognised as stale, and so does a direct descriptor's install; a send carries the index
+//! of its [`SendOp`], an accept the index of its address buffer.
 
 use bytes::Bytes;
 
@@ -18,13 +19,15 @@ const ACCEPT: u64 = 1;
 const WAKE: u64 = 2;
 const RECV: u64 = 3;
 const SEND: u64 = 4;
-const CANCEL: u64 = 5;
+const DETACHED: u64 = 5;
+const INSTALL: u64 = 6;
 
 /// A decoded `user_data`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
-    /// The multishot accept on the listener.
-    Accept,
+    /// An accept on the listener: the multishot one (0), or direct mode's single-shot accept
+    /// that writes into address buffer `n`.
+    Accept(usize),
     /// The read of the worker's eventfd.
     Wake,
     /// The multishot receive of connection (`slot`, `gen`).
@@ -36,8 +39,17 @@ pub(crate) enum Op {
     },
     /// The send held in `SendOp` number `index`.
     Send(usize),
-    /// A cancellation; its own completion carries nothing we need.
-    Cancel,
+    /// The descriptor install of direct connection (`slot`, `gen`), which moves to another
+    /// worker.
+    Install {
+        /// Slot of the connection.
+        slot: usize,
+        /// Generation of the connection.
+        gen: u32,
+    },
+    /// An operation whose completion carries nothing we need: a cancellation, a close, a
+    /// shutdown, a refused connection's answer.
+    Detached,
     /// Not ours (never submitted by this backend).
     Unknown,
 }
@@ -48,13 +60,12 @@ impl Op {
     pub fn encode(self) -> u64 {
         let kind = |k: u64| k << KIND_SHIFT;
         match self {
-            Op::Accept => kind(ACCEPT),
+            Op::Accept(n) => kind(ACCEPT) | (n as u64 & u64::from(u32::MAX)),
             Op::Wake => kind(WAKE),
-            Op::Recv { slot, gen } => {
-                kind(RECV) | ((slot as u64 & SLOT_MASK) << SLOT_SHIFT) | u64::from(gen)
-            }
+            Op::Recv { slot, gen } => kind(RECV) | conn(slot, gen),
+            Op::Install { slot, gen } => kind(INSTALL) | conn(slot, gen),
             Op::Send(index) => kind(SEND) | (index as u64 & u64::from(u32::MAX)),
-            Op::Cancel => kind(CANCEL),
+            Op::Detached => kind(DETACHED),
             Op::Unknown => 0,
         }
     }
@@ -62,20 +73,29 @@ impl Op {
     /// Unpacks a completion's `user_data`.
     pub fn decode(data: u64) -> Op {
         match data >> KIND_SHIFT {
-            ACCEPT => Op::Accept,
+            ACCEPT => Op::Accept((data & u64::from(u32::MAX)) as usize),
             WAKE => Op::Wake,
             RECV => Op::Recv {
                 slot: ((data >> SLOT_SHIFT) & SLOT_MASK) as usize,
                 gen: data as u32,
             },
+            INSTALL => Op::Install {
+                slot: ((data >> SLOT_SHIFT) & SLOT_MASK) as usize,
+                gen: data as u32,
+            },
             SEND => Op::Send((data & u64::from(u32::MAX)) as usize),
-            CANCEL => Op::Cancel,
+            DETACHED => Op::Detached,
             _ => Op::Unknown,
         }
     }
 }
 
-/// One `sendmsg` in flight: the connection it writes for, and every buffer the kernel reads.
+/// A connection's slot and generation in the low 56 bits.
+fn conn(slot: usize, gen: u32) -> u64 {
+    ((slot as u64 & SLOT_MASK) << SLOT_SHIFT) | u64::from(gen)
+}
+
+/// One send (or `sendmsg`) in flight: the connection it writes for, and every buffer the kernel reads.
 /// Reused from a pool, so a send allocates nothing once the pool is warm.
 pub(crate) struct SendOp {
     pub slot: usize,
@@ -141,7 +161,14 @@ mod tests {
 
     #[test]
     fn fixed_kinds_round_trip() {
-        for op in [Op::Accept, Op::Wake, Op::Cancel, Op::Send(0), Op::Send(7)] {
+        for op in [
+            Op::Accept(0),
+            Op::Accept(5),
+            Op::Wake,
+            Op::Detached,
+            Op::Send(0),
+            Op::Send(7),
+        ] {
             assert_eq!(Op::decode(op.encode()), op);
         }
         assert_eq!(Op::decode(0), Op::Unknown);
@@ -172,6 +199,10 @@ mod tests {
         #[test]
         fn receives_round_trip(slot in 0..MAX_SLOTS, gen in any::<u32>()) {
             prop_assert_eq!(Op::decode(Op::Recv { slot, gen }.encode()), Op::Recv { slot, gen });
+            prop_assert_eq!(
+                Op::decode(Op::Install { slot, gen }.encode()),
+                Op::Install { slot, gen }
+            );
         }
 
         #[test]

@@ -2,8 +2,8 @@
 //! worker lends to whichever connection is being parsed; writes are `writev` calls until the
 //! socket would block, then wait for a writable event.
 
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ use crate::runtime::conn::Conn;
 use crate::runtime::handle::{Envelope, Peers};
 use crate::runtime::outq::Flush;
 use crate::runtime::service::Service;
+use crate::runtime::sock::Sock;
 
 /// Token of the worker's listener.
 const LISTENER: Token = Token(0);
@@ -56,7 +57,8 @@ impl Io for EpollIo {
     const INLINE_WRITES: bool = true;
 
     fn open(&mut self, slot: usize, conn: &mut Conn) -> io::Result<()> {
-        let fd = conn.sock.as_raw_fd();
+        // Only io_uring workers accept direct sockets, and they never hand them to another.
+        let fd = conn.sock.raw_fd().ok_or(io::ErrorKind::Unsupported)?;
         self.registry().register(
             &mut SourceFd(&fd),
             Token(slot + FIRST_CONN),
@@ -69,8 +71,18 @@ impl Io for EpollIo {
     }
 
     fn close(&mut self, _slot: usize, conn: Conn) {
-        let fd = conn.sock.as_raw_fd();
-        let _ = self.registry().deregister(&mut SourceFd(&fd));
+        if let Some(fd) = conn.sock.raw_fd() {
+            let _ = self.registry().deregister(&mut SourceFd(&fd));
+        }
+    }
+
+    fn reject(&mut self, sock: Sock, answer: &'static [u8]) {
+        // Best effort: a fresh socket's send buffer takes these few bytes at once.
+        let _ = (&sock).write(answer);
+    }
+
+    fn shutdown_write(&mut self, conn: &mut Conn) {
+        let _ = conn.sock.shutdown(Shutdown::Write);
     }
 
     fn hand_off<M: Send>(
@@ -81,10 +93,12 @@ impl Io for EpollIo {
         to: usize,
         peers: &Peers<M>,
     ) {
-        let fd = conn.sock.as_raw_fd();
-        let _ = self.registry().deregister(&mut SourceFd(&fd));
-        // A refused hand-off means the owner is gone (shutting down): the socket closes here.
-        let _ = peers.send(to, Envelope::Adopt(conn.sock, input, conn.outq));
+        if let Sock::Os(sock) = conn.sock {
+            let _ = self.registry().deregister(&mut SourceFd(&sock.as_raw_fd()));
+            // A refused hand-off means the owner is gone (shutting down): the socket closes
+            // here.
+            let _ = peers.send(to, Envelope::Adopt(sock, input, conn.outq));
+        }
     }
 
     fn stop_accepting(&mut self) {
@@ -150,7 +164,7 @@ impl<S: Service> Worker<S, EpollIo> {
             };
             match listener.accept() {
                 // The socket stays non-blocking: it keeps working under any worker.
-                Ok((sock, _)) => self.admit(TcpStream::from(sock)),
+                Ok((sock, _)) => self.admit(Sock::Os(TcpStream::from(sock))),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -176,7 +190,7 @@ impl<S: Service> Worker<S, EpollIo> {
             if !conn.inbuf.is_empty() {
                 let len = conn.inbuf.len();
                 conn.inbuf.resize(len + READ_BUF, 0);
-                let r = conn.sock.read(&mut conn.inbuf[len..]);
+                let r = (&conn.sock).read(&mut conn.inbuf[len..]);
                 conn.inbuf.truncate(len + *r.as_ref().unwrap_or(&0));
                 match r {
                     Ok(0) => return self.on_eof(slot),
@@ -189,7 +203,7 @@ impl<S: Service> Worker<S, EpollIo> {
                 }
                 continue;
             }
-            match conn.sock.read(&mut self.io.rbuf) {
+            match (&conn.sock).read(&mut self.io.rbuf) {
                 Ok(0) => return self.on_eof(slot),
                 Ok(n) => {
                     let mut buf = std::mem::take(&mut self.io.rbuf);

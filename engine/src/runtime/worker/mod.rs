@@ -8,8 +8,8 @@ mod epoll;
 mod parse;
 mod uring;
 
-use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io;
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use super::conn::{Conn, ConnId, Phase};
 use super::handle::{Envelope, Mailbox, Peers};
 use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Service, TimerEntry, TimerKind};
+use super::sock::Sock;
 use super::timer::TimerWheel;
 use super::Counters;
 use crate::config::{AcceptMode, Config};
@@ -79,6 +80,10 @@ pub(crate) trait Io {
         to: usize,
         peers: &Peers<M>,
     );
+    /// Answers a connection refused at admission with `answer` (best effort) and closes it.
+    fn reject(&mut self, sock: Sock, answer: &'static [u8]);
+    /// Shuts the write side of `conn` once its last bytes are out (FIN to the peer).
+    fn shutdown_write(&mut self, conn: &mut Conn);
     /// Stops accepting for good (graceful shutdown) and closes the listener.
     fn stop_accepting(&mut self);
     /// Accepts again after a pause for lack of descriptors.
@@ -211,31 +216,36 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     /// Takes a freshly accepted connection, unless `max_connections` are open: then it gets a
     /// short 503 and is closed, and counted.
-    fn admit(&mut self, sock: TcpStream) {
+    /// Accepted sockets inherit TCP_NODELAY from the listener.
+    fn admit(&mut self, sock: Sock) {
         let open = self.counters.open.fetch_add(1, Ordering::Relaxed);
         if open >= self.config.max_connections {
             self.counters.open.fetch_sub(1, Ordering::Relaxed);
             self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-            // Best effort: a fresh socket's send buffer takes these few bytes at once.
-            let _ = (&sock).write(OVER_CAPACITY);
+            self.io.reject(sock, OVER_CAPACITY);
             return;
         }
-        let _ = sock.set_nodelay(true);
-        if self.config.accept == AcceptMode::Acceptor {
+        let sock = match sock {
             // The one acceptor deals connections round-robin; the open count follows the
-            // connection to the worker that finally removes it.
-            let to = self.next_worker;
-            self.next_worker = (self.next_worker + 1) % self.peers.len().max(1);
-            if to != self.index as usize {
-                if !self
-                    .peers
-                    .send(to, Envelope::Adopt(sock, Vec::new(), OutQueue::new()))
-                {
-                    self.counters.open.fetch_sub(1, Ordering::Relaxed);
+            // connection to the worker that finally removes it. (It accepts plain descriptors:
+            // direct ones cannot leave its ring.)
+            Sock::Os(s) if self.config.accept == AcceptMode::Acceptor => {
+                let to = self.next_worker;
+                self.next_worker = (self.next_worker + 1) % self.peers.len().max(1);
+                if to == self.index as usize {
+                    Sock::Os(s)
+                } else {
+                    if !self
+                        .peers
+                        .send(to, Envelope::Adopt(s, Vec::new(), OutQueue::new()))
+                    {
+                        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    return;
                 }
-                return;
             }
-        }
+            other => other,
+        };
         if self.insert_conn(sock).is_none() {
             self.counters.open.fetch_sub(1, Ordering::Relaxed);
         }
@@ -243,7 +253,7 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     /// Places a new connection (accepted or adopted) in the slab, starts its I/O and arms its
     /// handshake deadline.
-    fn insert_conn(&mut self, sock: TcpStream) -> Option<usize> {
+    fn insert_conn(&mut self, sock: Sock) -> Option<usize> {
         self.next_gen = self.next_gen.wrapping_add(1);
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
@@ -387,7 +397,7 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     /// Takes over a connection another worker handed over, and parses its input.
     fn adopt(&mut self, sock: TcpStream, input: Vec<u8>, outq: OutQueue) {
-        let Some(slot) = self.insert_conn(sock) else {
+        let Some(slot) = self.insert_conn(Sock::Os(sock)) else {
             return;
         };
         if let Some(c) = self.conns.get_mut(slot) {
@@ -503,7 +513,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                 if c.close_after_flush && !c.write_shut {
                     c.write_shut = true;
                     c.phase = Phase::Closing;
-                    let _ = c.sock.shutdown(Shutdown::Write);
+                    self.io.shutdown_write(c);
                     if c.deadline.is_none() {
                         let gen = c.gen;
                         c.deadline = Some(self.timers.arm(

@@ -4,21 +4,30 @@
 //! pending on the worker's eventfd for cross-thread wake-ups. The loop waits in
 //! `io_uring_enter` with the timer wheel's next deadline as its timeout.
 //!
+//! With direct descriptors (`VOLLEY_URING_DIRECT`) accepts are single-shot, several in flight,
+//! each writing the peer's address into its own buffer; connections live in the ring's file
+//! table and are shut down and closed by submissions. One handed to another worker is first
+//! installed as a plain descriptor, the only kind that can leave this ring.
+//!
 //! Memory the kernel may touch is owned here until the completion that releases it: receive
 //! buffers come back with their completion and are recycled as soon as the connection logic
 //! has parsed or copied their bytes; a send's buffers are clones held in its [`SendOp`]; the
-//! eventfd's 8-byte buffer lives as long as this backend. A removed connection's socket is
-//! closed only after every queued submission naming its descriptor reached the kernel, so a
-//! reused descriptor number can never receive another connection's operation.
+//! eventfd's 8-byte buffer and the accepts' address buffers live as long as this backend. A
+//! removed connection's socket is closed only after every queued submission naming its
+//! descriptor reached the kernel, so a reused descriptor number can never receive another
+//! connection's operation; a direct one is closed by a submission queued after them.
 
 use std::collections::VecDeque;
-use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::{
+    Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use io_uring::types::{CancelBuilder, Fd, SubmitArgs, Timespec};
+use io_uring::types::{CancelBuilder, DestinationSlot, Fd, Fixed, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring};
 use slab::Slab;
 
@@ -27,21 +36,82 @@ use crate::runtime::conn::Conn;
 use crate::runtime::handle::{Envelope, Peers, Waker};
 use crate::runtime::outq::{Flush, OutQueue};
 use crate::runtime::service::{CloseReason, Service};
+use crate::runtime::sock::Sock;
 use crate::runtime::uring::bufring::BufRing;
 use crate::runtime::uring::op::{Op, SendOp, MAX_SLOTS};
 use crate::runtime::uring::Parts;
 
 /// Most slices in one `sendmsg`.
 const MAX_IOVECS: usize = 64;
+/// Direct mode's accepts in flight at once (one per address buffer).
+const DIRECT_ACCEPTS: usize = 8;
+
+/// Builds an entry on a connection's socket: by descriptor, or by direct index.
+macro_rules! on_sock {
+    ($sock:expr, $target:ident => $build:expr) => {
+        match $sock {
+            Sock::Os(s) => {
+                let $target = Fd(s.as_raw_fd());
+                $build
+            }
+            Sock::Direct { index, .. } => {
+                let $target = Fixed(*index);
+                $build
+            }
+        }
+    };
+}
+
+/// Where a direct accept writes its peer's address.
+struct AcceptAddr {
+    addr: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl AcceptAddr {
+    fn new() -> Self {
+        AcceptAddr {
+            // SAFETY: sockaddr_storage is plain data; all-zero is a valid (unspecified) value.
+            addr: unsafe { std::mem::zeroed() },
+            len: 0,
+        }
+    }
+
+    /// The address the kernel wrote, if it is IPv4 or IPv6.
+    fn peer(&self) -> Option<SocketAddr> {
+        let len = self.len as usize;
+        match i32::from(self.addr.ss_family) {
+            libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in, which it is large
+                // and aligned enough for.
+                let a = unsafe { &*(&self.addr as *const _ as *const libc::sockaddr_in) };
+                let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
+            }
+            libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: as above, for sockaddr_in6.
+                let a = unsafe { &*(&self.addr as *const _ as *const libc::sockaddr_in6) };
+                let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+                let port = u16::from_be(a.sin6_port);
+                Some(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id).into())
+            }
+            _ => None,
+        }
+    }
+}
 /// How long teardown waits for cancelled operations to complete before it gives up and leaks
 /// the memory they may still write.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(2);
 
-/// A connection handed to another worker, waiting until this ring has no operation left on it.
+/// A connection handed to another worker, waiting until this ring has no operation left on it
+/// (and, for a direct one, until it is installed as a plain descriptor).
 struct Move {
     slot: usize,
     gen: u32,
-    sock: TcpStream,
+    /// The plain descriptor; `None` while a direct one is being installed, or if that failed.
+    sock: Option<TcpStream>,
+    /// The direct slot that the install copies; closed once it completed.
+    installing: Option<u32>,
     input: Vec<u8>,
     /// Output not yet sent; the send in flight advances it when it completes.
     outq: OutQueue,
@@ -56,7 +126,12 @@ pub(crate) struct UringIo {
     ring: IoUring,
     bufs: Option<BufRing>,
     listener: Option<TcpListener>,
-    accept_live: bool,
+    /// Connections are direct descriptors.
+    direct: bool,
+    /// Accepts in flight, one bit each (bit 0: the multishot accept).
+    accepts_live: u32,
+    /// Direct mode's accept address buffers, boxed so they stay put.
+    accept_addrs: Box<[AcceptAddr]>,
     /// The worker's eventfd (kept alive here too) and the buffer its pending read fills.
     waker: Arc<Waker>,
     wake_buf: Box<u64>,
@@ -78,12 +153,17 @@ impl UringIo {
     /// its eventfd waker, and arms the accept and the wake-up read.
     pub fn new(parts: Parts, listener: Option<TcpListener>, waker: Arc<Waker>) -> io::Result<Self> {
         parts.enable()?;
-        let Parts { ring, bufs, .. } = parts;
+        let Parts {
+            ring, bufs, direct, ..
+        } = parts;
+        let addrs = if direct { DIRECT_ACCEPTS } else { 0 };
         let mut io = UringIo {
             ring,
             bufs: Some(bufs),
             listener,
-            accept_live: false,
+            direct,
+            accepts_live: 0,
+            accept_addrs: (0..addrs).map(|_| AcceptAddr::new()).collect(),
             waker,
             wake_buf: Box::new(0),
             sends: Slab::new(),
@@ -115,16 +195,70 @@ impl UringIo {
         self.backlog.push_back(entry);
     }
 
+    /// Arms every accept not in flight.
     fn arm_accept(&mut self) {
+        if self.direct {
+            for n in 0..self.accept_addrs.len() {
+                self.arm_direct_accept(n);
+            }
+            return;
+        }
         let Some(fd) = self.listener.as_ref().map(AsRawFd::as_raw_fd) else {
             return;
         };
-        let entry = opcode::AcceptMulti::new(Fd(fd))
-            .flags(libc::SOCK_CLOEXEC)
+        if self.accepts_live & 1 == 0 {
+            let entry = opcode::AcceptMulti::new(Fd(fd))
+                .flags(libc::SOCK_CLOEXEC)
+                .build()
+                .user_data(Op::Accept(0).encode());
+            self.push(entry);
+            self.accepts_live |= 1;
+        }
+    }
+
+    /// Arms direct accept `n` (a single-shot accept: a multishot one would write every peer's
+    /// address into the same buffer).
+    fn arm_direct_accept(&mut self, n: usize) {
+        let Some(fd) = self.listener.as_ref().map(AsRawFd::as_raw_fd) else {
+            return;
+        };
+        let Some(a) = self.accept_addrs.get_mut(n) else {
+            return;
+        };
+        if self.accepts_live & (1 << n) != 0 {
+            return;
+        }
+        a.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // The buffer is boxed in `accept_addrs`, which lives as long as this backend; teardown
+        // waits for the accept's completion before it is freed.
+        let (addr, len) = (
+            &mut a.addr as *mut libc::sockaddr_storage,
+            &mut a.len as *mut _,
+        );
+        let entry = opcode::Accept::new(Fd(fd), addr.cast(), len)
+            .file_index(Some(DestinationSlot::auto_target()))
             .build()
-            .user_data(Op::Accept.encode());
+            .user_data(Op::Accept(n).encode());
         self.push(entry);
-        self.accept_live = true;
+        self.accepts_live |= 1 << n;
+    }
+
+    /// The peer address direct accept `n` reported.
+    fn accepted_peer(&self, n: usize) -> Option<SocketAddr> {
+        self.accept_addrs.get(n).and_then(AcceptAddr::peer)
+    }
+
+    /// Queues an operation whose completion is ignored.
+    fn push_detached(&mut self, entry: squeue::Entry) {
+        self.push(entry.user_data(Op::Detached.encode()));
+    }
+
+    /// Closes a socket on which no operation of this ring remains queued: a plain one at once,
+    /// a direct one by a submission.
+    fn discard(&mut self, sock: Sock) {
+        if let Sock::Direct { index, .. } = sock {
+            self.push_detached(opcode::Close::new(Fixed(index)).build());
+        }
     }
 
     fn arm_wake(&mut self) {
@@ -142,24 +276,19 @@ impl UringIo {
         let Some(bgid) = self.bufs.as_ref().map(BufRing::bgid) else {
             return;
         };
-        let entry = opcode::RecvMulti::new(Fd(conn.sock.as_raw_fd()), bgid)
-            .build()
-            .user_data(
-                Op::Recv {
-                    slot,
-                    gen: conn.gen,
-                }
-                .encode(),
-            );
+        let entry = on_sock!(&conn.sock, t => opcode::RecvMulti::new(t, bgid).build()).user_data(
+            Op::Recv {
+                slot,
+                gen: conn.gen,
+            }
+            .encode(),
+        );
         self.push(entry);
         conn.recv_live = true;
     }
 
     fn cancel(&mut self, op: Op) {
-        let entry = opcode::AsyncCancel::new(op.encode())
-            .build()
-            .user_data(Op::Cancel.encode());
-        self.push(entry);
+        self.push_detached(opcode::AsyncCancel::new(op.encode()).build());
     }
 
     /// Moves the backlog into the submission queue, submits, and waits up to `timeout` for at
@@ -227,10 +356,7 @@ impl UringIo {
     fn teardown(&mut self) -> bool {
         self.in_flight = self.in_flight.saturating_sub(self.backlog.len());
         self.backlog.clear();
-        let entry = opcode::AsyncCancel2::new(CancelBuilder::any())
-            .build()
-            .user_data(Op::Cancel.encode());
-        self.push(entry);
+        self.push_detached(opcode::AsyncCancel2::new(CancelBuilder::any()).build());
         let deadline = Instant::now() + TEARDOWN_WAIT;
         while self.in_flight > 0 {
             let now = Instant::now();
@@ -261,6 +387,7 @@ impl Drop for UringIo {
             }
             std::mem::forget(std::mem::take(&mut self.sends));
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+            std::mem::forget(std::mem::take(&mut self.accept_addrs));
         }
     }
 }
@@ -291,16 +418,18 @@ impl Io for UringIo {
         op.slot = slot;
         op.gen = conn.gen;
         op.epoch = conn.outq.epoch();
-        let fd = Fd(conn.sock.as_raw_fd());
         // One slice (the common reply) goes as a plain send: it skips copying and checking a
         // message header in the kernel.
         let entry = match op.bufs.as_slice() {
-            [one] => opcode::Send::new(fd, one.as_ptr(), one.len() as u32)
+            [one] => on_sock!(&conn.sock, t => opcode::Send::new(t, one.as_ptr(), one.len() as u32)
                 .flags(libc::MSG_NOSIGNAL)
-                .build(),
-            _ => opcode::SendMsg::new(fd, op.prepare())
-                .flags(libc::MSG_NOSIGNAL as u32)
-                .build(),
+                .build()),
+            _ => {
+                let msg = op.prepare();
+                on_sock!(&conn.sock, t => opcode::SendMsg::new(t, msg)
+                    .flags(libc::MSG_NOSIGNAL as u32)
+                    .build())
+            }
         };
         let index = self.sends.insert(op);
         let entry = entry.user_data(Op::Send(index).encode());
@@ -316,7 +445,40 @@ impl Io for UringIo {
                 gen: conn.gen,
             });
         }
-        self.graveyard.push(conn.sock.into());
+        match conn.sock {
+            Sock::Os(s) => self.graveyard.push(s.into()),
+            direct => self.discard(direct),
+        }
+    }
+
+    fn reject(&mut self, sock: Sock, answer: &'static [u8]) {
+        match sock {
+            // Best effort: a fresh socket's send buffer takes these few bytes at once.
+            Sock::Os(s) => {
+                let _ = (&s).write(answer);
+            }
+            Sock::Direct { index, .. } => {
+                // Hard-linked: the close runs even when the send fails. `answer` is static.
+                let send = opcode::Send::new(Fixed(index), answer.as_ptr(), answer.len() as u32)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build()
+                    .flags(squeue::Flags::IO_HARDLINK);
+                self.push_detached(send);
+                self.discard(Sock::Direct { index, peer: None });
+            }
+        }
+    }
+
+    fn shutdown_write(&mut self, conn: &mut Conn) {
+        match &conn.sock {
+            Sock::Os(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            Sock::Direct { index, .. } => {
+                let entry = opcode::Shutdown::new(Fixed(*index), libc::SHUT_WR).build();
+                self.push_detached(entry);
+            }
+        }
     }
 
     fn hand_off<M: Send>(
@@ -327,8 +489,14 @@ impl Io for UringIo {
         to: usize,
         peers: &Peers<M>,
     ) {
-        if !conn.recv_live && !conn.send_live {
-            let _ = peers.send(to, Envelope::Adopt(conn.sock, input, conn.outq));
+        let (sock, installing) = match conn.sock {
+            Sock::Os(s) => (Some(s), None),
+            Sock::Direct { index, .. } => (None, Some(index)),
+        };
+        if installing.is_none() && !conn.recv_live && !conn.send_live {
+            if let Some(sock) = sock {
+                let _ = peers.send(to, Envelope::Adopt(sock, input, conn.outq));
+            }
             return;
         }
         if conn.recv_live {
@@ -337,10 +505,23 @@ impl Io for UringIo {
                 gen: conn.gen,
             });
         }
+        if let Some(index) = installing {
+            let entry = opcode::FixedFdInstall::new(Fixed(index), 0)
+                .build()
+                .user_data(
+                    Op::Install {
+                        slot,
+                        gen: conn.gen,
+                    }
+                    .encode(),
+                );
+            self.push(entry);
+        }
         self.moves.push(Move {
             slot,
             gen: conn.gen,
-            sock: conn.sock,
+            sock,
+            installing,
             input,
             outq: conn.outq,
             to,
@@ -350,8 +531,10 @@ impl Io for UringIo {
     }
 
     fn stop_accepting(&mut self) {
-        if self.accept_live {
-            self.cancel(Op::Accept);
+        for n in 0..u32::BITS as usize {
+            if self.accepts_live & (1 << n) != 0 {
+                self.cancel(Op::Accept(n));
+            }
         }
         if let Some(l) = self.listener.take() {
             self.graveyard.push(l.into());
@@ -359,9 +542,7 @@ impl Io for UringIo {
     }
 
     fn resume_accepting(&mut self) {
-        if !self.accept_live {
-            self.arm_accept();
-        }
+        self.arm_accept();
     }
 }
 
@@ -397,41 +578,84 @@ impl<S: Service> Worker<S, UringIo> {
 
     fn complete(&mut self, data: u64, res: i32, flags: u32) {
         match Op::decode(data) {
-            Op::Accept => self.accepted(res, flags),
+            Op::Accept(n) => self.accepted(n, res, flags),
             Op::Wake => {
                 self.drain_mailbox();
                 self.io.arm_wake();
             }
             Op::Recv { slot, gen } => self.received(slot, gen, res, flags),
             Op::Send(index) => self.sent(index, res),
-            Op::Cancel | Op::Unknown => {}
+            Op::Install { slot, gen } => self.installed(slot, gen, res),
+            Op::Detached | Op::Unknown => {}
         }
     }
 
-    fn accepted(&mut self, res: i32, flags: u32) {
+    fn accepted(&mut self, n: usize, res: i32, flags: u32) {
         if res >= 0 {
-            // SAFETY: a successful accept completion carries a new descriptor that nothing
-            // else owns.
-            let sock = unsafe { TcpStream::from_raw_fd(res as RawFd) };
+            let sock = if self.io.direct {
+                Sock::Direct {
+                    index: res as u32,
+                    peer: self.io.accepted_peer(n),
+                }
+            } else {
+                // SAFETY: a successful accept completion carries a new descriptor that nothing
+                // else owns.
+                Sock::Os(unsafe { TcpStream::from_raw_fd(res as RawFd) })
+            };
             if self.shutdown_deadline.is_none() {
                 self.admit(sock);
+            } else {
+                self.io.discard(sock);
             }
         }
         if cqueue::more(flags) {
             return;
         }
-        self.io.accept_live = false;
+        self.io.accepts_live &= !(1u32 << n);
         if self.io.listener.is_none() || res == -libc::ECANCELED {
             return;
         }
         match res.saturating_neg() {
+            // Out of descriptors, table slots or memory: this accept rests, and once none is
+            // left in flight accepting pauses and resumes after a back-off.
             libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {
-                self.pause_accepting(&errno(res))
+                if self.io.accepts_live == 0 {
+                    self.pause_accepting(&errno(res));
+                }
             }
-            // A multishot accept also ends on transient errors and when the completion queue
-            // overflowed: arm it again at once.
+            // A direct accept is single-shot; a multishot accept also ends on transient errors
+            // and when the completion queue overflowed: arm it again at once.
+            _ if self.io.direct => self.io.arm_direct_accept(n),
             _ => self.io.arm_accept(),
         }
+    }
+
+    /// A direct connection moving to another worker got its plain descriptor (or failed to:
+    /// then it is lost, closed with its direct slot).
+    fn installed(&mut self, slot: usize, gen: u32, res: i32) {
+        let Some(i) = self
+            .io
+            .moves
+            .iter()
+            .position(|m| m.slot == slot && m.gen == gen)
+        else {
+            return;
+        };
+        if let Some(index) = self.io.moves[i].installing.take() {
+            self.io.discard(Sock::Direct { index, peer: None });
+        }
+        if res >= 0 {
+            // SAFETY: a successful install completion carries a new descriptor that nothing
+            // else owns.
+            self.io.moves[i].sock = Some(unsafe { TcpStream::from_raw_fd(res as RawFd) });
+        } else {
+            eprintln!(
+                "volley: worker {} could not hand a connection over: {}",
+                self.index,
+                errno(res)
+            );
+        }
+        self.finish_move(i);
     }
 
     fn received(&mut self, slot: usize, gen: u32, res: i32, flags: u32) {
@@ -529,12 +753,21 @@ impl<S: Service> Worker<S, UringIo> {
             .io
             .moves
             .get(i)
-            .is_some_and(|m| !m.recv_live && !m.send_live);
+            .is_some_and(|m| !m.recv_live && !m.send_live && m.installing.is_none());
         if done {
             let m = self.io.moves.swap_remove(i);
-            let _ = self
-                .peers
-                .send(m.to, Envelope::Adopt(m.sock, m.input, m.outq));
+            match m.sock {
+                Some(sock) => {
+                    let _ = self
+                        .peers
+                        .send(m.to, Envelope::Adopt(sock, m.input, m.outq));
+                }
+                // The install failed: the connection is gone, and so is its place in the
+                // open count it carried.
+                None => {
+                    self.counters.open.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
         }
     }
 }
