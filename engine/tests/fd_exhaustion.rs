@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Got, RawWs};
+use common::{Got, RawWs, ServerProcess};
 use volley::proto::ws::OpCode;
 
 /// CPU seconds (user + system) the process has used, from /proc.
@@ -23,21 +21,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 #[test]
 fn accept_backs_off_when_descriptors_run_out_and_recovers() {
-    let binary = common::example_binary("ws_echo");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n 40 && exec {}", binary.display()))
-        .env("VOLLEY_LISTEN", "127.0.0.1:0")
-        .env("VOLLEY_WORKERS", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
-    let pid = child.id();
+    let server = ServerProcess::start_limited("ws_echo", &[("VOLLEY_WORKERS", "1".into())], 40);
+    let (addr, pid) = (server.addr, server.pid());
 
     // Far more connections than the server has descriptors: the rest wait in the backlog.
     let held: Vec<TcpStream> = (0..80)
@@ -68,6 +53,5 @@ fn accept_backs_off_when_descriptors_run_out_and_recovers() {
         assert!(Instant::now() < deadline, "the server never recovered");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

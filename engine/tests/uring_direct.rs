@@ -6,14 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::thread;
 use std::time::Duration;
 
 use common::polling::{get, post, session};
-use common::{Got, RawWs};
+use common::{Got, RawWs, ServerProcess};
 use volley::config::Backend;
 use volley::server::{Ack, Server};
 
@@ -56,6 +54,22 @@ fn direct_server() -> Server {
         .unwrap()
 }
 
+/// The `ws_echo` example on io_uring with direct descriptors, `workers` workers and an
+/// open-file limit of `limit`; `None` (after saying why) where the kernel has no io_uring.
+fn limited_echo_server(limit: usize, workers: usize) -> Option<ServerProcess> {
+    let env = [
+        ("VOLLEY_WORKERS", workers.to_string()),
+        ("VOLLEY_BACKEND", "uring".to_string()),
+        ("VOLLEY_URING_DIRECT", "1".to_string()),
+    ];
+    let server = ServerProcess::start_limited("ws_echo", &env, limit);
+    if !has_uring(&server.pid().to_string()) {
+        eprintln!("no io_uring on this kernel: direct descriptors cannot be shown here");
+        return None;
+    }
+    Some(server)
+}
+
 #[test]
 fn more_connections_than_the_open_file_limit() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -63,29 +77,10 @@ fn more_connections_than_the_open_file_limit() {
     const CLIENTS: usize = 150;
     // Four workers, each with a 64-slot table: the 150 connections spread over them leave
     // every table far from full, while the process may open only 64 descriptors.
-    let binary = common::example_binary("ws_echo");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n {LIMIT} && exec {}", binary.display()))
-        .env("VOLLEY_LISTEN", "127.0.0.1:0")
-        .env("VOLLEY_WORKERS", "4")
-        .env("VOLLEY_BACKEND", "uring")
-        .env("VOLLEY_URING_DIRECT", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
-    let pid = child.id().to_string();
-    if !has_uring(&pid) {
-        eprintln!("no io_uring on this kernel: direct descriptors cannot be shown here");
-        let _ = child.kill();
-        let _ = child.wait();
+    let Some(server) = limited_echo_server(LIMIT, 4) else {
         return;
-    }
+    };
+    let (addr, pid) = (server.addr, server.pid().to_string());
 
     let mut clients: Vec<RawWs> = (0..CLIENTS).map(|_| RawWs::connect(addr, "/")).collect();
     for (i, ws) in clients.iter_mut().enumerate() {
@@ -100,8 +95,40 @@ fn more_connections_than_the_open_file_limit() {
         "{CLIENTS} connections served with {server_fds} descriptors open (limit {LIMIT})"
     );
     drop(clients);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
+}
+
+#[test]
+fn a_full_table_leaves_connections_waiting_in_the_backlog() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const SLOTS: usize = 64;
+    // One worker: its table has exactly 64 slots.
+    let Some(server) = limited_echo_server(SLOTS, 1) else {
+        return;
+    };
+    let addr = server.addr;
+    let mut first: Vec<RawWs> = (0..SLOTS).map(|_| RawWs::connect(addr, "/")).collect();
+    // These connect (the kernel's backlog takes them) but are not accepted until slots free
+    // up; accepting them into a full table would have closed them.
+    let waiting = thread::spawn(move || {
+        let mut late: Vec<RawWs> = (0..6).map(|_| RawWs::connect(addr, "/")).collect();
+        for (i, ws) in late.iter_mut().enumerate() {
+            ws.send_text(&format!("late {i}"));
+            assert_eq!(ws.read(), Got::Text(format!("late {i}")));
+        }
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(!waiting.is_finished(), "a 65th connection was served");
+    for ws in first.iter_mut().take(5) {
+        ws.send_text("still here");
+        assert_eq!(ws.read(), Got::Text("still here".into()));
+    }
+    first.truncate(SLOTS - 10);
+    waiting
+        .join()
+        .expect("the waiting connections were served once slots freed");
+    drop(first);
+    drop(server);
 }
 
 #[test]

@@ -297,7 +297,23 @@ impl ServerProcess {
     /// Like [`ServerProcess::start`] with owned values (the last value of a name wins).
     pub fn start_with(name: &str, env: &[(&str, String)]) -> ServerProcess {
         let binary = example_binary(name);
-        let mut cmd = Command::new(&binary);
+        Self::spawn(name, Command::new(&binary), binary, env)
+    }
+
+    /// Like [`ServerProcess::start_with`], under an open-file limit of `nofile` (set by
+    /// `ulimit -n` in a shell that then execs the server, so the pid is the server's).
+    pub fn start_limited(name: &str, env: &[(&str, String)], nofile: usize) -> ServerProcess {
+        let binary = example_binary(name);
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\""))
+            .arg(&binary);
+        let mut all: Vec<(&str, String)> = vec![("VOLLEY_LISTEN", "127.0.0.1:0".to_string())];
+        all.extend(env.iter().cloned());
+        Self::spawn(name, cmd, binary, &all)
+    }
+
+    fn spawn(name: &str, mut cmd: Command, binary: PathBuf, env: &[(&str, String)]) -> Self {
         cmd.env("VOLLEY_PING_INTERVAL_MS", "300")
             .env("VOLLEY_PING_TIMEOUT_MS", "200")
             .env("VOLLEY_CONNECT_TIMEOUT_MS", "1000")
@@ -346,18 +362,23 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Path of a compiled example, building it first if this test run did not.
+/// Path of a compiled example, brought up to date once per test process: `cargo test` builds
+/// examples as test targets under other names, so a binary left by an earlier build may be
+/// stale.
 pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
     let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "volley", "--example", name])
+            .args(["build", "-q", "-p", "volley", "--example", name])
             .status()
             .unwrap();
         assert!(status.success(), "building example {name} failed");
+        built.push(name.to_string());
     }
     path
 }

@@ -37,9 +37,9 @@ pub(crate) struct Parts {
     /// they are freed.
     pub ring: IoUring,
     pub bufs: BufRing,
-    /// Connections are accepted as direct descriptors into the ring's registered file table
-    /// (see [`enable_direct`]).
-    pub direct: bool,
+    /// Slots of the ring's registered file table when connections are accepted as direct
+    /// descriptors into it (see [`enable_direct`]); `None` for plain descriptors.
+    pub direct: Option<u32>,
     /// Built disabled: the worker must call [`Parts::enable`] from its own thread.
     disabled: bool,
 }
@@ -176,7 +176,7 @@ fn build(sizes: Sizes) -> io::Result<Parts> {
     Ok(Parts {
         ring,
         bufs,
-        direct: false,
+        direct: None,
         disabled,
     })
 }
@@ -210,7 +210,7 @@ pub(crate) fn enable_direct(rings: &mut [Parts]) -> io::Result<u32> {
         parts.ring.submitter().register_files_sparse(slots)?;
     }
     for parts in rings.iter_mut() {
-        parts.direct = true;
+        parts.direct = Some(slots);
     }
     Ok(slots)
 }

@@ -99,6 +99,7 @@ impl AcceptAddr {
         }
     }
 }
+
 /// How long teardown waits for cancelled operations to complete before it gives up and leaks
 /// the memory they may still write.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -128,6 +129,15 @@ pub(crate) struct UringIo {
     listener: Option<TcpListener>,
     /// Connections are direct descriptors.
     direct: bool,
+    /// Direct mode: slots in the ring's file table, and those taken by open connections. An
+    /// accept is armed only while a slot is free for it: the kernel takes the connection off
+    /// the backlog before it looks for a slot, and closes it when there is none.
+    slots: u32,
+    slots_taken: u32,
+    /// Direct mode: an accept was held back for lack of slots; a close re-arms it.
+    held_back: bool,
+    /// The table was reported full once (it fills and frees at every close while full).
+    warned_full: bool,
     /// Accepts in flight, one bit each (bit 0: the multishot accept).
     accepts_live: u32,
     /// Direct mode's accept address buffers, boxed so they stay put.
@@ -156,12 +166,16 @@ impl UringIo {
         let Parts {
             ring, bufs, direct, ..
         } = parts;
-        let addrs = if direct { DIRECT_ACCEPTS } else { 0 };
+        let addrs = if direct.is_some() { DIRECT_ACCEPTS } else { 0 };
         let mut io = UringIo {
             ring,
             bufs: Some(bufs),
             listener,
-            direct,
+            direct: direct.is_some(),
+            slots: direct.unwrap_or(0),
+            slots_taken: 0,
+            held_back: false,
+            warned_full: false,
             accepts_live: 0,
             accept_addrs: (0..addrs).map(|_| AcceptAddr::new()).collect(),
             waker,
@@ -228,6 +242,18 @@ impl UringIo {
         if self.accepts_live & (1 << n) != 0 {
             return;
         }
+        let reserved = self.slots_taken + self.accepts_live.count_ones();
+        if reserved >= self.slots {
+            if !self.warned_full {
+                eprintln!(
+                    "volley: direct descriptor table full ({} slots, the open-file limit); new connections wait in the backlog while it is",
+                    self.slots
+                );
+                self.warned_full = true;
+            }
+            self.held_back = true;
+            return;
+        }
         a.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         // The buffer is boxed in `accept_addrs`, which lives as long as this backend; teardown
         // waits for the accept's completion before it is freed.
@@ -257,7 +283,12 @@ impl UringIo {
     /// a direct one by a submission.
     fn discard(&mut self, sock: Sock) {
         if let Sock::Direct { index, .. } = sock {
+            // Queued before any accept armed from now on, so the slot is free for it.
             self.push_detached(opcode::Close::new(Fixed(index)).build());
+            self.slots_taken = self.slots_taken.saturating_sub(1);
+            if std::mem::take(&mut self.held_back) {
+                self.arm_accept();
+            }
         }
     }
 
@@ -593,6 +624,7 @@ impl<S: Service> Worker<S, UringIo> {
     fn accepted(&mut self, n: usize, res: i32, flags: u32) {
         if res >= 0 {
             let sock = if self.io.direct {
+                self.io.slots_taken += 1;
                 Sock::Direct {
                     index: res as u32,
                     peer: self.io.accepted_peer(n),
