@@ -67,6 +67,13 @@ pub struct Config {
     /// 6.8+). Ignored with the acceptor accept mode, and dropped with one log line where the
     /// kernel refuses it. Env `VOLLEY_URING_DIRECT` (`1`/`0`), default off.
     pub uring_direct: bool,
+    /// io_uring only: how long a busy worker may wait for completions to gather before it
+    /// handles them, so one wake-up serves many messages (Linux 6.12+, `min_wait_usec`).
+    /// Adaptive: a worker batches only while input arrives faster than this window or its
+    /// turns carry several completions, so an idle or lightly loaded server answers at once;
+    /// under load a message may wait up to this long. Zero turns it off. Env
+    /// `VOLLEY_URING_BATCH_US` (microseconds), default 50.
+    pub uring_batch: Duration,
     /// How connections reach the workers. Env `VOLLEY_ACCEPT` (`reuseport`|`acceptor`),
     /// default reuseport (see `benches/RESULTS.md` for the measurement behind it).
     pub accept: AcceptMode,
@@ -146,6 +153,7 @@ impl Default for Config {
             first_core: 0,
             backend: Backend::Epoll,
             uring_direct: false,
+            uring_batch: Duration::from_micros(50),
             accept: AcceptMode::ReusePort,
             max_payload: 1_000_000,
             handshake_timeout: Duration::from_millis(10_000),
@@ -230,6 +238,9 @@ impl Config {
             };
         }
         env.flag("VOLLEY_URING_DIRECT", &mut c.uring_direct)?;
+        let mut batch_us = c.uring_batch.as_micros() as u64;
+        env.parse("VOLLEY_URING_BATCH_US", "microseconds", &mut batch_us)?;
+        c.uring_batch = Duration::from_micros(batch_us);
         if let Some(v) = get("VOLLEY_ACCEPT") {
             c.accept = match v.trim() {
                 "reuseport" => AcceptMode::ReusePort,
@@ -375,6 +386,7 @@ mod tests {
         assert_eq!(c.ping_timeout, Duration::from_millis(20_000));
         assert_eq!(c.backend, Backend::Epoll);
         assert!(!c.uring_direct);
+        assert_eq!(c.uring_batch, Duration::from_micros(50));
         assert!(c.workers >= 1);
     }
 
@@ -388,6 +400,7 @@ mod tests {
             ("VOLLEY_PING_INTERVAL_MS", "300"),
             ("VOLLEY_BACKEND", "uring"),
             ("VOLLEY_URING_DIRECT", "1"),
+            ("VOLLEY_URING_BATCH_US", "0"),
         ])
         .unwrap();
         assert_eq!(c.listen.port(), 4000);
@@ -397,6 +410,7 @@ mod tests {
         assert_eq!(c.ping_interval, Duration::from_millis(300));
         assert_eq!(c.backend, Backend::Uring);
         assert!(c.uring_direct);
+        assert_eq!(c.uring_batch, Duration::ZERO);
     }
 
     #[test]

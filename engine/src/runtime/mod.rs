@@ -287,7 +287,7 @@ fn run_worker<S: Service>(
             Worker::new(index, service, config, io, mailbox, peers, counters).run();
         }
         Seed::Uring(parts) => {
-            let io = UringIo::new(*parts, listener, waker)?;
+            let io = UringIo::new(*parts, listener, waker, config.uring_batch)?;
             Worker::new(index, service, config, io, mailbox, peers, counters).run();
         }
     }

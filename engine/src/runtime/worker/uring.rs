@@ -43,6 +43,25 @@ use crate::runtime::uring::Parts;
 
 /// Most slices in one `sendmsg`.
 const MAX_IOVECS: usize = 64;
+/// Completions a batching wait returns for at once, before its window ends.
+const BATCH_COMPLETIONS: u32 = 32;
+/// A worker batches while a window would gather at least this many inputs at the recent rate.
+const BUSY_INPUTS: u128 = 4;
+/// How often that rate is measured.
+const RATE_PERIOD: Duration = Duration::from_millis(1);
+
+/// `IORING_ENTER_GETEVENTS` and `IORING_ENTER_EXT_ARG`.
+const ENTER_GETEVENTS: u32 = 1;
+const ENTER_EXT_ARG: u32 = 8;
+
+/// The kernel's `io_uring_getevents_arg` (Linux 6.12 added `min_wait_usec`).
+#[repr(C)]
+struct GeteventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
 /// Direct mode's accepts in flight at once (one per address buffer).
 const DIRECT_ACCEPTS: usize = 8;
 
@@ -156,12 +175,24 @@ pub(crate) struct UringIo {
     moves: Vec<Move>,
     /// Completions taken from the queue, handled after the queue is released.
     cqes: Vec<cqueue::Entry>,
+    /// How long a busy worker's wait may gather completions, in microseconds (0: off, or the
+    /// kernel lacks `min_wait_usec`), and whether the worker is busy: input arrived fast
+    /// enough over the last period that a window would gather several (see `note_turn`).
+    batch_us: u32,
+    busy: bool,
+    period_start: Instant,
+    period_inputs: u64,
 }
 
 impl UringIo {
     /// Takes over a worker's ring (enabled from this, the worker's, thread), its listener and
     /// its eventfd waker, and arms the accept and the wake-up read.
-    pub fn new(parts: Parts, listener: Option<TcpListener>, waker: Arc<Waker>) -> io::Result<Self> {
+    pub fn new(
+        parts: Parts,
+        listener: Option<TcpListener>,
+        waker: Arc<Waker>,
+        batch: Duration,
+    ) -> io::Result<Self> {
         parts.enable()?;
         let Parts {
             ring, bufs, direct, ..
@@ -187,7 +218,14 @@ impl UringIo {
             graveyard: Vec::new(),
             moves: Vec::new(),
             cqes: Vec::with_capacity(1024),
+            batch_us: 0,
+            busy: false,
+            period_start: Instant::now(),
+            period_inputs: 0,
         };
+        if io.ring.params().is_feature_min_timeout() {
+            io.batch_us = u32::try_from(batch.as_micros()).unwrap_or(u32::MAX);
+        }
         if io.waker.eventfd_raw().is_none() {
             return Err(io::Error::other("io_uring worker needs an eventfd waker"));
         }
@@ -322,8 +360,27 @@ impl UringIo {
         self.push_detached(opcode::AsyncCancel::new(op.encode()).build());
     }
 
+    /// Counts a turn's input completions (receives, accepts) and, once a period is over,
+    /// decides whether the worker is busy: whether a batching window would gather at least
+    /// [`BUSY_INPUTS`] of them at the period's rate. An idle or lightly loaded worker thus
+    /// never holds a message back; a loaded one takes many per wake-up.
+    fn note_turn(&mut self, inputs: u64, now: Instant) {
+        self.period_inputs += inputs;
+        let elapsed = now.saturating_duration_since(self.period_start);
+        if elapsed >= RATE_PERIOD {
+            self.busy = is_busy(self.period_inputs, elapsed, self.batch_us);
+            self.period_inputs = 0;
+            self.period_start = now;
+        }
+    }
+
     /// Moves the backlog into the submission queue, submits, and waits up to `timeout` for at
     /// least one completion. Closes the graveyard once nothing queued can name its descriptors.
+    ///
+    /// A busy worker's wait asks the kernel (`min_wait_usec`) for [`BATCH_COMPLETIONS`]
+    /// completions within its batching window and for any one after it, so a wake-up serves a
+    /// batch instead of a message or two. Otherwise, or when the backlog forbids waiting, one
+    /// completion ends the wait.
     fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         loop {
             {
@@ -352,13 +409,33 @@ impl UringIo {
         } else {
             Some(Duration::ZERO)
         };
-        let res = match wait {
-            Some(t) => {
-                let ts = Timespec::from(t);
-                let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+        let res = if self.busy && self.batch_us > 0 && wait != Some(Duration::ZERO) {
+            let ts = wait.map(Timespec::from);
+            let arg = GeteventsArg {
+                sigmask: 0,
+                sigmask_sz: 0,
+                min_wait_usec: self.batch_us,
+                ts: ts.as_ref().map_or(0, |t| t as *const Timespec as u64),
+            };
+            let pending = self.ring.submission().len() as u32;
+            // SAFETY: `arg` and the timespec it points to outlive the call.
+            unsafe {
+                self.ring.submitter().enter(
+                    pending,
+                    BATCH_COMPLETIONS,
+                    ENTER_GETEVENTS | ENTER_EXT_ARG,
+                    Some(&arg),
+                )
             }
-            None => self.ring.submit_and_wait(1),
+        } else {
+            match wait {
+                Some(t) => {
+                    let ts = Timespec::from(t);
+                    let args = SubmitArgs::new().timespec(&ts);
+                    self.ring.submitter().submit_with_args(1, &args)
+                }
+                None => self.ring.submit_and_wait(1),
+            }
         };
         match res {
             Ok(_) => {}
@@ -577,6 +654,12 @@ impl Io for UringIo {
     }
 }
 
+/// Whether `inputs` arriving in `elapsed` mean a batching window of `window_us` would gather
+/// at least [`BUSY_INPUTS`] of them.
+fn is_busy(inputs: u64, elapsed: Duration, window_us: u32) -> bool {
+    window_us > 0 && u128::from(inputs) * u128::from(window_us) >= BUSY_INPUTS * elapsed.as_micros()
+}
+
 /// The error a negative completion result stands for.
 fn errno(res: i32) -> io::Error {
     io::Error::from_raw_os_error(res.saturating_neg())
@@ -597,12 +680,17 @@ impl<S: Service> Worker<S, UringIo> {
             self.now = Instant::now();
             let mut cqes = std::mem::take(&mut self.io.cqes);
             cqes.extend(self.io.ring.completion());
+            let mut inputs = 0;
             for cqe in cqes.drain(..) {
+                if matches!(Op::decode(cqe.user_data()), Op::Recv { .. } | Op::Accept(_)) {
+                    inputs += 1;
+                }
                 self.io.completed(cqe.flags());
                 self.complete(cqe.user_data(), cqe.result(), cqe.flags());
                 self.finish_closes();
             }
             self.io.cqes = cqes;
+            self.io.note_turn(inputs, self.now);
             self.end_turn();
         }
     }
@@ -801,5 +889,61 @@ impl<S: Service> Worker<S, UringIo> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batching_starts_only_under_load() {
+        let ms = Duration::from_millis(1);
+        // 140,000 messages a second: 7 per 50 us window.
+        assert!(is_busy(140, ms, 50));
+        // One client in ping-pong, 15,000 a second: under one per window.
+        assert!(!is_busy(15, ms, 50));
+        // Exactly four per window is busy; a longer period needs proportionally more.
+        assert!(is_busy(80, ms, 50));
+        assert!(!is_busy(79, ms, 50));
+        assert!(!is_busy(140, 10 * ms, 50));
+        // A zero window turns batching off at any rate; an idle period is never busy.
+        assert!(!is_busy(1_000_000, ms, 0));
+        assert!(!is_busy(0, Duration::from_secs(5), 50));
+    }
+
+    #[test]
+    fn peer_addresses_decode_from_sockaddr_storage() {
+        let mut a = AcceptAddr::new();
+        assert_eq!(a.peer(), None, "an empty buffer has no address");
+        let v4: SocketAddr = "10.1.2.3:4567".parse().unwrap();
+        let (storage, len) = socket_storage(v4);
+        a.addr = storage;
+        a.len = len;
+        assert_eq!(a.peer(), Some(v4));
+        let v6: SocketAddr = "[2001:db8::7]:443".parse().unwrap();
+        let (storage, len) = socket_storage(v6);
+        a.addr = storage;
+        a.len = len;
+        assert_eq!(a.peer(), Some(v6));
+        a.len = 4;
+        assert_eq!(a.peer(), None, "a truncated address is refused");
+    }
+
+    /// What the kernel writes for `addr`.
+    fn socket_storage(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+        let sa = socket2::SockAddr::from(addr);
+        // SAFETY: sockaddr_storage is plain data; the copy is at most its size.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let len = sa.len() as usize;
+        // SAFETY: both regions are at least `len` bytes and do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                sa.as_ptr().cast::<u8>(),
+                (&mut storage as *mut libc::sockaddr_storage).cast::<u8>(),
+                len,
+            );
+        }
+        (storage, sa.len())
     }
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The io_uring backend against epoll (issue 8), measured in one run on the same machine:
+# bench_server with one worker pinned to core 0, volley-loadgen on the other cores, for
+#   epoll         VOLLEY_BACKEND=epoll,
+#   uring         VOLLEY_BACKEND=uring,
+#   uring-direct  VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1,
+# in the four scenarios of bench-peers.sh: raw WebSocket echo (the ws_echo example) and
+# Socket.IO echo with acks at BENCH_CONNECTIONS connections, a room broadcast to BENCH_MEMBERS
+# members, and BENCH_CONNECTS paced connects (full handshakes). The backends take turns, BENCH_ROUNDS rounds, so drift on a
+# shared machine reaches all of them alike; the table shows each backend's median per server
+# CPU-second (every round's value beside it) and its ratio to epoll's median.
+#
+# Env (defaults): BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (128), BENCH_MEMBERS
+# (1000), BENCH_BROADCAST_RATE (100 per second), BENCH_CONNECTS (2000, at 1000 per second),
+# BENCH_PORT (37141), BENCH_RECORD (0; 1 writes
+# the table into benches/RESULTS.md at its "<!-- backend rows -->" marker), BENCH_OUT (a fresh
+# temporary directory: one JSON file and one log per run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+rounds=${BENCH_ROUNDS:-5}
+secs=${BENCH_SECONDS:-5}
+conns=${BENCH_CONNECTIONS:-128}
+members=${BENCH_MEMBERS:-1000}
+bcast_rate=${BENCH_BROADCAST_RATE:-100}
+connects=${BENCH_CONNECTS:-2000}
+port=${BENCH_PORT:-37141}
+record=${BENCH_RECORD:-0}
+out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench-backends.XXXXXX)}
+mkdir -p "$out"
+target=${CARGO_TARGET_DIR:-target}/release
+
+echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
+cargo build --release -p volley --example bench_server --example ws_echo
+cargo build --release -p volley-loadgen --bins
+split_cores 1
+
+declare -A env_of=(
+  [epoll]="VOLLEY_BACKEND=epoll"
+  [uring]="VOLLEY_BACKEND=uring"
+  [uring-direct]="VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1"
+)
+backends=(epoll uring uring-direct)
+url=http://127.0.0.1:$port
+window=(--duration "$secs" --warmup 1 --drain 1)
+
+# serve BACKEND EXAMPLE LOG: starts EXAMPLE on BACKEND, pinned to core 0.
+serve() {
+  # shellcheck disable=SC2086 # the env assignments are meant to split
+  start_server "$3" env VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=1 VOLLEY_PIN_CORES=1 \
+    VOLLEY_FIRST_CORE=0 ${env_of[$1]} taskset -c "$server_cores" "$target/examples/$2"
+  if [ "$1" != epoll ] && ! ls -l "/proc/$pid/fd" | grep -q io_uring; then
+    echo "the server opened no io_uring (the kernel refused it): nothing to compare"; exit 1
+  fi
+}
+
+# load BASE SCENARIO ARGS...: one volley-loadgen run against the running server.
+load() {
+  local base=$1 scenario=$2; shift 2
+  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
+    --server-pid "$pid" --json "$base.$scenario.json" -q "$@" > "$base.$scenario.log" 2>&1
+}
+
+for round in $(seq 1 "$rounds"); do
+  for backend in "${backends[@]}"; do
+    base="$out/$backend.$round"
+    echo "==> round $round/$rounds: $backend"
+    serve "$backend" ws_echo "$base.ws_echo.log"
+    load "$base" ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 "${window[@]}"
+    stop_server
+    serve "$backend" bench_server "$base.bench_server.log"
+    load "$base" echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
+    load "$base" broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
+      --rate "$bcast_rate" --payload 64 "${window[@]}"
+    load "$base" connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
+    stop_server
+  done
+done
+
+table=$(python3 - "$out" "$rounds" "${backends[@]}" <<'PY'
+import json, statistics, sys
+out, rounds, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def per_cpu(path, scenario):
+    r = json.load(open(path))["result"]
+    c = r["stats"]["counters"]
+    s = r["server"]
+    cpu = s["end"]["cpu_s"] - s["start"]["cpu_s"]
+    if c["lost"] or c["duplicated"] or c["protocol_errors"] or c["timeouts"] or cpu <= 0:
+        sys.exit(f"{path}: errors or no CPU time recorded")
+    return (c["connected"] if scenario == "connect" else c["completed"]) / cpu
+rows = []
+scenarios = (("ws-echo", "echoes"), ("echo", "acks"), ("broadcast", "deliveries"),
+             ("connect", "connects"))
+for scenario, unit in scenarios:
+    vals = {b: [per_cpu(f"{out}/{b}.{i}.{scenario}.json", scenario) for i in range(1, rounds + 1)]
+            for b in backends}
+    base = statistics.median(vals["epoll"])
+    for b in backends:
+        med = statistics.median(vals[b])
+        each = ", ".join(f"{v/1000:.1f}k" for v in vals[b])
+        rows.append(f"| {scenario} ({unit} per server CPU-s) | {b} | {med:,.0f} | {med/base:.2f}x | {each} |")
+print("| scenario | backend | median | / epoll | each round |")
+print("|---|---|--:|--:|---|")
+print("\n".join(rows))
+PY
+)
+echo
+echo "bench_server, 1 worker on core 0, load generator on cores $client_cores; $rounds rounds;"
+echo "echoes: $conns connections x 1 in flight, 64-byte payloads; broadcast: $members members," \
+  "$bcast_rate/s; connect: $connects at 1000/s; ${secs}s windows."
+echo
+echo "$table"
+echo
+echo "Runs (JSON and full reports): $out"
+if [ "$record" = 1 ]; then
+  python3 - benches/RESULTS.md "$table" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$rounds" "$conns" <<'PY'
+import sys
+path, table, day, rev, rounds, conns = sys.argv[1:]
+text = open(path).read()
+marker = "<!-- backend rows -->"
+if marker not in text:
+    sys.exit(f"{path} has no {marker} line")
+block = f"{marker}\n\n{day}, {rev}, `scripts/bench-backends.sh` ({rounds} rounds, echo at {conns} connections):\n\n{table}\n"
+start = text.index(marker)
+end = text.find("<!-- /backend rows -->", start)
+text = text[:start] + block + text[end:] if end >= 0 else text.replace(marker, block + "\n<!-- /backend rows -->", 1)
+open(path, "w").write(text)
+PY
+  echo "recorded in benches/RESULTS.md"
+fi

@@ -1,0 +1,43 @@
+# Shared by the benchmark scripts (sourced after `cd` to the repository root): starting a server
+# and waiting for its "listening" line, stopping it by its PID (also on exit), and splitting the
+# cores between the server and the load generator.
+
+pid=
+stop_server() {
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+  fi
+}
+trap stop_server EXIT
+
+# start_server LOG COMMAND...: runs COMMAND in the background (output to LOG), sets $pid and
+# waits for its "listening" line; exits the script with the log when the server dies or stays
+# silent for 20 s.
+start_server() {
+  local log=$1; shift
+  "$@" > "$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 400); do
+    grep -q listening "$log" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "server did not start: $*"; cat "$log"; exit 1
+}
+
+# split_cores N: the server gets cores 0..N-1 (server_cores); the load generator gets the rest
+# (client_cores, client_threads), or shares the last core when none is left.
+split_cores() {
+  local n=$1 cores
+  cores=$(nproc)
+  server_cores="0-$(( (n < cores ? n : cores) - 1 ))"
+  if (( n < cores )); then
+    client_cores="$n-$(( cores - 1 ))"
+    client_threads=$(( cores - n ))
+  else
+    client_cores=$(( cores - 1 ))
+    client_threads=1
+  fi
+}
