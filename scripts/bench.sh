@@ -9,7 +9,7 @@
 # then the ratio Socket.IO echo / raw WebSocket echo. Takes well under two minutes after the build.
 #
 # Env (defaults): VOLLEY_WORKERS (1; server threads, pinned from core 0), BENCH_SECONDS (5),
-# BENCH_WARMUP (1), BENCH_CONNECTIONS (100), BENCH_IN_FLIGHT (1), BENCH_PAYLOAD (64),
+# BENCH_WARMUP (1), BENCH_CONNECTIONS (128), BENCH_IN_FLIGHT (1), BENCH_PAYLOAD (64),
 # BENCH_MEMBERS (1000), BENCH_BROADCAST_RATE (100 per second), BENCH_CONNECTS (2000),
 # BENCH_CONNECT_RATE (1000 per second; also the ramp of broadcast members), BENCH_PORT (37111),
 # BENCH_OUT (a fresh temporary directory: one JSON file and one log per run).
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 workers=${VOLLEY_WORKERS:-1}
 secs=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-1}
-conns=${BENCH_CONNECTIONS:-100}
+conns=${BENCH_CONNECTIONS:-128}
 in_flight=${BENCH_IN_FLIGHT:-1}
 payload=${BENCH_PAYLOAD:-64}
 members=${BENCH_MEMBERS:-1000}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy, unit/property/integration/interop tests (the
-# integration and interop tests three times: on epoll, with VOLLEY_BACKEND=uring, and with io_uring
-# direct descriptors, VOLLEY_URING_DIRECT=1), and a build of
+# integration and interop tests three times: on the default io_uring backend, with
+# VOLLEY_BACKEND=epoll, and with io_uring direct descriptors, VOLLEY_URING_DIRECT=1), and a build of
 # the fuzz targets with a pass over their seed corpora. Installs the npm packages the
 # interop tests drive (from interop/package-lock.json) when they are missing.
 set -euo pipefail
@@ -32,8 +32,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace --all-targets
 
-step "integration and interop tests again on io_uring (VOLLEY_BACKEND=uring)"
-VOLLEY_BACKEND=uring cargo test -p volley --test '*'
+step "integration and interop tests again on epoll (VOLLEY_BACKEND=epoll)"
+VOLLEY_BACKEND=epoll cargo test -p volley --test '*'
 
 step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1)"
 VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --test '*'

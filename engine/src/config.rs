@@ -9,9 +9,11 @@ use std::time::Duration;
 /// Which I/O backend drives the workers' event loops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// epoll through mio (default).
+    /// epoll through mio.
     Epoll,
-    /// io_uring; falls back to epoll where the kernel refuses it.
+    /// io_uring (default); falls back to epoll where the kernel refuses it. The default
+    /// because it won three of the four scenarios of `scripts/bench-backends.sh` and tied the
+    /// fourth (`benches/RESULTS.md`).
     Uring,
 }
 
@@ -57,7 +59,8 @@ pub struct Config {
     /// First core to pin to when `pin_cores` is on (lets a benchmark keep a core for the
     /// client). Env `VOLLEY_FIRST_CORE`, default 0.
     pub first_core: usize,
-    /// I/O backend. Env `VOLLEY_BACKEND` (`epoll`|`uring`), default epoll.
+    /// I/O backend. Env `VOLLEY_BACKEND` (`epoll`|`uring`), default uring (epoll where the
+    /// kernel refuses io_uring).
     pub backend: Backend,
     /// io_uring only: accept connections as direct descriptors, slots of each worker ring's
     /// registered file table that do not count against the process's open-file limit, so one
@@ -151,7 +154,7 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             pin_cores: false,
             first_core: 0,
-            backend: Backend::Epoll,
+            backend: Backend::Uring,
             uring_direct: false,
             uring_batch: Duration::from_micros(50),
             accept: AcceptMode::ReusePort,
@@ -384,7 +387,7 @@ mod tests {
         assert_eq!(c.max_payload, 1_000_000);
         assert_eq!(c.ping_interval, Duration::from_millis(25_000));
         assert_eq!(c.ping_timeout, Duration::from_millis(20_000));
-        assert_eq!(c.backend, Backend::Epoll);
+        assert_eq!(c.backend, Backend::Uring);
         assert!(!c.uring_direct);
         assert_eq!(c.uring_batch, Duration::from_micros(50));
         assert!(c.workers >= 1);
@@ -398,7 +401,7 @@ mod tests {
             ("VOLLEY_PIN_CORES", "1"),
             ("VOLLEY_MAX_PAYLOAD", "42"),
             ("VOLLEY_PING_INTERVAL_MS", "300"),
-            ("VOLLEY_BACKEND", "uring"),
+            ("VOLLEY_BACKEND", "epoll"),
             ("VOLLEY_URING_DIRECT", "1"),
             ("VOLLEY_URING_BATCH_US", "0"),
         ])
@@ -408,7 +411,7 @@ mod tests {
         assert!(c.pin_cores);
         assert_eq!(c.max_payload, 42);
         assert_eq!(c.ping_interval, Duration::from_millis(300));
-        assert_eq!(c.backend, Backend::Uring);
+        assert_eq!(c.backend, Backend::Epoll);
         assert!(c.uring_direct);
         assert_eq!(c.uring_batch, Duration::ZERO);
     }
