@@ -7,6 +7,7 @@
 # Env: BENCH_SECONDS (5), BENCH_CONNECTS (4000), BENCH_CONNECT_RATE (2000), BENCH_PORT (37131).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 secs=${BENCH_SECONDS:-5}
 connects=${BENCH_CONNECTS:-4000}
@@ -18,17 +19,10 @@ target=${CARGO_TARGET_DIR:-target}/release
 cargo build --release -p volley --example bench_server
 cargo build --release -p volley-loadgen --bins
 
-pid=
-stop_server() { [ -n "$pid" ] && { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; }; }
-trap stop_server EXIT
-
 tables=()
 for mode in reuseport acceptor; do
-  log="$out/$mode.server.log"
-  VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=2 VOLLEY_ACCEPT=$mode \
-    "$target/examples/bench_server" > "$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do grep -q listening "$log" && break; sleep 0.05; done
+  start_server "$out/$mode.server.log" env VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=2 \
+    VOLLEY_ACCEPT=$mode "$target/examples/bench_server"
   url=http://127.0.0.1:$port
   echo "==> $mode: connect, echo"
   "$target/volley-loadgen" connect --url "$url" -c "$connects" --rate "$connect_rate" --duration 0 \

@@ -20,6 +20,7 @@
 # beside the JSON), BENCH_RESULTS (benches/RESULTS.md), BENCH_OUT (a fresh temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 root=$(pwd)
 
 secs=${BENCH_SECONDS:-5}
@@ -39,14 +40,7 @@ out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench-peers.XXXXXX)}
 mkdir -p "$out"
 target=${CARGO_TARGET_DIR:-target}/release
 
-cores=$(nproc)
-if (( cores > 1 )); then
-  client_cores="1-$(( cores - 1 ))"
-  client_threads=$(( cores - 1 ))
-else
-  client_cores=0
-  client_threads=1
-fi
+split_cores 1
 
 wants() { [[ " $servers " == *" $1 "* ]]; }
 
@@ -70,28 +64,10 @@ if wants socketioxide; then
   sioxide="$sx_target/release/volley-peer-socketioxide"
 fi
 
-pid=
-stop_server() {
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
-trap stop_server EXIT
-
-# start NAME COMMAND...: runs COMMAND on core 0 with $port, waits for its "listening" line.
+# start NAME COMMAND...: runs COMMAND on the server core, waits for its "listening" line.
 start() {
   local name=$1; shift
-  local log="$out/$name.server.log"
-  taskset -c 0 "$@" > "$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 400); do
-    grep -q listening "$log" && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "$name did not start:"; cat "$log"; exit 1
+  start_server "$out/$name.server.log" taskset -c "$server_cores" "$@"
 }
 
 start_volley() {

@@ -15,6 +15,7 @@
 # BENCH_OUT (a fresh temporary directory: one JSON file and one log per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 workers=${VOLLEY_WORKERS:-1}
 secs=${BENCH_SECONDS:-5}
@@ -31,51 +32,24 @@ out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench.XXXXXX)}
 mkdir -p "$out"
 target=${CARGO_TARGET_DIR:-target}/release
 
-cores=$(nproc)
-last_server_core=$(( workers < cores ? workers - 1 : cores - 1 ))
-if (( workers < cores )); then
-  client_cores="$workers-$(( cores - 1 ))"
-  client_threads=$(( cores - workers ))
-else
-  # More server threads than cores: the client shares the last core.
-  client_cores=$(( cores - 1 ))
-  client_threads=1
-fi
+split_cores "$workers"
 
 echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
 cargo build --release -p volley --example bench_server --example ws_echo
 cargo build --release -p volley-loadgen --bins
 
-pid=
-stop_server() {
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
-trap stop_server EXIT
-
-# start_server NAME: the example NAME on $port, its workers pinned to cores 0..workers-1 and
-# (taskset) its other threads kept off the load generator's cores.
-start_server() {
-  local log="$out/$1.server.log"
-  VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=$workers VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=0 \
-    taskset -c "0-$last_server_core" "$target/examples/$1" > "$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do
-    grep -q listening "$log" && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "$1 did not start:"; cat "$log"; exit 1
+# serve NAME: the example NAME on $port, its workers pinned to the server cores and (taskset)
+# its other threads kept off the load generator's cores.
+serve() {
+  start_server "$out/$1.server.log" env VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=$workers \
+    VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=0 taskset -c "$server_cores" "$target/examples/$1"
 }
 
 # load NAME SCENARIO ARGS...: one volley-loadgen run against the running server.
 load() {
   local name=$1 scenario=$2; shift 2
   local rc=0
-  echo "==> $scenario against $name (server cores 0-$last_server_core, client cores $client_cores)"
+  echo "==> $scenario against $name (server cores $server_cores, client cores $client_cores)"
   taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
     --server-pid "$pid" --json "$out/$name-$scenario.json" -q "$@" \
     > "$out/$name-$scenario.log" 2>&1 || rc=$?
@@ -85,12 +59,12 @@ load() {
 
 window=(--duration "$secs" --warmup "$warmup" --drain 1)
 
-start_server ws_echo
+serve ws_echo
 load ws_echo ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k "$in_flight" \
   --payload "$payload" "${window[@]}"
 stop_server
 
-start_server bench_server
+serve bench_server
 url=http://127.0.0.1:$port
 load bench_server echo --url "$url" -c "$conns" -k "$in_flight" --payload "$payload" "${window[@]}"
 load bench_server broadcast --url "$url" -c "$members" --connect-rate "$connect_rate" --senders 1 \

@@ -21,6 +21,7 @@ const RECV: u64 = 3;
 const SEND: u64 = 4;
 const DETACHED: u64 = 5;
 const INSTALL: u64 = 6;
+const SHUTDOWN: u64 = 7;
 
 /// A decoded `user_data`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub(crate) enum Op {
         /// Generation of the connection.
         gen: u32,
     },
+    /// The shutdown of direct descriptor `index` (its slot stays taken until it completes).
+    Shutdown(u32),
     /// An operation whose completion carries nothing we need: a cancellation, a close, a
     /// shutdown, a refused connection's answer.
     Detached,
@@ -65,6 +68,7 @@ impl Op {
             Op::Recv { slot, gen } => kind(RECV) | conn(slot, gen),
             Op::Install { slot, gen } => kind(INSTALL) | conn(slot, gen),
             Op::Send(index) => kind(SEND) | (index as u64 & u64::from(u32::MAX)),
+            Op::Shutdown(index) => kind(SHUTDOWN) | u64::from(index),
             Op::Detached => kind(DETACHED),
             Op::Unknown => 0,
         }
@@ -84,6 +88,7 @@ impl Op {
                 gen: data as u32,
             },
             SEND => Op::Send((data & u64::from(u32::MAX)) as usize),
+            SHUTDOWN => Op::Shutdown(data as u32),
             DETACHED => Op::Detached,
             _ => Op::Unknown,
         }
@@ -165,6 +170,7 @@ mod tests {
             Op::Accept(0),
             Op::Accept(5),
             Op::Wake,
+            Op::Shutdown(9),
             Op::Detached,
             Op::Send(0),
             Op::Send(7),

@@ -157,6 +157,10 @@ pub(crate) struct UringIo {
     held_back: bool,
     /// The table was reported full once (it fills and frees at every close while full).
     warned_full: bool,
+    /// Direct slots with a shutdown in flight, and whether their close waits for it: the
+    /// kernel runs a shutdown in a worker thread and looks the slot up only then, so closing
+    /// the slot first could let a new connection take it and be shut down instead.
+    shutting: Vec<(u32, bool)>,
     /// Accepts in flight, one bit each (bit 0: the multishot accept).
     accepts_live: u32,
     /// Direct mode's accept address buffers, boxed so they stay put.
@@ -207,6 +211,7 @@ impl UringIo {
             slots_taken: 0,
             held_back: false,
             warned_full: false,
+            shutting: Vec::new(),
             accepts_live: 0,
             accept_addrs: (0..addrs).map(|_| AcceptAddr::new()).collect(),
             waker,
@@ -321,12 +326,30 @@ impl UringIo {
     /// a direct one by a submission.
     fn discard(&mut self, sock: Sock) {
         if let Sock::Direct { index, .. } = sock {
-            // Queued before any accept armed from now on, so the slot is free for it.
-            self.push_detached(opcode::Close::new(Fixed(index)).build());
-            self.slots_taken = self.slots_taken.saturating_sub(1);
-            if std::mem::take(&mut self.held_back) {
-                self.arm_accept();
+            if let Some(s) = self.shutting.iter_mut().find(|s| s.0 == index) {
+                s.1 = true;
+                return;
             }
+            self.close_slot(index);
+        }
+    }
+
+    /// A direct socket's shutdown completed: its slot may be closed now.
+    fn shut(&mut self, index: u32) {
+        if let Some(i) = self.shutting.iter().position(|s| s.0 == index) {
+            if self.shutting.swap_remove(i).1 {
+                self.close_slot(index);
+            }
+        }
+    }
+
+    /// Closes direct slot `index` and makes it available to accepts.
+    fn close_slot(&mut self, index: u32) {
+        // Queued before any accept armed from now on, so the slot is free for it.
+        self.push_detached(opcode::Close::new(Fixed(index)).build());
+        self.slots_taken = self.slots_taken.saturating_sub(1);
+        if std::mem::take(&mut self.held_back) {
+            self.arm_accept();
         }
     }
 
@@ -583,8 +606,11 @@ impl Io for UringIo {
                 let _ = s.shutdown(std::net::Shutdown::Write);
             }
             Sock::Direct { index, .. } => {
-                let entry = opcode::Shutdown::new(Fixed(*index), libc::SHUT_WR).build();
-                self.push_detached(entry);
+                let entry = opcode::Shutdown::new(Fixed(*index), libc::SHUT_WR)
+                    .build()
+                    .user_data(Op::Shutdown(*index).encode());
+                self.push(entry);
+                self.shutting.push((*index, false));
             }
         }
     }
@@ -705,6 +731,7 @@ impl<S: Service> Worker<S, UringIo> {
             Op::Recv { slot, gen } => self.received(slot, gen, res, flags),
             Op::Send(index) => self.sent(index, res),
             Op::Install { slot, gen } => self.installed(slot, gen, res),
+            Op::Shutdown(index) => self.io.shut(index),
             Op::Detached | Op::Unknown => {}
         }
     }
