@@ -12,8 +12,9 @@
 #
 # Env (defaults): BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (128), BENCH_MEMBERS
 # (1000), BENCH_BROADCAST_RATE (100 per second), BENCH_CONNECTS (2000, at 1000 per second),
-# BENCH_PORT (37141), BENCH_RECORD (0; 1 writes
-# the table into benches/RESULTS.md at its "<!-- backend rows -->" marker), BENCH_OUT (a fresh
+# BENCH_SCENARIOS (ws-echo echo broadcast connect), BENCH_PORT (37141), BENCH_RECORD (0; 1 writes
+# the table under benches/RESULTS.md's "<!-- backend rows -->" marker, above earlier runs),
+# BENCH_OUT (a fresh
 # temporary directory: one JSON file and one log per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ conns=${BENCH_CONNECTIONS:-128}
 members=${BENCH_MEMBERS:-1000}
 bcast_rate=${BENCH_BROADCAST_RATE:-100}
 connects=${BENCH_CONNECTS:-2000}
+scenarios=${BENCH_SCENARIOS:-ws-echo echo broadcast connect}
 port=${BENCH_PORT:-37141}
 record=${BENCH_RECORD:-0}
 out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench-backends.XXXXXX)}
@@ -62,25 +64,36 @@ load() {
     --server-pid "$pid" --json "$base.$scenario.json" -q "$@" > "$base.$scenario.log" 2>&1
 }
 
+wants() { [[ " $scenarios " == *" $1 "* ]]; }
+
 for round in $(seq 1 "$rounds"); do
   for backend in "${backends[@]}"; do
     base="$out/$backend.$round"
     echo "==> round $round/$rounds: $backend"
-    serve "$backend" ws_echo "$base.ws_echo.log"
-    load "$base" ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 "${window[@]}"
-    stop_server
+    if wants ws-echo; then
+      serve "$backend" ws_echo "$base.ws_echo.log"
+      load "$base" ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 \
+        "${window[@]}"
+      stop_server
+    fi
     serve "$backend" bench_server "$base.bench_server.log"
-    load "$base" echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
-    load "$base" broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
-      --rate "$bcast_rate" --payload 64 "${window[@]}"
-    load "$base" connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
+    if wants echo; then
+      load "$base" echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
+    fi
+    if wants broadcast; then
+      load "$base" broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
+        --rate "$bcast_rate" --payload 64 "${window[@]}"
+    fi
+    if wants connect; then
+      load "$base" connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
+    fi
     stop_server
   done
 done
 
-table=$(python3 - "$out" "$rounds" "${backends[@]}" <<'PY'
+table=$(python3 - "$out" "$rounds" "$scenarios" "${backends[@]}" <<'PY'
 import json, statistics, sys
-out, rounds, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+out, rounds, wanted, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4:]
 def per_cpu(path, scenario):
     r = json.load(open(path))["result"]
     c = r["stats"]["counters"]
@@ -93,6 +106,8 @@ rows = []
 scenarios = (("ws-echo", "echoes"), ("echo", "acks"), ("broadcast", "deliveries"),
              ("connect", "connects"))
 for scenario, unit in scenarios:
+    if scenario not in wanted:
+        continue
     vals = {b: [per_cpu(f"{out}/{b}.{i}.{scenario}.json", scenario) for i in range(1, rounds + 1)]
             for b in backends}
     base = statistics.median(vals["epoll"])
@@ -121,11 +136,8 @@ text = open(path).read()
 marker = "<!-- backend rows -->"
 if marker not in text:
     sys.exit(f"{path} has no {marker} line")
-block = f"{marker}\n\n{day}, {rev}, `scripts/bench-backends.sh` ({rounds} rounds, echo at {conns} connections):\n\n{table}\n"
-start = text.index(marker)
-end = text.find("<!-- /backend rows -->", start)
-text = text[:start] + block + text[end:] if end >= 0 else text.replace(marker, block + "\n<!-- /backend rows -->", 1)
-open(path, "w").write(text)
+block = f"{day}, {rev}, `scripts/bench-backends.sh` ({rounds} rounds, echoes at {conns} connections):\n\n{table}\n"
+open(path, "w").write(text.replace(marker, f"{marker}\n\n{block}", 1))
 PY
   echo "recorded in benches/RESULTS.md"
 fi
