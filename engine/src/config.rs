@@ -17,6 +17,27 @@ pub enum Backend {
     Uring,
 }
 
+impl Backend {
+    /// The backend a `VOLLEY_BACKEND` value names: `epoll`, `uring` or `io_uring`.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        match name.trim() {
+            "epoll" => Some(Backend::Epoll),
+            "uring" | "io_uring" => Some(Backend::Uring),
+            _ => None,
+        }
+    }
+}
+
+/// The value of an on/off variable: `1`, `true`, `yes`, `on`, or `0`, `false`, `no`, `off` and
+/// empty; `None` for anything else.
+pub(crate) fn parse_flag(value: &str) -> Option<bool> {
+    match value.trim() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
 /// How new connections reach the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptMode {
@@ -234,11 +255,8 @@ impl Config {
         env.flag("VOLLEY_PIN_CORES", &mut c.pin_cores)?;
         env.parse("VOLLEY_FIRST_CORE", "a core index", &mut c.first_core)?;
         if let Some(v) = get("VOLLEY_BACKEND") {
-            c.backend = match v.as_str() {
-                "epoll" => Backend::Epoll,
-                "uring" | "io_uring" => Backend::Uring,
-                _ => return Err(env.error("VOLLEY_BACKEND", "epoll or uring")),
-            };
+            c.backend = Backend::from_name(&v)
+                .ok_or_else(|| env.error("VOLLEY_BACKEND", "epoll or uring"))?;
         }
         env.flag("VOLLEY_URING_DIRECT", &mut c.uring_direct)?;
         let mut batch_us = c.uring_batch.as_micros() as u64;
@@ -357,11 +375,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 
     fn flag(&self, var: &'static str, slot: &mut bool) -> Result<(), ConfigError> {
         if let Some(v) = (self.0)(var) {
-            *slot = match v.trim() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" | "" => false,
-                _ => return Err(self.error(var, "1 or 0")),
-            };
+            *slot = parse_flag(&v).ok_or_else(|| self.error(var, "1 or 0"))?;
         }
         Ok(())
     }

@@ -54,18 +54,22 @@ pub struct Runtime<S: Service> {
     backend: Backend,
 }
 
-/// The backend `VOLLEY_BACKEND` asks for, when it is set; otherwise `configured`.
-fn backend_from_env(configured: Backend) -> io::Result<Backend> {
-    match std::env::var("VOLLEY_BACKEND") {
+/// The value environment variable `var` gives (read by `parse`, which `expected` describes),
+/// when it is set; otherwise `configured`.
+fn env_override<T>(
+    var: &str,
+    configured: T,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> io::Result<T> {
+    match std::env::var(var) {
         Err(_) => Ok(configured),
-        Ok(v) => match v.as_str() {
-            "epoll" => Ok(Backend::Epoll),
-            "uring" | "io_uring" => Ok(Backend::Uring),
-            _ => Err(io::Error::new(
+        Ok(v) => parse(&v).ok_or_else(|| {
+            io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("VOLLEY_BACKEND={v:?}: expected epoll or uring"),
-            )),
-        },
+                format!("{var}={v:?}: expected {expected}"),
+            )
+        }),
     }
 }
 
@@ -81,21 +85,6 @@ fn uring_or_fallback(workers: usize) -> Option<Vec<uring::Parts>> {
     }
 }
 
-/// What each worker thread builds its backend from.
-/// Whether `VOLLEY_URING_DIRECT` asks for direct descriptors, when it is set; otherwise
-/// `configured`.
-fn direct_from_env(configured: bool) -> io::Result<bool> {
-    match std::env::var("VOLLEY_URING_DIRECT").as_deref() {
-        Err(_) => Ok(configured),
-        Ok("1" | "true" | "yes" | "on") => Ok(true),
-        Ok("0" | "false" | "no" | "off" | "") => Ok(false),
-        Ok(v) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("VOLLEY_URING_DIRECT={v:?}: expected 1 or 0"),
-        )),
-    }
-}
-
 /// Switches the rings to direct descriptors, or says in one line why connections stay plain
 /// descriptors.
 fn direct_or_plain(rings: &mut [uring::Parts], accept: AcceptMode) {
@@ -108,6 +97,7 @@ fn direct_or_plain(rings: &mut [uring::Parts], accept: AcceptMode) {
     }
 }
 
+/// What each worker thread builds its backend from.
 enum Seed {
     Epoll(mio::Poll),
     Uring(Box<uring::Parts>),
@@ -125,8 +115,18 @@ impl<S: Service> Runtime<S> {
     /// the runtime uses epoll; [`Runtime::backend`] tells which one runs. `VOLLEY_URING_DIRECT`
     /// overrides `config.uring_direct` the same way.
     pub fn start(mut config: Config, service: Arc<S>) -> io::Result<Self> {
-        let backend = backend_from_env(config.backend)?;
-        config.uring_direct = direct_from_env(config.uring_direct)?;
+        let backend = env_override(
+            "VOLLEY_BACKEND",
+            config.backend,
+            Backend::from_name,
+            "epoll or uring",
+        )?;
+        config.uring_direct = env_override(
+            "VOLLEY_URING_DIRECT",
+            config.uring_direct,
+            crate::config::parse_flag,
+            "1 or 0",
+        )?;
         Self::launch(config, service, backend)
     }
 

@@ -19,9 +19,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::net::{
-    Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
-};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -96,26 +94,14 @@ impl AcceptAddr {
         }
     }
 
-    /// The address the kernel wrote, if it is IPv4 or IPv6.
+    /// The address the kernel wrote, if it is IPv4 or IPv6 (and not cut short).
     fn peer(&self) -> Option<SocketAddr> {
-        let len = self.len as usize;
-        match i32::from(self.addr.ss_family) {
-            libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
-                // SAFETY: the family says the storage holds a sockaddr_in, which it is large
-                // and aligned enough for.
-                let a = unsafe { &*(&self.addr as *const _ as *const libc::sockaddr_in) };
-                let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-                Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
-            }
-            libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
-                // SAFETY: as above, for sockaddr_in6.
-                let a = unsafe { &*(&self.addr as *const _ as *const libc::sockaddr_in6) };
-                let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
-                let port = u16::from_be(a.sin6_port);
-                Some(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id).into())
-            }
-            _ => None,
+        if (self.len as usize) < std::mem::size_of::<libc::sockaddr_in>() {
+            return None;
         }
+        // SAFETY: the kernel filled `addr` and `len` for this accept; socket2 reads only the
+        // address its family names.
+        unsafe { socket2::SockAddr::new(self.addr, self.len) }.as_socket()
     }
 }
 
@@ -146,9 +132,8 @@ pub(crate) struct UringIo {
     ring: IoUring,
     bufs: Option<BufRing>,
     listener: Option<TcpListener>,
-    /// Connections are direct descriptors.
-    direct: bool,
-    /// Direct mode: slots in the ring's file table, and those taken by open connections. An
+    /// Direct mode (connections are direct descriptors): slots in the ring's file table (0 in
+    /// plain mode), and those taken by open connections. An
     /// accept is armed only while a slot is free for it: the kernel takes the connection off
     /// the backlog before it looks for a slot, and closes it when there is none.
     slots: u32,
@@ -206,7 +191,6 @@ impl UringIo {
             ring,
             bufs: Some(bufs),
             listener,
-            direct: direct.is_some(),
             slots: direct.unwrap_or(0),
             slots_taken: 0,
             held_back: false,
@@ -252,9 +236,14 @@ impl UringIo {
         self.backlog.push_back(entry);
     }
 
+    /// Whether connections are direct descriptors.
+    fn direct(&self) -> bool {
+        self.slots > 0
+    }
+
     /// Arms every accept not in flight.
     fn arm_accept(&mut self) {
-        if self.direct {
+        if self.direct() {
             for n in 0..self.accept_addrs.len() {
                 self.arm_direct_accept(n);
             }
@@ -432,7 +421,7 @@ impl UringIo {
         } else {
             Some(Duration::ZERO)
         };
-        let res = if self.busy && self.batch_us > 0 && wait != Some(Duration::ZERO) {
+        let res = if self.busy && wait != Some(Duration::ZERO) {
             let ts = wait.map(Timespec::from);
             let arg = GeteventsArg {
                 sigmask: 0,
@@ -708,11 +697,8 @@ impl<S: Service> Worker<S, UringIo> {
             cqes.extend(self.io.ring.completion());
             let mut inputs = 0;
             for cqe in cqes.drain(..) {
-                if matches!(Op::decode(cqe.user_data()), Op::Recv { .. } | Op::Accept(_)) {
-                    inputs += 1;
-                }
                 self.io.completed(cqe.flags());
-                self.complete(cqe.user_data(), cqe.result(), cqe.flags());
+                inputs += u64::from(self.complete(cqe.user_data(), cqe.result(), cqe.flags()));
                 self.finish_closes();
             }
             self.io.cqes = cqes;
@@ -721,24 +707,33 @@ impl<S: Service> Worker<S, UringIo> {
         }
     }
 
-    fn complete(&mut self, data: u64, res: i32, flags: u32) {
+    /// Handles one completion; returns whether it was input (a receive or an accept), which
+    /// the batching decision counts.
+    fn complete(&mut self, data: u64, res: i32, flags: u32) -> bool {
         match Op::decode(data) {
-            Op::Accept(n) => self.accepted(n, res, flags),
+            Op::Accept(n) => {
+                self.accepted(n, res, flags);
+                return true;
+            }
+            Op::Recv { slot, gen } => {
+                self.received(slot, gen, res, flags);
+                return true;
+            }
             Op::Wake => {
                 self.drain_mailbox();
                 self.io.arm_wake();
             }
-            Op::Recv { slot, gen } => self.received(slot, gen, res, flags),
             Op::Send(index) => self.sent(index, res),
             Op::Install { slot, gen } => self.installed(slot, gen, res),
             Op::Shutdown(index) => self.io.shut(index),
             Op::Detached | Op::Unknown => {}
         }
+        false
     }
 
     fn accepted(&mut self, n: usize, res: i32, flags: u32) {
         if res >= 0 {
-            let sock = if self.io.direct {
+            let sock = if self.io.direct() {
                 self.io.slots_taken += 1;
                 Sock::Direct {
                     index: res as u32,
@@ -772,7 +767,7 @@ impl<S: Service> Worker<S, UringIo> {
             }
             // A direct accept is single-shot; a multishot accept also ends on transient errors
             // and when the completion queue overflowed: arm it again at once.
-            _ if self.io.direct => self.io.arm_direct_accept(n),
+            _ if self.io.direct() => self.io.arm_direct_accept(n),
             _ => self.io.arm_accept(),
         }
     }
