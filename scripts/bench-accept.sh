@@ -14,10 +14,8 @@ connects=${BENCH_CONNECTS:-4000}
 connect_rate=${BENCH_CONNECT_RATE:-2000}
 port=${BENCH_PORT:-37131}
 out=$(mktemp -d /tmp/volley-bench-accept.XXXXXX)
-target=${CARGO_TARGET_DIR:-target}/release
 
-cargo build --release -p volley --example bench_server
-cargo build --release -p volley-loadgen --bins
+build_release
 
 tables=()
 for mode in reuseport acceptor; do

@@ -31,11 +31,8 @@ port=${BENCH_PORT:-37141}
 record=${BENCH_RECORD:-0}
 out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench-backends.XXXXXX)}
 mkdir -p "$out"
-target=${CARGO_TARGET_DIR:-target}/release
 
-echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
-cargo build --release -p volley --example bench_server --example ws_echo
-cargo build --release -p volley-loadgen --bins
+build_release
 split_cores 1
 
 declare -A env_of=(

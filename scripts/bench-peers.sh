@@ -38,15 +38,12 @@ perf_on=${BENCH_PERF:-0}
 results=${BENCH_RESULTS:-benches/RESULTS.md}
 out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench-peers.XXXXXX)}
 mkdir -p "$out"
-target=${CARGO_TARGET_DIR:-target}/release
 
 split_cores 1
 
 wants() { [[ " $servers " == *" $1 "* ]]; }
 
-echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
-cargo build --release -p volley --example bench_server --example ws_echo
-cargo build --release -p volley-loadgen --bins
+build_release
 if wants node; then
   echo "==> npm ci in benches/peers/node (socket.io, ws)"
   if [ ! -d benches/peers/node/node_modules ] \

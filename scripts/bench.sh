@@ -30,13 +30,10 @@ connect_rate=${BENCH_CONNECT_RATE:-1000}
 port=${BENCH_PORT:-37111}
 out=${BENCH_OUT:-$(mktemp -d /tmp/volley-bench.XXXXXX)}
 mkdir -p "$out"
-target=${CARGO_TARGET_DIR:-target}/release
 
 split_cores "$workers"
 
-echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
-cargo build --release -p volley --example bench_server --example ws_echo
-cargo build --release -p volley-loadgen --bins
+build_release
 
 # serve NAME: the example NAME on $port, its workers pinned to the server cores and (taskset)
 # its other threads kept off the load generator's cores.

@@ -1,6 +1,24 @@
-# Shared by the benchmark scripts (sourced after `cd` to the repository root): starting a server
-# and waiting for its "listening" line, stopping it by its PID (also on exit), and splitting the
-# cores between the server and the load generator.
+# Shared by the benchmark scripts (sourced after `cd` to the repository root): building the
+# release binaries, starting a server and waiting for its "listening" line, stopping it by its PID
+# (also on exit), and splitting the cores between the server and the load generator.
+
+target=${CARGO_TARGET_DIR:-target}/release
+
+# build_release: bench_server, ws_echo and volley-loadgen in release mode under $target. With
+# BENCH_PREBUILT=1 nothing is built and the binaries must already be there (a machine without a
+# Rust toolchain, given binaries built elsewhere).
+build_release() {
+  if [ "${BENCH_PREBUILT:-0}" = 1 ]; then
+    local bin
+    for bin in examples/bench_server examples/ws_echo volley-loadgen; do
+      [ -x "$target/$bin" ] || { echo "BENCH_PREBUILT=1 but $target/$bin is missing"; exit 1; }
+    done
+    return
+  fi
+  echo "==> cargo build --release (bench_server, ws_echo, volley-loadgen)"
+  cargo build --release -p volley --example bench_server --example ws_echo
+  cargo build --release -p volley-loadgen --bins
+}
 
 pid=
 stop_server() {
