@@ -4,13 +4,13 @@
 
 target=${CARGO_TARGET_DIR:-target}/release
 
-# build_release: bench_server, ws_echo and volley-loadgen in release mode under $target. With
+# build_release: bench_server, ws_echo, volley-loadgen and volley-bench-table in release mode under $target. With
 # BENCH_PREBUILT=1 nothing is built and the binaries must already be there (a machine without a
 # Rust toolchain, given binaries built elsewhere).
 build_release() {
   if [ "${BENCH_PREBUILT:-0}" = 1 ]; then
     local bin
-    for bin in examples/bench_server examples/ws_echo volley-loadgen; do
+    for bin in examples/bench_server examples/ws_echo volley-loadgen volley-bench-table; do
       [ -x "$target/$bin" ] || { echo "BENCH_PREBUILT=1 but $target/$bin is missing"; exit 1; }
     done
     return
