@@ -82,8 +82,8 @@ impl OutQueue {
         self.chunks.is_empty() && self.tail.is_empty()
     }
 
-    /// Writes queued bytes with `write_vectored` (up to 64 slices per call) until the queue is
-    /// drained or the writer returns `WouldBlock`.
+    /// Writes queued bytes with `write_vectored` (up to 64 slices per call; `write` for a single
+    /// slice) until the queue is drained or the writer returns `WouldBlock`.
     ///
     /// A partial write is resumed at the exact byte on the next call; `Interrupted` is retried.
     /// Any other error is returned with the unwritten bytes still queued. A writer that accepts
@@ -100,7 +100,13 @@ impl OutQueue {
                 count += 1;
                 offered = offered.saturating_add(chunk.len());
             }
-            let written = match w.write_vectored(&slices[..count]) {
+            // One slice is a plain `send` on a socket: no iovec for the kernel to import.
+            let result = if count == 1 {
+                w.write(&self.chunks[0])
+            } else {
+                w.write_vectored(&slices[..count])
+            };
+            let written = match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) if n > offered => {
                     return Err(io::Error::new(

@@ -1,6 +1,6 @@
 //! The epoll backend (through mio): readiness events, edge-triggered. Reads go to a buffer the
-//! worker lends to whichever connection is being parsed; writes are `writev` calls until the
-//! socket would block, then wait for a writable event.
+//! worker lends to whichever connection is being parsed; writes are `send` (one slice) or
+//! `writev` calls until the socket would block, then wait for a writable event.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
