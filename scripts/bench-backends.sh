@@ -6,13 +6,16 @@
 #   uring-direct  VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1,
 # in the four scenarios of bench-peers.sh: raw WebSocket echo (the ws_echo example) and
 # Socket.IO echo with acks at BENCH_CONNECTIONS connections, a room broadcast to BENCH_MEMBERS
-# members, and BENCH_CONNECTS paced connects (full handshakes). The backends take turns, BENCH_ROUNDS rounds, so drift on a
+# members, and BENCH_CONNECTS paced connects (full handshakes); and echo-rate, the Socket.IO echo
+# at a fixed BENCH_ECHO_RATE, so that every backend does the same work at the same pace (closed
+# loop, the faster server gets more requests and idles differently). The backends take turns, BENCH_ROUNDS rounds, so drift on a
 # shared machine reaches all of them alike; the table shows each backend's median per server
 # CPU-second (every round's value beside it) and its ratio to epoll's median.
 #
 # Env (defaults): BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (128), BENCH_MEMBERS
 # (1000), BENCH_BROADCAST_RATE (100 per second), BENCH_CONNECTS (2000, at 1000 per second),
-# BENCH_SCENARIOS (ws-echo echo broadcast connect), BENCH_PORT (37141), BENCH_RECORD (0; 1 writes
+# BENCH_ECHO_RATE (100000 per second), BENCH_SCENARIOS (ws-echo echo broadcast connect; add
+# echo-rate), BENCH_PORT (37141), BENCH_RECORD (0; 1 writes
 # the table under benches/RESULTS.md's "<!-- backend rows -->" marker, above earlier runs),
 # BENCH_OUT (a fresh
 # temporary directory: one JSON file and one log per run).
@@ -26,6 +29,7 @@ conns=${BENCH_CONNECTIONS:-128}
 members=${BENCH_MEMBERS:-1000}
 bcast_rate=${BENCH_BROADCAST_RATE:-100}
 connects=${BENCH_CONNECTS:-2000}
+echo_rate=${BENCH_ECHO_RATE:-100000}
 scenarios=${BENCH_SCENARIOS:-ws-echo echo broadcast connect}
 port=${BENCH_PORT:-37141}
 record=${BENCH_RECORD:-0}
@@ -54,11 +58,12 @@ serve() {
   fi
 }
 
-# load BASE SCENARIO ARGS...: one volley-loadgen run against the running server.
+# load BASE NAME SCENARIO ARGS...: one volley-loadgen run against the running server, written to
+# BASE.NAME.json and BASE.NAME.log.
 load() {
-  local base=$1 scenario=$2; shift 2
+  local base=$1 name=$2 scenario=$3; shift 3
   taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
-    --server-pid "$pid" --json "$base.$scenario.json" -q "$@" > "$base.$scenario.log" 2>&1
+    --server-pid "$pid" --json "$base.$name.json" -q "$@" > "$base.$name.log" 2>&1
 }
 
 wants() { [[ " $scenarios " == *" $1 "* ]]; }
@@ -69,20 +74,24 @@ for round in $(seq 1 "$rounds"); do
     echo "==> round $round/$rounds: $backend"
     if wants ws-echo; then
       serve "$backend" ws_echo "$base.ws_echo.log"
-      load "$base" ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 \
+      load "$base" ws-echo ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 \
         "${window[@]}"
       stop_server
     fi
     serve "$backend" bench_server "$base.bench_server.log"
     if wants echo; then
-      load "$base" echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
+      load "$base" echo echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
+    fi
+    if wants echo-rate; then
+      load "$base" echo-rate echo --url "$url" -c "$conns" --rate "$echo_rate" --payload 64 \
+        "${window[@]}"
     fi
     if wants broadcast; then
-      load "$base" broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
+      load "$base" broadcast broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
         --rate "$bcast_rate" --payload 64 "${window[@]}"
     fi
     if wants connect; then
-      load "$base" connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
+      load "$base" connect connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
     fi
     stop_server
   done
@@ -100,8 +109,8 @@ def per_cpu(path, scenario):
         sys.exit(f"{path}: errors or no CPU time recorded")
     return (c["connected"] if scenario == "connect" else c["completed"]) / cpu
 rows = []
-scenarios = (("ws-echo", "echoes"), ("echo", "acks"), ("broadcast", "deliveries"),
-             ("connect", "connects"))
+scenarios = (("ws-echo", "echoes"), ("echo", "acks"), ("echo-rate", "acks"),
+             ("broadcast", "deliveries"), ("connect", "connects"))
 for scenario, unit in scenarios:
     if scenario not in wanted:
         continue
@@ -119,8 +128,9 @@ PY
 )
 echo
 echo "bench_server, 1 worker on core 0, load generator on cores $client_cores; $rounds rounds;"
-echo "echoes: $conns connections x 1 in flight, 64-byte payloads; broadcast: $members members," \
-  "$bcast_rate/s; connect: $connects at 1000/s; ${secs}s windows."
+echo "echoes: $conns connections x 1 in flight (echo-rate: $echo_rate/s in all), 64-byte" \
+  "payloads; broadcast: $members members, $bcast_rate/s; connect: $connects at 1000/s;" \
+  "${secs}s windows."
 echo
 echo "$table"
 echo
