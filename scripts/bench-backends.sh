@@ -18,7 +18,13 @@
 # echo-rate), BENCH_PORT (37141), BENCH_RECORD (0; 1 writes
 # the table under benches/RESULTS.md's "<!-- backend rows -->" marker, above earlier runs),
 # BENCH_OUT (a fresh
-# temporary directory: one JSON file and one log per run).
+# temporary directory: one JSON file and one log per run), BENCH_LO_RPS (0; 1, as root, steers
+# loopback receive processing to the load generator's cores for the run, see below).
+#
+# On loopback a send runs the receiving socket's TCP processing inline, as a softirq charged to
+# the sender: the server pays for its clients' receive work (about a third of its echo profile),
+# which a network card would never charge it. BENCH_LO_RPS=1 sets RPS on lo so that this work
+# runs on the load generator's cores instead, and restores lo's setting on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -38,6 +44,20 @@ mkdir -p "$out"
 
 build_release
 split_cores 1
+
+lo_rps=/sys/class/net/lo/queues/rx-0/rps_cpus
+if [ "${BENCH_LO_RPS:-0}" = 1 ]; then
+  [ -w "$lo_rps" ] || { echo "BENCH_LO_RPS=1 needs root (it writes $lo_rps)"; exit 1; }
+  old_rps=$(cat "$lo_rps")
+  trap 'echo "$old_rps" > "$lo_rps"; stop_server' EXIT
+  mask=0
+  for c in $(seq "${client_cores%-*}" "${client_cores#*-}"); do mask=$(( mask | 1 << c )); done
+  # The kernel reads the mask as comma-separated 32-bit words.
+  hex=$(printf '%x' "$mask")
+  while (( ${#hex} > 8 )); do rps_words=",${hex: -8}${rps_words:-}"; hex=${hex:0:${#hex}-8}; done
+  echo "$hex${rps_words:-}" > "$lo_rps"
+  echo "==> RPS on lo: receive processing on cores $client_cores ($(cat "$lo_rps"))"
+fi
 
 declare -A env_of=(
   [epoll]="VOLLEY_BACKEND=epoll"
@@ -127,7 +147,9 @@ print("\n".join(rows))
 PY
 )
 echo
-echo "bench_server, 1 worker on core 0, load generator on cores $client_cores; $rounds rounds;"
+rps_note=
+[ "${BENCH_LO_RPS:-0}" = 1 ] && rps_note=" loopback receive processing on cores $client_cores (RPS);"
+echo "bench_server, 1 worker on core 0, load generator on cores $client_cores; $rounds rounds;$rps_note"
 echo "echoes: $conns connections x 1 in flight (echo-rate: $echo_rate/s in all), 64-byte" \
   "payloads; broadcast: $members members, $bcast_rate/s; connect: $connects at 1000/s;" \
   "${secs}s windows."
@@ -136,14 +158,15 @@ echo "$table"
 echo
 echo "Runs (JSON and full reports): $out"
 if [ "$record" = 1 ]; then
-  python3 - benches/RESULTS.md "$table" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$rounds" "$conns" <<'PY'
+  python3 - benches/RESULTS.md "$table" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$rounds" "$conns" "${BENCH_LO_RPS:-0}" <<'PY'
 import sys
-path, table, day, rev, rounds, conns = sys.argv[1:]
+path, table, day, rev, rounds, conns, rps = sys.argv[1:]
 text = open(path).read()
 marker = "<!-- backend rows -->"
 if marker not in text:
     sys.exit(f"{path} has no {marker} line")
-block = f"{day}, {rev}, `scripts/bench-backends.sh` ({rounds} rounds, echoes at {conns} connections):\n\n{table}\n"
+rps = ", BENCH_LO_RPS=1" if rps == "1" else ""
+block = f"{day}, {rev}, `scripts/bench-backends.sh` ({rounds} rounds, echoes at {conns} connections{rps}):\n\n{table}\n"
 open(path, "w").write(text.replace(marker, f"{marker}\n\n{block}", 1))
 PY
   echo "recorded in benches/RESULTS.md"
