@@ -2,9 +2,9 @@
 //! named by its own id. Membership is local to the worker that owns the socket, so joining and
 //! leaving never lock or cross threads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use crate::proto::eio::Sid;
+use crate::proto::eio::{Sid, SidMap, SidSet};
 
 /// Who a broadcast goes to within one namespace.
 #[derive(Clone, Debug, Default)]
@@ -19,9 +19,9 @@ pub(crate) struct Target {
 
 #[derive(Default)]
 struct NspRooms {
-    rooms: HashMap<String, HashSet<Sid>>,
+    rooms: HashMap<String, SidSet>,
     /// Each socket's rooms, so leaving the namespace leaves them all.
-    of: HashMap<Sid, Vec<String>>,
+    of: SidMap<Vec<String>>,
 }
 
 #[derive(Default)]
@@ -115,7 +115,7 @@ impl Rooms {
                 }
             }
             many => {
-                let mut seen = HashSet::new();
+                let mut seen = SidSet::default();
                 for room in many {
                     if let Some(set) = n.rooms.get(room) {
                         out.extend(
@@ -134,6 +134,7 @@ impl Rooms {
 mod tests {
     use super::*;
     use crate::proto::eio::SidRng;
+    use std::collections::HashSet;
 
     fn sids(n: usize) -> Vec<Sid> {
         let mut rng = SidRng::new().unwrap();

@@ -2,12 +2,11 @@
 //! WebSocket, Engine.IO, Socket.IO) and hands connections, timers and cross-thread messages to
 //! the session they belong to.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::proto::eio::{Sid, SidRng};
+use crate::proto::eio::{Sid, SidMap, SidRng};
 use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Service};
@@ -102,7 +101,7 @@ pub(crate) struct WorkerState {
     pub next_key: u32,
     pub sessions: Sessions,
     /// Socket.IO sockets of this worker, for emits addressed by socket id.
-    pub sockets: HashMap<Sid, SessionKey>,
+    pub sockets: SidMap<SessionKey>,
     pub rooms: Rooms,
     /// Reused by every broadcast to list its receivers.
     pub scratch_sids: Vec<Sid>,
@@ -146,7 +145,7 @@ impl Service for Router {
             json: simd_json::Buffers::default(),
             next_key: 0,
             sessions: Sessions::default(),
-            sockets: HashMap::new(),
+            sockets: SidMap::default(),
             rooms: Rooms::default(),
             scratch_sids: Vec::new(),
             stats: self.stats.clone(),

@@ -2,12 +2,11 @@
 //! new request for every exchange, and an upgrade moves it to a WebSocket), so sessions live
 //! here, found by key from their WebSocket or timers and by id from polling requests.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
 use slab::Slab;
 
-use crate::proto::eio::Sid;
+use crate::proto::eio::{Sid, SidMap};
 use crate::runtime::Cx;
 
 use super::engine::EioSession;
@@ -26,7 +25,7 @@ pub(crate) struct SessionKey {
 pub(crate) struct Sessions {
     /// `None` while a handler holds the session (taken out so it can use the whole worker).
     slots: Slab<(u32, Option<Box<EioSession>>)>,
-    by_sid: HashMap<Sid, SessionKey>,
+    by_sid: SidMap<SessionKey>,
     next_epoch: u32,
 }
 

@@ -21,4 +21,4 @@ pub use heartbeat::{ClientHeartbeat, Heartbeat, HeartbeatAction};
 pub use open::{encode_open, parse_open, OpenInfo, OpenOwned, DEFAULT_MAX_PAYLOAD};
 pub use packet::{decode_binary, decode_text, encode_text, EioError, Packet, PacketType};
 pub use payload::{encode_payload_binary, encode_payload_text, PayloadDecoder, RECORD_SEPARATOR};
-pub use sid::{Sid, SidRng, SID_LEN};
+pub use sid::{Sid, SidHasher, SidMap, SidRng, SidSet, SID_LEN};
