@@ -8,23 +8,20 @@
 # SOAK_RECORD=1 adds the figures to the soak table of benches/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 conns=${SOAK_CONNECTIONS:-10000}
 secs=${SOAK_SECONDS:-600}
 procs=${SOAK_PROCESSES:-4}
 port=${SOAK_PORT:-37211}
-target=${CARGO_TARGET_DIR:-target}
 
 echo "==> npm packages (interop/)"
 [ -d interop/node_modules ] || (cd interop && npm ci --no-audit --no-fund)
 echo "==> cargo build --release --example conformance"
 cargo build --release -p volley --example conformance
 echo "==> starting the conformance server on 127.0.0.1:$port"
-VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_PING_INTERVAL_MS=10000 VOLLEY_PING_TIMEOUT_MS=20000 \
-  "$target/release/examples/conformance" > /tmp/volley-soak-server.log 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q listening /tmp/volley-soak-server.log && break; sleep 0.05; done
+start_server /tmp/volley-soak-server.log env VOLLEY_LISTEN=127.0.0.1:$port \
+  VOLLEY_PING_INTERVAL_MS=10000 VOLLEY_PING_TIMEOUT_MS=20000 "$target/examples/conformance"
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # Runs the client processes for $1 seconds; fills `outs` with their result files and tracks the
 # server's peak RSS.
@@ -59,8 +56,7 @@ echo "==> soak: $conns connections in $procs processes for ${secs}s"
 run_clients "$secs"
 sleep 3
 rss_after=$(rss_kib $pid)
-kill -TERM $pid; wait $pid || true
-trap - EXIT
+stop_server
 
 node -e '
 const fs = require("fs");
