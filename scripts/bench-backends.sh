@@ -78,14 +78,6 @@ serve() {
   fi
 }
 
-# load BASE NAME SCENARIO ARGS...: one volley-loadgen run against the running server, written to
-# BASE.NAME.json and BASE.NAME.log.
-load() {
-  local base=$1 name=$2 scenario=$3; shift 3
-  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
-    --server-pid "$pid" --json "$base.$name.json" -q "$@" > "$base.$name.log" 2>&1
-}
-
 wants() { [[ " $scenarios " == *" $1 "* ]]; }
 
 for round in $(seq 1 "$rounds"); do
@@ -94,24 +86,24 @@ for round in $(seq 1 "$rounds"); do
     echo "==> round $round/$rounds: $backend"
     if wants ws-echo; then
       serve "$backend" ws_echo "$base.ws_echo.log"
-      load "$base" ws-echo ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 \
+      run_load "$base.ws-echo" ws-echo --url "ws://127.0.0.1:$port/" -c "$conns" -k 1 --payload 64 \
         "${window[@]}"
       stop_server
     fi
     serve "$backend" bench_server "$base.bench_server.log"
     if wants echo; then
-      load "$base" echo echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
+      run_load "$base.echo" echo --url "$url" -c "$conns" -k 1 --payload 64 "${window[@]}"
     fi
     if wants echo-rate; then
-      load "$base" echo-rate echo --url "$url" -c "$conns" --rate "$echo_rate" --payload 64 \
+      run_load "$base.echo-rate" echo --url "$url" -c "$conns" --rate "$echo_rate" --payload 64 \
         "${window[@]}"
     fi
     if wants broadcast; then
-      load "$base" broadcast broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
+      run_load "$base.broadcast" broadcast --url "$url" -c "$members" --connect-rate 1000 --senders 1 \
         --rate "$bcast_rate" --payload 64 "${window[@]}"
     fi
     if wants connect; then
-      load "$base" connect connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
+      run_load "$base.connect" connect --url "$url" -c "$connects" --rate 1000 --duration 0 --drain 0.5
     fi
     stop_server
   done

@@ -83,8 +83,7 @@ load() {
     perf record -e cpu-clock -g -p "$pid" -o "$base.perf.data" > "$base.perf.log" 2>&1 &
     perf_pid=$!
   fi
-  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
-    --server-pid "$pid" --json "$base.json" -q "$@" > "$base.log" 2>&1 || rc=$?
+  run_load "$base" "$scenario" "$@" || rc=$?
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true

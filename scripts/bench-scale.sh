@@ -36,20 +36,11 @@ for w in ${BENCH_WORKERS:-1 2 4 8}; do
   (( w <= half )) && workers+=("$w")
 done
 (( ${#workers[@]} > 0 )) || workers=(1)
-# The load generator keeps the upper half (the last core on a 2-core machine) in every row.
-if (( cores > 1 )); then
-  client_cores="$half-$(( cores - 1 ))" client_threads=$(( cores - half ))
-else
-  client_cores=0 client_threads=1
-fi
+# The load generator keeps the upper half (the last core on a 2-core machine) in every row; each
+# row pins its workers itself.
+split_cores "$half"
 url=http://127.0.0.1:$port
 window=(--duration "$secs" --warmup 1 --drain 1)
-
-load() {
-  local base=$1 scenario=$2; shift 2
-  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
-    --server-pid "$pid" --json "$base.$scenario.json" -q "$@" > "$base.$scenario.log" 2>&1
-}
 
 for backend in "${backends[@]}"; do
   for w in "${workers[@]}"; do
@@ -58,8 +49,8 @@ for backend in "${backends[@]}"; do
     start_server "$base.server.log" env VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS="$w" \
       VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=0 VOLLEY_BACKEND="$backend" \
       taskset -c "0-$(( w - 1 ))" "$target/examples/bench_server"
-    load "$base" echo --url "$url" -c "$conns" -k "$in_flight" --payload 64 "${window[@]}"
-    load "$base" broadcast --url "$url" -c "$members" --connect-rate 2000 --senders 1 \
+    run_load "$base.echo" echo --url "$url" -c "$conns" -k "$in_flight" --payload 64 "${window[@]}"
+    run_load "$base.broadcast" broadcast --url "$url" -c "$members" --connect-rate 2000 --senders 1 \
       --rate "$bcast_rate" --payload 64 "${window[@]}"
     stop_server
   done

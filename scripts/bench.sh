@@ -47,9 +47,7 @@ load() {
   local name=$1 scenario=$2; shift 2
   local rc=0
   echo "==> $scenario against $name (server cores $server_cores, client cores $client_cores)"
-  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
-    --server-pid "$pid" --json "$out/$name-$scenario.json" -q "$@" \
-    > "$out/$name-$scenario.log" 2>&1 || rc=$?
+  run_load "$out/$name-$scenario" "$scenario" "$@" || rc=$?
   if (( rc == 1 )); then cat "$out/$name-$scenario.log"; exit 1; fi
   (( rc == 0 )) || echo "    errors counted, see $out/$name-$scenario.log"
 }

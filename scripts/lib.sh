@@ -45,6 +45,15 @@ start_server() {
   echo "server did not start: $*"; cat "$log"; exit 1
 }
 
+# run_load BASE SCENARIO ARGS...: one volley-loadgen run on the client cores against the running
+# server (whose CPU and RSS it samples); its JSON goes to BASE.json, its report to BASE.log. Returns
+# the load generator's exit status (1: the run failed; 2: it ran but counted errors).
+run_load() {
+  local base=$1 scenario=$2; shift 2
+  taskset -c "$client_cores" "$target/volley-loadgen" "$scenario" --threads "$client_threads" \
+    --server-pid "$pid" --json "$base.json" -q "$@" > "$base.log" 2>&1
+}
+
 # split_cores N: the server gets cores 0..N-1 (server_cores); the load generator gets the rest
 # (client_cores, client_threads), or shares the last core when none is left.
 split_cores() {
