@@ -4,7 +4,8 @@
 //! - `worker`: the connection logic (parse/dispatch, closes, timers, mailbox, hand-offs) and
 //!   its two I/O backends, epoll (mio) and io_uring;
 //! - `uring`: io_uring setup (probing, rings, provided buffers, `user_data` encoding);
-//! - `conn`: one connection's state; `sock`: its socket (a descriptor or a direct one); `outq`: its write queue (send / writev on epoll, send / sendmsg on io_uring);
+//! - `conn`: one connection's state; `sock`: its socket (a descriptor or a direct one); `outq`:
+//!   its write queue (send / writev on epoll, send / sendmsg on io_uring);
 //! - `timer`: the hashed timer wheel; `handle`: cross-thread mailboxes;
 //! - `listener`: SO_REUSEPORT listeners; `signal`: SIGTERM/SIGINT for servers.
 

@@ -102,7 +102,7 @@ impl OutQueue {
             }
             // One slice is a plain `send` on a socket: no iovec for the kernel to import.
             let result = if count == 1 {
-                w.write(&self.chunks[0])
+                w.write(&slices[0])
             } else {
                 w.write_vectored(&slices[..count])
             };
@@ -209,6 +209,8 @@ mod tests {
         /// Start pointer and length of every slice offered, in order.
         offered: Vec<(*const u8, usize)>,
         max_slices: usize,
+        /// Calls through `write` (a plain `send` on a socket) rather than `write_vectored`.
+        plain_writes: usize,
     }
 
     impl MockWriter {
@@ -222,6 +224,7 @@ mod tests {
 
     impl Write for MockWriter {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.plain_writes += 1;
             self.write_vectored(&[IoSlice::new(buf)])
         }
 
@@ -248,6 +251,21 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn one_slice_is_a_plain_write_and_more_are_vectored() {
+        let mut q = OutQueue::new();
+        q.push_shared(Bytes::from_static(b"one"));
+        let mut w = MockWriter::scripted([Step::Accept(100)]);
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Drained);
+        assert_eq!((w.plain_writes, w.out.as_slice()), (1, &b"one"[..]));
+        q.push_shared(Bytes::from_static(b"two"));
+        q.push_shared(Bytes::from_static(b"three"));
+        let mut w = MockWriter::scripted([Step::Accept(100)]);
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Drained);
+        assert_eq!((w.plain_writes, w.max_slices), (0, 2));
+        assert_eq!(w.out, b"twothree");
     }
 
     #[test]
