@@ -1,14 +1,15 @@
 //! The upgrade from polling to WebSocket byte for byte: a probe answers pending GETs with a
 //! noop; an upgrade that never completes is abandoned after upgradeTimeout and the session goes
 //! on polling; a completed one moves the session (polling for it then gets 400, a second
-//! WebSocket for it is refused).
+//! WebSocket for it is opened and closed at once, as the reference does); the heartbeat keeps
+//! its cadence across the upgrade.
 
 mod common;
 
 use std::time::Duration;
 
 use common::polling::{get, post, session};
-use common::{http_exchange, Got, RawWs};
+use common::{Got, RawWs};
 use volley::server::{Ack, Server};
 
 fn start() -> Server {
@@ -67,7 +68,6 @@ fn an_upgrade_that_never_completes_is_abandoned_and_polling_goes_on() {
     // No `5`: after upgradeTimeout the probing WebSocket is closed...
     ws.expect_closed(Duration::from_secs(3));
     // ...and the session is still a working polling session.
-    // (The resumed heartbeat pings at once; `poll` answers it.)
     assert_eq!(post(addr, &sid, "421[\"echo\",\"still polling\"]").0, 200);
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -101,20 +101,57 @@ fn a_completed_upgrade_moves_the_session_for_good() {
     let bad_request = "{\"code\":3,\"message\":\"Bad request\"}".to_string();
     assert_eq!(
         get(addr, &sid),
-        (400, bad_request.clone()),
+        (400, bad_request),
         "polling after the upgrade"
     );
-    let second = format!(
-        "GET /socket.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    // A second WebSocket completes its handshake and is closed without a status (the reference
+    // calls `websocket.close()`): stock clients see a close event, never a failed handshake.
+    let mut second = RawWs::connect(
+        addr,
+        &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
     );
-    let (status, _, body) = http_exchange(addr, second.as_bytes());
-    assert_eq!(
-        (status, String::from_utf8_lossy(&body).into_owned()),
-        (400, bad_request),
-        "a second WebSocket"
-    );
+    assert_eq!(second.read(), Got::Close(None), "a second WebSocket");
     // The first one is untouched.
     ws.send_text("423[\"echo\",\"still here\"]");
     assert_eq!(ws.next_text(), "433[\"still here\"]");
+    server.shutdown();
+}
+
+#[test]
+fn the_heartbeat_keeps_its_cadence_across_the_upgrade() {
+    // The first ping is due one interval after the open, whether or not an upgrade happened in
+    // between; the stock client's retry tests fail on a ping sent right after the upgrade.
+    let interval = Duration::from_millis(1500);
+    let server = Server::builder()
+        .configure(|c| {
+            c.listen = "127.0.0.1:0".parse().unwrap();
+            c.workers = 1;
+            c.ping_interval = interval;
+        })
+        .namespace("/", |_| {})
+        .listen()
+        .unwrap();
+    let addr = server.local_addr();
+    let opened = std::time::Instant::now();
+    let (sid, _) = session(addr);
+    let mut ws = probe(&server, &sid);
+    ws.send_text("5");
+    let upgraded = opened.elapsed();
+    assert!(upgraded < interval / 2, "the upgrade took {upgraded:?}");
+    let quiet = interval - upgraded - Duration::from_millis(400);
+    assert_eq!(
+        ws.read_within(quiet),
+        None,
+        "a packet right after the upgrade"
+    );
+    assert_eq!(
+        ws.read_within(Duration::from_secs(3)),
+        Some(Got::Text("2".into()))
+    );
+    let pinged = opened.elapsed();
+    assert!(
+        pinged >= interval - Duration::from_millis(50),
+        "pinged at {pinged:?}"
+    );
     server.shutdown();
 }

@@ -176,3 +176,35 @@ fn two_thousand_clients_concurrent_emitters_exact_counts_and_order() {
     );
     server.shutdown();
 }
+
+#[test]
+fn a_join_in_on_connect_sticks_and_rooms_has_the_own_id() {
+    // The README's first example: `socket.join("lobby")` inside `on_connect`.
+    let server = Server::builder()
+        .configure(|c| {
+            c.listen = "127.0.0.1:0".parse().unwrap();
+            c.workers = 2;
+        })
+        .namespace("/", |ns| {
+            ns.on_connect(|socket, _| {
+                socket.join("lobby");
+                let rooms = socket.rooms();
+                socket.emit("rooms", &[rooms]).unwrap();
+                Ok(())
+            });
+        })
+        .listen()
+        .unwrap();
+    let (mut ws, sid) = common::RawWs::sio_connect(server.local_addr(), "/");
+    assert_eq!(
+        ws.next_text(),
+        format!("42[\"rooms\",[\"{sid}\",\"lobby\"]]"),
+        "rooms() inside on_connect"
+    );
+    let handle = server.handle();
+    let lobby = handle.of("/").to("lobby");
+    assert_eq!(lobby.count(Duration::from_secs(2)), 1);
+    lobby.emit("news", &["hello"]).unwrap();
+    assert_eq!(ws.next_text(), "42[\"news\",\"hello\"]");
+    server.shutdown();
+}

@@ -238,15 +238,14 @@ impl EioEndpoint {
                     Ok(a) => a,
                     Err(_) => return Err((HandshakeError::BadRequest, cors)),
                 };
-                // A second WebSocket for a session that has one (or is getting one) is refused.
-                if s.begin_upgrade(cx, id) {
-                    Ok(Action::Upgrade {
-                        accept,
-                        session: Session::Eio(key),
-                    })
+                // A second WebSocket for a session that has one (or is getting one) is opened
+                // and closed at once, as the reference does.
+                let session = if s.begin_upgrade(cx, id) {
+                    Session::Eio(key)
                 } else {
-                    Err((HandshakeError::BadRequest, cors))
-                }
+                    Session::Refused
+                };
+                Ok(Action::Upgrade { accept, session })
             }
         });
         match action {

@@ -414,8 +414,6 @@ impl EioSession {
                     }
                     .out(&out);
                 }
-                self.heartbeat.resume(cx.now());
-                self.arm_heartbeat(cx);
             }
             _ => self.abort_upgrade(cx, true),
         }
@@ -439,10 +437,8 @@ impl EioSession {
             timer,
             probed: false,
         };
-        self.heartbeat.pause();
-        if let Some(k) = self.heartbeat_timer.take() {
-            cx.cancel(k);
-        }
+        // The heartbeat keeps its cadence, as the reference's does: a ping due meanwhile waits
+        // in the polling queue and goes out on whichever transport wins.
         true
     }
 
@@ -462,8 +458,6 @@ impl EioSession {
         if close_ws {
             cx.close(ws, CloseCode::POLICY, "upgrade abandoned");
         }
-        self.heartbeat.resume(cx.now());
-        self.arm_heartbeat(cx);
     }
 
     /// A connection this session used has closed.

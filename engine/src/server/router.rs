@@ -32,6 +32,9 @@ pub(crate) enum Session {
     WebSocket(Arc<dyn WsHandler>),
     /// A WebSocket carrying (or probing to carry) an Engine.IO session.
     Eio(SessionKey),
+    /// A WebSocket for a session that already has one (or is getting one): the reference
+    /// completes its handshake and then closes it, so stock clients see a close, not a 400.
+    Refused,
 }
 
 /// Messages from other threads (or workers) to a worker.
@@ -217,6 +220,7 @@ impl Service for Router {
                     }
                 });
             }
+            Session::Refused => cx.close(id, CloseCode::NO_STATUS, ""),
         }
     }
 
@@ -255,6 +259,7 @@ impl Service for Router {
                     cx.close(id, CloseCode::POLICY, "");
                 }
             }
+            Session::Refused => {}
         }
     }
 
@@ -274,6 +279,7 @@ impl Service for Router {
             Session::Eio(key) => {
                 with_session(cx, key, |cx, s| s.on_conn_closed(cx, id, reason));
             }
+            Session::Refused => {}
         }
     }
 

@@ -23,8 +23,6 @@ enum State {
         sent: Instant,
         deadline: Option<Instant>,
     },
-    /// Stopped during a transport upgrade.
-    Paused,
     /// Reported [`HeartbeatAction::Timeout`]; nothing more happens.
     TimedOut,
 }
@@ -55,13 +53,12 @@ impl Heartbeat {
         }
     }
 
-    /// When [`Heartbeat::on_deadline`] must be called next; `None` while paused, after a
-    /// timeout, or when the deadline is too far to represent.
+    /// When [`Heartbeat::on_deadline`] must be called next; `None` after a timeout, or when the deadline is too far to represent.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::Idle { ping_at } => ping_at,
             State::AwaitingPong { deadline, .. } => deadline,
-            State::Paused | State::TimedOut => None,
+            State::TimedOut => None,
         }
     }
 
@@ -98,23 +95,6 @@ impl Heartbeat {
                     ping_at: sent.checked_add(self.interval),
                 };
             }
-        }
-    }
-
-    /// Stops pings and timeouts, e.g. while a transport upgrade is in flight. An outstanding
-    /// ping is forgotten. No effect after a timeout.
-    pub fn pause(&mut self) {
-        if self.state != State::TimedOut {
-            self.state = State::Paused;
-        }
-    }
-
-    /// Restarts a paused heartbeat with a ping due at once: the client's own ping timer kept
-    /// running through the pause (an upgrade), so it must hear from us now, not an interval
-    /// later. No effect unless paused.
-    pub fn resume(&mut self, now: Instant) {
-        if self.state == State::Paused {
-            self.state = State::Idle { ping_at: Some(now) };
         }
     }
 
@@ -222,7 +202,6 @@ mod tests {
         assert_eq!(hb.next_deadline(), None);
         assert_eq!(hb.on_deadline(ping + TIMEOUT + INTERVAL), None);
         hb.on_pong(ping + TIMEOUT + ms(1));
-        hb.resume(ping + TIMEOUT + ms(1));
         assert!(hb.is_timed_out());
     }
 
@@ -239,25 +218,6 @@ mod tests {
             hb.on_deadline(ping + TIMEOUT),
             Some(HeartbeatAction::Timeout)
         );
-    }
-
-    #[test]
-    fn pause_and_resume() {
-        let t0 = Instant::now();
-        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
-        let ping = t0 + INTERVAL;
-        assert_eq!(hb.on_deadline(ping), Some(HeartbeatAction::SendPing));
-        hb.pause();
-        assert_eq!(hb.next_deadline(), None);
-        assert_eq!(hb.on_deadline(ping + TIMEOUT + INTERVAL), None);
-        let resumed = ping + TIMEOUT * 3;
-        hb.resume(resumed);
-        assert_eq!(hb.next_deadline(), Some(resumed));
-        hb.resume(resumed + ms(10));
-        assert_eq!(hb.next_deadline(), Some(resumed), "resume twice");
-        assert_eq!(hb.on_deadline(resumed), Some(HeartbeatAction::SendPing));
-        hb.on_pong(resumed + ms(1));
-        assert_eq!(hb.next_deadline(), Some(resumed + INTERVAL));
     }
 
     #[test]

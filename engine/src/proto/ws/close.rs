@@ -60,11 +60,17 @@ pub(super) fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame<'_
     Ok(Some(CloseFrame { code, reason }))
 }
 
-/// Appends an unmasked (server) close frame with `code` and `reason`.
+/// Appends an unmasked (server) close frame with `code` and `reason`; [`CloseCode::NO_STATUS`]
+/// gives a close frame without a body (and without the reason).
 ///
 /// A control frame holds at most 125 bytes, so `reason` is cut to its longest prefix of at most
 /// 123 bytes that ends on a character boundary.
 pub fn encode_close(out: &mut Vec<u8>, code: CloseCode, reason: &str) {
+    if code == CloseCode::NO_STATUS {
+        // 1005 means "no status" and must never be on the wire (RFC 6455 7.4.1): an empty body.
+        write_frame_header(out, OpCode::Close, true, 0, None);
+        return;
+    }
     let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
     while !reason.is_char_boundary(end) {
         end -= 1;
@@ -132,6 +138,9 @@ mod tests {
         let mut out = Vec::new();
         encode_close(&mut out, CloseCode::GOING_AWAY, "bye");
         assert_eq!(out, [0x88, 0x05, 0x03, 0xE9, b'b', b'y', b'e']);
+        out.clear();
+        encode_close(&mut out, CloseCode::NO_STATUS, "ignored");
+        assert_eq!(out, [0x88, 0x00]);
     }
 
     #[test]

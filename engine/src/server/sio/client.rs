@@ -245,9 +245,15 @@ impl SioClient {
             leave: false,
             drain: Vec::new(),
         };
+        // In the room index before the hooks run, as the reference joins the socket's own room
+        // first: a `join` in middleware or `on_connect` sticks and `rooms()` has the own id.
+        // Broadcasts find sockets through `state.sockets`, filled only once connected, so nothing
+        // reaches the client before its CONNECT reply.
+        state.rooms.add_socket(nsp, st.sid);
         for hook in &self.app.namespaces[ns].connect {
             let mut socket = socket!(self, tx, &mut st, None);
             if let Err(e) = hook(&mut socket, auth) {
+                tx.cx.state().rooms.remove_socket(nsp, st.sid);
                 fail_pending(tx, self.key, &mut st, &self.handshake);
                 send_packet(tx, |b| {
                     sio::encode_connect_error(b, nsp, &e.message, e.data.as_deref())
@@ -264,7 +270,6 @@ impl SioClient {
         let worker = tx.cx.worker();
         let state = tx.cx.state();
         state.sockets.insert(sid, self.key);
-        state.rooms.add_socket(nsp, sid);
         state.stats.add(worker, Counter::SocketsConnected, 1);
         state.stats.sockets_delta(worker, 1);
         if let Some(k) = self.connect_timer.take() {
