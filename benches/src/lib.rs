@@ -152,8 +152,8 @@ mod tests {
             assert_eq!(packet.event_name(), Some("echo"), "{}", s.name);
         }
         let [_, _, bin] = Sample::all();
-        let mut header = bin.sio_packet();
-        let packet = sio::decode(&mut header, &Limits::default()).unwrap();
+        let header = bin.sio_packet();
+        let packet = sio::decode(&header, &Limits::default()).unwrap();
         assert_eq!(packet.attachments, 1);
     }
 }

@@ -136,8 +136,9 @@ pub struct Config {
     pub attachment_timeout: Duration,
     /// Most binary attachments in one Socket.IO packet. Env `VOLLEY_MAX_ATTACHMENTS`, default 10.
     pub max_attachments: usize,
-    /// Deepest JSON nesting accepted in a Socket.IO packet. Env `VOLLEY_MAX_JSON_DEPTH`,
-    /// default 32.
+    /// Deepest JSON nesting accepted in a Socket.IO packet; a deeper packet is dropped and
+    /// counted (`volley_packets_too_deep_total`), the session goes on. Env
+    /// `VOLLEY_MAX_JSON_DEPTH`, default 1000.
     pub max_json_depth: usize,
     /// Allowed transports. Env `VOLLEY_TRANSPORTS` (`polling,websocket`, `websocket`,
     /// `polling`), default both.
@@ -193,7 +194,7 @@ impl Default for Config {
             eio_path: "/engine.io/".to_string(),
             attachment_timeout: Duration::from_millis(10_000),
             max_attachments: 10,
-            max_json_depth: 32,
+            max_json_depth: 1000,
             transports: Transports {
                 polling: true,
                 websocket: true,

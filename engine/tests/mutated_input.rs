@@ -144,8 +144,8 @@ fn socket_io_packets_and_binary_reassembly() {
     };
     each_mutation("sio_packet", 20_000, |input| {
         let mut segments = input.split(|&b| b == 0);
-        let mut text = segments.next().unwrap_or_default().to_vec();
-        let Ok(packet) = sio::decode(&mut text, &limits) else {
+        let text = segments.next().unwrap_or_default().to_vec();
+        let Ok(packet) = sio::decode(&text, &limits) else {
             return;
         };
         assert!(packet.attachments <= limits.max_attachments);

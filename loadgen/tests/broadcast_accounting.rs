@@ -32,7 +32,7 @@ fn broadcast_reports_exactly_the_losses_and_duplicates_the_server_caused() {
         .namespace("/", move |ns| {
             ns.on("join", |socket, args| {
                 if let Some(room) = args.get(0).and_then(|r| r.as_str()) {
-                    socket.join(room);
+                    socket.join(&room);
                 }
                 Some(Ack::empty())
             });
@@ -51,7 +51,7 @@ fn broadcast_reports_exactly_the_losses_and_duplicates_the_server_caused() {
                     1
                 };
                 for _ in 0..copies {
-                    let _ = socket.within(room).emit("broadcast", &[payload]);
+                    let _ = socket.within(&room).emit("broadcast", &payload);
                 }
                 None
             });

@@ -92,17 +92,7 @@ struct Core {
     events: VecDeque<ClientEvent>,
     binary: Option<BinaryAssembler>,
     limits: sio::Limits,
-    json_buffers: JsonBuffers,
     next_ack_id: u64,
-}
-
-/// simd-json scratch space reused across packets; it has no `Debug` of its own.
-struct JsonBuffers(simd_json::Buffers);
-
-impl std::fmt::Debug for JsonBuffers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JsonBuffers")
-    }
 }
 
 impl ClientConn {
@@ -142,7 +132,6 @@ impl ClientConn {
             events: VecDeque::new(),
             binary: None,
             limits: opts.sio_limits,
-            json_buffers: JsonBuffers(simd_json::Buffers::default()),
             next_ack_id: 0,
         };
         if polling {

@@ -90,13 +90,15 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     if sio::is_reserved_event(event) {
         return Err(EmitError::ReservedEvent);
     }
-    let mut packets = Vec::with_capacity(1 + attachments.len());
-    packets.push(Shared::text(|b| {
+    let mut binary = attachments.to_vec();
+    let text = Shared::text(|b| {
         b.push(b'4');
-        sio::encode_event_ser(b, nsp, id, event, args, attachments.len())
+        sio::encode_event_ser(b, nsp, id, event, args, &mut binary)
             .map_err(|e| EmitError::Serialize(e.to_string()))
-    })?);
-    packets.extend(attachments.iter().map(|a| Shared::binary(a)));
+    })?;
+    let mut packets = Vec::with_capacity(1 + binary.len());
+    packets.push(text);
+    packets.extend(binary.iter().map(|a| Shared::binary(a)));
     Ok(packets)
 }
 
@@ -321,7 +323,7 @@ pub(crate) enum DeliverFrom<'x, 'c, 'a, 'w> {
 fn deliver_one(
     tx: &mut Tx<'_, '_>,
     session: SessionKey,
-    state: Option<&mut SocketState>,
+    mut state: Option<&mut SocketState>,
     msg: &BroadcastMsg,
 ) -> bool {
     if msg.volatile && tx.queued_bytes() > 0 {
@@ -330,7 +332,9 @@ fn deliver_one(
         return false;
     }
     if let Some((id, timeout, collector)) = &msg.acks {
-        let Some(state) = state else { return false };
+        let Some(state) = state.as_deref_mut() else {
+            return false;
+        };
         let collector = collector.clone();
         let sid = state.sid.as_str().to_string();
         let timer = tx.cx.arm(
@@ -356,10 +360,25 @@ fn deliver_one(
             ),
         );
     }
+    if let Some(st) = &state {
+        let outgoing = &st.app.namespaces[st.ns].outgoing;
+        if !outgoing.is_empty() {
+            notify_broadcast(outgoing, st.sid.as_str(), msg);
+        }
+    }
     for p in &msg.packets {
         tx.shared(p);
     }
     true
+}
+
+/// Shows a broadcast to a socket's outgoing listeners (only namespaces that have some pay).
+fn notify_broadcast(outgoing: &[Box<super::sio::OutgoingFn>], sid: &str, msg: &BroadcastMsg) {
+    let Some((text, rest)) = msg.packets.split_first() else {
+        return;
+    };
+    let attachments: Vec<Bytes> = rest.iter().map(|p| p.out().bytes().clone()).collect();
+    super::sio::notify_outgoing(outgoing, sid, text.eio_payload(), &attachments);
 }
 
 /// Sends `msg` to every worker but `skip` (the sender's own, already delivered).

@@ -36,6 +36,15 @@ pub(crate) enum Out {
     Binary(Bytes),
 }
 
+impl Out {
+    /// The packet's bytes.
+    pub fn bytes(&self) -> &Bytes {
+        match self {
+            Out::Text(b) | Out::Binary(b) => b,
+        }
+    }
+}
+
 /// Where a session's packets go.
 pub(crate) enum Link {
     /// A WebSocket connection.
@@ -179,10 +188,13 @@ impl EioSession {
         (&mut self.link, state)
     }
 
-    /// The handshake of the Socket.IO client on this session.
-    pub fn handshake(&self) -> Option<&super::sio::Handshake> {
+    /// What `fetch_sockets` reports of Socket.IO socket `sid` on this session.
+    pub fn socket_info(
+        &self,
+        sid: &Sid,
+    ) -> Option<(super::sio::Handshake, serde_json::Value, serde_json::Value)> {
         match &self.upper {
-            Upper::Sio(c) => Some(c.handshake()),
+            Upper::Sio(c) => c.socket_info(sid),
             Upper::Raw(_) => None,
         }
     }

@@ -43,6 +43,11 @@ pub struct SocketInfo {
     pub rooms: Vec<String>,
     /// The request that opened its connection.
     pub handshake: Handshake,
+    /// The auth payload of its CONNECT packet (`{}` when it sent none).
+    pub auth: serde_json::Value,
+    /// What the application kept with [`Socket::set_data`](crate::server::Socket::set_data),
+    /// as JSON (`null` when nothing); from another server of a cluster, its `socket.data`.
+    pub data: serde_json::Value,
 }
 
 impl ServerHandle {
@@ -81,9 +86,11 @@ impl ServerHandle {
             return Ok(false);
         };
         let mut packet = vec![b'4'];
-        sioproto::encode_event_ser(&mut packet, nsp, None, event, args, 0)
+        let mut binary = Vec::new();
+        sioproto::encode_event_ser(&mut packet, nsp, None, event, args, &mut binary)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        let outs = vec![Out::Text(Bytes::from(packet))];
+        let mut outs = vec![Out::Text(Bytes::from(packet))];
+        outs.extend(binary.into_iter().map(Out::Binary));
         Ok(self
             .peers
             .post(sid.worker() as usize, Post::ToSocket(sid, outs)))

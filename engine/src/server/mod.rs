@@ -24,17 +24,17 @@ use bytes::Bytes;
 
 pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
-pub use crate::proto::sio::{Args, Placeholder, ValueRef};
+pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use broadcast::BroadcastAcks;
 pub use endpoint::AllowRequest;
 pub use engine_io::{EioHandler, EioSocket};
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
-pub use sio::SocketBroadcast;
 pub use sio::{
     Ack, AckError, AckId, ConnectError, DeferredAck, EmitError, Handshake, NamespaceBuilder, Socket,
 };
+pub use sio::{SocketBroadcast, SocketData, TimedBroadcast, TimedEmit};
 pub use stats::{Counter, StatsSnapshot};
 pub use ws::{WsConn, WsHandler, WsMessage};
 
@@ -56,6 +56,9 @@ pub enum Error {
     Config(ConfigError),
     /// Binding or starting the workers failed.
     Io(io::Error),
+    /// A handler was registered where it can never run (a reserved event name); the text
+    /// names the namespace and the call.
+    Registration(String),
 }
 
 impl std::fmt::Display for Error {
@@ -63,6 +66,7 @@ impl std::fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "configuration: {e}"),
             Error::Io(e) => write!(f, "i/o: {e}"),
+            Error::Registration(e) => write!(f, "registration: {e}"),
         }
     }
 }
@@ -121,13 +125,28 @@ impl ServerBuilder {
 
     /// Adds a Socket.IO namespace on `config.path` (default `/socket.io/`). `name` is exact
     /// (`/chat`) or a pattern with one `{param}` segment (`/tenant-{id}`), which creates
-    /// namespaces on demand; exact names win over patterns.
+    /// namespaces on demand; exact names win over patterns. `""` is `/`, and a name without
+    /// its leading `/` gets one, as `io.of` does. Called again with the same name, it adds to
+    /// the same namespace (as `io.of(name)` returns the same one).
     pub fn namespace(mut self, name: &str, f: impl FnOnce(&mut NamespaceBuilder)) -> Self {
-        let mut ns = namespace_builder::for_pattern(name);
+        let name = if name.starts_with('/') {
+            name.to_string()
+        } else {
+            format!("/{name}")
+        };
+        if let Some(ns) = self
+            .namespaces
+            .iter_mut()
+            .find(|n| n.name.as_deref() == Some(name.as_str()))
+        {
+            f(ns);
+            return self;
+        }
+        let mut ns = namespace_builder::for_pattern(&name);
         f(&mut ns);
         self.namespaces.push(ns);
         if !name.contains('{') {
-            self.exact_namespaces.push(name.to_string());
+            self.exact_namespaces.push(name);
         }
         self
     }
@@ -189,6 +208,19 @@ impl ServerBuilder {
                     allow_request: self.allow_request.clone(),
                 })),
             ));
+        }
+        let mistakes: Vec<String> = self
+            .namespaces
+            .iter()
+            .flat_map(|b| {
+                let name = b.name.clone().unwrap_or_else(|| "dynamic namespace".into());
+                b.errors
+                    .iter()
+                    .map(move |e| format!("namespace {name}: {e}"))
+            })
+            .collect();
+        if !mistakes.is_empty() {
+            return Err(Error::Registration(mistakes.join("; ")));
         }
         if !self.namespaces.is_empty() {
             let limits = sioproto::Limits {

@@ -99,8 +99,6 @@ impl Timer {
 /// Each worker's own state for the endpoints.
 pub(crate) struct WorkerState {
     pub rng: SidRng,
-    /// simd-json scratch space reused by every packet this worker parses.
-    pub json: simd_json::Buffers,
     pub next_key: u32,
     pub sessions: Sessions,
     /// Socket.IO sockets of this worker, for emits addressed by socket id.
@@ -145,7 +143,6 @@ impl Service for Router {
         WorkerState {
             // The server checked at startup that the system's random source works.
             rng: SidRng::new().expect("random source checked at server start"),
-            json: simd_json::Buffers::default(),
             next_key: 0,
             sessions: Sessions::default(),
             sockets: SidMap::default(),
@@ -343,13 +340,16 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
                     continue;
                 };
                 let rooms = cx.state().rooms.rooms_of(nsp, sid);
-                if let Some(Some(handshake)) = with_session(cx, key, |_, s| s.handshake().cloned())
+                if let Some(Some((handshake, auth, data))) =
+                    with_session(cx, key, |_, s| s.socket_info(sid))
                 {
                     out.push(SocketInfo {
                         id: sid.as_str().to_string(),
                         nsp: nsp.to_string(),
                         rooms,
                         handshake,
+                        auth,
+                        data,
                     });
                 }
             }

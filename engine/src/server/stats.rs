@@ -18,6 +18,8 @@ pub enum Counter {
     PacketsIn,
     /// Socket.IO events and acks sent to single sockets.
     PacketsOut,
+    /// Socket.IO packets dropped because their JSON nests deeper than `max_json_depth`.
+    PacketsTooDeep,
     /// Broadcasts started on this server.
     Broadcasts,
     /// Broadcast deliveries (one per receiving socket).
@@ -65,7 +67,7 @@ impl Counter {
     }
 }
 
-const COUNTERS: [(Counter, &str, &str); 17] = [
+const COUNTERS: [(Counter, &str, &str); 18] = [
     (
         Counter::SessionsOpened,
         "volley_sessions_opened_total",
@@ -80,6 +82,11 @@ const COUNTERS: [(Counter, &str, &str); 17] = [
         Counter::PacketsIn,
         "volley_packets_in_total",
         "Socket.IO packets received",
+    ),
+    (
+        Counter::PacketsTooDeep,
+        "volley_packets_too_deep_total",
+        "Socket.IO packets dropped for JSON nested deeper than max_json_depth",
     ),
     (
         Counter::PacketsOut,
@@ -124,7 +131,7 @@ const COUNTERS: [(Counter, &str, &str); 17] = [
 #[repr(align(128))]
 #[derive(Default)]
 struct WorkerCounters {
-    counts: [AtomicU64; 17],
+    counts: [AtomicU64; COUNTERS.len()],
     /// Sockets connected now (up and down).
     sockets_now: AtomicI64,
     /// Engine.IO sessions open now.

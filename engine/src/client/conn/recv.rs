@@ -3,9 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use simd_json::prelude::*;
-use simd_json::BorrowedValue;
-
 use super::{Core, State};
 use crate::client::event::{ClientError, ClientEvent, DisconnectReason};
 use crate::proto::eio::Transport;
@@ -120,33 +117,39 @@ impl Core {
                 "text packet while binary attachments are due",
             ));
         }
-        let packet = sio::decode_with_buffers(text, &self.limits, &mut self.json_buffers.0)?;
+        let packet = sio::decode(text, &self.limits)?;
         let nsp = packet.nsp.to_owned();
         let event = match packet.ty {
             PacketType::Connect => {
-                let sid = packet
+                #[derive(serde::Deserialize)]
+                struct Reply {
+                    sid: String,
+                }
+                let reply: Reply = packet
                     .data
-                    .as_ref()
-                    .and_then(|d| d.get("sid"))
-                    .and_then(|s| s.as_str())
+                    .and_then(|d| d.deserialize().ok())
                     .ok_or(sio::SioError::InvalidPayload("CONNECT without a sid"))?;
                 ClientEvent::Connected {
                     nsp,
-                    sid: sid.to_owned(),
+                    sid: reply.sid,
                 }
             }
             PacketType::Disconnect => ClientEvent::Disconnected { nsp },
             PacketType::ConnectError => {
-                let (message, data_json) = match &packet.data {
-                    Some(BorrowedValue::String(message)) => (message.to_string(), None),
-                    Some(object) => (
-                        object
-                            .get("message")
-                            .and_then(|m| m.as_str())
-                            .unwrap_or_default()
-                            .to_owned(),
-                        object.get("data").map(|d| d.encode().into_bytes()),
-                    ),
+                #[derive(serde::Deserialize)]
+                struct Refusal {
+                    #[serde(default)]
+                    message: String,
+                    data: Option<Box<serde_json::value::RawValue>>,
+                }
+                let (message, data_json) = match packet.data {
+                    Some(d) if d.json().starts_with('"') => {
+                        (d.as_str().unwrap_or_default().into_owned(), None)
+                    }
+                    Some(d) => match d.deserialize::<Refusal>() {
+                        Ok(r) => (r.message, r.data.map(|d| d.get().as_bytes().to_vec())),
+                        Err(_) => (String::new(), None),
+                    },
                     None => (String::new(), None),
                 };
                 ClientEvent::ConnectError {

@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
-use simd_json::{BorrowedValue, OwnedValue, StaticNode};
 
 use super::{Limits, OwnedPacket, Packet, SioError};
 
@@ -65,7 +64,7 @@ impl BinaryAssembler {
             return Err(SioError::TooManyAttachments);
         }
         if let Some(data) = &header.data {
-            check_placeholders(data, header.attachments)?;
+            check_placeholders(data.json(), &header.objects, header.attachments)?;
         }
         let expected = header.attachments;
         let mut packet = header.into_owned();
@@ -150,87 +149,62 @@ impl BinaryAssembler {
     }
 }
 
-/// Checks every placeholder object in `value` refers to one of `attachments`. Recursion depth is
-/// bounded by [`Limits::max_depth`], which decode enforced.
-fn check_placeholders(value: &BorrowedValue<'_>, attachments: usize) -> Result<(), SioError> {
-    match value {
-        BorrowedValue::Array(items) => items
-            .iter()
-            .try_for_each(|item| check_placeholders(item, attachments)),
-        BorrowedValue::Object(map) if is_placeholder(map) => {
-            match map.get("num").and_then(placeholder_index) {
-                Some(num) if num < attachments => Ok(()),
-                _ => Err(SioError::BadPlaceholder),
-            }
+/// Checks that every placeholder object (spans from the decoder) refers to one of `attachments`.
+fn check_placeholders(
+    json: &str,
+    objects: &[std::ops::Range<u32>],
+    attachments: usize,
+) -> Result<(), SioError> {
+    for r in objects {
+        let object = json
+            .get(r.start as usize..r.end as usize)
+            .unwrap_or_default();
+        match placeholder_index(object) {
+            Ok(Some(num)) if num < attachments => {}
+            Ok(None) => {}
+            _ => return Err(SioError::BadPlaceholder),
         }
-        BorrowedValue::Object(map) => map
-            .values()
-            .try_for_each(|item| check_placeholders(item, attachments)),
-        _ => Ok(()),
     }
+    Ok(())
 }
 
-/// A placeholder `num` as an index: a non-negative JSON integer (floats and strings are not).
-fn placeholder_index(num: &BorrowedValue<'_>) -> Option<usize> {
-    match num {
-        BorrowedValue::Static(node) => static_index(*node),
-        _ => None,
-    }
+/// The keys of an object that make it a placeholder; other keys are skipped unparsed.
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(rename = "_placeholder", default)]
+    placeholder: Option<serde_json::Value>,
+    #[serde(default)]
+    num: Option<serde_json::Value>,
 }
 
-/// The attachment index of a placeholder object, if `value` is one with a valid integer `num`.
-pub(super) fn owned_placeholder_index(value: &OwnedValue) -> Option<usize> {
-    let OwnedValue::Object(map) = value else {
-        return None;
-    };
-    if !matches!(
-        map.get("_placeholder"),
-        Some(OwnedValue::Static(StaticNode::Bool(true)))
-    ) {
-        return None;
-    }
-    match map.get("num")? {
-        OwnedValue::Static(node) => static_index(*node),
-        _ => None,
-    }
-}
-
-/// The attachment index of a placeholder object, if `value` is one with a valid integer `num`.
-pub(super) fn borrowed_placeholder_index(value: &BorrowedValue<'_>) -> Option<usize> {
-    match value {
-        BorrowedValue::Object(map) if is_placeholder(map) => {
-            map.get("num").and_then(placeholder_index)
-        }
-        _ => None,
-    }
-}
-
+/// For the JSON text of one value: `Ok(None)` if it is not a placeholder, `Ok(Some(num))` for
+/// one with a non-negative integer `num`, `Err(())` for a placeholder whose `num` is not one.
 /// Like socket.io-parser, only `"_placeholder": true` (the boolean) marks a placeholder.
-fn is_placeholder(map: &simd_json::borrowed::Object<'_>) -> bool {
-    matches!(
-        map.get("_placeholder"),
-        Some(BorrowedValue::Static(StaticNode::Bool(true)))
-    )
-}
-
-fn static_index(node: StaticNode) -> Option<usize> {
-    match node {
-        StaticNode::I64(n) => usize::try_from(n).ok(),
-        StaticNode::U64(n) => usize::try_from(n).ok(),
-        _ => None,
+pub(super) fn placeholder_index(json: &str) -> Result<Option<usize>, ()> {
+    if !json.starts_with('{') || !json.contains("placeholder") {
+        return Ok(None);
+    }
+    let Ok(probe) = serde_json::from_str::<Probe>(json) else {
+        return Ok(None);
+    };
+    if probe.placeholder != Some(serde_json::Value::Bool(true)) {
+        return Ok(None);
+    }
+    let num = probe.num.as_ref().and_then(serde_json::Value::as_u64);
+    match num.and_then(|n| usize::try_from(n).ok()) {
+        Some(n) => Ok(Some(n)),
+        None => Err(()),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use simd_json::prelude::*;
-
     use super::super::{decode, PacketType};
     use super::*;
 
     fn start(text: &str, limits: &Limits) -> Result<BinaryAssembler, SioError> {
-        let mut buf = text.as_bytes().to_vec();
-        let header = decode(&mut buf, limits)?;
+        let buf = text.as_bytes().to_vec();
+        let header = decode(&buf, limits)?;
         BinaryAssembler::start(header, limits)
     }
 
@@ -249,7 +223,7 @@ mod tests {
         assert_eq!(packet.attachments, vec![Bytes::from_static(&[1, 2, 3])]);
         // The placeholder stays in the JSON for the handler to resolve by index.
         assert_eq!(
-            packet.data.as_ref().map(|d| d.encode()).as_deref(),
+            packet.data.as_deref(),
             Some(r#"["baz",{"_placeholder":true,"num":0}]"#)
         );
         assert_eq!(asm.remaining(), 0);
@@ -346,8 +320,8 @@ mod tests {
         );
 
         // A hand-built header past the limit is refused too.
-        let mut buf = br#"52-["a"]"#.to_vec();
-        let header = decode(&mut buf, &Limits::default()).unwrap();
+        let buf = br#"52-["a"]"#.to_vec();
+        let header = decode(&buf, &Limits::default()).unwrap();
         let tight = Limits {
             max_attachments: 1,
             ..Limits::default()
@@ -360,8 +334,8 @@ mod tests {
 
     #[test]
     fn non_binary_headers_are_refused() {
-        let mut buf = br#"2["a"]"#.to_vec();
-        let header = decode(&mut buf, &Limits::default()).unwrap();
+        let buf = br#"2["a"]"#.to_vec();
+        let header = decode(&buf, &Limits::default()).unwrap();
         assert_eq!(
             BinaryAssembler::start(header, &Limits::default()).unwrap_err(),
             SioError::NotBinary

@@ -1,11 +1,11 @@
 //! Decoding: the header grammar `<type>[<attachments>-][<nsp>,][<ack id>][<JSON data>]` and
 //! the payload rules of socket.io-parser 4.x, over the text of one Engine.IO message.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
-use simd_json::{BorrowedValue, Buffers};
-
-use super::{is_reserved_event, Limits, Packet, PacketType, SioError};
+use super::json::{self, Root, Spans};
+use super::{is_reserved_event, Limits, Packet, PacketType, SioError, ValueRef};
 
 /// The parsed header: everything before the JSON data, as offsets into the text.
 struct Header {
@@ -18,33 +18,15 @@ struct Header {
 }
 
 /// Decodes one Socket.IO packet from the text of an Engine.IO message (without the Engine.IO
-/// `4`). The JSON is parsed in place by simd-json (it unescapes strings inside `text`), so the
-/// packet borrows from `text`.
+/// `4`). The JSON is validated in one linear pass (no tree, no recursion) and kept as sent: the
+/// packet borrows from `text`, and its arguments are spans of it.
 ///
-/// Allocates the JSON tree and simd-json's scratch buffers; use [`decode_with_buffers`] on hot
-/// paths to reuse the scratch buffers.
-pub fn decode<'a>(text: &'a mut [u8], limits: &Limits) -> Result<Packet<'a>, SioError> {
-    decode_inner(text, limits, None)
-}
-
-/// [`decode`] with simd-json scratch buffers the caller keeps (one per event loop), so only the
-/// JSON tree itself is allocated per packet.
-pub fn decode_with_buffers<'a>(
-    text: &'a mut [u8],
-    limits: &Limits,
-    buffers: &mut Buffers,
-) -> Result<Packet<'a>, SioError> {
-    decode_inner(text, limits, Some(buffers))
-}
-
-fn decode_inner<'a>(
-    text: &'a mut [u8],
-    limits: &Limits,
-    buffers: Option<&mut Buffers>,
-) -> Result<Packet<'a>, SioError> {
+/// Errors: the header's ([`SioError::UnknownType`], [`SioError::BadAckId`]...), [`SioError::Json`]
+/// for text that is not JSON (or not UTF-8), [`SioError::TooDeep`] past `limits.max_depth`,
+/// [`SioError::InvalidPayload`] for JSON of the wrong shape for the packet type.
+pub fn decode<'a>(text: &'a [u8], limits: &Limits) -> Result<Packet<'a>, SioError> {
     let header = parse_header(text, limits)?;
-    let (head, json) = text.split_at_mut(header.data_start);
-    let head: &'a [u8] = head;
+    let (head, json) = text.split_at(header.data_start);
     let nsp = match header.nsp {
         Some(range) => {
             let bytes = head.get(range).ok_or(SioError::BadNamespace)?;
@@ -52,23 +34,27 @@ fn decode_inner<'a>(
         }
         None => "/",
     };
-    let data = if json.is_empty() {
-        None
-    } else {
-        check_depth(json, limits.max_depth)?;
-        let value = match buffers {
-            Some(buffers) => simd_json::to_borrowed_value_with_buffers(json, buffers),
-            None => simd_json::to_borrowed_value(json),
-        };
-        Some(value.map_err(|_| SioError::Json)?)
+    let mut spans = Spans {
+        items: Vec::new(),
+        objects: header.ty.is_binary().then(Vec::new),
     };
-    check_payload(header.ty, data.as_ref())?;
+    let (data, root) = if json.is_empty() {
+        (None, None)
+    } else {
+        let json = std::str::from_utf8(json).map_err(|_| SioError::Json)?;
+        let root = json::scan(json.as_bytes(), limits.max_depth, &mut spans)?;
+        (Some(ValueRef::new(json)), Some(root))
+    };
+    let name = check_payload(header.ty, data, root, &spans.items)?;
     Ok(Packet {
         ty: header.ty,
         nsp,
         id: header.id,
         attachments: header.attachments,
         data,
+        name,
+        items: spans.items,
+        objects: spans.objects.unwrap_or_default(),
     })
 }
 
@@ -142,71 +128,44 @@ fn count_digits(text: &[u8], pos: usize) -> usize {
     })
 }
 
-/// Refuses JSON nested deeper than `max_depth` with one linear pass, before any parser or
-/// recursive walk sees it. Brackets inside strings do not count.
-fn check_depth(json: &[u8], max_depth: usize) -> Result<(), SioError> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max_depth {
-                    return Err(SioError::TooDeep);
-                }
-            }
-            // Unbalanced closers are the JSON parser's to reject.
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// The payload rules of socket.io-parser's `isPayloadValid`, plus: events and acks must carry
-/// data, and event names must be strings (not numbers).
-fn check_payload(ty: PacketType, data: Option<&BorrowedValue<'_>>) -> Result<(), SioError> {
-    match (ty, data) {
-        (PacketType::Connect, None | Some(BorrowedValue::Object(_))) => Ok(()),
+/// data, and event names must be strings (not numbers). Returns an event's name.
+fn check_payload<'a>(
+    ty: PacketType,
+    data: Option<ValueRef<'a>>,
+    root: Option<Root>,
+    items: &[Range<u32>],
+) -> Result<Option<Cow<'a, str>>, SioError> {
+    match (ty, root) {
+        (PacketType::Connect, None | Some(Root::Object)) => Ok(None),
         (PacketType::Connect, Some(_)) => {
             Err(SioError::InvalidPayload("CONNECT data must be an object"))
         }
-        (PacketType::Disconnect, None) => Ok(()),
+        (PacketType::Disconnect, None) => Ok(None),
         (PacketType::Disconnect, Some(_)) => {
             Err(SioError::InvalidPayload("DISCONNECT takes no data"))
         }
-        (PacketType::ConnectError, Some(BorrowedValue::Object(_) | BorrowedValue::String(_))) => {
-            Ok(())
-        }
+        (PacketType::ConnectError, Some(Root::Object | Root::String)) => Ok(None),
         (PacketType::ConnectError, _) => Err(SioError::InvalidPayload(
             "CONNECT_ERROR data must be an object or a string",
         )),
-        (PacketType::Event | PacketType::BinaryEvent, Some(BorrowedValue::Array(items))) => {
-            match items.first() {
-                Some(BorrowedValue::String(name)) if is_reserved_event(name) => {
-                    Err(SioError::InvalidPayload("reserved event name"))
-                }
-                Some(BorrowedValue::String(_)) => Ok(()),
-                Some(_) => Err(SioError::InvalidPayload("event name must be a string")),
-                None => Err(SioError::InvalidPayload("event data must not be empty")),
+        (PacketType::Event | PacketType::BinaryEvent, Some(Root::Array)) => {
+            let json = data.map_or("", |d| d.json());
+            let first = items
+                .first()
+                .and_then(|r| json.get(r.start as usize..r.end as usize))
+                .ok_or(SioError::InvalidPayload("event data must not be empty"))?;
+            let name = json::unescape_lossy(first)
+                .ok_or(SioError::InvalidPayload("event name must be a string"))?;
+            if is_reserved_event(&name) {
+                return Err(SioError::InvalidPayload("reserved event name"));
             }
+            Ok(Some(name))
         }
         (PacketType::Event | PacketType::BinaryEvent, _) => {
             Err(SioError::InvalidPayload("event data must be an array"))
         }
-        (PacketType::Ack | PacketType::BinaryAck, Some(BorrowedValue::Array(_))) => Ok(()),
+        (PacketType::Ack | PacketType::BinaryAck, Some(Root::Array)) => Ok(None),
         (PacketType::Ack | PacketType::BinaryAck, _) => {
             Err(SioError::InvalidPayload("ack data must be an array"))
         }
@@ -216,12 +175,11 @@ fn check_payload(ty: PacketType, data: Option<&BorrowedValue<'_>>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use simd_json::prelude::*;
 
     use super::*;
 
     fn dec(text: &str) -> Result<Packet<'static>, SioError> {
-        let buf: &'static mut [u8] = text.as_bytes().to_vec().leak();
+        let buf: &'static [u8] = text.as_bytes().to_vec().leak();
         decode(buf, &Limits::default())
     }
 
@@ -232,9 +190,15 @@ mod tests {
         }
     }
 
-    /// The packet's data re-serialised, for comparing against the wire JSON.
+    /// The packet's data text, for comparing against the wire JSON.
     fn json(p: &Packet<'_>) -> Option<String> {
-        p.data.as_ref().map(|v| v.encode())
+        p.data.map(|v| v.json().to_string())
+    }
+
+    /// A field of an object payload.
+    fn field(p: &Packet<'_>, key: &str) -> Option<String> {
+        let v: serde_json::Value = p.data?.deserialize().ok()?;
+        v.get(key)?.as_str().map(str::to_string)
     }
 
     #[test]
@@ -260,22 +224,18 @@ mod tests {
 
         let p = dec(r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#).unwrap();
         assert_eq!(p.nsp, "/admin");
-        let sid = p.data.as_ref().and_then(|d| d.get_str("sid"));
-        assert_eq!(sid, Some("oSO0OpakMV_3jnilAAAA"));
+        assert_eq!(field(&p, "sid").as_deref(), Some("oSO0OpakMV_3jnilAAAA"));
     }
 
     #[test]
     fn connect_error_and_disconnect() {
         let p = dec(r#"4{"message":"Not authorized"}"#).unwrap();
         assert_eq!((p.ty, p.nsp, p.id), (PacketType::ConnectError, "/", None));
-        assert_eq!(
-            p.data.as_ref().and_then(|d| d.get_str("message")),
-            Some("Not authorized")
-        );
+        assert_eq!(field(&p, "message").as_deref(), Some("Not authorized"));
 
         let p = dec(r#"4/admin,"Not authorized""#).unwrap();
         assert_eq!(
-            p.data.as_ref().and_then(|d| d.as_str()),
+            p.data.and_then(|d| d.as_str()).as_deref(),
             Some("Not authorized")
         );
 
@@ -337,10 +297,41 @@ mod tests {
     }
 
     #[test]
-    fn escaped_strings_are_unescaped_in_place() {
-        let p = dec(r#"2["a\"b\u00e9",{"k\n":"\\"}]"#).unwrap();
+    fn data_is_kept_as_sent_and_names_are_unescaped() {
+        let text = r#"2["a\"b\u00e9", {"k\n":"\\","z":1,"a":2} ,"\ud800"]"#;
+        let p = dec(text).unwrap();
         assert_eq!(p.event_name(), Some("a\"bé"));
-        assert_eq!(json(&p).as_deref(), Some(r#"["a\"bé",{"k\n":"\\"}]"#));
+        assert_eq!(json(&p).as_deref(), Some(&text[1..]));
+        let mut out = Vec::new();
+        p.args().write_json(&mut out);
+        assert_eq!(out, br#"[{"k\n":"\\","z":1,"a":2} ,"\ud800"]"#);
+    }
+
+    #[test]
+    fn objects_with_many_keys_keep_their_order() {
+        let keys: Vec<String> = (0..40).rev().map(|i| format!("\"k{i}\":{i}")).collect();
+        let object = format!("{{{}}}", keys.join(","));
+        let p = dec(&format!("2[\"e\",{object}]")).unwrap();
+        assert_eq!(p.args().get(0).map(|v| v.json()), Some(object.as_str()));
+    }
+
+    #[test]
+    fn lone_surrogates_are_valid_data() {
+        // JSON.parse accepts them and JavaScript clients send them; only decoding one into a
+        // Rust string refuses it, with serde_json's message.
+        let p = dec(r#"2["e","a\ud800b","\udc00"]"#).unwrap();
+        let args = p.args();
+        assert_eq!(args.get(0).map(|v| v.json()), Some(r#""a\ud800b""#));
+        assert_eq!(args.get(1).map(|v| v.json()), Some(r#""\udc00""#));
+        assert!(matches!(
+            args.deserialize::<String>(0),
+            Err(SioError::Deserialize(m)) if m.contains("hex escape")
+        ));
+        assert!(matches!(
+            args.deserialize::<String>(1),
+            Err(SioError::Deserialize(m)) if m.contains("surrogate")
+        ));
+        assert_eq!(args.get(1).and_then(|v| v.as_str()), None);
     }
 
     #[test]
@@ -385,9 +376,9 @@ mod tests {
 
     #[test]
     fn namespace_must_be_utf8() {
-        let mut buf = b"2/\xff\xfe,[\"a\"]".to_vec();
+        let buf = b"2/\xff\xfe,[\"a\"]".to_vec();
         assert_eq!(
-            decode(&mut buf, &Limits::default()).unwrap_err(),
+            decode(&buf, &Limits::default()).unwrap_err(),
             SioError::BadNamespace
         );
     }
@@ -404,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn depth_limit_is_enforced_before_parsing() {
+    fn depth_limit_is_enforced_in_linear_time() {
         let deep = format!("2{}", "[".repeat(100_000));
         let started = std::time::Instant::now();
         assert_eq!(err(&deep), SioError::TooDeep);
@@ -416,43 +407,30 @@ mod tests {
             max_depth: 2,
             ..Limits::default()
         };
-        let mut ok = br#"2["a",{"b":1}]"#.to_vec();
-        assert!(decode(&mut ok, &limits).is_ok());
-        let mut deep = br#"2["a",{"b":[1]}]"#.to_vec();
-        assert_eq!(decode(&mut deep, &limits).unwrap_err(), SioError::TooDeep);
+        let ok = br#"2["a",{"b":1}]"#.to_vec();
+        assert!(decode(&ok, &limits).is_ok());
+        let deep = br#"2["a",{"b":[1]}]"#.to_vec();
+        assert_eq!(decode(&deep, &limits).unwrap_err(), SioError::TooDeep);
         // Brackets inside strings (escaped quotes included) are not nesting.
-        let mut strings = br#"2["[[[\"{{{",{"k":"]]]"}]"#.to_vec();
-        let p = decode(&mut strings, &limits).unwrap();
+        let strings = br#"2["[[[\"{{{",{"k":"]]]"}]"#.to_vec();
+        let p = decode(&strings, &limits).unwrap();
         assert_eq!(p.event_name(), Some("[[[\"{{{"));
-    }
-
-    #[test]
-    fn reusable_buffers_decode_the_same() {
-        let mut buffers = Buffers::default();
-        for text in [r#"2["a",1]"#, r#"3/x,4[{"b":[true,null]}]"#, "1/y,"] {
-            let mut a = text.as_bytes().to_vec();
-            let mut b = text.as_bytes().to_vec();
-            let pa = decode(&mut a, &Limits::default()).unwrap();
-            let pb = decode_with_buffers(&mut b, &Limits::default(), &mut buffers).unwrap();
-            assert_eq!((pa.ty, pa.nsp, pa.id), (pb.ty, pb.nsp, pb.id));
-            assert_eq!(json(&pa), json(&pb));
-        }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
-        fn never_panics_on_arbitrary_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-            let _ = decode(&mut bytes, &Limits::default());
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&bytes, &Limits::default());
         }
 
         #[test]
         fn never_panics_on_packet_like_text(
             text in r#"[0-6]([0-9]{0,3}-)?(/[a-z,]{0,4},?)?[0-9]{0,22}[\[\]{}",:a-z0-9_ ]{0,24}"#
         ) {
-            let mut bytes = text.into_bytes();
-            let _ = decode(&mut bytes, &Limits::default());
+            let bytes = text.into_bytes();
+            let _ = decode(&bytes, &Limits::default());
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (`out`), with no intermediate `String`. The text is what follows the Engine.IO `4`; the
 //! caller writes that framing byte (or not, for a binary attachment) itself.
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::{PacketType, SioError};
@@ -102,44 +103,49 @@ pub fn encode_event(
     out.push(b']');
 }
 
-/// [`encode_event`] with the arguments serialised by serde: `args` must serialise to a JSON
-/// array (a tuple, `Vec`, slice or array), whose items follow the event name; `()` means no
-/// arguments. On error `out` is left as it was.
+/// [`encode_event`] with the arguments serialised from any `Serialize` value (see
+/// [`write_args`](super::write_args): a tuple or array is several arguments, `()` none, any
+/// other value one). `attachments` holds the attachments the arguments' placeholders already
+/// refer to; binary values found while serialising are appended to it, and the header counts
+/// them all. On error `out` and `attachments` are left as they were.
 pub fn encode_event_ser<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     nsp: &str,
     id: Option<u64>,
     event: &str,
     args: &T,
-    attachments: usize,
+    attachments: &mut Vec<Bytes>,
 ) -> Result<(), SioError> {
     let rollback = out.len();
-    encode_header(out, event_type(attachments), attachments, nsp, id);
+    let given = attachments.len();
+    encode_header(out, event_type(given), given, nsp, id);
+    let body = out.len();
     out.push(b'[');
     write_json_str(out, event);
+    let comma = out.len();
     out.push(b',');
-    let args_start = out.len();
-    if let Err(e) = serde_json::to_writer(&mut *out, args) {
-        out.truncate(rollback);
-        return Err(SioError::Serialize(e.to_string()));
-    }
-    // serde_json output opening with '[' is an array, so it also ends with ']'. Splicing its
-    // items after the name costs one move of the args bytes, cheaper than a second buffer.
-    match out.get(args_start..) {
-        // `()` serialises as `null`: no arguments.
-        Some(b"[]" | b"null") => {
-            out.truncate(args_start - 1);
-            out.push(b']');
-        }
-        Some([b'[', ..]) => {
-            out.remove(args_start);
-        }
-        _ => {
+    match super::write_args(out, attachments, args) {
+        Ok(0) => out.truncate(comma),
+        Ok(_) => {}
+        Err(e) => {
             out.truncate(rollback);
-            return Err(SioError::Serialize(
-                "event arguments must serialise to a JSON array".to_owned(),
-            ));
+            attachments.truncate(given);
+            return Err(SioError::Serialize(e.0));
         }
+    }
+    out.push(b']');
+    if attachments.len() != given {
+        // Binary values turned up: the header must announce them (rare, so rebuilt here).
+        let packet = out.split_off(body);
+        out.truncate(rollback);
+        encode_header(
+            out,
+            event_type(attachments.len()),
+            attachments.len(),
+            nsp,
+            id,
+        );
+        out.extend_from_slice(&packet);
     }
     Ok(())
 }
@@ -211,7 +217,6 @@ fn event_type(attachments: usize) -> PacketType {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use simd_json::prelude::*;
 
     use super::super::{decode, Limits, Placeholder};
     use super::*;
@@ -316,42 +321,57 @@ mod tests {
     #[test]
     fn serde_events() {
         let mut out = Vec::new();
-        encode_event_ser(&mut out, "/", Some(3), "msg", &(1, "two", [3.5]), 0).unwrap();
+        let mut none = Vec::new();
+        encode_event_ser(&mut out, "/", Some(3), "msg", &(1, "two", [3.5]), &mut none).unwrap();
         assert_eq!(out, br#"23["msg",1,"two",[3.5]]"#);
 
         out.clear();
-        encode_event_ser(&mut out, "/chat", None, "ping", &(), 0).unwrap();
+        encode_event_ser(&mut out, "/chat", None, "ping", &(), &mut none).unwrap();
         assert_eq!(out, br#"2/chat,["ping"]"#);
 
         out.clear();
         let no_args: [u8; 0] = [];
-        encode_event_ser(&mut out, "/", None, "ping", &no_args, 0).unwrap();
+        encode_event_ser(&mut out, "/", None, "ping", &no_args, &mut none).unwrap();
         assert_eq!(out, br#"2["ping"]"#);
 
         out.clear();
-        encode_event_ser(
-            &mut out,
-            "/",
-            None,
-            "file",
-            &("a.bin", Placeholder::new(0)),
-            1,
-        )
-        .unwrap();
+        encode_event_ser(&mut out, "/", None, "one", "text", &mut none).unwrap();
+        assert_eq!(out, br#"2["one","text"]"#);
+
+        out.clear();
+        let mut given = vec![Bytes::from_static(b"a")];
+        let args = ("a.bin", Placeholder::new(0));
+        encode_event_ser(&mut out, "/", None, "file", &args, &mut given).unwrap();
         assert_eq!(out, br#"51-["file","a.bin",{"_placeholder":true,"num":0}]"#);
+
+        // Binary values are numbered after the given attachments; the header counts all.
+        out.clear();
+        let args = (Placeholder::new(0), Bytes::from_static(b"b"));
+        encode_event_ser(&mut out, "/x", Some(1), "two", &args, &mut given).unwrap();
+        assert_eq!(
+            out,
+            br#"52-/x,1["two",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+        );
+        assert_eq!(given.len(), 2);
     }
 
     #[test]
-    fn serde_events_refuse_non_arrays_and_leave_out_untouched() {
+    fn serde_errors_leave_out_untouched() {
         let mut out = b"4".to_vec();
-        let err = encode_event_ser(&mut out, "/", None, "e", "[not an array", 0).unwrap_err();
-        assert!(matches!(err, SioError::Serialize(_)));
-        assert_eq!(out, b"4");
-
         let mut map = std::collections::BTreeMap::new();
-        map.insert("k", 1);
-        assert!(encode_event_ser(&mut out, "/", None, "e", &map, 0).is_err());
+        map.insert(vec![1], Bytes::from_static(b"z"));
+        let mut attachments = Vec::new();
+        let err = encode_event_ser(
+            &mut out,
+            "/",
+            None,
+            "e",
+            &(Bytes::new(), map),
+            &mut attachments,
+        );
+        assert!(matches!(err, Err(SioError::Serialize(_))));
         assert_eq!(out, b"4");
+        assert!(attachments.is_empty());
     }
 
     /// A JSON value of bounded depth, built from serde_json so the encoder sees valid JSON.
@@ -400,11 +420,23 @@ mod tests {
             let mut out = Vec::new();
             encode_event(&mut out, &nsp, id, &name, &refs, 0);
 
+            // A Vec is one argument, so the list goes through serde as raw values.
+            let raws: Vec<Box<serde_json::value::RawValue>> = raw
+                .iter()
+                .map(|r| serde_json::value::RawValue::from_string(String::from_utf8(r.clone()).unwrap()).unwrap())
+                .collect();
             let mut via_serde = Vec::new();
-            encode_event_ser(&mut via_serde, &nsp, id, &name, &args, 0).unwrap();
+            let mut att = Vec::new();
+            match raws.as_slice() {
+                [] => encode_event_ser(&mut via_serde, &nsp, id, &name, &(), &mut att),
+                [a] => encode_event_ser(&mut via_serde, &nsp, id, &name, a, &mut att),
+                [a, b] => encode_event_ser(&mut via_serde, &nsp, id, &name, &(a, b), &mut att),
+                [a, b, c] => encode_event_ser(&mut via_serde, &nsp, id, &name, &(a, b, c), &mut att),
+                [a, b, c, d, ..] => encode_event_ser(&mut via_serde, &nsp, id, &name, &(a, b, c, d), &mut att),
+            }.unwrap();
             prop_assert_eq!(&out, &via_serde);
 
-            let p = decode(&mut out, &Limits::default()).unwrap();
+            let p = decode(&out, &Limits::default()).unwrap();
             prop_assert_eq!(p.ty, PacketType::Event);
             prop_assert_eq!(p.nsp, nsp.as_str());
             prop_assert_eq!(p.id, id);
@@ -424,11 +456,9 @@ mod tests {
             let body = serde_json::to_vec(&args).unwrap();
             let mut out = Vec::new();
             encode_ack(&mut out, &nsp, id, &body, 0);
-            let p = decode(&mut out, &Limits::default()).unwrap();
+            let p = decode(&out, &Limits::default()).unwrap();
             prop_assert_eq!((p.ty, p.nsp, p.id), (PacketType::Ack, nsp.as_str(), Some(id)));
-            let back: serde_json::Value = simd_json::serde::from_refborrowed_value(
-                p.data.as_ref().unwrap(),
-            ).unwrap();
+            let back: serde_json::Value = p.data.unwrap().deserialize().unwrap();
             prop_assert_eq!(back, serde_json::Value::Array(args));
         }
 
@@ -436,10 +466,10 @@ mod tests {
         fn connect_error_round_trip(nsp in namespace(), message in ".{0,32}") {
             let mut out = Vec::new();
             encode_connect_error(&mut out, &nsp, &message, None);
-            let p = decode(&mut out, &Limits::default()).unwrap();
+            let p = decode(&out, &Limits::default()).unwrap();
             prop_assert_eq!((p.ty, p.nsp), (PacketType::ConnectError, nsp.as_str()));
-            let got = p.data.as_ref().and_then(|d| d.get_str("message"));
-            prop_assert_eq!(got, Some(message.as_str()));
+            let got: serde_json::Value = p.data.unwrap().deserialize().unwrap();
+            prop_assert_eq!(got["message"].as_str(), Some(message.as_str()));
         }
     }
 }

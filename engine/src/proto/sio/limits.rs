@@ -3,7 +3,7 @@
 /// Bounds on what one Socket.IO packet may cost to decode.
 ///
 /// Defaults: `max_attachments` 10, `max_attachment_bytes` 1 000 000 (the Engine.IO
-/// `maxPayload` default, summed over all attachments of one packet), `max_depth` 32.
+/// `maxPayload` default, summed over all attachments of one packet), `max_depth` 1000.
 /// The deadline for the attachments of a binary packet to arrive is the runtime's business.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -14,10 +14,9 @@ pub struct Limits {
     /// [`SioError::AttachmentsTooLarge`](super::SioError::AttachmentsTooLarge). Default 1 000 000.
     pub max_attachment_bytes: usize,
     /// Deepest JSON nesting (arrays and objects) accepted; the outer array counts as 1. Deeper is
-    /// [`SioError::TooDeep`](super::SioError::TooDeep), found by a linear scan before the JSON
-    /// parser runs, so hostile nesting costs O(n) time and no recursion. Every later walk over the
-    /// value (placeholder checks, conversion, drop) recurses at most this deep, so keep it small.
-    /// Default 32.
+    /// [`SioError::TooDeep`](super::SioError::TooDeep). The decoder's scan keeps its own stack,
+    /// so any depth costs O(n) time and no recursion; decoding an argument into a Rust type
+    /// follows serde_json, which refuses nesting past 128 with a clear error. Default 1000.
     pub max_depth: usize,
 }
 
@@ -26,7 +25,7 @@ impl Default for Limits {
         Self {
             max_attachments: 10,
             max_attachment_bytes: 1_000_000,
-            max_depth: 32,
+            max_depth: 1000,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! Binary packets (`5`, `6`) announce `<attachments>` binary Engine.IO messages that follow
 //! them, referenced from the JSON by `{"_placeholder":true,"num":N}` objects.
 //!
-//! - [`decode`] parses a packet in place (JSON via simd-json) and applies socket.io-parser's
-//!   payload rules; [`BinaryAssembler`] then collects a binary packet's attachments.
+//! - [`decode`] parses a packet's header, validates its JSON in one pass without building a
+//!   tree (arguments stay the exact bytes sent, so relays keep them), and applies
+//!   socket.io-parser's payload rules; [`BinaryAssembler`] then collects a binary packet's attachments.
 //! - [`Args`] is the handler's view of event/ack arguments.
 //! - `encode_*` append packets straight into a caller's frame buffer.
 //!
@@ -19,12 +20,14 @@ mod binary;
 mod decode;
 mod encode;
 mod error;
+mod json;
 mod limits;
 mod packet;
+mod ser;
 mod value;
 
 pub use binary::{BinaryAssembler, Placeholder};
-pub use decode::{decode, decode_with_buffers};
+pub use decode::decode;
 pub use encode::{
     encode_ack, encode_connect, encode_connect_error, encode_connect_request, encode_disconnect,
     encode_event, encode_event_ser, encode_header, write_json_str,
@@ -32,4 +35,5 @@ pub use encode::{
 pub use error::SioError;
 pub use limits::Limits;
 pub use packet::{is_reserved_event, OwnedPacket, Packet, PacketType};
+pub use ser::{write_args, write_value, ArgList, SerError};
 pub use value::{Args, ValueRef};

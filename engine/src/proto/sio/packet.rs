@@ -1,7 +1,11 @@
 //! Packet types and the decoded packet shapes, borrowed and owned.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use bytes::Bytes;
-use simd_json::{BorrowedValue, OwnedValue};
+
+use super::ValueRef;
 
 /// The seven Socket.IO v5 packet types; the discriminant is the wire digit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,8 +87,9 @@ pub fn is_reserved_event(name: &str) -> bool {
     RESERVED_EVENTS.contains(&name)
 }
 
-/// A packet parsed in place from the text of an Engine.IO message (the bytes after the
-/// Engine.IO `4`). JSON strings borrow from that buffer unless they held escapes.
+/// A packet decoded from the text of an Engine.IO message (the bytes after the Engine.IO `4`).
+/// The JSON is validated, not parsed into a tree: `data` is the exact text the client sent, and
+/// the arguments are spans of it, so a relay sends the same bytes on.
 ///
 /// For binary types this is only the header: hand it to
 /// [`BinaryAssembler::start`](super::BinaryAssembler::start) to collect the attachments.
@@ -99,25 +104,22 @@ pub struct Packet<'a> {
     pub id: Option<u64>,
     /// Announced binary attachments; 0 for non-binary types.
     pub attachments: usize,
-    /// The JSON payload, already checked against the packet type: CONNECT `None` or an object,
-    /// DISCONNECT `None`, CONNECT_ERROR an object or string, events a non-empty array starting
-    /// with a non-reserved string name, acks an array.
-    pub data: Option<BorrowedValue<'a>>,
+    /// The JSON payload as sent, already checked against the packet type: CONNECT `None` or an
+    /// object, DISCONNECT `None`, CONNECT_ERROR an object or string, events a non-empty array
+    /// starting with a non-reserved string name, acks an array.
+    pub data: Option<ValueRef<'a>>,
+    /// The event name, unescaped (lone surrogates become U+FFFD).
+    pub(crate) name: Option<Cow<'a, str>>,
+    /// Spans of the data array's elements, within `data`.
+    pub(crate) items: Vec<Range<u32>>,
+    /// Spans of every object in `data` (binary packets only, for their placeholders).
+    pub(crate) objects: Vec<Range<u32>>,
 }
 
 impl<'a> Packet<'a> {
     /// For EVENT/BINARY_EVENT: the event name (first array item). `None` for other types.
     pub fn event_name(&self) -> Option<&str> {
-        if !self.ty.is_event() {
-            return None;
-        }
-        match self.data.as_ref()? {
-            BorrowedValue::Array(items) => match items.first()? {
-                BorrowedValue::String(name) => Some(name),
-                _ => None,
-            },
-            _ => None,
-        }
+        self.name.as_deref()
     }
 
     /// Copies the packet out of the input buffer, with no attachments.
@@ -126,7 +128,9 @@ impl<'a> Packet<'a> {
             ty: self.ty,
             nsp: self.nsp.to_owned(),
             id: self.id,
-            data: self.data.map(OwnedValue::from),
+            data: self.data.map(|d| d.json().to_owned()),
+            name: self.name.map(Cow::into_owned),
+            items: self.items,
             attachments: Vec::new(),
         }
     }
@@ -139,30 +143,22 @@ impl<'a> Packet<'a> {
 pub struct OwnedPacket {
     /// The packet type; binary types keep their type (BINARY_EVENT stays BINARY_EVENT).
     pub ty: PacketType,
-    /// The namespace, `"/"` when the wire carried none.
+    /// The namespace.
     pub nsp: String,
     /// The ack id (see [`Packet::id`]).
     pub id: Option<u64>,
-    /// The JSON payload; binary placeholders are kept in place, validated, so the handler reads
-    /// attachment `num` by index.
-    pub data: Option<OwnedValue>,
-    /// The binary attachments in arrival order; placeholder `num` indexes this.
+    /// The JSON payload as sent; placeholders stay in place (see [`super::Args::binary`]).
+    pub data: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) items: Vec<Range<u32>>,
+    /// The binary attachments in placeholder `num` order.
     pub attachments: Vec<Bytes>,
 }
 
 impl OwnedPacket {
-    /// For EVENT/BINARY_EVENT: the event name (first array item). `None` for other types.
+    /// For BINARY_EVENT (or EVENT): the event name. `None` for other types.
     pub fn event_name(&self) -> Option<&str> {
-        if !self.ty.is_event() {
-            return None;
-        }
-        match self.data.as_ref()? {
-            OwnedValue::Array(items) => match items.first()? {
-                OwnedValue::String(name) => Some(name),
-                _ => None,
-            },
-            _ => None,
-        }
+        self.name.as_deref()
     }
 }
 
@@ -200,8 +196,8 @@ mod tests {
 
     #[test]
     fn into_owned_keeps_every_field() {
-        let mut buf = br#"2/chat,9["hello",{"a":1}]"#.to_vec();
-        let packet = super::super::decode(&mut buf, &super::super::Limits::default()).unwrap();
+        let buf = br#"2/chat,9["hello",{"a":1}]"#.to_vec();
+        let packet = super::super::decode(&buf, &super::super::Limits::default()).unwrap();
         let owned = packet.into_owned();
         assert_eq!(owned.ty, PacketType::Event);
         assert_eq!((owned.nsp.as_str(), owned.id), ("/chat", Some(9)));

@@ -42,10 +42,10 @@ pub(crate) fn to_json(s: &SocketInfo) -> Json {
             "issued": issued,
             "url": url,
             "query": query,
-            "auth": {},
+            "auth": s.auth,
         },
         "rooms": s.rooms,
-        "data": {},
+        "data": s.data,
     })
 }
 
@@ -96,10 +96,14 @@ pub(crate) fn from_json(nsp: &str, v: &Json) -> Option<SocketInfo> {
     let issued = field("issued")
         .and_then(Json::as_u64)
         .map_or(UNIX_EPOCH, |ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let auth = field("auth").cloned().unwrap_or_else(|| json!({}));
+    let data = v.get("data").cloned().unwrap_or_default();
     Some(SocketInfo {
         id,
         nsp: nsp.to_string(),
         rooms,
+        auth,
+        data,
         handshake: Handshake {
             path: path.to_string(),
             query: query.to_string(),
@@ -132,8 +136,12 @@ mod tests {
                 address: Some("127.0.0.1:5555".parse().unwrap()),
                 issued,
             },
+            auth: json!({"token": "t"}),
+            data: json!({"user": {"name": "ann", "n": 3}}),
         };
         let v = to_json(&s);
+        assert_eq!(v["handshake"]["auth"], json!({"token": "t"}));
+        assert_eq!(v["data"], json!({"user": {"name": "ann", "n": 3}}));
         assert_eq!(v["handshake"]["query"]["name"], "J D");
         assert_eq!(v["handshake"]["headers"]["host"], "h:1");
         assert_eq!(v["handshake"]["address"], "127.0.0.1");
@@ -146,6 +154,7 @@ mod tests {
         assert_eq!(back.handshake.header("HOST"), Some("h:1"));
         assert_eq!(back.handshake.address, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(back.handshake.issued, issued);
+        assert_eq!((back.auth, back.data), (s.auth, s.data));
     }
 
     #[test]

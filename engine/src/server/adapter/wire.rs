@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use super::convert::{parse, write_mp};
 use super::msgpack::{self, MsgpackError};
+use crate::proto::sio::ArgList;
 use crate::server::broadcast::{encode_event, BroadcastMsg, Shared};
 use crate::server::engine::Out;
 use crate::server::rooms::Target;
@@ -365,7 +366,7 @@ pub(crate) fn event_of(
         .ok_or(WireError::Shape("packet.data"))?;
     let (event, args) = data.split_first().ok_or(WireError::Shape("packet.data"))?;
     let event = event.as_str().ok_or(WireError::Shape("packet.data[0]"))?;
-    let packets = encode_event(nsp, id, event, args, attachments)
+    let packets = encode_event(nsp, id, event, &ArgList(args), attachments)
         .map_err(|_| WireError::Shape("packet.data[0]"))?;
     Ok((nsp.to_string(), packets))
 }
@@ -427,7 +428,8 @@ mod tests {
             nsp: nsp.to_string(),
             target,
             volatile,
-            packets: encode_event(nsp, None, "news", args, bins).unwrap(),
+            packets: encode_event(nsp, None, "news", &ArgList(args.as_array().unwrap()), bins)
+                .unwrap(),
             acks: None,
         }
     }

@@ -24,23 +24,26 @@ pub struct Ack {
 }
 
 impl Ack {
-    /// An ack whose arguments are `args` serialised as a JSON array (a tuple, slice or `Vec`).
+    /// An ack with the arguments `args`, as an emit takes them: a tuple or a fixed-size array
+    /// is several arguments, `()` none, any other value (a `Vec` and `serde_json::Value`
+    /// included) one; bytes (`bytes::Bytes`, `serde_bytes`, `Vec<u8>`) become attachments.
     pub fn new<T: Serialize + ?Sized>(args: &T) -> Result<Ack, EmitError> {
-        let json = serde_json::to_vec(args).map_err(|e| EmitError::Serialize(e.to_string()))?;
-        if json.first() != Some(&b'[') {
-            return Err(EmitError::Serialize(
-                "ack arguments must serialise to an array".into(),
-            ));
-        }
-        Ok(Ack {
-            json,
-            attachments: Vec::new(),
-        })
+        let mut json = vec![b'['];
+        let mut attachments = Vec::new();
+        sio::write_args(&mut json, &mut attachments, args)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        json.push(b']');
+        Ok(Ack { json, attachments })
     }
 
-    /// An ack with one argument.
+    /// An ack with one argument, whatever its type (a tuple or array included, as one array).
     pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Ack, EmitError> {
-        Self::new(&[value])
+        let mut json = vec![b'['];
+        let mut attachments = Vec::new();
+        sio::write_value(&mut json, &mut attachments, value)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        json.push(b']');
+        Ok(Ack { json, attachments })
     }
 
     /// An ack with no arguments.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::proto::eio::Sid;
-use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, ValueRef};
+use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, SioError, ValueRef};
 use crate::runtime::timer::TimerKey;
 use crate::server::engine::Tx;
 use crate::server::reason::DisconnectReason;
@@ -13,7 +13,7 @@ use crate::server::router::Timer;
 use crate::server::sessions::SessionKey;
 use crate::server::stats::Counter;
 
-use super::ack::PendingAcks;
+use super::ack::{Ack, PendingAcks};
 use super::handshake::Handshake;
 use super::socket::{fail_pending, Socket, SocketState};
 use super::SioApp;
@@ -75,7 +75,7 @@ impl SioClient {
         self.connect_timer = Some(tx.cx.arm(at, Timer::ConnectTimeout(key)));
     }
 
-    pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &mut [u8]) -> Outcome {
+    pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
         if self.binary.is_some() {
             // Attachments of the previous packet must come first.
             return Err(DisconnectReason::ForcedClose);
@@ -83,13 +83,18 @@ impl SioClient {
         let limits = self.app.limits;
         let worker = tx.cx.worker();
         tx.cx.state().stats.add(worker, Counter::PacketsIn, 1);
-        let packet = sio::decode_with_buffers(data, &limits, &mut tx.cx.state().json)
-            .map_err(|_| DisconnectReason::ForcedClose)?;
-        match packet.ty {
-            PacketType::Connect => {
-                let auth = packet.data.as_ref().map(ValueRef::Borrowed);
-                self.connect(tx, packet.nsp, auth)
+        let packet = match sio::decode(data, &limits) {
+            Ok(p) => p,
+            // JSON.parse has no depth limit: a packet past ours is dropped and counted rather
+            // than costing the client its session.
+            Err(SioError::TooDeep) => {
+                tx.cx.state().stats.add(worker, Counter::PacketsTooDeep, 1);
+                return Ok(());
             }
+            Err(_) => return Err(DisconnectReason::ForcedClose),
+        };
+        match packet.ty {
+            PacketType::Connect => self.connect(tx, packet.nsp, packet.data),
             PacketType::Disconnect => {
                 let idx = self.joined(packet.nsp)?;
                 self.leave(tx, idx, DisconnectReason::ClientNamespaceDisconnect);
@@ -196,13 +201,27 @@ impl SioClient {
         }
     }
 
-    pub fn handshake(&self) -> &Handshake {
-        &self.handshake
-    }
-
     /// Socket `sid` of this client, if it is one.
     pub fn socket_mut(&mut self, sid: &Sid) -> Option<&mut SocketState> {
         self.sockets.iter_mut().find(|s| s.sid == *sid)
+    }
+
+    /// What `fetch_sockets` reports of socket `sid`: the handshake, its auth and its data.
+    pub fn socket_info(
+        &self,
+        sid: &Sid,
+    ) -> Option<(Handshake, serde_json::Value, serde_json::Value)> {
+        let st = self.sockets.iter().find(|s| s.sid == *sid)?;
+        let auth = st
+            .auth
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        let data = st
+            .data
+            .as_ref()
+            .map_or(serde_json::Value::Null, |d| d.to_json());
+        Some((self.handshake.clone(), auth, data))
     }
 
     /// Takes socket `sid` out of its namespace, as `socket.disconnect()` does.
@@ -244,6 +263,9 @@ impl SioClient {
             acks: PendingAcks::default(),
             leave: false,
             drain: Vec::new(),
+            auth: auth.map(|a| a.json().into()),
+            data: None,
+            app: self.app.clone(),
         };
         // In the room index before the hooks run, as the reference joins the socket's own room
         // first: a `join` in middleware or `on_connect` sticks and `rooms()` has the own id.
@@ -295,12 +317,40 @@ impl SioClient {
         let name = name.ok_or(DisconnectReason::ForcedClose)?;
         let ns = &self.app.namespaces[self.sockets[idx].ns];
         let mut socket = socket!(self, tx, &mut self.sockets[idx], ack_id);
-        let reply = match ns.events.get(name) {
-            Some(h) => h(&mut socket, args),
-            None => ns.any.as_ref().and_then(|h| h(&mut socket, name, args)),
-        };
-        if let (Some(ack), Some(ack_id)) = (reply, socket.ack_id) {
-            ack.send(tx, nsp, ack_id);
+        let refused = ns
+            .middleware
+            .iter()
+            .find_map(|m| m(&mut socket, name, args).err());
+        if let Some(message) = refused {
+            for h in &ns.error {
+                h(&mut socket, &message);
+            }
+        } else {
+            let named = ns.events.get(name);
+            let mut reply = None;
+            let mut answer = |ack: Option<Ack>| {
+                if reply.is_none() {
+                    reply = ack;
+                }
+            };
+            for h in &ns.any {
+                answer(h(&mut socket, name, args));
+            }
+            match named {
+                Some(handlers) => {
+                    for h in handlers {
+                        answer(h(&mut socket, args));
+                    }
+                }
+                None => {
+                    if let Some(h) = &ns.unhandled {
+                        answer(h(&mut socket, name, args));
+                    }
+                }
+            }
+            if let (Some(ack), Some(ack_id)) = (reply, socket.ack_id) {
+                ack.send(tx, nsp, ack_id);
+            }
         }
         if self.sockets[idx].leave {
             self.server_leaves(tx, idx);
@@ -348,6 +398,12 @@ impl SioClient {
 
     fn leave(&mut self, tx: &mut Tx<'_, '_>, idx: usize, reason: DisconnectReason) {
         let mut st = self.sockets.swap_remove(idx);
+        let ns = &self.app.namespaces[st.ns];
+        // `disconnecting` still sees the socket's rooms; `disconnect` runs once they are gone.
+        for h in &ns.disconnecting {
+            let mut socket = socket!(self, tx, &mut st, None);
+            h(&mut socket, reason);
+        }
         let worker = tx.cx.worker();
         let state = tx.cx.state();
         state.sockets.remove(&st.sid);
@@ -355,8 +411,8 @@ impl SioClient {
         state.stats.add(worker, Counter::for_reason(reason), 1);
         state.stats.sockets_delta(worker, -1);
         fail_pending(tx, self.key, &mut st, &self.handshake);
-        if let Some(h) = &self.app.namespaces[st.ns].disconnect {
-            st.leave = false;
+        st.leave = false;
+        for h in &ns.disconnect {
             let mut socket = socket!(self, tx, &mut st, None);
             h(&mut socket, reason);
         }

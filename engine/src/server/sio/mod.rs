@@ -11,11 +11,12 @@ mod socket;
 pub use ack::{Ack, AckError, AckId, DeferredAck};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, NamespaceBuilder};
-pub use operator::SocketBroadcast;
-pub use socket::{EmitError, Socket};
+pub use operator::{SocketBroadcast, TimedBroadcast};
+pub use socket::{EmitError, Socket, SocketData, TimedEmit};
 
 pub(crate) use ack::ack_pending;
-pub(crate) use socket::SocketState;
+pub(crate) use namespace::OutgoingFn;
+pub(crate) use socket::{notify_outgoing, SocketState};
 
 pub(crate) use namespace::SioApp;
 

@@ -1,6 +1,6 @@
 //! Namespaces: static (`/chat`) or dynamic (a pattern such as `/tenant-{id}`, or a predicate),
-//! each with its connect middleware, event handlers (hashed by name), a catch-all and a
-//! disconnect handler.
+//! each with its connect middleware, event middleware, event handlers (hashed by name, several
+//! per name), catch-alls, outgoing listeners, and disconnecting/disconnect handlers.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -43,10 +43,19 @@ pub type ConnectFn =
     dyn Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError> + Send + Sync;
 /// Handles one event; the returned value, if any, is the acknowledgement.
 pub type EventFn = dyn Fn(&mut Socket<'_, '_>, &Args<'_>) -> Option<Ack> + Send + Sync;
-/// Handles events no named handler took (gets the event name too).
+/// Sees events with their name: catch-alls before the named handlers, and the handler of
+/// events that no named handler takes.
 pub type AnyFn = dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Option<Ack> + Send + Sync;
-/// Runs when a socket leaves the namespace, with the reason.
+/// Runs when a socket leaves the namespace (or is about to), with the reason.
 pub type DisconnectFn = dyn Fn(&mut Socket<'_, '_>, DisconnectReason) + Send + Sync;
+/// Per-socket event middleware: `Err(message)` drops the event and hands `message` to the
+/// namespace's error handlers.
+pub type EventMiddlewareFn =
+    dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Result<(), String> + Send + Sync;
+/// Sees an error of one socket (from event middleware).
+pub type ErrorFn = dyn Fn(&mut Socket<'_, '_>, &str) + Send + Sync;
+/// Sees every event sent to one socket: its id, the event name and the arguments.
+pub type OutgoingFn = dyn Fn(&str, &str, &Args<'_>) + Send + Sync;
 
 pub(crate) enum Matcher {
     Exact(String),
@@ -87,14 +96,26 @@ impl Matcher {
 pub(crate) struct Namespace {
     pub matcher: Matcher,
     pub connect: Vec<Box<ConnectFn>>,
-    pub events: HashMap<String, Box<EventFn>>,
-    pub any: Option<Box<AnyFn>>,
-    pub disconnect: Option<Box<DisconnectFn>>,
+    pub events: HashMap<String, Vec<Box<EventFn>>>,
+    /// Catch-alls, run before the named handlers, in order.
+    pub any: Vec<Box<AnyFn>>,
+    /// Run for events that have no named handler, after the catch-alls.
+    pub unhandled: Option<Box<AnyFn>>,
+    pub middleware: Vec<Box<EventMiddlewareFn>>,
+    pub error: Vec<Box<ErrorFn>>,
+    pub outgoing: Vec<Box<OutgoingFn>>,
+    pub disconnecting: Vec<Box<DisconnectFn>>,
+    pub disconnect: Vec<Box<DisconnectFn>>,
 }
 
-/// Registers the handlers of a namespace.
+/// Registers the handlers of a namespace. Handlers of one kind run in the order registered,
+/// as listeners of the reference server's `EventEmitter` do.
 pub struct NamespaceBuilder {
     pub(crate) ns: Namespace,
+    /// The name it was registered under (`None` for predicate namespaces).
+    pub(crate) name: Option<String>,
+    /// Registration mistakes, reported by `listen()`.
+    pub(crate) errors: Vec<String>,
 }
 
 impl NamespaceBuilder {
@@ -104,14 +125,23 @@ impl NamespaceBuilder {
                 matcher,
                 connect: Vec::new(),
                 events: HashMap::new(),
-                any: None,
-                disconnect: None,
+                any: Vec::new(),
+                unhandled: None,
+                middleware: Vec::new(),
+                error: Vec::new(),
+                outgoing: Vec::new(),
+                disconnecting: Vec::new(),
+                disconnect: Vec::new(),
             },
+            name: None,
+            errors: Vec::new(),
         }
     }
 
     pub(crate) fn for_pattern(pattern: &str) -> Self {
-        Self::new(Matcher::parse_pattern(pattern))
+        let mut b = Self::new(Matcher::parse_pattern(pattern));
+        b.name = Some(pattern.to_string());
+        b
     }
 
     /// Adds connect middleware; they run in the order added, before `on_connect`, and the
@@ -127,8 +157,9 @@ impl NamespaceBuilder {
         self
     }
 
-    /// The connect handler: runs last, may emit (delivered right after the CONNECT reply),
-    /// and may still refuse with `Err`.
+    /// The connect handler: runs after the middleware, may join rooms, set
+    /// [`Socket::set_data`] and emit (delivered right after the CONNECT reply), and may still
+    /// refuse with `Err`. Several run in the order added.
     pub fn on_connect(
         &mut self,
         f: impl Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError>
@@ -139,34 +170,105 @@ impl NamespaceBuilder {
         self.middleware(f)
     }
 
-    /// Handles event `name`; the returned [`Ack`] (if any) acknowledges it. Reserved names
-    /// (`connect`, `disconnect`...) are ignored: clients cannot send them.
+    /// Handles event `name`; the first handler (catch-alls first) that returns an [`Ack`]
+    /// acknowledges it. Several handlers for one name all run, in the order added. Reserved
+    /// names (`connect`, `connect_error`, `disconnect`, `disconnecting`, `newListener`,
+    /// `removeListener`) are refused: `listen()` returns [`Error::Registration`](crate::server::Error)
+    /// naming them (use `on_connect`, `on_disconnecting`, `on_disconnect`).
     pub fn on(
         &mut self,
         name: &str,
         f: impl Fn(&mut Socket<'_, '_>, &Args<'_>) -> Option<Ack> + Send + Sync + 'static,
     ) -> &mut Self {
-        if !sio::is_reserved_event(name) {
-            self.ns.events.insert(name.to_string(), Box::new(f));
+        if sio::is_reserved_event(name) {
+            self.errors.push(format!(
+                "ns.on({name:?}): a reserved event name, which clients cannot send"
+            ));
+        } else {
+            self.ns
+                .events
+                .entry(name.to_string())
+                .or_default()
+                .push(Box::new(f));
         }
         self
     }
 
-    /// Handles every event that has no named handler.
+    /// Adds a catch-all: it sees every event (with its name) before the named handlers, as
+    /// `socket.onAny` does; catch-alls run in the order added.
     pub fn on_any(
         &mut self,
         f: impl Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Option<Ack> + Send + Sync + 'static,
     ) -> &mut Self {
-        self.ns.any = Some(Box::new(f));
+        self.ns.any.push(Box::new(f));
         self
     }
 
-    /// Runs when a socket leaves the namespace, whatever the reason.
+    /// Adds a catch-all that runs before those already added (`socket.prependAny`).
+    pub fn prepend_any(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Option<Ack> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.ns.any.insert(0, Box::new(f));
+        self
+    }
+
+    /// Handles the events that no named handler takes, after the catch-alls (the one place
+    /// to answer unknown events). Replaces an earlier one.
+    pub fn on_unhandled(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Option<Ack> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.ns.unhandled = Some(Box::new(f));
+        self
+    }
+
+    /// Adds event middleware (`socket.use`): it runs for every incoming event before any
+    /// handler, in the order added; `Err(message)` drops the event, skips the middleware after
+    /// it, and runs the [`NamespaceBuilder::on_error`] handlers with `message`.
+    pub fn use_events(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.ns.middleware.push(Box::new(f));
+        self
+    }
+
+    /// Runs when event middleware refuses an event of a socket (`socket.on("error")`).
+    pub fn on_error(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, &str) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.ns.error.push(Box::new(f));
+        self
+    }
+
+    /// Sees every event emitted to a socket of this namespace, by the socket itself, a
+    /// broadcast or the handle (`socket.onAnyOutgoing`): the socket id, the event name and the
+    /// arguments (binary included). Runs on the socket's worker; it must not block.
+    pub fn on_any_outgoing(
+        &mut self,
+        f: impl Fn(&str, &str, &Args<'_>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.ns.outgoing.push(Box::new(f));
+        self
+    }
+
+    /// Runs when a socket is about to leave the namespace: its rooms are still readable.
+    pub fn on_disconnecting(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, DisconnectReason) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.ns.disconnecting.push(Box::new(f));
+        self
+    }
+
+    /// Runs when a socket has left the namespace (its rooms are gone), whatever the reason.
     pub fn on_disconnect(
         &mut self,
         f: impl Fn(&mut Socket<'_, '_>, DisconnectReason) + Send + Sync + 'static,
     ) -> &mut Self {
-        self.ns.disconnect = Some(Box::new(f));
+        self.ns.disconnect.push(Box::new(f));
         self
     }
 }

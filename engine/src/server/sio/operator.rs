@@ -80,6 +80,15 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
         self.send(event, args, &[], Some((timeout, Box::new(callback))))
     }
 
+    /// A broadcast whose acknowledgements are collected for `timeout`
+    /// (`io.timeout(ms).emit`): see [`TimedBroadcast::emit`].
+    pub fn timeout(self, timeout: Duration) -> TimedBroadcast<'s, 'c, 'a> {
+        TimedBroadcast {
+            broadcast: self,
+            timeout,
+        }
+    }
+
     #[allow(clippy::type_complexity)]
     fn send<T: Serialize + ?Sized>(
         self,
@@ -128,5 +137,24 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
             post_remote(&peers, Some(worker as usize), msg);
         }
         Ok(delivered)
+    }
+}
+
+/// A broadcast collecting acknowledgements for a bounded time (from [`SocketBroadcast::timeout`]).
+pub struct TimedBroadcast<'s, 'c, 'a> {
+    broadcast: SocketBroadcast<'s, 'c, 'a>,
+    timeout: Duration,
+}
+
+impl TimedBroadcast<'_, '_, '_> {
+    /// Emits and collects the replies; same as [`SocketBroadcast::emit_with_ack`].
+    pub fn emit<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        callback: impl FnOnce(BroadcastAcks) + Send + 'static,
+    ) -> Result<usize, EmitError> {
+        self.broadcast
+            .emit_with_ack(event, args, self.timeout, callback)
     }
 }

@@ -2,18 +2,23 @@
 //! binary, volatile, with an ack callback), cancel of pending acks, deferred acks and
 //! server-side disconnect.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
 
 use crate::proto::eio::Sid;
-use crate::proto::sio::{self, Args, PacketType};
+use crate::proto::sio::{self, Args, PacketType, ValueRef};
 
 use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
 use super::handshake::Handshake;
+use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
+use super::SioApp;
 use crate::server::engine::{Out, Tx};
+use crate::server::handle::ServerHandle;
 use crate::server::rooms::Target;
 use crate::server::router::Timer;
 use crate::server::sessions::SessionKey;
@@ -59,6 +64,25 @@ pub(crate) struct SocketState {
     pub leave: bool,
     /// Callbacks waiting for the client to have read everything queued.
     pub drain: Vec<DrainCallback>,
+    /// The CONNECT packet's auth payload, as sent (`None`: the client sent none).
+    pub auth: Option<Box<str>>,
+    /// What the application keeps for this socket ([`Socket::set_data`]).
+    pub data: Option<Box<dyn SocketData>>,
+    /// The app, for the namespace's outgoing listeners.
+    pub app: Arc<SioApp>,
+}
+
+/// Per-socket state an application keeps ([`Socket::set_data`]): any `Serialize` type, so
+/// `fetch_sockets` (on this server and across the cluster) can report it as JSON.
+pub trait SocketData: Any {
+    /// The value as JSON, as `fetch_sockets` reports it (`null` if it does not serialise).
+    fn to_json(&self) -> serde_json::Value;
+}
+
+impl<T: Serialize + Any> SocketData for T {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 /// Runs once what was queued for the client has gone out.
@@ -89,12 +113,13 @@ impl<T: Serialize + ?Sized> Body<'_, T> {
         nsp: &str,
         id: Option<u64>,
         event: &str,
-        attachments: usize,
+        attachments: &mut Vec<Bytes>,
     ) -> Result<(), EmitError> {
         match self {
             Body::Ser(args) => sio::encode_event_ser(out, nsp, id, event, *args, attachments)
                 .map_err(|e| EmitError::Serialize(e.to_string())),
             Body::Array(json) => {
+                let attachments = attachments.len();
                 let ty = if attachments > 0 {
                     PacketType::BinaryEvent
                 } else {
@@ -134,9 +159,55 @@ impl<'c, 'a> Socket<'c, 'a> {
         self.tx.cx.worker()
     }
 
-    /// The request that opened the connection.
+    /// The request that opened the connection (readable from every handler).
     pub fn handshake(&self) -> &Handshake {
         self.handshake
+    }
+
+    /// The auth payload of this socket's CONNECT packet (`socket.handshake.auth`), as sent;
+    /// `None` when the client sent none. Readable from every handler.
+    pub fn auth(&self) -> Option<ValueRef<'_>> {
+        self.state.auth.as_deref().map(ValueRef::new)
+    }
+
+    /// Keeps `value` for this socket (`socket.data`), replacing what was kept: set it in
+    /// middleware or `on_connect`, read it in any handler with [`Socket::data`]. It is what
+    /// `fetch_sockets` reports as the socket's `data` (as JSON, also to other servers of a
+    /// cluster). Default: nothing (`null`).
+    pub fn set_data<T: Serialize + Any>(&mut self, value: T) {
+        self.state.data = Some(Box::new(value));
+    }
+
+    /// The value kept with [`Socket::set_data`], if there is one of type `T`.
+    pub fn data<T: Any>(&self) -> Option<&T> {
+        let data: &dyn Any = self.state.data.as_deref()?;
+        data.downcast_ref()
+    }
+
+    /// The value kept with [`Socket::set_data`], mutable, if there is one of type `T`.
+    pub fn data_mut<T: Any>(&mut self) -> Option<&mut T> {
+        let data: &mut dyn Any = self.state.data.as_deref_mut()?;
+        data.downcast_mut()
+    }
+
+    /// The server's handle (the same one `Server::handle` returns), to hand to other threads.
+    pub fn server(&mut self) -> ServerHandle {
+        let peers = self.tx.cx.peers().clone();
+        let state = self.tx.cx.state();
+        ServerHandle {
+            peers,
+            stats: state.stats.clone(),
+            adapter: state.adapter.clone(),
+        }
+    }
+
+    /// An emit whose acknowledgement must come within `timeout` (`socket.timeout(ms).emit`):
+    /// see [`TimedEmit::emit`].
+    pub fn timeout(&mut self, timeout: Duration) -> TimedEmit<'_, 'c, 'a> {
+        TimedEmit {
+            socket: self,
+            timeout,
+        }
     }
 
     /// Bytes queued for this client and not yet written (on its WebSocket, or waiting for
@@ -320,19 +391,28 @@ impl<'c, 'a> Socket<'c, 'a> {
             return Err(EmitError::ReservedEvent);
         }
         let nsp = self.state.nsp.as_str();
+        let mut binary = attachments.to_vec();
+        let outgoing = &self.state.app.namespaces[self.state.ns].outgoing;
+        if !outgoing.is_empty() {
+            // Listeners see the packet as sent: encode it once, show it, then queue the bytes.
+            let mut packet = vec![b'4'];
+            body.write(&mut packet, nsp, ack, event, &mut binary)?;
+            notify_outgoing(outgoing, self.state.sid.as_str(), &packet, &binary);
+            return self.queue(Out::Text(Bytes::from(packet)), binary);
+        }
         let mut result = Ok(());
         let mut write = |b: &mut Vec<u8>| {
             b.push(b'4');
-            result = body.write(b, nsp, ack, event, attachments.len());
+            result = body.write(b, nsp, ack, event, &mut binary);
             result.is_ok()
         };
         if !self.state.connected {
             let mut buf = Vec::new();
             if write(&mut buf) {
                 self.state.pre_connect.push(Out::Text(Bytes::from(buf)));
-                for a in attachments {
-                    self.state.pre_connect.push(Out::Binary(a.clone()));
-                }
+                self.state
+                    .pre_connect
+                    .extend(binary.into_iter().map(Out::Binary));
             }
             return result;
         }
@@ -341,10 +421,74 @@ impl<'c, 'a> Socket<'c, 'a> {
         if !queued {
             return Err(EmitError::Closed);
         }
-        for a in attachments {
+        for a in &binary {
             self.tx.binary(a);
         }
         Ok(())
+    }
+
+    /// Queues an encoded packet and its attachments (before the CONNECT reply: held back).
+    fn queue(&mut self, packet: Out, binary: Vec<Bytes>) -> Result<(), EmitError> {
+        if !self.state.connected {
+            self.state.pre_connect.push(packet);
+            self.state
+                .pre_connect
+                .extend(binary.into_iter().map(Out::Binary));
+            return Ok(());
+        }
+        if !self.tx.out(&packet) {
+            return Err(EmitError::Closed);
+        }
+        for a in binary {
+            self.tx.out(&Out::Binary(a));
+        }
+        Ok(())
+    }
+}
+
+/// An emit waiting for its acknowledgement for a bounded time (from [`Socket::timeout`]).
+pub struct TimedEmit<'s, 'c, 'a> {
+    socket: &'s mut Socket<'c, 'a>,
+    timeout: Duration,
+}
+
+impl TimedEmit<'_, '_, '_> {
+    /// Emits `event` (arguments as [`Socket::emit`] takes them); `callback` runs once on this
+    /// worker with the client's ack arguments, or [`AckError::Timeout`] when none came in
+    /// time, or [`AckError::Disconnected`] (the error-first callback of
+    /// `socket.timeout(ms).emit`). Same as [`Socket::emit_with_ack`].
+    pub fn emit<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        callback: impl FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>) + 'static,
+    ) -> Result<AckId, EmitError> {
+        self.socket
+            .emit_with_ack(event, args, self.timeout, callback)
+    }
+}
+
+/// Runs a namespace's outgoing listeners for one event packet (`4...`, the Engine.IO message)
+/// sent to socket `sid`, with its attachments.
+pub(crate) fn notify_outgoing(
+    listeners: &[Box<OutgoingFn>],
+    sid: &str,
+    packet: &[u8],
+    attachments: &[Bytes],
+) {
+    let limits = sio::Limits {
+        max_depth: usize::MAX,
+        ..sio::Limits::default()
+    };
+    let Some(Ok(p)) = packet.strip_prefix(b"4").map(|t| sio::decode(t, &limits)) else {
+        return;
+    };
+    let Some(name) = p.event_name() else {
+        return;
+    };
+    let args = Args::with_attachments(&p, attachments);
+    for f in listeners {
+        f(sid, name, &args);
     }
 }
 
