@@ -151,6 +151,14 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Allow credentials in CORS requests. Env `VOLLEY_CORS_CREDENTIALS`, default off.
     pub cors_credentials: bool,
+    /// Methods a CORS preflight allows (`Access-Control-Allow-Methods`). Env
+    /// `VOLLEY_CORS_METHODS` (comma-separated), default `GET,HEAD,PUT,PATCH,POST,DELETE` (the
+    /// reference's `cors` module default).
+    pub cors_methods: Vec<String>,
+    /// Headers a CORS preflight allows (`Access-Control-Allow-Headers`); empty reflects the
+    /// request's `Access-Control-Request-Headers`. Env `VOLLEY_CORS_ALLOWED_HEADERS`
+    /// (comma-separated), default empty.
+    pub cors_allowed_headers: Vec<String>,
     /// Name of a cookie holding the session id, set on the polling handshake for sticky load
     /// balancers. Env `VOLLEY_COOKIE`, default none.
     pub cookie: Option<String>,
@@ -202,6 +210,10 @@ impl Default for Config {
             upgrade_timeout: Duration::from_millis(10_000),
             cors_origins: Vec::new(),
             cors_credentials: false,
+            cors_methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+                .map(String::from)
+                .to_vec(),
+            cors_allowed_headers: Vec::new(),
             cookie: None,
             metrics_path: None,
             max_connections: usize::MAX,
@@ -315,15 +327,23 @@ impl Config {
             c.transports = t;
         }
         env.millis("VOLLEY_UPGRADE_TIMEOUT_MS", &mut c.upgrade_timeout)?;
-        if let Some(v) = get("VOLLEY_CORS_ORIGINS") {
-            c.cors_origins = v
-                .split(',')
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
                 .map(str::trim)
                 .filter(|o| !o.is_empty())
                 .map(String::from)
-                .collect();
+                .collect()
+        };
+        if let Some(v) = get("VOLLEY_CORS_ORIGINS") {
+            c.cors_origins = list(v);
         }
         env.flag("VOLLEY_CORS_CREDENTIALS", &mut c.cors_credentials)?;
+        if let Some(v) = get("VOLLEY_CORS_METHODS") {
+            c.cors_methods = list(v);
+        }
+        if let Some(v) = get("VOLLEY_CORS_ALLOWED_HEADERS") {
+            c.cors_allowed_headers = list(v);
+        }
         if let Some(v) = get("VOLLEY_COOKIE") {
             c.cookie = (!v.trim().is_empty()).then(|| v.trim().to_string());
         }

@@ -288,6 +288,17 @@ pub(crate) fn deliver_local(cx_current: DeliverFrom<'_, '_, '_, '_>, msg: &Broad
     let mut delivered = 0;
     for sid in &targets {
         let Some(&key) = cx.state().sockets.get(sid) else {
+            // The sender itself, still in its connect hooks: what it broadcasts to a room it is
+            // in waits with its other emits for the CONNECT reply (the reference's `connection`
+            // handler runs once connected, so such a broadcast reaches it).
+            if let Some((_, _, state)) = current.as_mut().filter(|(_, _, st)| st.sid == *sid) {
+                if !msg.volatile && msg.acks.is_none() {
+                    state
+                        .pre_connect
+                        .extend(msg.packets.iter().map(Shared::out));
+                    delivered += 1;
+                }
+            }
             continue;
         };
         let sent = match current.as_mut() {
@@ -337,8 +348,9 @@ fn deliver_one(
         };
         let collector = collector.clone();
         let sid = state.sid.as_str().to_string();
+        let deadline = tx.cx.now() + *timeout;
         let timer = tx.cx.arm(
-            tx.cx.now() + *timeout,
+            deadline,
             Timer::Ack {
                 session,
                 socket: state.key,
@@ -349,6 +361,7 @@ fn deliver_one(
             *id,
             super::sio::ack_pending(
                 timer,
+                deadline,
                 move |_: &mut Socket<'_, '_>, reply: Result<&Args<'_>, AckError>| match reply {
                     Ok(args) => {
                         let mut json = Vec::new();

@@ -11,7 +11,7 @@ use crate::runtime::{Action, ConnId, Cx};
 
 use super::engine::{EioSession, Link, Upper};
 use super::engine_io::EioHandler;
-use super::polling::{ParkedGet, Polling};
+use super::polling::{self, ParkedGet, Polling};
 use super::reason::DisconnectReason;
 use super::router::{Router, Session};
 use super::sessions::with_session;
@@ -61,6 +61,17 @@ fn cors_headers(config: &Config, req: &Request) -> Headers {
     h
 }
 
+/// `headers` plus what the reference's polling transport adds to every polling response:
+/// `Cache-Control: no-store`, and `X-XSS-Protection: 0` for Internet Explorer.
+fn polling_headers(req: &Request, mut headers: Headers) -> Headers {
+    let ua = req.header("User-Agent").unwrap_or("");
+    if ua.contains(";MSIE") || ua.contains("Trident/") {
+        headers.push(("X-XSS-Protection", "0".to_string()));
+    }
+    headers.push(("Cache-Control", "no-store".to_string()));
+    headers
+}
+
 fn reject(
     cx: &mut Cx<'_, Router>,
     id: ConnId,
@@ -91,14 +102,26 @@ impl EioEndpoint {
         req: &Request,
     ) -> Action<Session> {
         let cors = cors_headers(cx.config(), req);
+        if req.method == Method::Options && !cx.config().cors_origins.is_empty() && cors.is_empty()
+        {
+            // An origin CORS does not allow: the preflight is answered, without any allow
+            // header, as the reference's `cors` module does.
+            cx.respond(id, 204, &[("Vary", "Origin")], b"", req.keep_alive);
+            return Action::Responded;
+        }
         if req.method == Method::Options && !cors.is_empty() {
-            let mut headers: Vec<(&str, &str)> = vec![
-                ("Access-Control-Allow-Methods", "GET, POST"),
-                ("Access-Control-Max-Age", "86400"),
-            ];
-            let requested = req.header("Access-Control-Request-Headers").unwrap_or("");
-            if !requested.is_empty() {
-                headers.push(("Access-Control-Allow-Headers", requested));
+            let config = cx.config();
+            let methods = config.cors_methods.join(",");
+            let allowed = match config.cors_allowed_headers.as_slice() {
+                [] => req
+                    .header("Access-Control-Request-Headers")
+                    .unwrap_or("")
+                    .to_string(),
+                list => list.join(","),
+            };
+            let mut headers: Vec<(&str, &str)> = vec![("Access-Control-Allow-Methods", &methods)];
+            if !allowed.is_empty() {
+                headers.push(("Access-Control-Allow-Headers", &allowed));
             }
             headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
             cx.respond(id, 204, &headers, b"", req.keep_alive);
@@ -168,7 +191,7 @@ impl EioEndpoint {
                 polling.get = Some(ParkedGet {
                     conn: id,
                     keep_alive: req.keep_alive,
-                    headers: cors,
+                    headers: polling_headers(req, cors),
                 });
                 Link::Polling(polling)
             }
@@ -209,6 +232,21 @@ impl EioEndpoint {
             return Action::Handoff(owner);
         }
         let Some(key) = cx.state().sessions.key_of(&sid) else {
+            let polling_get = req.method == Method::Get
+                && req.query_param("transport").as_deref() == Some("polling");
+            let now = cx.now();
+            let owed = polling_get
+                .then(|| cx.state().sessions.closed_body(now, &sid))
+                .flatten();
+            if let Some(body) = owed {
+                let get = ParkedGet {
+                    conn: id,
+                    keep_alive: req.keep_alive,
+                    headers: polling_headers(req, cors),
+                };
+                polling::respond(cx, &get, &body);
+                return Action::Responded;
+            }
             return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
         };
         let transport = match req
@@ -287,8 +325,9 @@ impl EioEndpoint {
                 }
             }
         });
+        let extra = polling_headers(req, cors);
         let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "text/html")];
-        headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
+        headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
         cx.respond(id, 200, &headers, b"ok", req.keep_alive);
         Action::Responded
     }
@@ -332,7 +371,7 @@ fn polling_request(
             p.get = Some(ParkedGet {
                 conn: id,
                 keep_alive: req.keep_alive,
-                headers: cors,
+                headers: polling_headers(req, cors),
             });
             if !p.is_empty() {
                 p.flush(cx);

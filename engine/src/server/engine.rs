@@ -14,7 +14,7 @@ use crate::runtime::{CloseReason, ConnId, Cx};
 
 use super::broadcast::Shared;
 use super::engine_io::{EioHandler, EioSocket};
-use super::polling::Polling;
+use super::polling::{Closed, Polling};
 use super::reason::DisconnectReason;
 use super::router::{Router, Timer};
 use super::sessions::SessionKey;
@@ -201,16 +201,20 @@ impl EioSession {
 
     /// Removes Socket.IO socket `sid` from its namespace (`close`: ends the whole session).
     pub fn disconnect_socket(&mut self, cx: &mut Cx<'_, Router>, sid: &Sid, close: bool) {
+        let Upper::Sio(c) = &mut self.upper else {
+            return;
+        };
+        let mut tx = Tx {
+            cx,
+            link: &mut self.link,
+        };
         if close {
+            // As the reference's `disconnect(true)`: every namespace of the connection gets its
+            // DISCONNECT first, then the connection closes.
+            c.disconnect_all(&mut tx);
             self.close(DisconnectReason::ServerNamespaceDisconnect);
-        } else if let Upper::Sio(c) = &mut self.upper {
-            c.disconnect(
-                &mut Tx {
-                    cx,
-                    link: &mut self.link,
-                },
-                sid,
-            );
+        } else {
+            c.disconnect(&mut tx, sid);
         }
     }
 
@@ -515,15 +519,27 @@ impl EioSession {
         }
     }
 
-    /// The session is gone: close its transport and tell the layers above.
-    pub fn finish(mut self: Box<Self>, cx: &mut Cx<'_, Router>) {
+    /// The session is gone: close its transport and tell the layers above. Returns what a
+    /// polling client is still owed (see [`Polling::finish`]).
+    pub fn finish(mut self: Box<Self>, cx: &mut Cx<'_, Router>) -> Option<Closed> {
         let reason = self.closing.unwrap_or(DisconnectReason::ForcedClose);
+        // The server closing the session on purpose (not after an error) lets a polling client
+        // read what was queued, then the close packet, as the reference's `socket.close()` does.
+        let graceful = matches!(
+            reason,
+            DisconnectReason::ForcedClose
+                | DisconnectReason::ForcedServerClose
+                | DisconnectReason::ServerNamespaceDisconnect
+        );
         if let Some(k) = self.heartbeat_timer.take() {
             cx.cancel(k);
         }
-        match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
-            Link::Ws(conn) => cx.close(conn, CloseCode::NORMAL, ""),
-            Link::Polling(mut p) => p.finish(cx, self.client_closed),
+        let owed = match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
+            Link::Ws(conn) => {
+                cx.close(conn, CloseCode::NORMAL, "");
+                None
+            }
+            Link::Polling(mut p) => p.finish(cx, self.client_closed, graceful),
             Link::Upgrading {
                 mut polling,
                 ws,
@@ -532,9 +548,9 @@ impl EioSession {
             } => {
                 cx.cancel(timer);
                 cx.close(ws, CloseCode::NORMAL, "");
-                polling.finish(cx, self.client_closed);
+                polling.finish(cx, self.client_closed, graceful)
             }
-        }
+        };
         let mut link = Link::Polling(Polling::default());
         let mut tx = Tx {
             cx,
@@ -544,5 +560,6 @@ impl EioSession {
             Upper::Raw(h) => h.on_close(self.sid.as_str(), reason),
             Upper::Sio(client) => client.on_closed(&mut tx, reason),
         }
+        owed
     }
 }

@@ -111,24 +111,77 @@ impl Polling {
         }
     }
 
-    /// The session ended: a parked GET learns it (a close packet, or a noop when the client
-    /// closed the session itself).
-    pub fn finish(&mut self, cx: &mut Cx<'_, Router>, client_closed: bool) {
+    /// The session ended. After a server's close (`graceful`), as the reference does, what is
+    /// queued goes out first and the close packet after it: a parked GET gets the queued
+    /// packets (or `1` when there are none), and whatever is still owed — the queue when no GET
+    /// was parked, the close packet — waits for the client's next GET in the returned
+    /// [`Closed`]. After an error a parked GET gets what is queued and `1`, and nothing is owed
+    /// (the next GET gets 400, as from the reference); after the client's own close, a noop.
+    pub fn finish(
+        &mut self,
+        cx: &mut Cx<'_, Router>,
+        client_closed: bool,
+        graceful: bool,
+    ) -> Option<Closed> {
         if client_closed {
             self.answer_all_with_noop(cx);
-        } else if let Some(get) = self.get.take() {
-            let mut body = Vec::new();
-            self.encode(&mut body);
-            if !body.is_empty() {
-                body.push(eio::RECORD_SEPARATOR);
+            return None;
+        }
+        let mut queued = Vec::new();
+        self.encode(&mut queued);
+        if !graceful {
+            if let Some(get) = self.get.take() {
+                if !queued.is_empty() {
+                    queued.push(eio::RECORD_SEPARATOR);
+                }
+                queued.push(PacketType::Close.as_byte());
+                respond(cx, &get, &queued);
             }
-            body.push(PacketType::Close.as_byte());
-            respond(cx, &get, &body);
+            return None;
+        }
+        match self.get.take() {
+            Some(get) if queued.is_empty() => {
+                respond(cx, &get, &[PacketType::Close.as_byte()]);
+                None
+            }
+            Some(get) => {
+                respond(cx, &get, &queued);
+                Some(Closed { queued: None })
+            }
+            None => Some(Closed {
+                queued: (!queued.is_empty()).then_some(queued),
+            }),
         }
     }
 }
 
-fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8]) {
+/// What an ended polling session still owes its client, served by its next GETs.
+pub(crate) struct Closed {
+    /// Packets queued before the end, for the next GET; then the close packet.
+    queued: Option<Vec<u8>>,
+}
+
+impl Closed {
+    /// The body for the next GET of the ended session, and whether it is the last.
+    pub fn next_body(&mut self) -> (Vec<u8>, bool) {
+        match self.queued.take() {
+            Some(body) => (body, false),
+            // A noop with the close packet appended, as the reference's polling transport
+            // answers the first GET after its session closed.
+            None => (
+                vec![
+                    PacketType::Noop.as_byte(),
+                    eio::RECORD_SEPARATOR,
+                    PacketType::Close.as_byte(),
+                ],
+                true,
+            ),
+        }
+    }
+}
+
+/// Answers a GET with a polling payload.
+pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8]) {
     let mut headers: Vec<(&str, &str)> = vec![("Content-Type", PAYLOAD_CONTENT_TYPE)];
     headers.extend(get.headers.iter().map(|(k, v)| (*k, v.as_str())));
     cx.respond(get.conn, 200, &headers, body, get.keep_alive);

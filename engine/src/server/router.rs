@@ -125,10 +125,18 @@ fn same_path(route: &str, path: &str) -> bool {
 }
 
 impl Router {
+    /// The endpoint for `path`: an exact match, or for Engine.IO endpoints any path under
+    /// theirs (the reference matches its `path` as a prefix, so `/engine.io/x/` is served too).
     fn route(&self, path: &str) -> Option<&Endpoint> {
-        self.routes
-            .iter()
-            .find(|(p, _)| same_path(p, path))
+        let exact = self.routes.iter().find(|(p, _)| same_path(p, path));
+        exact
+            .or_else(|| {
+                self.routes.iter().find(|(p, e)| {
+                    matches!(e, Endpoint::Eio(_))
+                        && p.ends_with('/')
+                        && path.starts_with(p.as_str())
+                })
+            })
             .map(|(_, e)| e)
     }
 }

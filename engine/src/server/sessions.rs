@@ -2,7 +2,9 @@
 //! new request for every exchange, and an upgrade moves it to a WebSocket), so sessions live
 //! here, found by key from their WebSocket or timers and by id from polling requests.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
@@ -10,6 +12,7 @@ use crate::proto::eio::{Sid, SidMap};
 use crate::runtime::Cx;
 
 use super::engine::EioSession;
+use super::polling::Closed;
 use super::reason::DisconnectReason;
 use super::router::Router;
 
@@ -21,12 +24,20 @@ pub(crate) struct SessionKey {
     pub epoch: u32,
 }
 
+/// How long an ended polling session waits for the GET that learns of its end (the
+/// reference's polling `closeTimeout`).
+const CLOSED_POLL_TTL: Duration = Duration::from_secs(30);
+
 #[derive(Default)]
 pub(crate) struct Sessions {
     /// `None` while a handler holds the session (taken out so it can use the whole worker).
     slots: Slab<(u32, Option<Box<EioSession>>)>,
     by_sid: SidMap<SessionKey>,
     next_epoch: u32,
+    /// Ended polling sessions still owing their client packets (see [`Closed`]), oldest first
+    /// in `closed_order`, each dropped after [`CLOSED_POLL_TTL`].
+    closed: SidMap<Closed>,
+    closed_order: VecDeque<(Sid, Instant)>,
 }
 
 impl Sessions {
@@ -59,6 +70,34 @@ impl Sessions {
                 *slot = Some(session);
             }
         }
+    }
+
+    /// Keeps what ended session `sid` still owes its client, until `now` + [`CLOSED_POLL_TTL`].
+    fn bury(&mut self, sid: Sid, closed: Closed, now: Instant) {
+        self.expire(now);
+        self.closed.insert(sid, closed);
+        self.closed_order.push_back((sid, now + CLOSED_POLL_TTL));
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(sid, at)) = self.closed_order.front() {
+            if at > now {
+                break;
+            }
+            self.closed_order.pop_front();
+            self.closed.remove(&sid);
+        }
+    }
+
+    /// The body owed to a polling GET for ended session `sid` at `now`; `None` if it owes
+    /// nothing (an unknown sid).
+    pub fn closed_body(&mut self, now: Instant, sid: &Sid) -> Option<Vec<u8>> {
+        self.expire(now);
+        let (body, last) = self.closed.get_mut(sid)?.next_body();
+        if last {
+            self.closed.remove(sid);
+        }
+        Some(body)
     }
 
     fn remove(&mut self, key: SessionKey, sid: &Sid) {
@@ -95,7 +134,10 @@ pub(crate) fn with_session<R>(
         let state = cx.state();
         state.sessions.remove(key, &sid);
         state.stats.sessions_delta(worker, -1);
-        session.finish(cx);
+        if let Some(owed) = session.finish(cx) {
+            let now = cx.now();
+            cx.state().sessions.bury(sid, owed, now);
+        }
     } else {
         cx.state().sessions.put_back(key, session);
     }

@@ -10,8 +10,8 @@ use super::{Role, WsError};
 /// delivered, so one big message does not pin memory for the connection's lifetime.
 const RETAINED_CAPACITY: usize = 64 * 1024;
 
-/// A complete message. Text payloads are already UTF-8 validated. Data payloads are mutable so the
-/// next layer (simd-json) can parse in place.
+/// A complete message. Text payloads are already UTF-8 validated. Data payloads are mutable (the
+/// unmasking happened in place; a raw WebSocket handler may reuse the buffer).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Message<'a> {
     /// A text message; the bytes are valid UTF-8.

@@ -2,6 +2,7 @@
 //! thread, and the server's pending acks for its own emits (with timeouts and cancel).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -128,17 +129,22 @@ pub type AckCallback = Box<dyn FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, Ack
 /// A pending ack entry (for broadcasts with acks, which register one per receiver).
 pub(crate) fn ack_pending(
     timer: TimerKey,
+    deadline: Instant,
     callback: impl FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>) + 'static,
 ) -> Pending {
     Pending {
         callback: Box::new(callback),
         timer,
+        deadline,
     }
 }
 
 pub(crate) struct Pending {
     pub callback: AckCallback,
     pub timer: TimerKey,
+    /// An ack at or after this instant is late, whether or not its timer has fired yet: the
+    /// outcome depends on the times only (a zero timeout always times out, as in the reference).
+    pub deadline: Instant,
 }
 
 /// The server's emits waiting for acks on one socket.
@@ -161,6 +167,15 @@ impl PendingAcks {
 
     pub fn take(&mut self, id: u64) -> Option<Pending> {
         self.pending.remove(&id)
+    }
+
+    /// Takes the pending ack `id` for a reply that came at `now`; a late reply leaves it for
+    /// its timer.
+    pub fn take_in_time(&mut self, id: u64, now: Instant) -> Option<Pending> {
+        match self.pending.get(&id) {
+            Some(p) if now < p.deadline => self.pending.remove(&id),
+            _ => None,
+        }
     }
 
     pub fn drain(&mut self) -> Vec<Pending> {

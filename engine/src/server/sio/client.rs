@@ -231,6 +231,13 @@ impl SioClient {
         }
     }
 
+    /// Takes every socket of this client out of its namespace, as `socket.disconnect()` does.
+    pub fn disconnect_all(&mut self, tx: &mut Tx<'_, '_>) {
+        while !self.sockets.is_empty() {
+            self.server_leaves(tx, self.sockets.len() - 1);
+        }
+    }
+
     fn joined(&self, nsp: &str) -> Result<usize, DisconnectReason> {
         // A packet for a namespace the client has not joined is an invalid state: the reference
         // server closes the client ("forced close").
@@ -368,7 +375,8 @@ impl SioClient {
         let idx = self.joined(nsp)?;
         let ack_id = ack_id.ok_or(DisconnectReason::ForcedClose)?;
         // An ack for an emit that timed out or was discarded is dropped, as the reference does.
-        if let Some(p) = self.sockets[idx].acks.take(ack_id) {
+        let now = tx.cx.now();
+        if let Some(p) = self.sockets[idx].acks.take_in_time(ack_id, now) {
             tx.cx.cancel(p.timer);
             let mut socket = socket!(self, tx, &mut self.sockets[idx], None);
             (p.callback)(&mut socket, Ok(args));

@@ -154,6 +154,12 @@ impl<'c, 'a> Socket<'c, 'a> {
         &self.state.nsp
     }
 
+    /// Whether the CONNECT reply went out: false in middleware and `on_connect` (which may
+    /// still refuse), true in every later handler.
+    pub fn connected(&self) -> bool {
+        self.state.connected
+    }
+
     /// The worker thread that owns this socket (its handlers always run there).
     pub fn worker(&self) -> u16 {
         self.tx.cx.worker()
@@ -289,6 +295,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             Pending {
                 callback: Box::new(callback),
                 timer,
+                deadline,
             },
         );
         Ok(AckId(id))
