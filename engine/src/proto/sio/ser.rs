@@ -120,8 +120,7 @@ impl JsonSer<'_> {
     fn placeholder(&mut self, bytes: Bytes) {
         self.out
             .extend_from_slice(b"{\"_placeholder\":true,\"num\":");
-        self.out
-            .extend_from_slice(self.attachments.len().to_string().as_bytes());
+        write_number(self.out, self.attachments.len());
         self.out.push(b'}');
         self.attachments.push(bytes);
     }
@@ -129,11 +128,18 @@ impl JsonSer<'_> {
 
 type Res = Result<(), SerError>;
 
+/// Writes a number in decimal straight into the output (no `String` per number).
+fn write_number(out: &mut Vec<u8>, v: impl std::fmt::Display) {
+    use std::io::Write as _;
+    // Writing into a Vec<u8> cannot fail.
+    let _ = write!(out, "{v}");
+}
+
 macro_rules! write_display {
     ($($name:ident: $ty:ty),*) => {$(
         fn $name(self, v: $ty) -> Res {
             self.scalar();
-            self.out.extend_from_slice(v.to_string().as_bytes());
+            write_number(self.out, v);
             Ok(())
         }
     )*};
@@ -163,7 +169,7 @@ impl<'a, 'o> ser::Serializer for &'a mut JsonSer<'o> {
 
     fn serialize_u8(self, v: u8) -> Res {
         self.scalar();
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        write_number(self.out, v);
         self.last_u8 = Some(v);
         Ok(())
     }
