@@ -313,11 +313,41 @@ impl ServerProcess {
         Self::spawn(name, cmd, binary, &all)
     }
 
-    fn spawn(name: &str, mut cmd: Command, binary: PathBuf, env: &[(&str, String)]) -> Self {
+    /// Starts the program `binary`, which prints nothing, on `addr` (`VOLLEY_LISTEN`) with the
+    /// settings of [`ServerProcess::start`], and waits until `addr` accepts connections.
+    pub fn start_program(binary: PathBuf, addr: SocketAddr) -> ServerProcess {
+        let mut cmd = Command::new(&binary);
+        Self::test_settings(&mut cmd)
+            .env("VOLLEY_LISTEN", addr.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut server = ServerProcess {
+            child,
+            addr,
+            binary,
+        };
+        let up = wait_until(Duration::from_secs(10), || {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("{} exited ({status})", server.binary.display());
+            }
+            TcpStream::connect(addr).is_ok()
+        });
+        assert!(up, "{} not listening on {addr}", server.binary.display());
+        server
+    }
+
+    fn test_settings(cmd: &mut Command) -> &mut Command {
         cmd.env("VOLLEY_PING_INTERVAL_MS", "300")
             .env("VOLLEY_PING_TIMEOUT_MS", "200")
             .env("VOLLEY_CONNECT_TIMEOUT_MS", "1000")
             .env("VOLLEY_WORKERS", "2")
+    }
+
+    fn spawn(name: &str, mut cmd: Command, binary: PathBuf, env: &[(&str, String)]) -> Self {
+        Self::test_settings(&mut cmd)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
