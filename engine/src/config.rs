@@ -38,6 +38,28 @@ pub(crate) fn parse_flag(value: &str) -> Option<bool> {
     }
 }
 
+/// The `SameSite` attribute of the session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`: sent only with requests from the same site.
+    Strict,
+    /// `SameSite=Lax`: also sent on top-level navigations to the site (the default).
+    Lax,
+    /// `SameSite=None`: sent with cross-site requests too (browsers want `Secure` with it).
+    None,
+}
+
+impl SameSite {
+    /// The attribute's value as written in `Set-Cookie` (`Strict`, `Lax`, `None`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
 /// How new connections reach the workers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptMode {
@@ -159,9 +181,30 @@ pub struct Config {
     /// request's `Access-Control-Request-Headers`. Env `VOLLEY_CORS_ALLOWED_HEADERS`
     /// (comma-separated), default empty.
     pub cors_allowed_headers: Vec<String>,
+    /// Headers the browser may read from CORS responses (`Access-Control-Expose-Headers`, on
+    /// preflights and actual requests, as the `cors` module's `exposedHeaders`). Env
+    /// `VOLLEY_CORS_EXPOSED_HEADERS` (comma-separated), default empty (not sent).
+    pub cors_exposed_headers: Vec<String>,
+    /// How long, in seconds, a browser may cache a preflight's answer
+    /// (`Access-Control-Max-Age`, the `cors` module's `maxAge`). Env `VOLLEY_CORS_MAX_AGE`,
+    /// default none (not sent).
+    pub cors_max_age: Option<u64>,
+    /// Status of a successful CORS preflight (the `cors` module's `optionsSuccessStatus`; some
+    /// old browsers want 200). Env `VOLLEY_CORS_OPTIONS_STATUS`, default 204.
+    pub cors_options_status: u16,
     /// Name of a cookie holding the session id, set on the polling handshake for sticky load
     /// balancers. Env `VOLLEY_COOKIE`, default none.
     pub cookie: Option<String>,
+    /// `Path` of the session cookie; `None` leaves the attribute out (the reference's
+    /// `cookie.path: false`). Env `VOLLEY_COOKIE_PATH` (empty: none), default `/`.
+    pub cookie_path: Option<String>,
+    /// Whether the session cookie is `HttpOnly`; `None` follows the reference's default: on
+    /// when the cookie has a path, off without one. Env `VOLLEY_COOKIE_HTTP_ONLY` (1 or 0),
+    /// default `None`.
+    pub cookie_http_only: Option<bool>,
+    /// `SameSite` of the session cookie; `None` leaves the attribute out. Env
+    /// `VOLLEY_COOKIE_SAME_SITE` (`lax`, `strict`, `none`; empty: left out), default `Lax`.
+    pub cookie_same_site: Option<SameSite>,
     /// Path on the same listener where statistics are served in Prometheus text format.
     /// Env `VOLLEY_METRICS_PATH`, default none (not served).
     pub metrics_path: Option<String>,
@@ -214,7 +257,13 @@ impl Default for Config {
                 .map(String::from)
                 .to_vec(),
             cors_allowed_headers: Vec::new(),
+            cors_exposed_headers: Vec::new(),
+            cors_max_age: None,
+            cors_options_status: 204,
             cookie: None,
+            cookie_path: Some("/".to_string()),
+            cookie_http_only: None,
+            cookie_same_site: Some(SameSite::Lax),
             metrics_path: None,
             max_connections: usize::MAX,
             redis_url: None,
@@ -344,8 +393,41 @@ impl Config {
         if let Some(v) = get("VOLLEY_CORS_ALLOWED_HEADERS") {
             c.cors_allowed_headers = list(v);
         }
+        if let Some(v) = get("VOLLEY_CORS_EXPOSED_HEADERS") {
+            c.cors_exposed_headers = list(v);
+        }
+        if get("VOLLEY_CORS_MAX_AGE").is_some() {
+            let mut secs = 0u64;
+            env.parse("VOLLEY_CORS_MAX_AGE", "a number of seconds", &mut secs)?;
+            c.cors_max_age = Some(secs);
+        }
+        env.parse(
+            "VOLLEY_CORS_OPTIONS_STATUS",
+            "an HTTP status",
+            &mut c.cors_options_status,
+        )?;
+        if !(200..300).contains(&c.cors_options_status) {
+            return Err(env.error("VOLLEY_CORS_OPTIONS_STATUS", "a 2xx HTTP status"));
+        }
         if let Some(v) = get("VOLLEY_COOKIE") {
             c.cookie = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
+        if let Some(v) = get("VOLLEY_COOKIE_PATH") {
+            c.cookie_path = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
+        if get("VOLLEY_COOKIE_HTTP_ONLY").is_some() {
+            let mut on = false;
+            env.flag("VOLLEY_COOKIE_HTTP_ONLY", &mut on)?;
+            c.cookie_http_only = Some(on);
+        }
+        if let Some(v) = get("VOLLEY_COOKIE_SAME_SITE") {
+            c.cookie_same_site = match v.trim().to_ascii_lowercase().as_str() {
+                "" => None,
+                "lax" => Some(SameSite::Lax),
+                "strict" => Some(SameSite::Strict),
+                "none" => Some(SameSite::None),
+                _ => return Err(env.error("VOLLEY_COOKIE_SAME_SITE", "lax, strict, none or empty")),
+            };
         }
         env.parse("VOLLEY_MAX_CONNECTIONS", "a count", &mut c.max_connections)?;
         if let Some(v) = get("VOLLEY_METRICS_PATH") {
@@ -449,6 +531,45 @@ mod tests {
         assert_eq!(c.backend, Backend::Epoll);
         assert!(c.uring_direct);
         assert_eq!(c.uring_batch, Duration::ZERO);
+    }
+
+    #[test]
+    fn cookie_and_cors_options() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.cookie_path.as_deref(), Some("/"));
+        assert_eq!(c.cookie_http_only, None);
+        assert_eq!(c.cookie_same_site, Some(SameSite::Lax));
+        assert_eq!(c.cors_options_status, 204);
+        assert_eq!(c.cors_max_age, None);
+        let c = from(&[
+            ("VOLLEY_COOKIE_PATH", ""),
+            ("VOLLEY_COOKIE_HTTP_ONLY", "1"),
+            ("VOLLEY_COOKIE_SAME_SITE", "Strict"),
+            ("VOLLEY_CORS_EXPOSED_HEADERS", "a, b"),
+            ("VOLLEY_CORS_MAX_AGE", "123"),
+            ("VOLLEY_CORS_OPTIONS_STATUS", "200"),
+        ])
+        .unwrap();
+        assert_eq!(c.cookie_path, None);
+        assert_eq!(c.cookie_http_only, Some(true));
+        assert_eq!(c.cookie_same_site, Some(SameSite::Strict));
+        assert_eq!(c.cors_exposed_headers, ["a", "b"]);
+        assert_eq!(c.cors_max_age, Some(123));
+        assert_eq!(c.cors_options_status, 200);
+        assert_eq!(
+            from(&[("VOLLEY_COOKIE_SAME_SITE", "")])
+                .unwrap()
+                .cookie_same_site,
+            None
+        );
+        for (var, value) in [
+            ("VOLLEY_COOKIE_SAME_SITE", "sometimes"),
+            ("VOLLEY_COOKIE_HTTP_ONLY", "maybe"),
+            ("VOLLEY_CORS_MAX_AGE", "-1"),
+            ("VOLLEY_CORS_OPTIONS_STATUS", "404"),
+        ] {
+            assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 
     #[test]

@@ -199,6 +199,31 @@ it('should send the io cookie custom name', async () => {
   assert.equal(res.headers['set-cookie'][0], `woot=${sid}; Path=/; HttpOnly; SameSite=Lax`);
 });
 
+it('should send the cookie with custom path', async () => {
+  const { res, sid } = await pollingHandshake(url('cookie-path'), '&b64=1');
+  assert.equal(res.headers['set-cookie'][0], `io=${sid}; Path=/custom; HttpOnly; SameSite=Lax`);
+});
+
+it('should send the cookie with path=false', async () => {
+  const { res, sid } = await pollingHandshake(url('cookie-no-path'), '&b64=1');
+  assert.equal(res.headers['set-cookie'][0], `io=${sid}; SameSite=Lax`);
+});
+
+it('should send the io cookie with httpOnly=true', async () => {
+  const { res, sid } = await pollingHandshake(url('cookie-http-only'), '&b64=1');
+  assert.equal(res.headers['set-cookie'][0], `io=${sid}; Path=/; HttpOnly; SameSite=Lax`);
+});
+
+it('should send the io cookie with sameSite=strict', async () => {
+  const { res, sid } = await pollingHandshake(url('cookie-strict'), '&b64=1');
+  assert.equal(res.headers['set-cookie'][0], `io=${sid}; Path=/; HttpOnly; SameSite=Strict`);
+});
+
+it('should send the io cookie with httpOnly=false', async () => {
+  const { res, sid } = await pollingHandshake(url('cookie-not-http-only'), '&b64=1');
+  assert.equal(res.headers['set-cookie'][0], `io=${sid}; Path=/; SameSite=Lax`);
+});
+
 it('should not send the io cookie', async () => {
   const { res } = await pollingHandshake();
   assert.equal(res.headers['set-cookie'], undefined);
@@ -242,6 +267,18 @@ it('should trigger a connection event with a Socket', async () => {
   assert.equal(r.opened, true, 'on_open ran for the session');
   s.close();
 });
+
+it('should open with polling by default', async () => {
+  const s = await opened(eio());
+  assert.equal((await record(s.sid)).transport, 'polling');
+  s.close();
+}, { modes: ['polling', 'upgrade'] });
+
+it('should be able to open with ws directly', async () => {
+  const s = await opened(mk(url('websocket'), { transports: ['websocket'] }));
+  assert.equal((await record(s.sid)).transport, 'websocket');
+  s.close();
+}, { modes: ['websocket'] });
 
 it('should not suggest any upgrades for websocket', async () => {
   const s = mk(url('websocket'), { transports: ['websocket'] });
@@ -342,6 +379,14 @@ it('should trigger on server if the client does not pong', async () => {
   s.close();
 });
 
+it('should trigger on server even when there is no outstanding polling request (GH-198)', async () => {
+  // The server closes the session in its `connection` handler, while the client, which has
+  // just taken the open packet, disappears without another request: the session stays closing
+  // (its close packet waits for a GET) until the heartbeat gives up on the client.
+  const { sid } = await pollingHandshake(url('gh198'));
+  assert.equal(await serverClose(sid, 5000), 'ping timeout');
+}, { modes: ['polling'] });
+
 it('should trigger on client if server does not meet ping timeout', async () => {
   const s = await opened(eio(url('ping50')));
   // The client stops hearing the server.
@@ -411,6 +456,35 @@ it('should abort connection when upgrade fails', async () => {
   const res = await request(`${base}/engine.io/`, { headers: { connection: 'Upgrade', upgrade: 'websocket' } });
   assert.equal(res.status, 400);
 });
+
+it('should trigger if a poll request is ongoing and the underlying socket closes, as in a browser tab close', async () => {
+  // The sockets of the client's requests (engine.io-client polls through node:http).
+  const sockets = [];
+  const original = http.request;
+  http.request = function request(...args) {
+    const req = original.apply(this, args);
+    req.on('socket', (sock) => sockets.push(sock));
+    return req;
+  };
+  try {
+    const s = mk(base, { transports: ['polling'] });
+    s.on('error', () => {});
+    const polling = withTimeout(once(s.transport, 'poll'), 3000, 'poll');
+    await polling;
+    // Time for the poll request to reach the server and park there.
+    await sleep(50);
+    const r = await record(s.sid);
+    assert.equal(r.opened, true);
+    assert.equal(r.closed, null, 'the session is open while polling');
+    assert.equal(sockets.length, 2, 'the handshake and the poll');
+    // Kill the poll's connection: the server ends the session at once.
+    sockets[1].end();
+    assert.equal(await serverClose(s.sid, 2000), 'transport error');
+    s.close();
+  } finally {
+    http.request = original;
+  }
+}, { modes: ['polling'] });
 
 it('should not trigger with connection: close header', async () => {
   const s = await opened(eio(base, { extraHeaders: { Connection: 'close' } }));
@@ -885,6 +959,18 @@ it('should allow CORS from the current origin (actual request)', async () => {
   assert.equal(res.headers['access-control-allow-credentials'], 'true');
 });
 
+it('should forward the configuration to the cors module', async () => {
+  const res = await request(`${url('cors-full')}/engine.io/default/?EIO=4&transport=polling`, { method: 'OPTIONS', headers: { Origin: 'http://good-domain.com' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.text, '');
+  assert.equal(res.headers['access-control-allow-origin'], 'http://good-domain.com');
+  assert.equal(res.headers['access-control-allow-methods'], 'GET,PUT,POST');
+  assert.equal(res.headers['access-control-allow-headers'], 'my-header');
+  assert.equal(res.headers['access-control-expose-headers'], 'my-exposed-header');
+  assert.equal(res.headers['access-control-allow-credentials'], 'true');
+  assert.equal(res.headers['access-control-max-age'], '123');
+}, { modes: ['polling'] });
+
 it('should work with CORS enabled', async () => {
   const s = await opened(mk(url('cors'), { transports: ['polling'], extraHeaders: { Origin: 'http://engine.io' } }));
   const reply = nextMessage(s);
@@ -893,5 +979,21 @@ it('should work with CORS enabled', async () => {
   assert.deepEqual((await record(s.sid)).received, ['hey']);
   s.close();
 }, { modes: ['polling'] });
+
+// ---------------------------------------------------------------- remoteAddress
+
+// The reference listens on `::`, where an IPv4 client shows as `::ffff:127.0.0.1`; the parity
+// servers listen on 127.0.0.1, where the same client is `127.0.0.1`.
+it('should be defined (polling)', async () => {
+  const s = await opened(mk(url('polling'), { transports: ['polling'] }));
+  assert.equal((await record(s.sid)).remote, '127.0.0.1');
+  s.close();
+}, { modes: ['polling'] });
+
+it('should be defined (ws)', async () => {
+  const s = await opened(mk(url('websocket'), { transports: ['websocket'] }));
+  assert.equal((await record(s.sid)).remote, '127.0.0.1');
+  s.close();
+}, { modes: ['websocket'] });
 
 await run();

@@ -102,6 +102,10 @@ pub trait Service: Send + Sync + Sized + 'static {
     fn on_drain(&self, _cx: &mut Cx<'_, Self>, _id: ConnId, _session: &mut Self::Session) {}
     /// A timer armed with [`Cx::arm`] fired.
     fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Self::Timer);
+    /// Connection `id`, parked by [`Action::Park`] and not yet answered, closed (the peer hung
+    /// up, a read or write failed, or its deadline passed): the response it waited for can
+    /// never be delivered. Default: nothing.
+    fn on_parked_close(&self, _cx: &mut Cx<'_, Self>, _id: ConnId, _reason: &CloseReason) {}
     /// The session ended; called exactly once per session.
     fn on_close(
         &self,

@@ -58,7 +58,34 @@ fn cors_headers(config: &Config, req: &Request) -> Headers {
     if config.cors_credentials {
         h.push(("Access-Control-Allow-Credentials", "true".to_string()));
     }
+    if !config.cors_exposed_headers.is_empty() {
+        h.push((
+            "Access-Control-Expose-Headers",
+            config.cors_exposed_headers.join(","),
+        ));
+    }
     h
+}
+
+/// The `Set-Cookie` value of the session cookie `name` for session `sid`, with the attributes
+/// in the order the reference's `cookie` module writes them.
+fn session_cookie(config: &Config, name: &str, sid: &str) -> String {
+    let mut v = format!("{name}={sid}");
+    if let Some(path) = &config.cookie_path {
+        v.push_str("; Path=");
+        v.push_str(path);
+    }
+    if config
+        .cookie_http_only
+        .unwrap_or(config.cookie_path.is_some())
+    {
+        v.push_str("; HttpOnly");
+    }
+    if let Some(same_site) = config.cookie_same_site {
+        v.push_str("; SameSite=");
+        v.push_str(same_site.as_str());
+    }
+    v
 }
 
 /// `headers` plus what the reference's polling transport adds to every polling response:
@@ -106,10 +133,12 @@ impl EioEndpoint {
         {
             // An origin CORS does not allow: the preflight is answered, without any allow
             // header, as the reference's `cors` module does.
-            cx.respond(id, 204, &[("Vary", "Origin")], b"", req.keep_alive);
+            let status = cx.config().cors_options_status;
+            cx.respond(id, status, &[("Vary", "Origin")], b"", req.keep_alive);
             return Action::Responded;
         }
         if req.method == Method::Options && !cors.is_empty() {
+            // The preflight, answered as the reference's `cors` module answers it.
             let config = cx.config();
             let methods = config.cors_methods.join(",");
             let allowed = match config.cors_allowed_headers.as_slice() {
@@ -119,12 +148,17 @@ impl EioEndpoint {
                     .to_string(),
                 list => list.join(","),
             };
+            let max_age = config.cors_max_age.map(|s| s.to_string());
+            let status = config.cors_options_status;
             let mut headers: Vec<(&str, &str)> = vec![("Access-Control-Allow-Methods", &methods)];
             if !allowed.is_empty() {
                 headers.push(("Access-Control-Allow-Headers", &allowed));
             }
+            if let Some(age) = &max_age {
+                headers.push(("Access-Control-Max-Age", age));
+            }
             headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
-            cx.respond(id, 204, &headers, b"", req.keep_alive);
+            cx.respond(id, status, &headers, b"", req.keep_alive);
             return Action::Responded;
         }
         let sid = req.query_param("sid").map(|s| s.into_owned());
@@ -169,10 +203,11 @@ impl EioEndpoint {
             Transport::Polling => None,
         };
         let sid = Sid::generate(cx.worker(), &mut cx.state().rng);
+        let remote = cx.peer_addr(id);
         let upper = match &self.upper {
             UpperKind::Raw(h) => Upper::Raw(h.clone()),
             UpperKind::Sio(app) => {
-                let handshake = Handshake::from_request(req, cx.peer_addr(id));
+                let handshake = Handshake::from_request(req, remote);
                 Upper::Sio(Box::new(SioClient::new(app.clone(), handshake)))
             }
         };
@@ -182,10 +217,7 @@ impl EioEndpoint {
             Some(_) => Link::Ws(id),
             None => {
                 if let Some(name) = &c.cookie {
-                    cors.push((
-                        "Set-Cookie",
-                        format!("{name}={}; Path=/; HttpOnly; SameSite=Lax", sid.as_str()),
-                    ));
+                    cors.push(("Set-Cookie", session_cookie(c, name, sid.as_str())));
                 }
                 let mut polling = Polling::new(c.max_buffered);
                 polling.get = Some(ParkedGet {
@@ -198,9 +230,9 @@ impl EioEndpoint {
         };
         let worker = cx.worker();
         let state = cx.state();
-        let key = state
-            .sessions
-            .insert(sid, |key| EioSession::new(sid, key, heartbeat, link, upper));
+        let key = state.sessions.insert(sid, |key| {
+            EioSession::new(sid, key, heartbeat, link, upper, remote)
+        });
         state.stats.add(worker, Counter::SessionsOpened, 1);
         state.stats.sessions_delta(worker, 1);
         match accept {
@@ -238,13 +270,17 @@ impl EioEndpoint {
             let owed = polling_get
                 .then(|| cx.state().sessions.closed_body(now, &sid))
                 .flatten();
-            if let Some(body) = owed {
+            if let Some((body, late)) = owed {
                 let get = ParkedGet {
                     conn: id,
                     keep_alive: req.keep_alive,
                     headers: polling_headers(req, cors),
                 };
                 polling::respond(cx, &get, &body);
+                if let Some(late) = late {
+                    cx.cancel(late.timer);
+                    late.handler.on_close(sid.as_str(), late.collected);
+                }
                 return Action::Responded;
             }
             return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
@@ -287,6 +323,10 @@ impl EioEndpoint {
             }
         });
         match action {
+            Some(Ok(Action::Park)) => {
+                cx.state().parked.insert(id, key);
+                Action::Park
+            }
             Some(Ok(a)) => a,
             Some(Err((e, cors))) => reject(cx, id, e, None, &cors),
             None => reject(cx, id, HandshakeError::UnknownSid, None, &Vec::new()),

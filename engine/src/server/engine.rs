@@ -3,6 +3,7 @@
 //! above (a raw Engine.IO handler or a Socket.IO client), packets out through a [`Tx`], the
 //! upgrade from polling to WebSocket, and the end of the session.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,10 +15,10 @@ use crate::runtime::{CloseReason, ConnId, Cx};
 
 use super::broadcast::Shared;
 use super::engine_io::{EioHandler, EioSocket};
-use super::polling::{Closed, Polling};
+use super::polling::{Closed, LateReport, Polling};
 use super::reason::DisconnectReason;
 use super::router::{Router, Timer};
-use super::sessions::SessionKey;
+use super::sessions::{SessionKey, CLOSED_POLL_TTL};
 use super::sio::client::SioClient;
 use super::sio::SocketState;
 use super::ws::WsMessage;
@@ -132,11 +133,13 @@ fn raw_message(
     h: &dyn EioHandler,
     tx: Tx<'_, '_>,
     sid: Sid,
+    remote: Option<SocketAddr>,
     msg: WsMessage<'_>,
 ) -> Result<(), DisconnectReason> {
     let mut socket = EioSocket {
         tx,
         sid,
+        remote,
         close: false,
     };
     h.on_message(&mut socket, msg);
@@ -158,11 +161,21 @@ pub(crate) struct EioSession {
     client_closed: bool,
     pub link: Link,
     upper: Upper,
+    /// The peer address of the connection that opened the session.
+    remote: Option<SocketAddr>,
 }
 
 impl EioSession {
-    pub fn new(sid: Sid, key: SessionKey, heartbeat: Heartbeat, link: Link, upper: Upper) -> Self {
+    pub fn new(
+        sid: Sid,
+        key: SessionKey,
+        heartbeat: Heartbeat,
+        link: Link,
+        upper: Upper,
+        remote: Option<SocketAddr>,
+    ) -> Self {
         EioSession {
+            remote,
             sid,
             key,
             heartbeat,
@@ -261,6 +274,7 @@ impl EioSession {
                 let mut socket = EioSocket {
                     tx,
                     sid,
+                    remote: self.remote,
                     close: false,
                 };
                 h.on_open(&mut socket);
@@ -339,7 +353,13 @@ impl EioSession {
                 };
                 match &mut self.upper {
                     Upper::Raw(h) => match std::str::from_utf8(data) {
-                        Ok(text) => raw_message(h.as_ref(), tx, self.sid, WsMessage::Text(text)),
+                        Ok(text) => raw_message(
+                            h.as_ref(),
+                            tx,
+                            self.sid,
+                            self.remote,
+                            WsMessage::Text(text),
+                        ),
                         Err(_) => Err(DisconnectReason::ParseError),
                     },
                     Upper::Sio(client) => client.on_text(&mut tx, data),
@@ -351,7 +371,13 @@ impl EioSession {
                     link: &mut self.link,
                 };
                 match &mut self.upper {
-                    Upper::Raw(h) => raw_message(h.as_ref(), tx, self.sid, WsMessage::Binary(data)),
+                    Upper::Raw(h) => raw_message(
+                        h.as_ref(),
+                        tx,
+                        self.sid,
+                        self.remote,
+                        WsMessage::Binary(data),
+                    ),
                     Upper::Sio(client) => client.on_binary(&mut tx, data),
                 }
             }
@@ -485,6 +511,18 @@ impl EioSession {
         }
     }
 
+    /// The connection of parked GET `conn` closed before its answer: if it is this session's
+    /// pending GET, the session ends with `transport error`, as the reference's polling
+    /// transport does when a poll connection closes prematurely.
+    pub fn on_parked_get_closed(&mut self, conn: ConnId) {
+        if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut self.link {
+            if p.get.as_ref().is_some_and(|g| g.conn == conn) {
+                p.get = None;
+                self.close(DisconnectReason::TransportError);
+            }
+        }
+    }
+
     /// Marks the session to end with `reason` (the first reason wins); it is removed once the
     /// current event is handled.
     pub fn close(&mut self, reason: DisconnectReason) {
@@ -534,7 +572,7 @@ impl EioSession {
         if let Some(k) = self.heartbeat_timer.take() {
             cx.cancel(k);
         }
-        let owed = match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
+        let mut owed = match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
             Link::Ws(conn) => {
                 cx.close(conn, CloseCode::NORMAL, "");
                 None
@@ -556,9 +594,28 @@ impl EioSession {
             cx,
             link: &mut link,
         };
-        match self.upper {
-            Upper::Raw(h) => h.on_close(self.sid.as_str(), reason),
-            Upper::Sio(client) => client.on_closed(&mut tx, reason),
+        match (self.upper, owed.as_mut()) {
+            // The client has yet to collect the close packet: as the reference's socket stays
+            // `closing` until then, the handler hears of the end when the client's GET takes
+            // it, or at the heartbeat deadline (`ping timeout`) if the client is gone.
+            (Upper::Raw(handler), Some(closed)) => {
+                let now = tx.cx.now();
+                let ttl = now + CLOSED_POLL_TTL;
+                let (at, on_timeout) = match self.heartbeat.gives_up_at() {
+                    Some(at) if at < ttl => (at, DisconnectReason::PingTimeout),
+                    _ => (ttl, reason),
+                };
+                let timer = tx.cx.arm(at, Timer::Heartbeat(self.key));
+                closed.late = Some(LateReport {
+                    handler,
+                    key: self.key,
+                    timer,
+                    collected: reason,
+                    on_timeout,
+                });
+            }
+            (Upper::Raw(h), None) => h.on_close(self.sid.as_str(), reason),
+            (Upper::Sio(client), _) => client.on_closed(&mut tx, reason),
         }
         owed
     }

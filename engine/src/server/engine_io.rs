@@ -1,9 +1,11 @@
 //! Engine.IO endpoints without Socket.IO: raw text and binary messages over an Engine.IO session
 //! (open packet, heartbeats), for users who want the transport and nothing above it.
 
-use crate::proto::eio::Sid;
+use std::net::SocketAddr;
 
-use super::engine::Tx;
+use crate::proto::eio::{Sid, Transport};
+
+use super::engine::{Link, Tx};
 use super::reason::DisconnectReason;
 use super::ws::WsMessage;
 
@@ -21,6 +23,8 @@ pub trait EioHandler: Send + Sync + 'static {
 pub struct EioSocket<'c, 'a> {
     pub(crate) tx: Tx<'c, 'a>,
     pub(crate) sid: Sid,
+    /// The peer address of the connection that opened the session.
+    pub(crate) remote: Option<SocketAddr>,
     /// The handler asked to end the session.
     pub(crate) close: bool,
 }
@@ -29,6 +33,23 @@ impl EioSocket<'_, '_> {
     /// The session id.
     pub fn sid(&self) -> &str {
         self.sid.as_str()
+    }
+
+    /// The transport carrying the session now (the reference's `socket.transport.name`):
+    /// `Polling` until an upgrade to WebSocket completes, `WebSocket` after it or when the
+    /// session opened on a WebSocket.
+    pub fn transport(&self) -> Transport {
+        match self.tx.link {
+            Link::Ws(_) => Transport::WebSocket,
+            Link::Polling(_) | Link::Upgrading { .. } => Transport::Polling,
+        }
+    }
+
+    /// The client's address: the peer of the connection whose request opened the session
+    /// (the reference's `socket.remoteAddress`, kept for the session's life); `None` if the
+    /// kernel could not tell it.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote
     }
 
     /// Sends a text message; false if the session is closing.

@@ -3,12 +3,17 @@
 //! at a time; it is answered as soon as something is queued.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::proto::eio::{self, PacketType};
+use crate::runtime::timer::TimerKey;
 use crate::runtime::{ConnId, Cx};
 
 use super::engine::Out;
+use super::engine_io::EioHandler;
+use super::reason::DisconnectReason;
 use super::router::Router;
+use super::sessions::SessionKey;
 
 /// Content type of polling payloads, as the reference server sends them.
 pub(crate) const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
@@ -146,10 +151,14 @@ impl Polling {
             }
             Some(get) => {
                 respond(cx, &get, &queued);
-                Some(Closed { queued: None })
+                Some(Closed {
+                    queued: None,
+                    late: None,
+                })
             }
             None => Some(Closed {
                 queued: (!queued.is_empty()).then_some(queued),
+                late: None,
             }),
         }
     }
@@ -159,6 +168,22 @@ impl Polling {
 pub(crate) struct Closed {
     /// Packets queued before the end, for the next GET; then the close packet.
     queued: Option<Vec<u8>>,
+    /// The raw handler still to hear of the end, as the reference's socket stays `closing`
+    /// until its client collects the close packet.
+    pub late: Option<LateReport>,
+}
+
+/// The end of a raw Engine.IO session closed by the server while no GET was parked: its
+/// handler's `on_close` runs when the client's GET takes the close packet (with `collected`),
+/// or, if the client never comes, when `timer` fires (with `on_timeout`: `ping timeout` at the
+/// session's heartbeat deadline, or `collected` after the polling close timeout).
+pub(crate) struct LateReport {
+    pub handler: Arc<dyn EioHandler>,
+    /// The ended session's key; its `Timer::Heartbeat` is `timer`.
+    pub key: SessionKey,
+    pub timer: TimerKey,
+    pub collected: DisconnectReason,
+    pub on_timeout: DisconnectReason,
 }
 
 impl Closed {
@@ -182,6 +207,7 @@ impl Closed {
 
 /// Answers a GET with a polling payload.
 pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8]) {
+    cx.state().parked.remove(&get.conn);
     let mut headers: Vec<(&str, &str)> = vec![("Content-Type", PAYLOAD_CONTENT_TYPE)];
     headers.extend(get.headers.iter().map(|(k, v)| (*k, v.as_str())));
     cx.respond(get.conn, 200, &headers, body, get.keep_alive);

@@ -2,6 +2,7 @@
 //! WebSocket, Engine.IO, Socket.IO) and hands connections, timers and cross-thread messages to
 //! the session they belong to.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -68,7 +69,8 @@ pub(crate) enum SelectOp {
 /// What the endpoints' timers carry.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Timer {
-    /// Engine.IO ping due or pong overdue.
+    /// Engine.IO ping due or pong overdue (also the pong deadline of a raw session that ended
+    /// while its client had still to collect the close packet; see `polling::LateReport`).
     Heartbeat(SessionKey),
     /// An upgrade to WebSocket did not complete in time.
     UpgradeTimeout(SessionKey),
@@ -109,6 +111,10 @@ pub(crate) struct WorkerState {
     pub stats: Arc<Stats>,
     /// Where broadcasts for the other servers of a cluster go.
     pub adapter: Arc<dyn Adapter>,
+    /// Parked polling GETs and the session each waits for, so a GET whose connection closes
+    /// before its answer ends its session (`transport error`, as the reference's "poll
+    /// connection closed prematurely"); an entry leaves when the GET is answered.
+    pub parked: HashMap<ConnId, SessionKey>,
 }
 
 pub(crate) struct Router {
@@ -158,6 +164,7 @@ impl Service for Router {
             scratch_sids: Vec::new(),
             stats: self.stats.clone(),
             adapter: self.adapter.clone(),
+            parked: HashMap::new(),
         }
     }
 
@@ -275,7 +282,21 @@ impl Service for Router {
     }
 
     fn on_timer(&self, cx: &mut Cx<'_, Self>, t: Timer) {
+        if let Timer::Heartbeat(key) = t {
+            // The heartbeat deadline of a session that ended while its client still had to
+            // collect the close packet.
+            if let Some((sid, late)) = cx.state().sessions.take_late(key) {
+                late.handler.on_close(sid.as_str(), late.on_timeout);
+                return;
+            }
+        }
         with_session(cx, t.session(), |cx, s| s.on_timer(cx, t));
+    }
+
+    fn on_parked_close(&self, cx: &mut Cx<'_, Self>, id: ConnId, _reason: &CloseReason) {
+        if let Some(key) = cx.state().parked.remove(&id) {
+            with_session(cx, key, |_, s| s.on_parked_get_closed(id));
+        }
     }
 
     fn on_close(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: Session, reason: &CloseReason) {

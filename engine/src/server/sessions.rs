@@ -2,7 +2,7 @@
 //! new request for every exchange, and an upgrade moves it to a WebSocket), so sessions live
 //! here, found by key from their WebSocket or timers and by id from polling requests.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -12,13 +12,13 @@ use crate::proto::eio::{Sid, SidMap};
 use crate::runtime::Cx;
 
 use super::engine::EioSession;
-use super::polling::Closed;
+use super::polling::{Closed, LateReport};
 use super::reason::DisconnectReason;
 use super::router::Router;
 
 /// Finds a session in its worker's table; the epoch tells a session from a later one that
 /// reuses its slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SessionKey {
     pub idx: u32,
     pub epoch: u32,
@@ -26,7 +26,7 @@ pub(crate) struct SessionKey {
 
 /// How long an ended polling session waits for the GET that learns of its end (the
 /// reference's polling `closeTimeout`).
-const CLOSED_POLL_TTL: Duration = Duration::from_secs(30);
+pub(crate) const CLOSED_POLL_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -38,6 +38,9 @@ pub(crate) struct Sessions {
     /// in `closed_order`, each dropped after [`CLOSED_POLL_TTL`].
     closed: SidMap<Closed>,
     closed_order: VecDeque<(Sid, Instant)>,
+    /// Ended sessions whose handler still waits to hear of the end ([`LateReport`]), by the
+    /// key their timer carries.
+    late: HashMap<SessionKey, Sid>,
 }
 
 impl Sessions {
@@ -75,6 +78,9 @@ impl Sessions {
     /// Keeps what ended session `sid` still owes its client, until `now` + [`CLOSED_POLL_TTL`].
     fn bury(&mut self, sid: Sid, closed: Closed, now: Instant) {
         self.expire(now);
+        if let Some(late) = &closed.late {
+            self.late.insert(late.key, sid);
+        }
         self.closed.insert(sid, closed);
         self.closed_order.push_back((sid, now + CLOSED_POLL_TTL));
     }
@@ -85,19 +91,40 @@ impl Sessions {
                 break;
             }
             self.closed_order.pop_front();
-            self.closed.remove(&sid);
+            if let Some(late) = self.closed.remove(&sid).and_then(|c| c.late) {
+                // Its timer is due no later than now; whichever comes first reports.
+                self.late.remove(&late.key);
+                late.handler.on_close(sid.as_str(), late.on_timeout);
+            }
         }
     }
 
-    /// The body owed to a polling GET for ended session `sid` at `now`; `None` if it owes
-    /// nothing (an unknown sid).
-    pub fn closed_body(&mut self, now: Instant, sid: &Sid) -> Option<Vec<u8>> {
+    /// The body owed to a polling GET for ended session `sid` at `now`, and the handler to
+    /// tell once it is the last (the close packet); `None` if it owes nothing (an unknown
+    /// sid).
+    pub fn closed_body(
+        &mut self,
+        now: Instant,
+        sid: &Sid,
+    ) -> Option<(Vec<u8>, Option<LateReport>)> {
         self.expire(now);
         let (body, last) = self.closed.get_mut(sid)?.next_body();
+        let mut late = None;
         if last {
-            self.closed.remove(sid);
+            late = self.closed.remove(sid).and_then(|c| c.late);
+            if let Some(l) = &late {
+                self.late.remove(&l.key);
+            }
         }
-        Some(body)
+        Some((body, late))
+    }
+
+    /// The late report of ended session `key` whose timer fired; its record goes too (the
+    /// client gets 400 from now on, as from the reference after the session closed).
+    pub fn take_late(&mut self, key: SessionKey) -> Option<(Sid, LateReport)> {
+        let sid = self.late.remove(&key)?;
+        let late = self.closed.remove(&sid)?.late?;
+        Some((sid, late))
     }
 
     fn remove(&mut self, key: SessionKey, sid: &Sid) {

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use volley::config::Transports;
+use volley::config::{SameSite, Transports};
 use volley::server::{DisconnectReason, EioHandler, EioSocket, Server, ServerBuilder, WsMessage};
 
 /// What the handlers of every server saw, for the script to ask about.
@@ -83,6 +83,9 @@ struct Probe {
     store: Arc<Store>,
     /// Sent as soon as a session opens (the reference's `initialPacket`).
     greeting: Option<&'static str>,
+    /// Closes every session as soon as it opens (the reference's `conn.close()` in its
+    /// `connection` handler).
+    close_on_open: bool,
 }
 
 impl Probe {
@@ -121,9 +124,18 @@ impl Probe {
 
 impl EioHandler for Probe {
     fn on_open(&self, s: &mut EioSocket<'_, '_>) {
-        self.store.update(s.sid(), |e| e["opened"] = json!(true));
+        let transport = s.transport().as_str();
+        let remote = s.remote_addr().map(|a| a.ip().to_string());
+        self.store.update(s.sid(), |e| {
+            e["opened"] = json!(true);
+            e["transport"] = json!(transport);
+            e["remote"] = json!(remote);
+        });
         if let Some(g) = self.greeting {
             s.send_text(g);
+        }
+        if self.close_on_open {
+            s.close();
         }
     }
 
@@ -161,7 +173,25 @@ fn builder(store: &Arc<Store>, greeting: Option<&'static str>) -> ServerBuilder 
     super::harness::builder().engine_io(Probe {
         store: store.clone(),
         greeting,
+        close_on_open: false,
     })
+}
+
+/// A server whose handler closes every session as soon as it opens.
+fn closing_builder(store: &Arc<Store>) -> ServerBuilder {
+    super::harness::builder().engine_io(Probe {
+        store: store.clone(),
+        greeting: None,
+        close_on_open: true,
+    })
+}
+
+/// The session cookie `io` with `f` applied to the other cookie options.
+fn cookie(f: impl FnOnce(&mut volley::config::Config)) -> impl FnOnce(&mut volley::config::Config) {
+    move |c| {
+        c.cookie = Some("io".into());
+        f(c);
+    }
 }
 
 fn polling_only(c: &mut volley::config::Config) {
@@ -196,6 +226,59 @@ fn others(store: &Arc<Store>) -> Vec<(&'static str, Server)> {
         (
             "woot",
             start(builder(store, None).configure(|c| c.cookie = Some("woot".into()))),
+        ),
+        (
+            // `cookie: { path: "/custom" }`
+            "cookie-path",
+            start(builder(store, None).configure(cookie(|c| {
+                c.cookie_path = Some("/custom".into());
+            }))),
+        ),
+        (
+            // `cookie: { path: false }`
+            "cookie-no-path",
+            start(builder(store, None).configure(cookie(|c| c.cookie_path = None))),
+        ),
+        (
+            // `cookie: { httpOnly: true }`
+            "cookie-http-only",
+            start(builder(store, None).configure(cookie(|c| c.cookie_http_only = Some(true)))),
+        ),
+        (
+            // `cookie: { httpOnly: false }`
+            "cookie-not-http-only",
+            start(builder(store, None).configure(cookie(|c| c.cookie_http_only = Some(false)))),
+        ),
+        (
+            // `cookie: { sameSite: "strict" }`
+            "cookie-strict",
+            start(builder(store, None).configure(cookie(|c| {
+                c.cookie_same_site = Some(SameSite::Strict);
+            }))),
+        ),
+        (
+            // `cors: { origin: "http://good-domain.com", methods: ["GET", "PUT", "POST"],
+            // allowedHeaders: ["my-header"], exposedHeaders: ["my-exposed-header"],
+            // credentials: true, maxAge: 123, optionsSuccessStatus: 200 }`
+            "cors-full",
+            start(builder(store, None).configure(|c| {
+                c.cors_origins = vec!["http://good-domain.com".into()];
+                c.cors_methods = vec!["GET".into(), "PUT".into(), "POST".into()];
+                c.cors_allowed_headers = vec!["my-header".into()];
+                c.cors_exposed_headers = vec!["my-exposed-header".into()];
+                c.cors_credentials = true;
+                c.cors_max_age = Some(123);
+                c.cors_options_status = 200;
+            })),
+        ),
+        (
+            // `{ allowUpgrades: false, pingInterval: 500, pingTimeout: 500 }`, and the
+            // `connection` handler closes the session at once.
+            "gh198",
+            start(closing_builder(store).configure(|c| {
+                pings(500, 500)(c);
+                polling_only(c);
+            })),
         ),
         (
             // `cors: { origin: true, headers: ["my-header"], credentials: true }`

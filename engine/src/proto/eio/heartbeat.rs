@@ -98,6 +98,17 @@ impl Heartbeat {
         }
     }
 
+    /// When the session times out if no pong ever comes from now on: the deadline of the
+    /// outstanding ping, or the next ping's due time plus the timeout. `None` after a timeout
+    /// (or when too far to represent).
+    pub fn gives_up_at(&self) -> Option<Instant> {
+        match self.state {
+            State::Idle { ping_at } => ping_at.and_then(|at| at.checked_add(self.timeout)),
+            State::AwaitingPong { deadline, .. } => deadline,
+            State::TimedOut => None,
+        }
+    }
+
     /// Whether the heartbeat has reported [`HeartbeatAction::Timeout`].
     pub fn is_timed_out(&self) -> bool {
         self.state == State::TimedOut
@@ -163,6 +174,17 @@ mod tests {
         );
         assert_eq!(hb.next_deadline(), Some(t0 + INTERVAL + TIMEOUT));
         assert_eq!(hb.on_deadline(t0 + INTERVAL), None);
+    }
+
+    #[test]
+    fn gives_up_one_timeout_after_the_next_or_outstanding_ping() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        assert_eq!(hb.gives_up_at(), Some(t0 + INTERVAL + TIMEOUT));
+        hb.on_deadline(t0 + INTERVAL + ms(3));
+        assert_eq!(hb.gives_up_at(), Some(t0 + INTERVAL + ms(3) + TIMEOUT));
+        hb.on_deadline(t0 + INTERVAL + ms(3) + TIMEOUT);
+        assert_eq!(hb.gives_up_at(), None);
     }
 
     #[test]

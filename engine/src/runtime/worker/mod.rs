@@ -604,7 +604,16 @@ impl<S: Service, B: Io> Worker<S, B> {
             self.timers.cancel(k);
         }
         let gen = conn.gen;
+        let parked = matches!(conn.phase, Phase::Parked);
         self.io.close(slot, conn);
+        if parked {
+            let id = ConnId {
+                worker: self.index,
+                slot: slot as u32,
+                gen,
+            };
+            self.service.on_parked_close(&mut cx!(self), id, &reason);
+        }
         if let Some(session) = self.sessions.get_mut(slot).and_then(Option::take) {
             let id = ConnId {
                 worker: self.index,
