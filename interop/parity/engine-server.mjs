@@ -230,8 +230,8 @@ it('should not send the io cookie', async () => {
 });
 
 /** Engine.IO sessions open on the metrics server, summed over its workers. */
-async function sessionsOpen() {
-  const res = await request(`${url('count')}/metrics`);
+async function sessionsOpen(server = url('count')) {
+  const res = await request(`${server}/metrics`);
   return [...res.text.matchAll(/^volley_sessions\{[^}]*\} (-?\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
@@ -243,6 +243,40 @@ it('should register a new client', async () => {
   assert.equal(await sessionsOpen(), 1);
   s.close();
 });
+
+it('should register a new client with custom id', async () => {
+  const server = url('custom-id');
+  for (let i = 0; i < 100 && await sessionsOpen(server) !== 0; i++) await sleep(20);
+  assert.equal(await sessionsOpen(server), 0);
+  const s = await opened(eio(server));
+  assert.equal(await sessionsOpen(server), 1);
+  assert.match(s.id, /^CustomId\d+$/);
+  // The server's session is known by that id.
+  const r = await record(s.id);
+  assert.equal(r && r.opened, true, `session ${s.id} on the server`);
+  // And the session works under it.
+  const echo = nextMessage(s);
+  s.send('custom');
+  assert.equal(await echo, 'custom');
+  s.close();
+});
+
+async function refusedByGenerateId(opts) {
+  const res = await request(`${url('custom-id-deny')}/engine.io/?EIO=4&transport=polling`);
+  assert.equal(res.status, 400);
+  assert.deepEqual(json(res), { code: 3, message: 'Bad request' });
+  const s = mk(url('custom-id-deny'), opts);
+  await withTimeout(once(s, 'error'), 3000, 'client error');
+  s.close();
+}
+
+it('should disallow connection that are rejected by `generateId`', async () => {
+  await refusedByGenerateId({});
+}, { modes: ['polling', 'upgrade'] });
+
+it('should disallow connection that are rejected by `generateId` (websocket only)', async () => {
+  await refusedByGenerateId({ transports: ['websocket'] });
+}, { modes: ['websocket'] });
 
 it('should exchange handshake data', async () => {
   const s = eio();

@@ -9,7 +9,7 @@ use crate::proto::eio::{self, HandshakeError, Heartbeat, PayloadDecoder, Sid, Tr
 use crate::proto::http::{self, HttpError, Method, Request};
 use crate::runtime::{Action, ConnId, Cx};
 
-use super::engine::{EioSession, Link, Upper};
+use super::engine::{CustomId, CustomIds, EioSession, Link, Upper};
 use super::engine_io::EioHandler;
 use super::polling::{self, ParkedGet, Polling};
 use super::reason::DisconnectReason;
@@ -23,6 +23,13 @@ use super::stats::Counter;
 /// server's `{"code":4,"message":message}`.
 pub type AllowRequest = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 
+/// Chooses the id of a new session from its handshake request (the reference's
+/// `generateId`): `Ok(id)` is the id the client gets and uses, `Err(_)` refuses the handshake
+/// with 400 and `{"code":3,"message":"Bad request"}`, as the reference does when `generateId`
+/// fails. An id must be unique among the sessions open (a duplicate or empty one is refused the
+/// same way) and is used as it is in query strings, so it should be URL-safe.
+pub type GenerateId = dyn Fn(&Request) -> Result<String, String> + Send + Sync;
+
 /// What runs on top of the Engine.IO sessions of an endpoint.
 pub(crate) enum UpperKind {
     Raw(Arc<dyn EioHandler>),
@@ -32,6 +39,9 @@ pub(crate) enum UpperKind {
 pub(crate) struct EioEndpoint {
     pub upper: UpperKind,
     pub allow_request: Option<Arc<AllowRequest>>,
+    pub generate_id: Option<Arc<GenerateId>>,
+    /// The ids `generate_id` chose, shared by the workers (read only for its endpoints).
+    pub custom_ids: Arc<CustomIds>,
 }
 
 type Headers = Vec<(&'static str, String)>;
@@ -122,6 +132,34 @@ fn reject(
 }
 
 impl EioEndpoint {
+    /// The internal session id for the `sid` a request names: a custom id when the endpoint
+    /// has `generate_id`, else one Volley drew.
+    fn resolve(&self, sid: &str) -> Option<Sid> {
+        if self.generate_id.is_some() {
+            let ids = self.custom_ids.read().ok()?;
+            if let Some(&internal) = ids.get(sid) {
+                return Some(internal);
+            }
+        }
+        Sid::parse(sid)
+    }
+
+    /// Registers the id `generate_id` chose for session `sid`; `None` (refused) when it failed,
+    /// is empty or is in use.
+    fn register_custom_id(&self, chosen: Result<String, String>, sid: Sid) -> Option<CustomId> {
+        let id: Arc<str> = chosen.ok().filter(|id| !id.is_empty())?.into();
+        let mut ids = self.custom_ids.write().ok()?;
+        if ids.contains_key(&id) {
+            return None;
+        }
+        ids.insert(id.clone(), sid);
+        drop(ids);
+        Some(CustomId {
+            id,
+            ids: self.custom_ids.clone(),
+        })
+    }
+
     pub fn on_request(
         &self,
         cx: &mut Cx<'_, Router>,
@@ -203,6 +241,13 @@ impl EioEndpoint {
             Transport::Polling => None,
         };
         let sid = Sid::generate(cx.worker(), &mut cx.state().rng);
+        let custom = match &self.generate_id {
+            None => None,
+            Some(generate) => match self.register_custom_id(generate(req), sid) {
+                Some(c) => Some(c),
+                None => return reject(cx, id, HandshakeError::BadRequest, None, &cors),
+            },
+        };
         let remote = cx.peer_addr(id);
         let upper = match &self.upper {
             UpperKind::Raw(h) => Upper::Raw(h.clone()),
@@ -217,7 +262,8 @@ impl EioEndpoint {
             Some(_) => Link::Ws(id),
             None => {
                 if let Some(name) = &c.cookie {
-                    cors.push(("Set-Cookie", session_cookie(c, name, sid.as_str())));
+                    let id = custom.as_ref().map_or(sid.as_str(), |c| &c.id);
+                    cors.push(("Set-Cookie", session_cookie(c, name, id)));
                 }
                 let mut polling = Polling::new(c.max_buffered);
                 polling.get = Some(ParkedGet {
@@ -231,7 +277,9 @@ impl EioEndpoint {
         let worker = cx.worker();
         let state = cx.state();
         let key = state.sessions.insert(sid, |key| {
-            EioSession::new(sid, key, heartbeat, link, upper, remote)
+            let mut session = EioSession::new(sid, key, heartbeat, link, upper, remote);
+            session.custom = custom;
+            session
         });
         state.stats.add(worker, Counter::SessionsOpened, 1);
         state.stats.sessions_delta(worker, 1);
@@ -256,7 +304,7 @@ impl EioEndpoint {
         sid: &str,
         cors: Headers,
     ) -> Action<Session> {
-        let Some(sid) = Sid::parse(sid) else {
+        let Some(sid) = self.resolve(sid) else {
             return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
         };
         let owner = sid.worker() as usize;
@@ -279,7 +327,7 @@ impl EioEndpoint {
                 polling::respond(cx, &get, &body);
                 if let Some(late) = late {
                     cx.cancel(late.timer);
-                    late.handler.on_close(sid.as_str(), late.collected);
+                    late.handler.on_close(&late.id, late.collected);
                 }
                 return Action::Responded;
             }
@@ -344,7 +392,7 @@ impl EioEndpoint {
         let cors = cors_headers(cx.config(), req);
         let key = req
             .query_param("sid")
-            .and_then(|s| Sid::parse(&s))
+            .and_then(|s| self.resolve(&s))
             .and_then(|sid| cx.state().sessions.key_of(&sid));
         let Some(key) = key else {
             return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
@@ -376,7 +424,7 @@ impl EioEndpoint {
     pub fn on_body_error(&self, cx: &mut Cx<'_, Router>, req: &Request, _err: &HttpError) {
         let key = req
             .query_param("sid")
-            .and_then(|s| Sid::parse(&s))
+            .and_then(|s| self.resolve(&s))
             .and_then(|sid| cx.state().sessions.key_of(&sid));
         if let Some(key) = key {
             with_session(cx, key, |_, s| s.close(DisconnectReason::TransportError));

@@ -3,8 +3,9 @@
 //! above (a raw Engine.IO handler or a Socket.IO client), packets out through a [`Tx`], the
 //! upgrade from polling to WebSocket, and the end of the session.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
@@ -133,12 +134,14 @@ fn raw_message(
     h: &dyn EioHandler,
     tx: Tx<'_, '_>,
     sid: Sid,
+    id: Option<Arc<str>>,
     remote: Option<SocketAddr>,
     msg: WsMessage<'_>,
 ) -> Result<(), DisconnectReason> {
     let mut socket = EioSocket {
         tx,
         sid,
+        id,
         remote,
         close: false,
     };
@@ -163,6 +166,27 @@ pub(crate) struct EioSession {
     upper: Upper,
     /// The peer address of the connection that opened the session.
     remote: Option<SocketAddr>,
+    /// The id the application chose for the session (`ServerBuilder::generate_id`), which the
+    /// client knows it by; `sid` stays the internal one.
+    pub custom: Option<CustomId>,
+}
+
+/// Custom session ids of one endpoint and the internal session each stands for.
+pub(crate) type CustomIds = RwLock<HashMap<Arc<str>, Sid>>;
+
+/// A custom session id, registered in its endpoint's [`CustomIds`] while the session lives or
+/// what it owes its client is kept; dropping it unregisters the id.
+pub(crate) struct CustomId {
+    pub id: Arc<str>,
+    pub ids: Arc<CustomIds>,
+}
+
+impl Drop for CustomId {
+    fn drop(&mut self) {
+        if let Ok(mut ids) = self.ids.write() {
+            ids.remove(&self.id);
+        }
+    }
 }
 
 impl EioSession {
@@ -176,6 +200,7 @@ impl EioSession {
     ) -> Self {
         EioSession {
             remote,
+            custom: None,
             sid,
             key,
             heartbeat,
@@ -189,6 +214,11 @@ impl EioSession {
 
     pub fn sid(&self) -> Sid {
         self.sid
+    }
+
+    /// The custom id the client knows the session by, if the application chose one.
+    fn custom_id(&self) -> Option<Arc<str>> {
+        self.custom.as_ref().map(|c| c.id.clone())
     }
 
     /// The link and, if this session carries it, Socket.IO socket `sid` (split borrows, so a
@@ -249,13 +279,14 @@ impl EioSession {
             &[]
         };
         let sid = self.sid;
+        let id = self.custom_id();
         let mut tx = Tx {
             cx,
             link: &mut self.link,
         };
         tx.text(|b| {
             let info = OpenInfo {
-                sid: sid.as_str(),
+                sid: id.as_deref().unwrap_or(sid.as_str()),
                 upgrades,
                 ping_interval_ms: interval,
                 ping_timeout_ms: timeout,
@@ -274,6 +305,7 @@ impl EioSession {
                 let mut socket = EioSocket {
                     tx,
                     sid,
+                    id,
                     remote: self.remote,
                     close: false,
                 };
@@ -357,6 +389,7 @@ impl EioSession {
                             h.as_ref(),
                             tx,
                             self.sid,
+                            self.custom.as_ref().map(|c| c.id.clone()),
                             self.remote,
                             WsMessage::Text(text),
                         ),
@@ -375,6 +408,7 @@ impl EioSession {
                         h.as_ref(),
                         tx,
                         self.sid,
+                        self.custom.as_ref().map(|c| c.id.clone()),
                         self.remote,
                         WsMessage::Binary(data),
                     ),
@@ -594,6 +628,15 @@ impl EioSession {
             cx,
             link: &mut link,
         };
+        let id: Box<str> = self
+            .custom_id()
+            .as_deref()
+            .unwrap_or(self.sid.as_str())
+            .into();
+        if let Some(closed) = owed.as_mut() {
+            // The id stays known while the client may still come for what it is owed.
+            closed.custom = self.custom.take();
+        }
         match (self.upper, owed.as_mut()) {
             // The client has yet to collect the close packet: as the reference's socket stays
             // `closing` until then, the handler hears of the end when the client's GET takes
@@ -607,6 +650,7 @@ impl EioSession {
                 };
                 let timer = tx.cx.arm(at, Timer::Heartbeat(self.key));
                 closed.late = Some(LateReport {
+                    id,
                     handler,
                     key: self.key,
                     timer,
@@ -614,7 +658,7 @@ impl EioSession {
                     on_timeout,
                 });
             }
-            (Upper::Raw(h), None) => h.on_close(self.sid.as_str(), reason),
+            (Upper::Raw(h), None) => h.on_close(&id, reason),
             (Upper::Sio(client), _) => client.on_closed(&mut tx, reason),
         }
         owed

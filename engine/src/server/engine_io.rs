@@ -2,6 +2,7 @@
 //! (open packet, heartbeats), for users who want the transport and nothing above it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::proto::eio::{Sid, Transport};
 
@@ -23,6 +24,8 @@ pub trait EioHandler: Send + Sync + 'static {
 pub struct EioSocket<'c, 'a> {
     pub(crate) tx: Tx<'c, 'a>,
     pub(crate) sid: Sid,
+    /// The id the application chose for the session, if any (`ServerBuilder::generate_id`).
+    pub(crate) id: Option<Arc<str>>,
     /// The peer address of the connection that opened the session.
     pub(crate) remote: Option<SocketAddr>,
     /// The handler asked to end the session.
@@ -30,9 +33,10 @@ pub struct EioSocket<'c, 'a> {
 }
 
 impl EioSocket<'_, '_> {
-    /// The session id.
+    /// The session id: the one `ServerBuilder::generate_id` chose, or else the one Volley
+    /// drew.
     pub fn sid(&self) -> &str {
-        self.sid.as_str()
+        self.id.as_deref().unwrap_or(self.sid.as_str())
     }
 
     /// The transport carrying the session now (the reference's `socket.transport.name`):

@@ -27,7 +27,7 @@ pub use crate::proto::http::Request;
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use broadcast::BroadcastAcks;
-pub use endpoint::AllowRequest;
+pub use endpoint::{AllowRequest, GenerateId};
 pub use engine_io::{EioHandler, EioSocket};
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
@@ -92,6 +92,7 @@ pub struct ServerBuilder {
     engine_io: Option<Arc<dyn EioHandler>>,
     namespaces: Vec<NamespaceBuilder>,
     allow_request: Option<Arc<AllowRequest>>,
+    generate_id: Option<Arc<GenerateId>>,
     /// Exact namespace names, whose Redis request channels are subscribed from the start.
     exact_namespaces: Vec<String>,
     on_server_side_emit: Option<Arc<ServerSideEmitHandler>>,
@@ -173,6 +174,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Chooses the id of every new Engine.IO session (the reference's `generateId`; see
+    /// [`GenerateId`]): the client knows its session by it, and raw handlers see it in
+    /// `EioSocket::sid` and `on_close`. Default: Volley draws a random id that also says which
+    /// worker owns the session; with custom ids, requests find their session through a table
+    /// the workers share (one read lock per polling request or upgrade).
+    pub fn generate_id(
+        mut self,
+        f: impl Fn(&Request) -> Result<String, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.generate_id = Some(Arc::new(f));
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`
@@ -206,6 +220,8 @@ impl ServerBuilder {
                 Endpoint::Eio(Arc::new(EioEndpoint {
                     upper: UpperKind::Raw(h),
                     allow_request: self.allow_request.clone(),
+                    generate_id: self.generate_id.clone(),
+                    custom_ids: Arc::default(),
                 })),
             ));
         }
@@ -238,6 +254,8 @@ impl ServerBuilder {
                 Endpoint::Eio(Arc::new(EioEndpoint {
                     upper: UpperKind::Sio(Arc::new(app)),
                     allow_request: self.allow_request.clone(),
+                    generate_id: self.generate_id.clone(),
+                    custom_ids: Arc::default(),
                 })),
             ));
         }
@@ -300,6 +318,7 @@ impl Server {
             engine_io: None,
             namespaces: Vec::new(),
             allow_request: None,
+            generate_id: None,
             exact_namespaces: Vec::new(),
             on_server_side_emit: None,
         }

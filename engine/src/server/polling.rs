@@ -9,7 +9,7 @@ use crate::proto::eio::{self, PacketType};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::{ConnId, Cx};
 
-use super::engine::Out;
+use super::engine::{CustomId, Out};
 use super::engine_io::EioHandler;
 use super::reason::DisconnectReason;
 use super::router::Router;
@@ -154,11 +154,13 @@ impl Polling {
                 Some(Closed {
                     queued: None,
                     late: None,
+                    custom: None,
                 })
             }
             None => Some(Closed {
                 queued: (!queued.is_empty()).then_some(queued),
                 late: None,
+                custom: None,
             }),
         }
     }
@@ -171,6 +173,8 @@ pub(crate) struct Closed {
     /// The raw handler still to hear of the end, as the reference's socket stays `closing`
     /// until its client collects the close packet.
     pub late: Option<LateReport>,
+    /// The custom id the client knows the session by, kept registered meanwhile.
+    pub custom: Option<CustomId>,
 }
 
 /// The end of a raw Engine.IO session closed by the server while no GET was parked: its
@@ -178,6 +182,8 @@ pub(crate) struct Closed {
 /// or, if the client never comes, when `timer` fires (with `on_timeout`: `ping timeout` at the
 /// session's heartbeat deadline, or `collected` after the polling close timeout).
 pub(crate) struct LateReport {
+    /// The session id the handler knows.
+    pub id: Box<str>,
     pub handler: Arc<dyn EioHandler>,
     /// The ended session's key; its `Timer::Heartbeat` is `timer`.
     pub key: SessionKey,

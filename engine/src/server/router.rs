@@ -285,8 +285,8 @@ impl Service for Router {
         if let Timer::Heartbeat(key) = t {
             // The heartbeat deadline of a session that ended while its client still had to
             // collect the close packet.
-            if let Some((sid, late)) = cx.state().sessions.take_late(key) {
-                late.handler.on_close(sid.as_str(), late.on_timeout);
+            if let Some((_, late)) = cx.state().sessions.take_late(key) {
+                late.handler.on_close(&late.id, late.on_timeout);
                 return;
             }
         }

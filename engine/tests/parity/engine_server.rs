@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use volley::config::{SameSite, Transports};
@@ -279,6 +279,23 @@ fn others(store: &Arc<Store>) -> Vec<(&'static str, Server)> {
                 pings(500, 500)(c);
                 polling_only(c);
             })),
+        ),
+        (
+            // `engine.generateId = (req) => "CustomId" + Date.now()`, and clients counted.
+            "custom-id",
+            start(
+                builder(store, None)
+                    .configure(|c| c.metrics_path = Some("/metrics".into()))
+                    .generate_id(|_| {
+                        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+                        Ok(format!("CustomId{}", now.as_millis()))
+                    }),
+            ),
+        ),
+        (
+            // `engine.generateId = () => Promise.reject(new Error("nope"))`
+            "custom-id-deny",
+            start(builder(store, None).generate_id(|_| Err("nope".into()))),
         ),
         (
             // `cors: { origin: true, headers: ["my-header"], credentials: true }`
