@@ -39,6 +39,7 @@ fn still_serving(addr: SocketAddr) {
 }
 
 const UNKNOWN_SID: &str = "{\"code\":1,\"message\":\"Session ID unknown\"}";
+const BAD_REQUEST: &str = "{\"code\":3,\"message\":\"Bad request\"}";
 
 #[test]
 fn bad_bodies_get_their_status() {
@@ -90,7 +91,12 @@ fn chunked_bodies_over_the_limit_and_bad_base64() {
         "Transfer-Encoding: chunked\r\n",
         big.as_bytes(),
     );
-    assert_eq!(status, 200, "exactly maxPayload is fine");
+    // Exactly maxPayload passes the size check (413 beyond it, below); the garbage in it does
+    // not parse: 400, and the session ends.
+    assert_eq!(
+        status, 400,
+        "exactly maxPayload is not refused for its size"
+    );
     let (sid2, _) = session(addr);
     let over = format!("{:x}\r\n{}\r\n0\r\n\r\n", 10_001, "x".repeat(10_001));
     let (status, _) = request(
@@ -108,7 +114,10 @@ fn chunked_bodies_over_the_limit_and_bad_base64() {
         Some("parse error")
     );
     let (sid3, socket3) = session(addr);
-    assert_eq!(post(addr, &sid3, "b!!!notbase64"), (200, "ok".to_string()));
+    assert_eq!(
+        post(addr, &sid3, "b!!!notbase64"),
+        (400, BAD_REQUEST.to_string())
+    );
     assert_eq!(
         board.wait(&socket3, Duration::from_secs(2)).as_deref(),
         Some("parse error")

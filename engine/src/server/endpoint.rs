@@ -381,7 +381,9 @@ impl EioEndpoint {
         }
     }
 
-    /// The body of a polling POST arrived: its packets go to the session, the client gets `ok`.
+    /// The body of a polling POST arrived: its packets go to the session, the client gets `ok`
+    /// (400 when a packet does not parse: the session is closed and the request refused, where
+    /// the reference aborts it; the Engine.IO compliance suite expects the 400).
     pub fn on_body(
         &self,
         cx: &mut Cx<'_, Router>,
@@ -397,7 +399,7 @@ impl EioEndpoint {
         let Some(key) = key else {
             return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
         };
-        with_session(cx, key, |cx, s| {
+        let parse_error = with_session(cx, key, |cx, s| {
             if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut s.link {
                 if p.post == Some(id) {
                     p.post = None;
@@ -406,13 +408,20 @@ impl EioEndpoint {
             for packet in PayloadDecoder::new(body) {
                 match packet {
                     Ok(p) => s.on_packet(cx, p),
-                    Err(_) => s.close(DisconnectReason::ParseError),
+                    Err(_) => {
+                        s.close(DisconnectReason::ParseError);
+                        return true;
+                    }
                 }
                 if s.is_closing() {
                     break;
                 }
             }
+            false
         });
+        if parse_error == Some(true) {
+            return reject(cx, id, HandshakeError::BadRequest, None, &cors);
+        }
         let extra = polling_headers(req, cors);
         let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "text/html")];
         headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
