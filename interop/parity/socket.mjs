@@ -3,7 +3,7 @@
 // binary attachment shown as {"$binary": <length>} (a Buffer on the server's side).
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { it, run, client, connected, next, ask, sleep, once, withTimeout, base, mode } from './lib.mjs';
+import { it, run, client, connected, next, ask, sleep, once, withTimeout, settled, base, mode } from './lib.mjs';
 
 /** `byte[i]` of the server's stand-ins for the reference's image fixtures. */
 const image = (len) => Buffer.from(Array.from({ length: len }, (_, i) => (i * 31 + 7) % 251));
@@ -47,6 +47,21 @@ async function count(nsp, room = null) {
   stats.disconnect();
   return n;
 }
+
+it('should not fire events more than once after manually reconnecting', async () => {
+  // The stock client closes at once only when no upgrade is in flight: mid-upgrade its close
+  // waits, and the `connect()` on the next tick reuses the closing connection (a client race).
+  const s = await settled(await connected(client('/')));
+  let connects = 0;
+  const again = new Promise((resolve) => s.on('connect', () => { connects++; resolve(); }));
+  s.io.engine.close();
+  process.nextTick(() => s.connect());
+  // Generous: on a loaded 2-core machine a fresh handshake can take a while.
+  await withTimeout(again, 15000, 'connect after the manual reconnect');
+  await sleep(200);
+  assert.equal(connects, 1);
+  s.disconnect();
+});
 
 it('should not fire reconnect_failed event more than once when server closed', async () => {
   const ctl = await connected(client('/aux'));
@@ -158,8 +173,23 @@ it('should receive events with several types of data (including binary)', async 
   s.disconnect();
 });
 
-// Left out: 'should not emit volatile event after regular event' (polling) and (ws). A
-// `volatile_emit` in `on_connect` right after an `emit` is delivered too (2 events, not 1).
+/** Connects to `nsp` (whose `on_connect` emits, then emits volatile) and counts `ev` for `ms`. */
+async function volatileAfterRegular(ms) {
+  const s = client('/volatile-after-regular');
+  const evs = counter(s, 'ev');
+  await connected(s);
+  await sleep(ms);
+  s.disconnect();
+  return evs.n;
+}
+
+it('should not emit volatile event after regular event (polling)', async () => {
+  assert.equal(await volatileAfterRegular(200), 1);
+}, { modes: ['polling'] });
+
+it('should not emit volatile event after regular event (ws)', async () => {
+  assert.equal(await volatileAfterRegular(200), 1);
+}, { modes: ['websocket'] });
 
 /** Connects to `nsp`, waits `idle` ms, has the server run `what`, counts `ev` for `ms`. */
 async function volatileCase(nsp, what, idle, ms) {
@@ -436,6 +466,29 @@ it('should error with raw binary and warn', async () => {
 it('should not crash when receiving an error packet without handler', async () => {
   await rawAfterUpgrade('44["handle me please"]');
 }, { modes: ['upgrade'] });
+
+/** Writes `raw` as an Engine.IO message on a settled socket of `/raw-error`: the session must end
+ * and the socket's `error` handler must have heard the parser's message. */
+async function rawError(raw) {
+  const s = await settled(await connected(client('/raw-error')));
+  const id = s.id;
+  const gone = next(s, 'disconnect');
+  s.io.engine.write(raw);
+  await gone;
+  const probe = await connected(client('/raw-error'));
+  const [heard] = await ask(probe, 'errors', id);
+  probe.disconnect();
+  assert.equal(heard.length, 1, `error events: ${JSON.stringify(heard)}`);
+  assert.match(heard[0], /Illegal attachments/);
+}
+
+it('should not crash with raw binary', async () => {
+  await rawError('5woooot');
+});
+
+it('should handle empty binary packet', async () => {
+  await rawError('5');
+});
 
 it('should throw on reserved event', async () => {
   const s = client('/reserved');

@@ -337,7 +337,9 @@ fn deliver_one(
     mut state: Option<&mut SocketState>,
     msg: &BroadcastMsg,
 ) -> bool {
-    if msg.volatile && tx.queued_bytes() > 0 {
+    // A socket still in its connect hook has its CONNECT reply to write: not writable.
+    let connecting = state.as_deref().is_some_and(|s| !s.connected);
+    if msg.volatile && (connecting || tx.queued_bytes() > 0) {
         let worker = tx.cx.worker();
         tx.cx.state().stats.add(worker, Counter::VolatileDrops, 1);
         return false;

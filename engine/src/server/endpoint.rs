@@ -98,6 +98,14 @@ fn session_cookie(config: &Config, name: &str, sid: &str) -> String {
     v
 }
 
+/// Answers a polling POST whose packets were taken.
+fn post_ok(cx: &mut Cx<'_, Router>, id: ConnId, req: &Request, cors: &Headers) {
+    let extra = polling_headers(req, cors.clone());
+    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "text/html")];
+    headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    cx.respond(id, 200, &headers, b"ok", req.keep_alive);
+}
+
 /// `headers` plus what the reference's polling transport adds to every polling response:
 /// `Cache-Control: no-store`, and `X-XSS-Protection: 0` for Internet Explorer.
 fn polling_headers(req: &Request, mut headers: Headers) -> Headers {
@@ -399,7 +407,7 @@ impl EioEndpoint {
         let Some(key) = key else {
             return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
         };
-        let parse_error = with_session(cx, key, |cx, s| {
+        let answered = with_session(cx, key, |cx, s| {
             if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut s.link {
                 if p.post == Some(id) {
                     p.post = None;
@@ -410,22 +418,26 @@ impl EioEndpoint {
                     Ok(p) => s.on_packet(cx, p),
                     Err(_) => {
                         s.close(DisconnectReason::ParseError);
-                        return true;
+                        return false;
                     }
                 }
                 if s.is_closing() {
                     break;
                 }
             }
-            false
+            // `ok` goes out before what these packets caused reaches a parked GET (flushed
+            // when this returns), as from the reference, which answers its handlers' emits
+            // on the next tick: the client's POST has settled when the replies arrive, so a
+            // `close()` in its `connect` handler does not wait for a write in flight.
+            post_ok(cx, id, req, &cors);
+            true
         });
-        if parse_error == Some(true) {
-            return reject(cx, id, HandshakeError::BadRequest, None, &cors);
+        match answered {
+            Some(true) => {}
+            Some(false) => return reject(cx, id, HandshakeError::BadRequest, None, &cors),
+            // A handler panicked before the answer: its session ends, the POST itself was fine.
+            None => post_ok(cx, id, req, &cors),
         }
-        let extra = polling_headers(req, cors);
-        let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "text/html")];
-        headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-        cx.respond(id, 200, &headers, b"ok", req.keep_alive);
         Action::Responded
     }
 

@@ -166,8 +166,26 @@ fn server(aux: AuxServers) -> Server {
         }
     }
 
+    // What `on_error` heard, per socket id, read back by the `errors` event.
+    let errors: OutgoingLog = Arc::default();
+    let heard = errors.clone();
     super::harness::builder()
         .namespace("/", |_| {})
+        .namespace("/raw-error", move |ns| {
+            let heard = heard.clone();
+            ns.on_error(move |s, message| {
+                let mut log = heard.lock().unwrap();
+                log.entry(s.id().to_string())
+                    .or_default()
+                    .push(json!(message));
+            });
+            let errors = errors.clone();
+            ns.on("errors", move |_, args| {
+                let sid: String = args.deserialize(0).ok()?;
+                let seen = errors.lock().unwrap().remove(&sid).unwrap_or_default();
+                Ack::one(&seen).ok()
+            });
+        })
         .namespace("/recv", |ns| {
             ns.on_any(|s, name, args| {
                 let _ = s.emit("got", &(name, describe(args)));
@@ -218,6 +236,13 @@ fn server(aux: AuxServers) -> Server {
                 let _ = s.volatile_emit("ev", "data");
                 let _ = s.emit("ev", "data");
                 None
+            });
+        })
+        .namespace("/volatile-after-regular", |ns| {
+            ns.on_connect(|s, _| {
+                let _ = s.emit("ev", "data");
+                let _ = s.volatile_emit("ev", "data");
+                Ok(())
             });
         })
         .namespace("/volatile-broadcast", |ns| {

@@ -54,7 +54,7 @@ impl fmt::Display for SioError {
             Self::UnknownType => f.write_str("unknown socket.io packet type"),
             Self::BadNamespace => f.write_str("namespace is not valid UTF-8"),
             Self::BadAckId => f.write_str("invalid ack id"),
-            Self::BadAttachments => f.write_str("invalid attachment count"),
+            Self::BadAttachments => f.write_str("Illegal attachments"),
             Self::TooManyAttachments => f.write_str("too many attachments"),
             Self::InvalidPayload(why) => write!(f, "invalid payload: {why}"),
             Self::Json => f.write_str("invalid JSON"),

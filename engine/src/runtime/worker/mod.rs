@@ -480,7 +480,12 @@ impl<S: Service, B: Io> Worker<S, B> {
             self.rearm_deadline(slot);
             self.reparse_slot(slot);
         }
-        while let Some(slot) = self.dirty.pop() {
+        // In the order queued: a response written first goes out first (a polling POST's
+        // `ok` before the replies its packets caused reach the parked GET), as from a server
+        // that writes at once. A flush may queue more (drain callbacks); those follow.
+        let mut next = 0;
+        while let Some(&slot) = self.dirty.get(next) {
+            next += 1;
             if let Some(c) = self.conns.get_mut(slot) {
                 c.dirty = false;
                 if !c.blocked {
@@ -488,6 +493,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                 }
             }
         }
+        self.dirty.clear();
         self.finish_closes();
     }
 

@@ -78,7 +78,7 @@ impl SioClient {
     pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
         if self.binary.is_some() {
             // Attachments of the previous packet must come first.
-            return Err(DisconnectReason::ForcedClose);
+            return Err(self.malformed(tx, "got plaintext data when reconstructing a packet"));
         }
         let limits = self.app.limits;
         let worker = tx.cx.worker();
@@ -91,7 +91,7 @@ impl SioClient {
                 tx.cx.state().stats.add(worker, Counter::PacketsTooDeep, 1);
                 return Ok(());
             }
-            Err(_) => return Err(DisconnectReason::ForcedClose),
+            Err(e) => return Err(self.malformed(tx, &e.to_string())),
         };
         match packet.ty {
             PacketType::Connect => self.connect(tx, packet.nsp, packet.data),
@@ -110,10 +110,14 @@ impl SioClient {
             }
             PacketType::BinaryEvent | PacketType::BinaryAck => {
                 self.joined(packet.nsp)?;
-                let asm = BinaryAssembler::start(packet, &limits)
-                    .map_err(|_| DisconnectReason::ForcedClose)?;
+                let asm = match BinaryAssembler::start(packet, &limits) {
+                    Ok(asm) => asm,
+                    Err(e) => return Err(self.malformed(tx, &e.to_string())),
+                };
                 if asm.is_complete() {
-                    let p = asm.finish().map_err(|_| DisconnectReason::ForcedClose)?;
+                    let p = asm
+                        .finish()
+                        .map_err(|e| self.malformed(tx, &e.to_string()))?;
                     return self.owned(tx, &p);
                 }
                 let at = tx.cx.now() + self.app.attachment_timeout;
@@ -127,7 +131,7 @@ impl SioClient {
 
     pub fn on_binary(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
         let Some((asm, _)) = self.binary.as_mut() else {
-            return Err(DisconnectReason::ForcedClose);
+            return Err(self.malformed(tx, "got binary data when not reconstructing a packet"));
         };
         match asm.push(data) {
             Ok(None) => Ok(()),
@@ -137,8 +141,22 @@ impl SioClient {
                 }
                 self.owned(tx, &p)
             }
-            Err(_) => Err(DisconnectReason::ForcedClose),
+            Err(e) => Err(self.malformed(tx, &e.to_string())),
         }
+    }
+
+    /// A packet the parser refused: every socket's `on_error` handlers hear why, then the
+    /// session ends (`forced close`), as the reference's client `onerror` does.
+    fn malformed(&mut self, tx: &mut Tx<'_, '_>, message: &str) -> DisconnectReason {
+        let app = Arc::clone(&self.app);
+        for idx in 0..self.sockets.len() {
+            let ns = &app.namespaces[self.sockets[idx].ns];
+            let mut socket = socket!(self, tx, &mut self.sockets[idx], None);
+            for h in &ns.error {
+                h(&mut socket, message);
+            }
+        }
+        DisconnectReason::ForcedClose
     }
 
     pub fn on_timer(&mut self, tx: &mut Tx<'_, '_>, t: Timer) -> Outcome {

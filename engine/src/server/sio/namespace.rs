@@ -234,7 +234,9 @@ impl NamespaceBuilder {
         self
     }
 
-    /// Runs when event middleware refuses an event of a socket (`socket.on("error")`).
+    /// Runs when event middleware refuses an event of a socket, with the middleware's message,
+    /// and when the client sends a packet the parser refuses, with the parser's message (e.g.
+    /// `Illegal attachments`) just before the session ends (`socket.on("error")`).
     pub fn on_error(
         &mut self,
         f: impl Fn(&mut Socket<'_, '_>, &str) + Send + Sync + 'static,
