@@ -93,7 +93,7 @@ fn broadcasts_rooms_and_fetch_across_two_volley_nodes() {
     assert_eq!(a.handle().of("/").local().count(Duration::from_secs(3)), 2);
 
     // Room operations from B apply on A.
-    b.handle().of("/").to("r").sockets_join(&["vip"]);
+    b.handle().of("/").to("r").sockets_join("vip");
     let joined = common::wait_until(Duration::from_secs(5), || {
         a.handle()
             .of("/")
@@ -110,7 +110,7 @@ fn broadcasts_rooms_and_fetch_across_two_volley_nodes() {
         .unwrap();
     assert_eq!(expect_prefix(&mut a1, "42"), r#"42["news","vip only"]"#);
     assert_eq!(expect_prefix(&mut b1, "42"), r#"42["news","vip only"]"#);
-    b.handle().of("/").sockets_leave(&["vip"]);
+    b.handle().of("/").sockets_leave("vip");
     let left = common::wait_until(Duration::from_secs(5), || {
         a.handle()
             .of("/")

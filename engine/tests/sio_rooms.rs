@@ -86,13 +86,13 @@ fn start(handle_slot: Arc<OnceLock<ServerHandle>>) -> Server {
                 std::thread::spawn(move || {
                     let ns = handle.of("/");
                     let before = ns.clone().to(&from).count(Duration::from_secs(2));
-                    ns.clone().to(&from).sockets_join(&[&to]);
+                    ns.clone().to(&from).sockets_join(&to);
                     let fetched = ns.clone().to(&to).fetch_sockets(Duration::from_secs(2));
                     let _ = ns.clone().to(&to).emit("msg", &["from the handle"]);
                     let mut ids: Vec<String> = fetched.iter().map(|s| s.id.clone()).collect();
                     ids.sort();
                     let rooms_ok = fetched.iter().all(|s| s.rooms.contains(&to) && s.rooms[0] == s.id);
-                    ns.clone().to(&to).sockets_leave(&[&to]);
+                    ns.clone().to(&to).sockets_leave(&to);
                     let after = ns.clone().to(&to).count(Duration::from_secs(2));
                     ack.send(Ack::one(&serde_json::json!({"before": before, "ids": ids, "roomsOk": rooms_ok, "after": after})).unwrap());
                 });

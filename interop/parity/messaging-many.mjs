@@ -144,6 +144,28 @@ it('should properly cleanup left rooms', async () => {
   s.disconnect();
 });
 
+it('deletes empty rooms', async () => {
+  const s = await connected(client('/empty-rooms'));
+  assert.deepEqual(await ask(s, 'join', 'a'), [true]);
+  const [withA] = await ask(s, 'rooms');
+  assert.ok(withA.includes('a'), `rooms after the join: ${withA}`);
+  assert.deepEqual(await ask(s, 'leave', 'a'), [true]);
+  const [withoutA] = await ask(s, 'rooms');
+  assert.ok(!withoutA.includes('a'), `rooms after the leave: ${withoutA}`);
+  assert.ok(withoutA.includes(s.id), 'the own-id room stays');
+  s.disconnect();
+});
+
+it('allows to join several rooms at once', async () => {
+  const s = client('/join-several');
+  const rooms = next(s, 'rooms');
+  await connected(s);
+  const [id, now] = await rooms;
+  assert.equal(id, s.id);
+  assert.deepEqual(now, [id, 'a', 'b', 'c'].sort());
+  s.disconnect();
+});
+
 it('should exclude specific sockets when broadcasting', async () => {
   const [s1, s2, s3] = await clients(3);
   const [g2, g3] = [record(s2, 'a'), record(s3, 'a')];

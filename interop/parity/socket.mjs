@@ -519,6 +519,13 @@ it('should not join rooms after disconnection', async () => {
   assert.equal(await count('/join-after-disconnect', 'room1'), 0);
 });
 
+it('should leave multiple rooms at once', async () => {
+  const s = await connected(client('/leave-multiple'));
+  const [rooms] = await ask(s, 'rooms');
+  assert.deepEqual(rooms, [s.id], 'room1 and room2 are gone');
+  s.disconnect();
+});
+
 it('should call listener', async () => {
   const s = client('/any');
   s.emit('my-event', '123');
@@ -530,6 +537,17 @@ it('should prepend listener', async () => {
   const s = client('/any-prepend');
   s.emit('my-event', '123');
   assert.deepEqual(await next(s, 'ran'), [['prepended second', 'prepended first']]);
+  s.disconnect();
+});
+
+it('should remove listener', async () => {
+  const s = client('/any-remove');
+  const failed = [];
+  s.on('failed', (why) => failed.push(why));
+  s.emit('my-event', '123');
+  assert.deepEqual(await next(s, 'any-ok'), ['my-event', 0]);
+  await sleep(50);
+  assert.deepEqual(failed, []);
   s.disconnect();
 });
 
@@ -558,6 +576,26 @@ it('should call listener when broadcasting binary data', async () => {
   const [a] = await ev;
   assert.ok(Buffer.isBuffer(a) && a.equals(Buffer.from([1, 2, 3])), 'the bytes');
   assert.deepEqual(await ask(s, 'seen'), [[['my-event', [{ $binary: 3 }]]]]);
+  s.disconnect();
+});
+
+it('should prepend listener', async () => {
+  const s = client('/outgoing-prepend');
+  const ran = next(s, 'ran');
+  const ev = next(s, 'my-event');
+  await connected(s);
+  assert.deepEqual(await ev, ['123']);
+  assert.deepEqual(await ran, [['prepended second', 'prepended first', 'added my-event']]);
+  s.disconnect();
+});
+
+it('should remove listener', async () => {
+  const s = client('/outgoing-remove');
+  const ran = next(s, 'ran');
+  const ev = next(s, 'my-event');
+  await connected(s);
+  assert.deepEqual(await ev, ['123']);
+  assert.deepEqual(await ran, [['my-event "123"'], 0]);
   s.disconnect();
 });
 

@@ -377,8 +377,9 @@ fn deliver_one(
     }
     if let Some(st) = &state {
         let outgoing = &st.app.namespaces[st.ns].outgoing;
-        if !outgoing.is_empty() {
-            notify_broadcast(outgoing, st.sid.as_str(), msg);
+        let own = st.outgoing_run();
+        if !outgoing.is_empty() || own.is_some() {
+            notify_broadcast(outgoing, own, st.sid.as_str(), msg);
         }
     }
     for p in &msg.packets {
@@ -388,12 +389,17 @@ fn deliver_one(
 }
 
 /// Shows a broadcast to a socket's outgoing listeners (only namespaces that have some pay).
-fn notify_broadcast(outgoing: &[Box<super::sio::OutgoingFn>], sid: &str, msg: &BroadcastMsg) {
+fn notify_broadcast(
+    outgoing: &[Box<super::sio::OutgoingFn>],
+    own: Option<super::sio::OutgoingRun>,
+    sid: &str,
+    msg: &BroadcastMsg,
+) {
     let Some((text, rest)) = msg.packets.split_first() else {
         return;
     };
     let attachments: Vec<Bytes> = rest.iter().map(|p| p.out().bytes().clone()).collect();
-    super::sio::notify_outgoing(outgoing, sid, text.eio_payload(), &attachments);
+    super::sio::notify_outgoing(outgoing, own, sid, text.eio_payload(), &attachments);
 }
 
 /// Sends `msg` to every worker but `skip` (the sender's own, already delivered).

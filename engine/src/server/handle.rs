@@ -19,7 +19,7 @@ use super::broadcast::{
     BroadcastMsg,
 };
 use super::engine::Out;
-use super::rooms::Target;
+use super::rooms::{RoomNames, Target};
 use super::router::{Post, SelectOp};
 use super::sio::{EmitError, Handshake};
 use super::stats::{Counter, Stats, StatsSnapshot};
@@ -185,14 +185,14 @@ fn server_side_data<T: Serialize + ?Sized>(
 
 impl HandleBroadcast {
     /// Narrows to the members of `room` (several calls: the union, each socket once).
-    pub fn to(mut self, room: &str) -> Self {
-        self.target.rooms.push(room.to_string());
+    pub fn to(mut self, rooms: impl RoomNames) -> Self {
+        rooms.each_room(&mut |r| self.target.rooms.push(r.to_string()));
         self
     }
 
-    /// Leaves out the members of `room`.
-    pub fn except(mut self, room: &str) -> Self {
-        self.target.except.push(room.to_string());
+    /// Leaves out the members of `rooms` (one name or several).
+    pub fn except(mut self, rooms: impl RoomNames) -> Self {
+        rooms.each_room(&mut |r| self.target.except.push(r.to_string()));
         self
     }
 
@@ -284,8 +284,8 @@ impl HandleBroadcast {
     }
 
     /// Makes every selected socket join `rooms` (on every server of a cluster).
-    pub fn sockets_join(&self, rooms: &[&str]) {
-        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+    pub fn sockets_join(&self, rooms: impl RoomNames) {
+        let rooms = rooms.room_list();
         self.select(|| SelectOp::Join(rooms.clone()));
         if let Some(a) = self.remote() {
             a.select(&self.nsp, &self.target, RemoteOp::Join(rooms));
@@ -293,8 +293,8 @@ impl HandleBroadcast {
     }
 
     /// Makes every selected socket leave `rooms` (on every server of a cluster).
-    pub fn sockets_leave(&self, rooms: &[&str]) {
-        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+    pub fn sockets_leave(&self, rooms: impl RoomNames) {
+        let rooms = rooms.room_list();
         self.select(|| SelectOp::Leave(rooms.clone()));
         if let Some(a) = self.remote() {
             a.select(&self.nsp, &self.target, RemoteOp::Leave(rooms));
@@ -331,6 +331,23 @@ impl HandleBroadcast {
                     .unwrap_or_default(),
             );
         }
+        out
+    }
+
+    /// The rooms of this namespace that have members on this server (every worker; each
+    /// socket's own-id room included, as in the reference's `nsp.adapter.rooms`), sorted;
+    /// a room is gone once its last member left. Waits up to `timeout` for the workers.
+    /// Blocks like [`HandleBroadcast::fetch_sockets`]; the selection's rooms do not apply.
+    pub fn rooms(&self, timeout: Duration) -> Vec<String> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.select(|| SelectOp::Rooms(tx.clone()));
+        drop(tx);
+        let mut out: Vec<String> = gather(&rx, self.handle.peers.len(), timeout)
+            .into_iter()
+            .flatten()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
         out
     }
 

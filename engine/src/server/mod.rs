@@ -27,14 +27,15 @@ pub use crate::proto::http::Request;
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use broadcast::BroadcastAcks;
-pub use endpoint::{AllowRequest, GenerateId};
-pub use engine_io::{EioHandler, EioSocket};
+pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
+pub use engine_io::{EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback};
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
+pub use rooms::RoomNames;
 pub use sio::{
     Ack, AckError, AckId, ConnectError, DeferredAck, EmitError, Handshake, NamespaceBuilder, Socket,
 };
-pub use sio::{SocketBroadcast, SocketData, TimedBroadcast, TimedEmit};
+pub use sio::{ListenerId, SocketBroadcast, SocketData, TimedBroadcast, TimedEmit};
 pub use stats::{Counter, StatsSnapshot};
 pub use ws::{WsConn, WsHandler, WsMessage};
 
@@ -93,6 +94,7 @@ pub struct ServerBuilder {
     namespaces: Vec<NamespaceBuilder>,
     allow_request: Option<Arc<AllowRequest>>,
     generate_id: Option<Arc<GenerateId>>,
+    headers: Option<Arc<HeadersHook>>,
     /// Exact namespace names, whose Redis request channels are subscribed from the start.
     exact_namespaces: Vec<String>,
     on_server_side_emit: Option<Arc<ServerSideEmitHandler>>,
@@ -187,6 +189,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds to or changes the response headers of every Engine.IO/Socket.IO answer: each
+    /// polling GET and POST and each WebSocket's 101, the handshake's included
+    /// ([`ResponseHeaders::initial`]); the reference's `headers` and `initial_headers` events
+    /// (see [`HeadersHook`]). Runs on the worker answering, so it must not block. Default:
+    /// none, the headers are Volley's.
+    pub fn on_headers(
+        mut self,
+        f: impl Fn(&Request, &mut ResponseHeaders) + Send + Sync + 'static,
+    ) -> Self {
+        self.headers = Some(Arc::new(f));
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`
@@ -221,6 +236,7 @@ impl ServerBuilder {
                     upper: UpperKind::Raw(h),
                     allow_request: self.allow_request.clone(),
                     generate_id: self.generate_id.clone(),
+                    headers: self.headers.clone(),
                     custom_ids: Arc::default(),
                 })),
             ));
@@ -255,6 +271,7 @@ impl ServerBuilder {
                     upper: UpperKind::Sio(Arc::new(app)),
                     allow_request: self.allow_request.clone(),
                     generate_id: self.generate_id.clone(),
+                    headers: self.headers.clone(),
                     custom_ids: Arc::default(),
                 })),
             ));
@@ -319,6 +336,7 @@ impl Server {
             namespaces: Vec::new(),
             allow_request: None,
             generate_id: None,
+            headers: None,
             exact_namespaces: Vec::new(),
             on_server_side_emit: None,
         }

@@ -6,6 +6,62 @@ use std::collections::HashMap;
 
 use crate::proto::eio::{Sid, SidMap, SidSet};
 
+/// One room name or several: what `join`, `leave`, `to` and `except` take, as the reference's
+/// take a string or an array (`"a"`, `["a", "b"]`, `&rooms` of a `Vec<String>`...).
+pub trait RoomNames {
+    /// Calls `f` with each room name, in order.
+    fn each_room(&self, f: &mut dyn FnMut(&str));
+
+    /// The names, owned.
+    fn room_list(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.each_room(&mut |r| out.push(r.to_string()));
+        out
+    }
+}
+
+impl RoomNames for str {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        f(self)
+    }
+}
+
+impl RoomNames for String {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        f(self)
+    }
+}
+
+impl RoomNames for std::borrow::Cow<'_, str> {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        f(self)
+    }
+}
+
+impl<T: AsRef<str>> RoomNames for [T] {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        self.iter().for_each(|r| f(r.as_ref()))
+    }
+}
+
+impl<T: AsRef<str>, const N: usize> RoomNames for [T; N] {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        self.iter().for_each(|r| f(r.as_ref()))
+    }
+}
+
+impl<T: AsRef<str>> RoomNames for Vec<T> {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        self.iter().for_each(|r| f(r.as_ref()))
+    }
+}
+
+impl<R: RoomNames + ?Sized> RoomNames for &R {
+    fn each_room(&self, f: &mut dyn FnMut(&str)) {
+        (**self).each_room(f)
+    }
+}
+
 /// Who a broadcast goes to within one namespace.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Target {
@@ -94,6 +150,14 @@ impl Rooms {
             .get(nsp)
             .and_then(|n| n.of.get(sid))
             .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The rooms of a namespace that have members on this worker (own-id rooms included).
+    pub fn names(&self, nsp: &str) -> Vec<String> {
+        self.nsps
+            .get(nsp)
+            .map(|n| n.rooms.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -188,5 +252,36 @@ mod tests {
             r.rooms_of("/", &s[1]),
             vec![s[1].as_str().to_string(), "b".to_string()]
         );
+    }
+
+    #[test]
+    fn a_room_is_gone_with_its_last_member() {
+        let s = sids(2);
+        let mut r = Rooms::default();
+        r.add_socket("/", s[0]);
+        r.add_socket("/", s[1]);
+        r.join("/", s[0], "a");
+        r.join("/", s[1], "a");
+        let has = |r: &Rooms, room: &str| r.names("/").iter().any(|n| n == room);
+        r.leave("/", s[0], "a");
+        assert!(has(&r, "a"), "one member left");
+        r.remove_socket("/", s[1]);
+        assert!(!has(&r, "a"), "no member left: the room is deleted");
+        assert_eq!(r.names("/"), vec![s[0].as_str().to_string()]);
+        r.remove_socket("/", s[0]);
+        assert!(r.names("/").is_empty());
+    }
+
+    #[test]
+    fn room_names_take_one_or_several() {
+        fn list(r: impl RoomNames) -> Vec<String> {
+            r.room_list()
+        }
+        let owned = vec!["x".to_string(), "y".to_string()];
+        assert_eq!(list("a"), ["a"]);
+        assert_eq!(list(["a", "b"]), ["a", "b"]);
+        assert_eq!(list(&owned), ["x", "y"]);
+        assert_eq!(list(&owned[..1]), ["x"]);
+        assert_eq!(list("z".to_string()), ["z"]);
     }
 }

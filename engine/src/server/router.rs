@@ -64,6 +64,8 @@ pub(crate) enum SelectOp {
     Disconnect(bool),
     Fetch(crossbeam_channel::Sender<Vec<SocketInfo>>),
     Count(crossbeam_channel::Sender<usize>),
+    /// The namespace's room names on this worker (the selection does not apply).
+    Rooms(crossbeam_channel::Sender<Vec<String>>),
 }
 
 /// What the endpoints' timers carry.
@@ -338,6 +340,10 @@ impl Service for Router {
 
 /// Applies a handle's operation to this worker's sockets that `target` selects.
 fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
+    if let SelectOp::Rooms(reply) = op {
+        let _ = reply.send(cx.state().rooms.names(nsp));
+        return;
+    }
     let mut sids = Vec::new();
     cx.state().rooms.select(nsp, target, &mut sids);
     match op {
@@ -387,5 +393,6 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
         SelectOp::Count(reply) => {
             let _ = reply.send(sids.len());
         }
+        SelectOp::Rooms(_) => {}
     }
 }

@@ -24,6 +24,29 @@ fn rooms(s: &mut Socket<'_, '_>) -> Vec<String> {
     r
 }
 
+/// `join`/`leave` one room each (acknowledged), and `rooms`: the namespace's rooms over every
+/// worker as the handle lists them (`nsp.adapter.rooms`), read off the worker's thread.
+fn room_index_namespace(ns: &mut NamespaceBuilder) {
+    ns.on("join", |s, args| {
+        s.join(arg(args, 0)?);
+        Ack::one(&true).ok()
+    });
+    ns.on("leave", |s, args| {
+        s.leave(arg(args, 0)?);
+        Ack::one(&true).ok()
+    });
+    ns.on("rooms", |s, _| {
+        let nsp = s.nsp().to_string();
+        let deferred = s.ack_later()?;
+        let handle = s.server();
+        std::thread::spawn(move || {
+            let rooms = handle.of(&nsp).rooms(Duration::from_secs(2));
+            deferred.send(Ack::one(&rooms).unwrap_or_default());
+        });
+        None
+    });
+}
+
 /// `socket.leaveAll()`: leaves every room the socket is in, its own included.
 fn leave_all(s: &mut Socket<'_, '_>) {
     for room in s.rooms() {
@@ -163,6 +186,15 @@ fn server() -> Server {
                 steps.push(rooms(s));
                 let id = s.id().to_string();
                 s.emit("rooms", &(id, steps)).map_err(emit_failed)
+            });
+        })
+        .namespace("/empty-rooms", room_index_namespace)
+        .namespace("/join-several", |ns| {
+            ns.on_connect(|s, _| {
+                s.join(["a", "b", "c"]);
+                let id = s.id().to_string();
+                let now = rooms(s);
+                s.emit("rooms", &(id, now)).map_err(emit_failed)
             });
         })
         .namespace("/acks", acks_namespace)

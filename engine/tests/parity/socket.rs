@@ -8,7 +8,9 @@
 //! event (or an acknowledgement) with the arguments described by [`describe`], so the script
 //! asserts it. `/stats` counts sockets and rooms, `/aux` starts and stops extra servers.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
@@ -405,6 +407,24 @@ fn server(aux: AuxServers) -> Server {
                 Ok(())
             });
         })
+        .namespace("/leave-multiple", |ns| {
+            ns.on_connect(|s, _| {
+                s.join(["room1", "room2"]);
+                s.leave(["room1", "room2"]);
+                Ok(())
+            });
+            // The namespace's rooms as the handle lists them (`io.of("/").adapter.rooms`).
+            ns.on("rooms", |s, _| {
+                let nsp = s.nsp().to_string();
+                let deferred = s.ack_later()?;
+                let handle = s.server();
+                thread::spawn(move || {
+                    let rooms = handle.of(&nsp).rooms(Duration::from_secs(2));
+                    deferred.send(Ack::one(&rooms).unwrap_or_default());
+                });
+                None
+            });
+        })
         .namespace("/any", |ns| {
             ns.on_any(|s, name, args| {
                 let _ = s.emit("any", &(name, describe(args)));
@@ -428,6 +448,58 @@ fn server(aux: AuxServers) -> Server {
             ns.prepend_any(|s, _, _| {
                 s.data_mut::<Vec<String>>()?.push("prepended second".into());
                 None
+            });
+        })
+        .namespace("/any-remove", |ns| {
+            // `socket.onAny(fail); socket.offAny(fail)`, then a listener that reports.
+            ns.on_connect(|s, _| {
+                let fail = s.on_any(|s, _, _| {
+                    let _ = s.emit("failed", "a removed listener ran");
+                });
+                s.off_any(fail);
+                let left = s.any_listeners();
+                s.on_any(move |s, name, _| {
+                    let _ = s.emit("any-ok", &(name, left));
+                });
+                Ok(())
+            });
+        })
+        .namespace("/outgoing-prepend", |ns| {
+            ns.on_connect(|s, _| {
+                let order = Rc::new(RefCell::new(Vec::<String>::new()));
+                let o = order.clone();
+                s.on_any_outgoing(move |name, _| o.borrow_mut().push(format!("added {name}")));
+                let o = order.clone();
+                s.prepend_any_outgoing(move |_, _| o.borrow_mut().push("prepended first".into()));
+                let o = order.clone();
+                s.prepend_any_outgoing(move |_, _| o.borrow_mut().push("prepended second".into()));
+                s.emit("my-event", "123")
+                    .map_err(|e| ConnectError::new(e.to_string()))?;
+                let ran = order.borrow().clone();
+                s.emit("ran", &ran)
+                    .map_err(|e| ConnectError::new(e.to_string()))
+            });
+        })
+        .namespace("/outgoing-remove", |ns| {
+            ns.on_connect(|s, _| {
+                let seen = Rc::new(RefCell::new(Vec::<String>::new()));
+                let o = seen.clone();
+                let fail = s.on_any_outgoing(move |_, _| o.borrow_mut().push("failed".into()));
+                s.off_any_outgoing(fail);
+                let left = s.any_outgoing_listeners();
+                let o = seen.clone();
+                s.on_any_outgoing(move |name, args| {
+                    let first = args
+                        .get(0)
+                        .map(|a| a.json().to_string())
+                        .unwrap_or_default();
+                    o.borrow_mut().push(format!("{name} {first}"));
+                });
+                s.emit("my-event", "123")
+                    .map_err(|e| ConnectError::new(e.to_string()))?;
+                let ran = seen.borrow().clone();
+                s.emit("ran", &(ran, left))
+                    .map_err(|e| ConnectError::new(e.to_string()))
             });
         })
         .namespace("/outgoing", |ns| {

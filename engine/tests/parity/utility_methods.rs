@@ -37,11 +37,11 @@ fn server() -> Server {
                     let fetched = match op.as_str() {
                         "fetch" => target.fetch_sockets(WAIT),
                         "join" => {
-                            target.sockets_join(&[&arg]);
+                            target.sockets_join(&arg);
                             handle.of(&nsp).fetch_sockets(WAIT)
                         }
                         "leave" => {
-                            target.sockets_leave(&[&arg]);
+                            target.sockets_leave(&arg);
                             handle.of(&nsp).fetch_sockets(WAIT)
                         }
                         "disconnect" => {

@@ -291,6 +291,7 @@ impl SioClient {
             auth: auth.map(|a| a.json().into()),
             data: None,
             app: self.app.clone(),
+            listeners: None,
         };
         // In the room index before the hooks run, as the reference joins the socket's own room
         // first: a `join` in middleware or `on_connect` sticks and `rooms()` has the own id.
@@ -358,8 +359,15 @@ impl SioClient {
                     reply = ack;
                 }
             };
+            let (before, after) = socket.state.incoming_run().unwrap_or_default();
+            for f in before {
+                f(&mut socket, name, args);
+            }
             for h in &ns.any {
                 answer(h(&mut socket, name, args));
+            }
+            for f in after {
+                f(&mut socket, name, args);
             }
             match named {
                 Some(handlers) => {

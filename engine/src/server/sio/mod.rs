@@ -4,17 +4,20 @@
 mod ack;
 pub(crate) mod client;
 mod handshake;
+mod listeners;
 mod namespace;
 mod operator;
 mod socket;
 
 pub use ack::{Ack, AckError, AckId, DeferredAck};
 pub use handshake::Handshake;
+pub use listeners::ListenerId;
 pub use namespace::{ConnectError, NamespaceBuilder};
 pub use operator::{SocketBroadcast, TimedBroadcast};
 pub use socket::{EmitError, Socket, SocketData, TimedEmit};
 
 pub(crate) use ack::ack_pending;
+pub(crate) use listeners::OutgoingRun;
 pub(crate) use namespace::OutgoingFn;
 pub(crate) use socket::{notify_outgoing, SocketState};
 

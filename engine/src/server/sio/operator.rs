@@ -12,7 +12,7 @@ use crate::server::broadcast::{
     ack_parts, deliver_local, encode_event, next_broadcast_ack_id, post_remote, AckCollector,
     BroadcastAcks, BroadcastMsg, Current, DeliverFrom,
 };
-use crate::server::rooms::Target;
+use crate::server::rooms::{RoomNames, Target};
 use crate::server::stats::Counter;
 
 use super::socket::{EmitError, Socket};
@@ -27,14 +27,14 @@ pub struct SocketBroadcast<'s, 'c, 'a> {
 
 impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
     /// Also sends to the members of `room` (several rooms: union, each socket once).
-    pub fn to(mut self, room: &str) -> Self {
-        self.target.rooms.push(room.to_string());
+    pub fn to(mut self, rooms: impl RoomNames) -> Self {
+        rooms.each_room(&mut |r| self.target.rooms.push(r.to_string()));
         self
     }
 
-    /// Leaves out the members of `room`.
-    pub fn except(mut self, room: &str) -> Self {
-        self.target.except.push(room.to_string());
+    /// Leaves out the members of `rooms` (one name or several).
+    pub fn except(mut self, rooms: impl RoomNames) -> Self {
+        rooms.each_room(&mut |r| self.target.except.push(r.to_string()));
         self
     }
 

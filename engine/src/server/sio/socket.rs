@@ -14,12 +14,13 @@ use crate::proto::sio::{self, Args, PacketType, ValueRef};
 
 use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
 use super::handshake::Handshake;
+use super::listeners::{OutgoingRun, SocketListeners};
 use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
 use super::SioApp;
 use crate::server::engine::{Out, Tx};
 use crate::server::handle::ServerHandle;
-use crate::server::rooms::Target;
+use crate::server::rooms::{RoomNames, Target};
 use crate::server::router::Timer;
 use crate::server::sessions::SessionKey;
 
@@ -70,6 +71,8 @@ pub(crate) struct SocketState {
     pub data: Option<Box<dyn SocketData>>,
     /// The app, for the namespace's outgoing listeners.
     pub app: Arc<SioApp>,
+    /// Catch-alls added to this socket alone, once it adds one.
+    pub listeners: Option<Box<SocketListeners>>,
 }
 
 /// Per-socket state an application keeps ([`Socket::set_data`]): any `Serialize` type, so
@@ -327,16 +330,18 @@ impl<'c, 'a> Socket<'c, 'a> {
         })
     }
 
-    /// Joins `room` (in this socket's namespace).
-    pub fn join(&mut self, room: &str) {
+    /// Joins `rooms` (one name or several, in this socket's namespace).
+    pub fn join(&mut self, rooms: impl RoomNames) {
         let (nsp, sid) = (&self.state.nsp, self.state.sid);
-        self.tx.cx.state().rooms.join(nsp, sid, room);
+        let index = &mut self.tx.cx.state().rooms;
+        rooms.each_room(&mut |room| index.join(nsp, sid, room));
     }
 
-    /// Leaves `room`.
-    pub fn leave(&mut self, room: &str) {
+    /// Leaves `rooms` (one name or several); a room left empty is deleted.
+    pub fn leave(&mut self, rooms: impl RoomNames) {
         let (nsp, sid) = (&self.state.nsp, self.state.sid);
-        self.tx.cx.state().rooms.leave(nsp, sid, room);
+        let index = &mut self.tx.cx.state().rooms;
+        rooms.each_room(&mut |room| index.leave(nsp, sid, room));
     }
 
     /// The rooms this socket is in (the first is its own id).
@@ -363,9 +368,10 @@ impl<'c, 'a> Socket<'c, 'a> {
         }
     }
 
-    /// A broadcast to the members of `room`, this socket left out (`socket.to(room)`).
-    pub fn to(&mut self, room: &str) -> SocketBroadcast<'_, 'c, 'a> {
-        self.broadcast_to(vec![room.to_string()], true)
+    /// A broadcast to the members of `rooms` (one name or several), this socket left out
+    /// (`socket.to(room)`).
+    pub fn to(&mut self, rooms: impl RoomNames) -> SocketBroadcast<'_, 'c, 'a> {
+        self.broadcast_to(rooms.room_list(), true)
     }
 
     /// A broadcast to every socket of the namespace but this one (`socket.broadcast`).
@@ -402,11 +408,12 @@ impl<'c, 'a> Socket<'c, 'a> {
         let nsp = self.state.nsp.as_str();
         let mut binary = attachments.to_vec();
         let outgoing = &self.state.app.namespaces[self.state.ns].outgoing;
-        if !outgoing.is_empty() {
+        let own = self.state.outgoing_run();
+        if !outgoing.is_empty() || own.is_some() {
             // Listeners see the packet as sent: encode it once, show it, then queue the bytes.
             let mut packet = vec![b'4'];
             body.write(&mut packet, nsp, ack, event, &mut binary)?;
-            notify_outgoing(outgoing, self.state.sid.as_str(), &packet, &binary);
+            notify_outgoing(outgoing, own, self.state.sid.as_str(), &packet, &binary);
             return self.queue(Out::Text(Bytes::from(packet)), binary);
         }
         let mut result = Ok(());
@@ -477,10 +484,12 @@ impl TimedEmit<'_, '_, '_> {
     }
 }
 
-/// Runs a namespace's outgoing listeners for one event packet (`4...`, the Engine.IO message)
-/// sent to socket `sid`, with its attachments.
+/// Runs a namespace's outgoing listeners, and those socket `sid` added itself (`own`, its
+/// prepended ones first, its added ones last), for one event packet (`4...`, the Engine.IO
+/// message) sent to it, with its attachments.
 pub(crate) fn notify_outgoing(
     listeners: &[Box<OutgoingFn>],
+    own: Option<OutgoingRun>,
     sid: &str,
     packet: &[u8],
     attachments: &[Bytes],
@@ -496,8 +505,15 @@ pub(crate) fn notify_outgoing(
         return;
     };
     let args = Args::with_attachments(&p, attachments);
+    let (before, after) = own.unwrap_or_default();
+    for f in before {
+        f(name, &args);
+    }
     for f in listeners {
         f(sid, name, &args);
+    }
+    for f in after {
+        f(name, &args);
     }
 }
 

@@ -1,0 +1,193 @@
+//! Catch-all listeners of one socket, added and removed while it lives (`socket.onAny`,
+//! `prependAny`, `offAny`, and their `Outgoing` twins), around the namespace's catch-alls that
+//! every socket gets when it connects. Sockets that add none pay one `None` check per event.
+
+use std::rc::Rc;
+
+use crate::proto::sio::Args;
+
+use super::socket::{Socket, SocketState};
+
+/// A socket's incoming catch-all: the socket, the event name, its arguments.
+type IncomingListener = Rc<dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>)>;
+
+/// A socket's outgoing catch-all: the event name and its arguments, as sent.
+type OutgoingListener = Rc<dyn Fn(&str, &Args<'_>)>;
+
+/// Names a listener added with [`Socket::on_any`] and its kin, to remove it later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// Listeners in two runs: those prepended (latest first) go before the namespace's
+/// catch-alls, those added go after them, in order.
+struct Chain<F> {
+    before: Vec<(ListenerId, F)>,
+    after: Vec<(ListenerId, F)>,
+}
+
+impl<F: Clone> Chain<F> {
+    fn new() -> Self {
+        Chain {
+            before: Vec::new(),
+            after: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.before.len() + self.after.len()
+    }
+
+    fn remove(&mut self, id: ListenerId) -> bool {
+        let len = self.len();
+        self.before.retain(|(i, _)| *i != id);
+        self.after.retain(|(i, _)| *i != id);
+        self.len() != len
+    }
+
+    fn clear(&mut self) {
+        self.before.clear();
+        self.after.clear();
+    }
+
+    /// What to run now: later changes (a listener removing itself) apply from the next event,
+    /// as the reference copies its listener array before calling them.
+    fn snapshot(&self) -> (Vec<F>, Vec<F>) {
+        let take = |v: &[(ListenerId, F)]| v.iter().map(|(_, f)| f.clone()).collect();
+        (take(&self.before), take(&self.after))
+    }
+}
+
+/// The run-time listeners of one socket.
+pub(crate) struct SocketListeners {
+    next: u64,
+    incoming: Chain<IncomingListener>,
+    outgoing: Chain<OutgoingListener>,
+}
+
+impl SocketListeners {
+    fn id(&mut self) -> ListenerId {
+        self.next += 1;
+        ListenerId(self.next)
+    }
+}
+
+/// Incoming catch-alls of a socket to run for one event, before and after the namespace's.
+pub(crate) type IncomingRun = (Vec<IncomingListener>, Vec<IncomingListener>);
+
+/// Outgoing catch-alls of a socket to run for one event, before and after the namespace's.
+pub(crate) type OutgoingRun = (Vec<OutgoingListener>, Vec<OutgoingListener>);
+
+impl SocketState {
+    fn listeners(&mut self) -> &mut SocketListeners {
+        self.listeners.get_or_insert_with(|| {
+            Box::new(SocketListeners {
+                next: 0,
+                incoming: Chain::new(),
+                outgoing: Chain::new(),
+            })
+        })
+    }
+
+    /// The socket's incoming catch-alls for the event at hand (`None`: it has none).
+    pub(crate) fn incoming_run(&self) -> Option<IncomingRun> {
+        let l = self.listeners.as_ref()?;
+        (l.incoming.len() > 0).then(|| l.incoming.snapshot())
+    }
+
+    /// The socket's outgoing catch-alls for the packet at hand (`None`: it has none).
+    pub(crate) fn outgoing_run(&self) -> Option<OutgoingRun> {
+        let l = self.listeners.as_ref()?;
+        (l.outgoing.len() > 0).then(|| l.outgoing.snapshot())
+    }
+}
+
+impl Socket<'_, '_> {
+    /// Adds a catch-all for this socket alone (`socket.onAny`): it runs for every event the
+    /// client sends, after the namespace's catch-alls and the socket's earlier ones, before
+    /// the named handlers. Returns its id for [`Socket::off_any`].
+    pub fn on_any(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, &str, &Args<'_>) + 'static,
+    ) -> ListenerId {
+        let l = self.state.listeners();
+        let id = l.id();
+        l.incoming.after.push((id, Rc::new(f)));
+        id
+    }
+
+    /// Like [`Socket::on_any`], but runs before every other catch-all, the namespace's
+    /// included (`socket.prependAny`).
+    pub fn prepend_any(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, &str, &Args<'_>) + 'static,
+    ) -> ListenerId {
+        let l = self.state.listeners();
+        let id = l.id();
+        l.incoming.before.insert(0, (id, Rc::new(f)));
+        id
+    }
+
+    /// Removes a catch-all added to this socket (`socket.offAny(listener)`); false if there
+    /// was none with that id. Takes effect from the next event.
+    pub fn off_any(&mut self, id: ListenerId) -> bool {
+        self.state.listeners().incoming.remove(id)
+    }
+
+    /// Removes every catch-all added to this socket (`socket.offAny()`); the namespace's stay.
+    pub fn off_any_all(&mut self) {
+        self.state.listeners().incoming.clear();
+    }
+
+    /// How many catch-alls run for this socket's events: the namespace's and its own
+    /// (`socket.listenersAny().length`).
+    pub fn any_listeners(&self) -> usize {
+        let own = self
+            .state
+            .listeners
+            .as_ref()
+            .map_or(0, |l| l.incoming.len());
+        self.state.app.namespaces[self.state.ns].any.len() + own
+    }
+
+    /// Adds an outgoing catch-all for this socket alone (`socket.onAnyOutgoing`): it sees
+    /// every event sent to it (by itself, a broadcast or the handle) with the arguments as
+    /// sent, after the namespace's outgoing listeners. Returns its id for
+    /// [`Socket::off_any_outgoing`].
+    pub fn on_any_outgoing(&mut self, f: impl Fn(&str, &Args<'_>) + 'static) -> ListenerId {
+        let l = self.state.listeners();
+        let id = l.id();
+        l.outgoing.after.push((id, Rc::new(f)));
+        id
+    }
+
+    /// Like [`Socket::on_any_outgoing`], but runs before every other outgoing listener
+    /// (`socket.prependAnyOutgoing`).
+    pub fn prepend_any_outgoing(&mut self, f: impl Fn(&str, &Args<'_>) + 'static) -> ListenerId {
+        let l = self.state.listeners();
+        let id = l.id();
+        l.outgoing.before.insert(0, (id, Rc::new(f)));
+        id
+    }
+
+    /// Removes an outgoing catch-all added to this socket (`socket.offAnyOutgoing(listener)`);
+    /// false if there was none with that id.
+    pub fn off_any_outgoing(&mut self, id: ListenerId) -> bool {
+        self.state.listeners().outgoing.remove(id)
+    }
+
+    /// Removes every outgoing catch-all added to this socket (`socket.offAnyOutgoing()`).
+    pub fn off_any_outgoing_all(&mut self) {
+        self.state.listeners().outgoing.clear();
+    }
+
+    /// How many outgoing listeners see this socket's events: the namespace's and its own
+    /// (`socket.listenersAnyOutgoing().length`).
+    pub fn any_outgoing_listeners(&self) -> usize {
+        let own = self
+            .state
+            .listeners
+            .as_ref()
+            .map_or(0, |l| l.outgoing.len());
+        self.state.app.namespaces[self.state.ns].outgoing.len() + own
+    }
+}
