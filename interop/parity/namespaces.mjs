@@ -295,6 +295,49 @@ it('should allow connections to dynamic namespaces with a function', async () =>
   s.disconnect();
 });
 
+/** The names the server's `new_namespace` hook heard, in order. */
+async function created() {
+  const ctl = await connected(client('/created'));
+  const [names] = await ask(ctl, 'created');
+  ctl.disconnect();
+  return names;
+}
+
+/** A dynamic namespace name no earlier run used. */
+const freshDynamic = () => `/dynamic-${Date.now()}${Math.floor(Math.random() * 1000)}`;
+
+it('should emit an \'new_namespace\' event', async () => {
+  // `io.of("/nsp")`: namespaces registered by name are new when the server starts.
+  const names = await created();
+  assert.equal(names.filter((n) => n === '/nsp').length, 1, `heard: ${names}`);
+  assert.ok(!names.includes('/'), 'the main namespace exists from the start');
+});
+
+it('should emit an \'new_namespace\' event for a dynamic namespace', async () => {
+  const name = freshDynamic();
+  const s = await connected(client(name));
+  const names = await created();
+  assert.equal(names.filter((n) => n === name).length, 1, `heard: ${names}`);
+  s.disconnect();
+});
+
+// The reference's matcher answers later (`next`), so two connects race inside one process;
+// Volley's matchers answer at once, and the race is between the workers the two clients land on.
+it('should handle race conditions with dynamic namespaces (#4136)', async () => {
+  const name = freshDynamic();
+  const [one, two] = [client(name), client(name)];
+  const messages = [next(one, 'message'), next(two, 'message')];
+  await Promise.all([connected(one), connected(two)]);
+  const names = await created();
+  assert.equal(names.filter((n) => n === name).length, 1, `heard: ${names}`);
+  const ctl = await connected(client('/created'));
+  assert.deepEqual(await ask(ctl, 'emit-to', name), [true]);
+  await Promise.all(messages);
+  ctl.disconnect();
+  one.disconnect();
+  two.disconnect();
+});
+
 it('should disallow connections when no dynamic namespace matches', async () => {
   const s = client('/xyz');
   const [err] = await next(s, 'connect_error');

@@ -98,6 +98,7 @@ pub struct ServerBuilder {
     /// Exact namespace names, whose Redis request channels are subscribed from the start.
     exact_namespaces: Vec<String>,
     on_server_side_emit: Option<Arc<ServerSideEmitHandler>>,
+    new_namespace: Option<Arc<sio::NewNamespaceFn>>,
 }
 
 impl ServerBuilder {
@@ -151,6 +152,18 @@ impl ServerBuilder {
         if !name.contains('{') {
             self.exact_namespaces.push(name);
         }
+        self
+    }
+
+    /// Hears of every namespace that comes to exist, by name (`io.on("new_namespace")`): each
+    /// namespace registered by name (but `/`, there from the start) once when `listen()`
+    /// starts the server, on its thread; and each name a dynamic namespace (a pattern or
+    /// [`ServerBuilder::dynamic_namespace`]) serves, the first time a client connects to it
+    /// (once per name however many race for it, on the worker of that client: must not
+    /// block). Names stay known for the server's life, as the reference keeps its child
+    /// namespaces. Default: none.
+    pub fn on_new_namespace(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.new_namespace = Some(Arc::new(f));
         self
     }
 
@@ -264,7 +277,15 @@ impl ServerBuilder {
                 .into_iter()
                 .map(|b| b.ns)
                 .collect();
-            let app = sio::SioApp::new(namespaces, limits, self.config.attachment_timeout);
+            let app = sio::SioApp::new(
+                namespaces,
+                limits,
+                self.config.attachment_timeout,
+                self.new_namespace.clone(),
+            );
+            if let Some(hook) = &self.new_namespace {
+                app.exact_names().for_each(|name| hook(name));
+            }
             self.routes.push((
                 self.config.path.clone(),
                 Endpoint::Eio(Arc::new(EioEndpoint {
@@ -339,6 +360,7 @@ impl Server {
             headers: None,
             exact_namespaces: Vec::new(),
             on_server_side_emit: None,
+            new_namespace: None,
         }
     }
 

@@ -71,6 +71,9 @@ fn dynamic_regex(name: &str) -> bool {
 }
 
 fn server() -> Server {
+    // Every name `new_namespace` was told of, in order; read back by `/created`.
+    let created = Arc::new(Mutex::new(Vec::<String>::new()));
+    let heard = created.clone();
     let seen: Seen = Arc::default();
     let stats = seen.clone();
     let (chat_seen, news_seen, dis_seen) = (seen.clone(), seen.clone(), seen.clone());
@@ -222,6 +225,21 @@ fn server() -> Server {
         })
         // `io.of((name, query, next) => next(null, name === ...))`.
         .dynamic_namespace(|name| name == "/dynamic-fn-101", |_| {})
+        .namespace("/nsp", |_| {})
+        .on_new_namespace(move |name| heard.lock().unwrap().push(name.to_string()))
+        // `created`: the names `new_namespace` heard; `emit-to` nsp: `io.of(nsp).emit("message")`.
+        .namespace("/created", move |ns| {
+            let created = created.clone();
+            ns.on("created", move |_, _| {
+                let names = created.lock().unwrap().clone();
+                Ack::one(&names).ok()
+            });
+            ns.on("emit-to", |s, args| {
+                let nsp: String = args.deserialize(0).ok()?;
+                let sent = s.server().of(&nsp).emit("message", &()).is_ok();
+                Ack::one(&sent).ok()
+            });
+        })
         .listen()
         .unwrap()
 }

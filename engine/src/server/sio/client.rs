@@ -275,6 +275,7 @@ impl SioClient {
             });
             return Ok(());
         };
+        self.app.note_child(ns, nsp);
         let worker = tx.cx.worker();
         let state = tx.cx.state();
         state.next_key = state.next_key.wrapping_add(1);

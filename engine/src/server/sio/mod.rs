@@ -21,7 +21,7 @@ pub(crate) use listeners::OutgoingRun;
 pub(crate) use namespace::OutgoingFn;
 pub(crate) use socket::{notify_outgoing, SocketState};
 
-pub(crate) use namespace::SioApp;
+pub(crate) use namespace::{NewNamespaceFn, SioApp};
 
 /// Builders for namespaces, used by `ServerBuilder`.
 pub(crate) mod namespace_builder {

@@ -2,7 +2,8 @@
 //! each with its connect middleware, event middleware, event handlers (hashed by name, several
 //! per name), catch-alls, outgoing listeners, and disconnecting/disconnect handlers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -281,7 +282,13 @@ pub(crate) struct SioApp {
     pub namespaces: Vec<Namespace>,
     pub limits: sio::Limits,
     pub attachment_timeout: Duration,
+    /// The application's `new_namespace` hook and the names of dynamic namespaces it has
+    /// been told of (shared by the workers; kept only when there is a hook).
+    pub new_namespace: Option<(Arc<NewNamespaceFn>, Mutex<HashSet<String>>)>,
 }
+
+/// Told the name of each namespace that comes to exist (`io.on("new_namespace")`).
+pub type NewNamespaceFn = dyn Fn(&str) + Send + Sync;
 
 impl SioApp {
     /// The namespace that serves `name`, by index.
@@ -297,12 +304,42 @@ impl SioApp {
         mut namespaces: Vec<Namespace>,
         limits: sio::Limits,
         attachment_timeout: Duration,
+        new_namespace: Option<Arc<NewNamespaceFn>>,
     ) -> Self {
         namespaces.sort_by_key(|n| !matches!(n.matcher, Matcher::Exact(_)));
         SioApp {
             namespaces,
             limits,
             attachment_timeout,
+            new_namespace: new_namespace.map(|f| (f, Mutex::default())),
+        }
+    }
+
+    /// The names of the namespaces registered by name (`/` aside, which exists from the start
+    /// as the reference's main namespace does).
+    pub fn exact_names(&self) -> impl Iterator<Item = &str> {
+        self.namespaces.iter().filter_map(|n| match &n.matcher {
+            Matcher::Exact(name) if name != "/" => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// A client is connecting to `name`, served by namespace `ns`: the first time a dynamic
+    /// namespace serves a name, on any worker, the `new_namespace` hook hears of it (the
+    /// reference creates a child namespace then, once however many clients race for it).
+    pub fn note_child(&self, ns: usize, name: &str) {
+        let Some((hook, seen)) = &self.new_namespace else {
+            return;
+        };
+        if matches!(self.namespaces[ns].matcher, Matcher::Exact(_)) {
+            return;
+        }
+        let first = seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
+        if first {
+            hook(name);
         }
     }
 }
@@ -332,6 +369,7 @@ mod tests {
             ],
             sio::Limits::default(),
             Duration::from_secs(1),
+            None,
         );
         assert!(matches!(
             app.namespaces[app.find("/admin").unwrap()].matcher,
@@ -341,5 +379,39 @@ mod tests {
             app.namespaces[app.find("/x").unwrap()].matcher,
             Matcher::Predicate(_)
         ));
+    }
+
+    #[test]
+    fn a_dynamic_name_is_new_once_however_many_race_for_it() {
+        let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+        let log = heard.clone();
+        let app = Arc::new(SioApp::new(
+            vec![
+                NamespaceBuilder::for_pattern("/").ns,
+                NamespaceBuilder::for_pattern("/admin").ns,
+                NamespaceBuilder::for_pattern("/room-{id}").ns,
+            ],
+            sio::Limits::default(),
+            Duration::from_secs(1),
+            Some(Arc::new(move |name: &str| {
+                log.lock().unwrap().push(name.to_string())
+            })),
+        ));
+        assert_eq!(app.exact_names().collect::<Vec<_>>(), ["/admin"]);
+        let admin = app.find("/admin").unwrap();
+        app.note_child(admin, "/admin");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let app = app.clone();
+                std::thread::spawn(move || {
+                    let ns = app.find("/room-7").unwrap();
+                    app.note_child(ns, "/room-7");
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let ns = app.find("/room-8").unwrap();
+        app.note_child(ns, "/room-8");
+        assert_eq!(*heard.lock().unwrap(), ["/room-7", "/room-8"]);
     }
 }
