@@ -479,6 +479,37 @@ it('should trigger when client closes (ws)', async () => {
   await clientCloses();
 }, { modes: ['websocket'] });
 
+it('should trigger when calling socket.close() in payload', async () => {
+  // The reference's client and server share one process: the server's send callback runs
+  // when the payload is written and closes the client before it reads that payload. Here
+  // the client holds the messages of that payload until the server's record says the
+  // callback ran, then closes and hands them on: it must handle none of them.
+  const s = await opened(eio());
+  const got = [];
+  s.on('message', (m) => got.push(m));
+  const transport = s.transport;
+  const onPacket = transport.onPacket.bind(transport);
+  const held = [];
+  let payload;
+  const arrived = new Promise((resolve) => { payload = resolve; });
+  transport.onPacket = (p) => {
+    if (p.type !== 'message') return onPacket(p);
+    held.push(p);
+    return payload();
+  };
+  const closing = closeOf(s);
+  closing.catch(() => {});
+  command(s, { send: [{ text: '', cb: true }, 'this should not be handled'] });
+  await withTimeout(arrived, 3000, 'payload');
+  await recordWhen(s.sid, (r) => (r.sent ?? []).length === 1, 'send callback');
+  s.close();
+  for (const p of held) onPacket(p);
+  assert.equal(held.length, 2);
+  assert.equal((await closing)[0], 'forced close');
+  assert.equal(await serverClose(s.sid), 'transport close');
+  assert.deepEqual(got, []);
+}, { modes: ['polling'] });
+
 it('should abort upgrade if socket is closed (GH-35)', async () => {
   const s = await opened(eio());
   s.close();
@@ -539,6 +570,31 @@ it('should not trigger early with connection `ping timeout`after post handshake 
   s.close();
 }, { modes: ['websocket', 'polling'] });
 
+it('should not trigger early with connection `ping timeout` after post ping timeout', async () => {
+  // pingInterval 80, pingTimeout 50; from its first heartbeat on, the server ignores every
+  // packet (the reference replaces `conn.onPacket` in its `heartbeat` handler).
+  const s = eio(url('heartbeat-ignore'));
+  let clientCloseReason = null;
+  s.on('open', () => s.on('close', (reason) => { clientCloseReason = reason; }));
+  await sleep(100);
+  assert.equal(clientCloseReason, null);
+  s.close();
+}, { modes: ['websocket', 'polling'] });
+
+it('should trigger early with connection `transport close` after missing pong', async () => {
+  // pingInterval 80, pingTimeout 50; the server closes the session on its first heartbeat
+  // (the reference waits 20 ms first, which a handler on a worker cannot: it must not
+  // sleep), and the client must see `transport close` within 100 ms of that heartbeat, long
+  // before its own ping timeout.
+  const s = eio(url('heartbeat-close'));
+  let clientCloseReason = null;
+  await opened(s);
+  s.on('close', (reason) => { clientCloseReason = reason; });
+  await recordWhen(s.sid, (r) => r.heartbeats >= 1, 'heartbeat', 3000);
+  await sleep(100);
+  assert.equal(clientCloseReason, 'transport close');
+}, { modes: ['websocket', 'polling'] });
+
 it('should trigger transport close before open for ws', async () => {
   const s = eio(url('websocket'));
   let open = false;
@@ -579,6 +635,21 @@ it('should close transport upon parse error (polling)', async () => {
   assert.equal(await serverClose(s.sid), 'parse error');
   await closing;
 }, { modes: ['polling'] });
+
+it('should close upgrading transport upon socket close', async () => {
+  // The server closes the session in its `upgrading` event: the probing WebSocket closes.
+  const s = eio(url('upgrading-close'));
+  s.on('error', () => {});
+  const probeClosed = withTimeout(new Promise((resolve) => {
+    s.on('upgrading', (t) => t.once('close', resolve));
+  }), 5000, 'upgrading transport close');
+  await opened(s);
+  await probeClosed;
+  const r = await recordWhen(s.sid, (e) => e.closed !== null, 'server close');
+  assert.equal(r.upgrading, true);
+  assert.equal(r.closed, 'forced close');
+  s.close();
+}, { modes: ['upgrade'] });
 
 it('should close upgrading transport upon upgrade timeout', async () => {
   const s = eio(url('upgrade100'));
@@ -751,6 +822,19 @@ it('should arrive as ArrayBuffer if requested when binary data sent as Buffer (p
   await binaryArrives(Buffer.from(int8.buffer), arrayBufferCheck, { binaryType: 'arraybuffer' });
 }, { modes: ['polling'] });
 
+it('should trigger a flush/drain event', async () => {
+  const s = await opened(eio(url('events')));
+  const msg = nextMessage(s);
+  command(s, { send: ['aaaa'] });
+  assert.equal(await msg, 'aaaa');
+  const r = await recordWhen(s.sid, (e) => (e.drains ?? []).length > 0
+    && (e.flushes ?? []).some((f) => f.some((p) => p.type === 'message' && p.data === 'aaaa')), 'flush and drain');
+  // Each flush hands packets to the transport; once drained, nothing is left queued.
+  for (const f of r.flushes) assert.ok(Array.isArray(f) && f.length > 0, JSON.stringify(f));
+  for (const queued of r.drains) assert.equal(queued, 0);
+  s.close();
+});
+
 it('should interleave with pongs if many messages buffered after connection open', async () => {
   const s = await opened(mk(url('burst'), { transports: ['websocket'] }));
   let closed = null;
@@ -841,6 +925,59 @@ it('should execute in order with payloads (client) (websocket)', async () => {
   await inOrderWithPayloads();
 }, { modes: ['websocket'] });
 
+/** The server sends `texts`, each with a callback recording it once written. */
+async function sendCallbacks(texts) {
+  const s = await opened(eio());
+  const all = messages(s, texts.length);
+  command(s, { send: texts.map((text) => ({ text, cb: true })) });
+  const got = await all;
+  const r = await recordWhen(s.sid, (e) => (e.sent ?? []).length >= texts.length, 'send callbacks');
+  await sleep(50);
+  // As many callbacks as messages the client got, for the same packets.
+  assert.deepEqual((await record(s.sid)).sent, got);
+  assert.deepEqual(r.sent, texts);
+  s.close();
+}
+
+it('should execute when message sent (polling)', async () => {
+  await sendCallbacks(['a']);
+}, { modes: ['polling'] });
+
+it('should execute when message sent during polling upgrade window', async () => {
+  // The server sends `a` with a callback in its `upgrading` event.
+  const s = eio(url('upgrading-send'));
+  const msg = withTimeout(once(s, 'message'), 5000, 'message');
+  await opened(s);
+  assert.deepEqual(await msg, ['a']);
+  const r = await recordWhen(s.sid, (e) => (e.sent ?? []).length > 0, 'send callback', 5000);
+  assert.deepEqual(r.sent, ['a']);
+  assert.equal(r.upgrading, true);
+  s.close();
+}, { modes: ['upgrade'] });
+
+it('should execute when message sent (websocket)', async () => {
+  await sendCallbacks(['a']);
+}, { modes: ['websocket'] });
+
+it('should execute in multipart packet (websocket)', async () => {
+  await sendCallbacks(['d', 'c', 'b', 'a']);
+}, { modes: ['websocket'] });
+
+it('should execute in multipart packet (polling)', async () => {
+  await sendCallbacks(['d', 'c', 'b', 'a']);
+}, { modes: ['polling'] });
+
+it('should not execute when it is not actually sent (polling)', async () => {
+  // No GET takes the packets: the client asks for them by POST, then closes by POST.
+  const { sid } = await pollingHandshake();
+  const post = (body) => request(`${base}/engine.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', body });
+  assert.equal((await post(`4!${JSON.stringify({ send: ['a', { text: 'b', cb: true }] })}`)).status, 200);
+  assert.equal((await post('1')).status, 200);
+  const r = await recordWhen(sid, (e) => e.closed !== null, 'server close');
+  assert.equal(r.closed, 'transport close');
+  assert.equal(r.sent, undefined, 'no send callback ran');
+}, { modes: ['polling'] });
+
 it('should execute once for each send', async () => {
   const s = await opened(eio());
   const counts = { a: 0, b: 0, c: 0 };
@@ -856,6 +993,44 @@ it('should execute once for each send', async () => {
   assert.deepEqual(counts, { a: 1, b: 1, c: 1 });
   s.close();
 });
+
+// ---------------------------------------------------------------- packet, packetCreate
+// The reference listens with `allowUpgrades: false`: no upgrade mode here.
+
+it('should emit when socket receives packet', async () => {
+  const s = await opened(eio(url('events')));
+  s.send('a');
+  const r = await recordWhen(s.sid, (e) => (e.packets ?? []).length > 0, 'packet event');
+  assert.deepEqual(r.packets[0], { type: 'message', data: 'a' });
+  s.close();
+}, { modes: ['websocket', 'polling'] });
+
+it('should emit when receives pong', async () => {
+  // pingInterval 4; the first packet event closes the session.
+  const s = await opened(eio(url('ping4-packet')));
+  const r = await recordWhen(s.sid, (e) => e.closed !== null, 'server close');
+  assert.equal(r.packets[0].type, 'pong');
+  assert.equal(r.closed, 'forced close');
+  s.close();
+}, { modes: ['websocket', 'polling'] });
+
+it('should emit before socket send message', async () => {
+  const s = await opened(eio(url('events')));
+  const msg = nextMessage(s);
+  command(s, { send: ['a'] });
+  await msg;
+  const r = await record(s.sid);
+  assert.deepEqual(r.created[0], { type: 'message', data: 'a' });
+  s.close();
+}, { modes: ['websocket', 'polling'] });
+
+it('should emit before send pong', async () => {
+  // pingInterval 4; the first packetCreate event closes the session.
+  const s = await opened(eio(url('ping4-create')));
+  const r = await recordWhen(s.sid, (e) => e.closed !== null, 'server close');
+  assert.equal(r.created[0].type, 'ping');
+  s.close();
+}, { modes: ['websocket', 'polling'] });
 
 // ---------------------------------------------------------------- upgrade
 
@@ -965,6 +1140,70 @@ it('should include a \'cache-control\' header', async () => {
   assert.equal(res.status, 200);
   assert.equal(res.headers['cache-control'], 'no-store');
 }, { modes: ['polling'] });
+
+/** The calls of the headers hook for requests tagged `t`. */
+const headerCalls = async (t) => (await ask(`req hdr ${t}`)) ?? [];
+
+async function headersHandshake(add) {
+  const t = tag();
+  const server = url('headers');
+  const res = await request(`${server}/engine.io/?EIO=4&transport=polling&tag=${t}&add=${add}`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.test, '123');
+  assert.equal(res.headers['set-cookie'].length, 2);
+  assert.equal(res.headers['set-cookie'][1], 'mycookie=456');
+  const sid = JSON.parse(res.text.slice(1)).sid;
+  const post = await request(`${server}/engine.io/?EIO=4&transport=polling&sid=${sid}&tag=${t}&add=${add}`, { method: 'POST', body: '1:6' });
+  assert.equal(post.status, 200);
+  return { t, post };
+}
+
+it('should emit a \'initial_headers\' event (polling)', async () => {
+  const { t, post } = await headersHandshake('initial');
+  assert.equal(post.headers.test, undefined);
+  assert.equal(post.headers['set-cookie'], undefined);
+  const calls = await headerCalls(t);
+  assert.deepEqual(calls.filter((c) => c.initial).map((c) => c.method), ['GET']);
+}, { modes: ['polling'] });
+
+it('should emit a \'headers\' event (polling)', async () => {
+  const { t, post } = await headersHandshake('all');
+  assert.equal(post.headers['set-cookie'].length, 1);
+  assert.equal(post.headers['set-cookie'][0], 'mycookie=456');
+  assert.equal((await headerCalls(t)).length, 2);
+}, { modes: ['polling'] });
+
+it('should emit a \'initial_headers\' event (websocket)', async () => {
+  const t = tag();
+  const s = mk(url('headers'), { transports: ['websocket'], query: { tag: t, add: 'initial' } });
+  const open = opened(s);
+  const [res] = await withTimeout(once(s.transport.ws, 'upgrade'), 3000, 'upgrade response');
+  assert.equal(res.headers.test, '123');
+  assert.equal(res.headers['set-cookie'].length, 1);
+  assert.equal(res.headers['set-cookie'][0], 'mycookie=456');
+  await open;
+  const calls = await headerCalls(t);
+  assert.deepEqual(calls.filter((c) => c.initial).map((c) => c.method), ['GET']);
+  s.close();
+}, { modes: ['websocket'] });
+
+it('should emit a single \'initial_headers\' event per connection', async () => {
+  const t = tag();
+  const s = mk(url('headers'), { query: { tag: t } });
+  await withTimeout(once(s, 'upgrade'), 5000, 'upgrade');
+  assert.equal((await headerCalls(t)).filter((c) => c.initial).length, 1);
+  s.close();
+}, { modes: ['upgrade'] });
+
+it('should emit several \'headers\' events per connection', async () => {
+  // The handshake, the poll the probe ends, the WebSocket's 101.
+  const t = tag();
+  const s = mk(url('headers'), { query: { tag: t } });
+  await withTimeout(once(s, 'upgrade'), 5000, 'upgrade');
+  const calls = await headerCalls(t);
+  assert.equal(calls.length, 3, JSON.stringify(calls));
+  s.close();
+}, { modes: ['upgrade'] });
 
 it('should disallow CORS from a bad origin', async () => {
   const res = await request(`${url('cors-strict')}/engine.io/?EIO=4&transport=polling`, { method: 'OPTIONS', headers: { Origin: 'http://bad-domain.com' } });

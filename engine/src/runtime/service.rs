@@ -42,6 +42,15 @@ pub enum Action<S> {
         /// The session that receives this connection's messages.
         session: S,
     },
+    /// [`Action::Upgrade`], with `headers` added to the 101 response (e.g. `Set-Cookie`).
+    UpgradeWith {
+        /// Value of the `Sec-WebSocket-Accept` header.
+        accept: String,
+        /// The session that receives this connection's messages.
+        session: S,
+        /// More response headers, names and values.
+        headers: Vec<(String, String)>,
+    },
     /// The service wrote a complete response with [`Cx::respond`]. Unread body bytes of the
     /// request make the connection close after the response.
     Responded,

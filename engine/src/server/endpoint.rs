@@ -2,6 +2,7 @@
 //! and POSTs of existing sessions, WebSocket upgrades, requests handed to the worker that owns
 //! their session, CORS, the sticky-session cookie and the `allow_request` hook.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -10,8 +11,8 @@ use crate::proto::http::{self, HttpError, Method, Request};
 use crate::runtime::{Action, ConnId, Cx};
 
 use super::engine::{CustomId, CustomIds, EioSession, Link, Upper};
-use super::engine_io::EioHandler;
-use super::polling::{self, ParkedGet, Polling};
+use super::engine_io::{EioHandler, RawUpper};
+use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
 use super::reason::DisconnectReason;
 use super::router::{Router, Session};
 use super::sessions::with_session;
@@ -30,6 +31,62 @@ pub type AllowRequest = dyn Fn(&Request) -> Result<(), String> + Send + Sync;
 /// same way) and is used as it is in query strings, so it should be URL-safe.
 pub type GenerateId = dyn Fn(&Request) -> Result<String, String> + Send + Sync;
 
+/// Adds to or changes the headers of an Engine.IO response (the reference's `headers` and
+/// `initial_headers` events): run for every answer the transports give — each polling GET and
+/// POST, and the 101 of each WebSocket, the handshake's included (then
+/// [`ResponseHeaders::initial`] is true) — with the request it answers. Not run for refusals
+/// (400, 403) or CORS preflights, which the reference answers before its transports.
+pub type HeadersHook = dyn Fn(&Request, &mut ResponseHeaders) + Send + Sync;
+
+/// The headers of one Engine.IO response, for a [`HeadersHook`] to change. Polling answers
+/// start with what Volley sends (`Content-Type`, CORS, `Set-Cookie` of the handshake,
+/// `Cache-Control`...); a WebSocket's 101 starts empty (its `Upgrade`, `Connection` and
+/// `Sec-WebSocket-Accept` are not shown). Names compare without regard to case.
+#[derive(Debug, Default)]
+pub struct ResponseHeaders {
+    list: Headers,
+    initial: bool,
+}
+
+impl ResponseHeaders {
+    /// Whether the response answers a handshake (a request without `sid`: the reference's
+    /// `initial_headers`), sent once per session.
+    pub fn initial(&self) -> bool {
+        self.initial
+    }
+
+    /// The first value of header `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.list
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// Sets header `name` to `value`, replacing every value it had.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        self.remove(&name);
+        self.list.push((Cow::Owned(name), Cow::Owned(value.into())));
+    }
+
+    /// Adds a value for header `name`, keeping those it had (e.g. a second `Set-Cookie`).
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.list
+            .push((Cow::Owned(name.into()), Cow::Owned(value.into())));
+    }
+
+    /// Removes every value of header `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.list.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    /// Every header, in the order they are written.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.list.iter().map(|(k, v)| (&**k, &**v))
+    }
+}
+
 /// What runs on top of the Engine.IO sessions of an endpoint.
 pub(crate) enum UpperKind {
     Raw(Arc<dyn EioHandler>),
@@ -40,11 +97,10 @@ pub(crate) struct EioEndpoint {
     pub upper: UpperKind,
     pub allow_request: Option<Arc<AllowRequest>>,
     pub generate_id: Option<Arc<GenerateId>>,
+    pub headers: Option<Arc<HeadersHook>>,
     /// The ids `generate_id` chose, shared by the workers (read only for its endpoints).
     pub custom_ids: Arc<CustomIds>,
 }
-
-type Headers = Vec<(&'static str, String)>;
 
 /// CORS response headers for `req` under the configured origins (none when CORS is off or
 /// the origin is not allowed).
@@ -61,17 +117,17 @@ fn cors_headers(config: &Config, req: &Request) -> Headers {
     } else {
         origin.to_string()
     };
-    let mut h = vec![
-        ("Access-Control-Allow-Origin", allow),
-        ("Vary", "Origin".to_string()),
+    let mut h: Headers = vec![
+        ("Access-Control-Allow-Origin".into(), allow.into()),
+        ("Vary".into(), "Origin".into()),
     ];
     if config.cors_credentials {
-        h.push(("Access-Control-Allow-Credentials", "true".to_string()));
+        h.push(("Access-Control-Allow-Credentials".into(), "true".into()));
     }
     if !config.cors_exposed_headers.is_empty() {
         h.push((
-            "Access-Control-Expose-Headers",
-            config.cors_exposed_headers.join(","),
+            "Access-Control-Expose-Headers".into(),
+            config.cors_exposed_headers.join(",").into(),
         ));
     }
     h
@@ -98,23 +154,9 @@ fn session_cookie(config: &Config, name: &str, sid: &str) -> String {
     v
 }
 
-/// Answers a polling POST whose packets were taken.
-fn post_ok(cx: &mut Cx<'_, Router>, id: ConnId, req: &Request, cors: &Headers) {
-    let extra = polling_headers(req, cors.clone());
-    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "text/html")];
-    headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-    cx.respond(id, 200, &headers, b"ok", req.keep_alive);
-}
-
-/// `headers` plus what the reference's polling transport adds to every polling response:
-/// `Cache-Control: no-store`, and `X-XSS-Protection: 0` for Internet Explorer.
-fn polling_headers(req: &Request, mut headers: Headers) -> Headers {
-    let ua = req.header("User-Agent").unwrap_or("");
-    if ua.contains(";MSIE") || ua.contains("Trident/") {
-        headers.push(("X-XSS-Protection", "0".to_string()));
-    }
-    headers.push(("Cache-Control", "no-store".to_string()));
-    headers
+/// The name-value pairs of `headers`, as the runtime writes them.
+fn pairs(headers: &Headers) -> Vec<(&str, &str)> {
+    headers.iter().map(|(k, v)| (&**k, &**v)).collect()
 }
 
 fn reject(
@@ -134,12 +176,83 @@ fn reject(
         None => e.write_json(&mut body),
     }
     let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
-    headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
+    headers.extend(pairs(cors));
     cx.respond(id, e.status(), &headers, &body, false);
     Action::Responded
 }
 
 impl EioEndpoint {
+    /// The headers of a polling answer to `req`: `Content-Type`, `headers` (CORS, the
+    /// cookie), and what the reference's polling transport adds to every polling response
+    /// (`Cache-Control: no-store`, and `X-XSS-Protection: 0` for Internet Explorer), as the
+    /// headers hook leaves them.
+    fn polling_headers(
+        &self,
+        req: &Request,
+        content_type: &'static str,
+        headers: Headers,
+    ) -> Headers {
+        let mut h: Headers = Vec::with_capacity(headers.len() + 3);
+        h.push(("Content-Type".into(), content_type.into()));
+        h.extend(headers);
+        let ua = req.header("User-Agent").unwrap_or("");
+        if ua.contains(";MSIE") || ua.contains("Trident/") {
+            h.push(("X-XSS-Protection".into(), "0".into()));
+        }
+        h.push(("Cache-Control".into(), "no-store".into()));
+        match &self.headers {
+            None => h,
+            Some(hook) => {
+                let mut rh = ResponseHeaders {
+                    list: h,
+                    initial: req.query_param("sid").is_none(),
+                };
+                hook(req, &mut rh);
+                rh.list
+            }
+        }
+    }
+
+    /// A parked GET of `req` on connection `conn`, answered with the polling headers.
+    fn parked_get(&self, conn: ConnId, req: &Request, cors: Headers) -> ParkedGet {
+        ParkedGet {
+            conn,
+            keep_alive: req.keep_alive,
+            headers: self.polling_headers(req, PAYLOAD_CONTENT_TYPE, cors),
+        }
+    }
+
+    /// Answers a polling POST whose packets were taken.
+    fn post_ok(&self, cx: &mut Cx<'_, Router>, id: ConnId, req: &Request, cors: &Headers) {
+        let headers = self.polling_headers(req, "text/html", cors.clone());
+        cx.respond(id, 200, &pairs(&headers), b"ok", req.keep_alive);
+    }
+
+    /// The upgrade of `req` to a WebSocket for `session`, with the headers hook's additions.
+    fn upgrade(&self, req: &Request, accept: String, session: Session) -> Action<Session> {
+        let Some(hook) = &self.headers else {
+            return Action::Upgrade { accept, session };
+        };
+        let mut rh = ResponseHeaders {
+            list: Vec::new(),
+            initial: req.query_param("sid").is_none(),
+        };
+        hook(req, &mut rh);
+        if rh.list.is_empty() {
+            return Action::Upgrade { accept, session };
+        }
+        let headers = rh
+            .list
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Action::UpgradeWith {
+            accept,
+            session,
+            headers,
+        }
+    }
+
     /// The internal session id for the `sid` a request names: a custom id when the endpoint
     /// has `generate_id`, else one Volley drew.
     fn resolve(&self, sid: &str) -> Option<Sid> {
@@ -203,7 +316,7 @@ impl EioEndpoint {
             if let Some(age) = &max_age {
                 headers.push(("Access-Control-Max-Age", age));
             }
-            headers.extend(cors.iter().map(|(k, v)| (*k, v.as_str())));
+            headers.extend(pairs(&cors));
             cx.respond(id, status, &headers, b"", req.keep_alive);
             return Action::Responded;
         }
@@ -258,7 +371,7 @@ impl EioEndpoint {
         };
         let remote = cx.peer_addr(id);
         let upper = match &self.upper {
-            UpperKind::Raw(h) => Upper::Raw(h.clone()),
+            UpperKind::Raw(h) => Upper::Raw(RawUpper::new(h.clone())),
             UpperKind::Sio(app) => {
                 let handshake = Handshake::from_request(req, remote);
                 Upper::Sio(Box::new(SioClient::new(app.clone(), handshake)))
@@ -271,14 +384,10 @@ impl EioEndpoint {
             None => {
                 if let Some(name) = &c.cookie {
                     let id = custom.as_ref().map_or(sid.as_str(), |c| &c.id);
-                    cors.push(("Set-Cookie", session_cookie(c, name, id)));
+                    cors.push(("Set-Cookie".into(), session_cookie(c, name, id).into()));
                 }
                 let mut polling = Polling::new(c.max_buffered);
-                polling.get = Some(ParkedGet {
-                    conn: id,
-                    keep_alive: req.keep_alive,
-                    headers: polling_headers(req, cors),
-                });
+                polling.get = Some(self.parked_get(id, req, cors));
                 Link::Polling(polling)
             }
         };
@@ -293,10 +402,7 @@ impl EioEndpoint {
         state.stats.sessions_delta(worker, 1);
         match accept {
             // The open packet goes out in `on_open`, after the 101.
-            Some(accept) => Action::Upgrade {
-                accept,
-                session: Session::Eio(key),
-            },
+            Some(accept) => self.upgrade(req, accept, Session::Eio(key)),
             None => {
                 with_session(cx, key, |cx, s| s.open(cx));
                 Action::Responded
@@ -327,11 +433,7 @@ impl EioEndpoint {
                 .then(|| cx.state().sessions.closed_body(now, &sid))
                 .flatten();
             if let Some((body, late)) = owed {
-                let get = ParkedGet {
-                    conn: id,
-                    keep_alive: req.keep_alive,
-                    headers: polling_headers(req, cors),
-                };
+                let get = self.parked_get(id, req, cors);
                 polling::respond(cx, &get, &body);
                 if let Some(late) = late {
                     cx.cancel(late.timer);
@@ -359,7 +461,7 @@ impl EioEndpoint {
             );
         }
         let action = with_session(cx, key, |cx, s| match transport {
-            Transport::Polling => polling_request(cx, s, id, req, cors),
+            Transport::Polling => self.polling_request(cx, s, id, req, cors),
             Transport::WebSocket => {
                 if !http::is_websocket_upgrade(req) || !cx.config().transports.websocket {
                     return Err((HandshakeError::BadRequest, cors));
@@ -375,7 +477,7 @@ impl EioEndpoint {
                 } else {
                     Session::Refused
                 };
-                Ok(Action::Upgrade { accept, session })
+                Ok(self.upgrade(req, accept, session))
             }
         });
         match action {
@@ -429,14 +531,14 @@ impl EioEndpoint {
             // when this returns), as from the reference, which answers its handlers' emits
             // on the next tick: the client's POST has settled when the replies arrive, so a
             // `close()` in its `connect` handler does not wait for a write in flight.
-            post_ok(cx, id, req, &cors);
+            self.post_ok(cx, id, req, &cors);
             true
         });
         match answered {
             Some(true) => {}
             Some(false) => return reject(cx, id, HandshakeError::BadRequest, None, &cors),
             // A handler panicked before the answer: its session ends, the POST itself was fine.
-            None => post_ok(cx, id, req, &cors),
+            None => self.post_ok(cx, id, req, &cors),
         }
         Action::Responded
     }
@@ -451,56 +553,53 @@ impl EioEndpoint {
             with_session(cx, key, |_, s| s.close(DisconnectReason::TransportError));
         }
     }
-}
 
-/// A GET or POST for a polling session.
-fn polling_request(
-    cx: &mut Cx<'_, Router>,
-    s: &mut EioSession,
-    id: ConnId,
-    req: &Request,
-    cors: Headers,
-) -> Result<Action<Session>, (HandshakeError, Headers)> {
-    let max_payload = cx.config().max_payload;
-    let (p, probed) = match &mut s.link {
-        Link::Polling(p) => (p, false),
-        Link::Upgrading {
-            polling, probed, ..
-        } => (polling, *probed),
-        // The session moved to WebSocket: polling for it is over.
-        Link::Ws(_) => return Err((HandshakeError::BadRequest, cors)),
-    };
-    match req.method {
-        Method::Get => {
-            if p.get.as_ref().is_some_and(|g| cx.is_parked(g.conn)) {
-                // Two GETs at once: the first gets a close packet, the second an error.
-                s.close(DisconnectReason::TransportError);
-                return Err((HandshakeError::BadRequest, cors));
+    /// A GET or POST for a polling session.
+    fn polling_request(
+        &self,
+        cx: &mut Cx<'_, Router>,
+        s: &mut EioSession,
+        id: ConnId,
+        req: &Request,
+        cors: Headers,
+    ) -> Result<Action<Session>, (HandshakeError, Headers)> {
+        let max_payload = cx.config().max_payload;
+        let (p, probed) = match &mut s.link {
+            Link::Polling(p) => (p, false),
+            Link::Upgrading {
+                polling, probed, ..
+            } => (polling, *probed),
+            // The session moved to WebSocket: polling for it is over.
+            Link::Ws(_) => return Err((HandshakeError::BadRequest, cors)),
+        };
+        match req.method {
+            Method::Get => {
+                if p.get.as_ref().is_some_and(|g| cx.is_parked(g.conn)) {
+                    // Two GETs at once: the first gets a close packet, the second an error.
+                    s.close(DisconnectReason::TransportError);
+                    return Err((HandshakeError::BadRequest, cors));
+                }
+                p.get = Some(self.parked_get(id, req, cors));
+                if !p.is_empty() {
+                    s.flush(cx);
+                    Ok(Action::Responded)
+                } else if probed {
+                    // Mid-upgrade: the client waits for this GET before it sends `5`.
+                    p.answer_all_with_noop(cx);
+                    Ok(Action::Responded)
+                } else {
+                    Ok(Action::Park)
+                }
             }
-            p.get = Some(ParkedGet {
-                conn: id,
-                keep_alive: req.keep_alive,
-                headers: polling_headers(req, cors),
-            });
-            if !p.is_empty() {
-                p.flush(cx);
-                Ok(Action::Responded)
-            } else if probed {
-                // Mid-upgrade: the client waits for this GET before it sends `5`.
-                p.answer_all_with_noop(cx);
-                Ok(Action::Responded)
-            } else {
-                Ok(Action::Park)
+            Method::Post => {
+                if p.post.is_some_and(|c| cx.is_open(c) && c != id) {
+                    s.close(DisconnectReason::TransportError);
+                    return Err((HandshakeError::BadRequest, cors));
+                }
+                p.post = Some(id);
+                Ok(Action::ReadBody { max: max_payload })
             }
+            _ => Err((HandshakeError::BadHandshakeMethod, cors)),
         }
-        Method::Post => {
-            if p.post.is_some_and(|c| cx.is_open(c) && c != id) {
-                s.close(DisconnectReason::TransportError);
-                return Err((HandshakeError::BadRequest, cors));
-            }
-            p.post = Some(id);
-            Ok(Action::ReadBody { max: max_payload })
-        }
-        _ => Err((HandshakeError::BadHandshakeMethod, cors)),
     }
 }

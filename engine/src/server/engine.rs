@@ -15,7 +15,7 @@ use crate::runtime::timer::TimerKey;
 use crate::runtime::{CloseReason, ConnId, Cx};
 
 use super::broadcast::Shared;
-use super::engine_io::{EioHandler, EioSocket};
+use super::engine_io::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::polling::{Closed, LateReport, Polling};
 use super::reason::DisconnectReason;
 use super::router::{Router, Timer};
@@ -26,7 +26,7 @@ use super::ws::WsMessage;
 
 /// What sits on top of the Engine.IO session.
 pub(crate) enum Upper {
-    Raw(Arc<dyn EioHandler>),
+    Raw(RawUpper),
     Sio(Box<SioClient>),
 }
 
@@ -131,7 +131,7 @@ impl Tx<'_, '_> {
 
 /// Hands a message to a raw Engine.IO handler; its `close()` ends the session.
 fn raw_message(
-    h: &dyn EioHandler,
+    raw: &mut RawUpper,
     tx: Tx<'_, '_>,
     sid: Sid,
     id: Option<Arc<str>>,
@@ -144,13 +144,31 @@ fn raw_message(
         id,
         remote,
         close: false,
+        handler: &*raw.handler,
+        events: raw.events,
+        sent: &mut raw.sent,
     };
-    h.on_message(&mut socket, msg);
+    raw.handler.on_message(&mut socket, msg);
     if socket.close {
         Err(DisconnectReason::ForcedClose)
     } else {
         Ok(())
     }
+}
+
+/// How a received packet looks to [`super::EioHandler::on_packet`]; `None` for text that is
+/// not UTF-8 (the session ends with a parse error, unseen).
+fn packet_view<'p>(packet: &'p Packet<'_>) -> Option<EioPacket<'p>> {
+    Some(match packet {
+        Packet::Open(d) => EioPacket::Open(std::str::from_utf8(d).ok()?),
+        Packet::Close => EioPacket::Close,
+        Packet::Ping(d) => EioPacket::Ping(d),
+        Packet::Pong(d) => EioPacket::Pong(d),
+        Packet::MessageText(d) => EioPacket::Message(WsMessage::Text(std::str::from_utf8(d).ok()?)),
+        Packet::MessageBinary(d) => EioPacket::Message(WsMessage::Binary(d)),
+        Packet::Upgrade => EioPacket::Upgrade,
+        Packet::Noop => EioPacket::Noop,
+    })
 }
 
 pub(crate) struct EioSession {
@@ -296,29 +314,55 @@ impl EioSession {
             true
         });
         self.arm_heartbeat(cx);
-        let mut tx = Tx {
-            cx,
-            link: &mut self.link,
-        };
-        let close = match &mut self.upper {
-            Upper::Raw(h) => {
-                let mut socket = EioSocket {
-                    tx,
-                    sid,
-                    id,
-                    remote: self.remote,
-                    close: false,
-                };
-                h.on_open(&mut socket);
-                socket.close
+        match &mut self.upper {
+            Upper::Raw(_) => {
+                self.raw_event(cx, |h, s| h.on_open(s));
             }
-            Upper::Sio(client) => {
-                client.on_open(&mut tx, self.key);
-                false
-            }
+            Upper::Sio(client) => client.on_open(
+                &mut Tx {
+                    cx,
+                    link: &mut self.link,
+                },
+                self.key,
+            ),
+        }
+    }
+
+    /// Runs `f` with the raw handler and a socket of this session (nothing for a Socket.IO
+    /// session); a `close()` in it ends the session.
+    fn raw_event<R>(
+        &mut self,
+        cx: &mut Cx<'_, Router>,
+        f: impl FnOnce(&dyn super::EioHandler, &mut EioSocket<'_, '_>) -> R,
+    ) -> Option<R> {
+        let Upper::Raw(raw) = &mut self.upper else {
+            return None;
         };
-        if close {
+        let mut socket = EioSocket {
+            tx: Tx {
+                cx,
+                link: &mut self.link,
+            },
+            sid: self.sid,
+            id: self.custom.as_ref().map(|c| c.id.clone()),
+            remote: self.remote,
+            close: false,
+            handler: &*raw.handler,
+            events: raw.events,
+            sent: &mut raw.sent,
+        };
+        let r = f(&*raw.handler, &mut socket);
+        if socket.close {
             self.close(DisconnectReason::ForcedClose);
+        }
+        Some(r)
+    }
+
+    /// The raw handler's events, if this is a raw session.
+    fn raw_events(&self) -> EioEvents {
+        match &self.upper {
+            Upper::Raw(raw) => raw.events,
+            Upper::Sio(_) => EioEvents::NONE,
         }
     }
 
@@ -337,14 +381,7 @@ impl EioSession {
                 self.heartbeat_timer = None;
                 match self.heartbeat.on_deadline(cx.now()) {
                     Some(HeartbeatAction::SendPing) => {
-                        Tx {
-                            cx,
-                            link: &mut self.link,
-                        }
-                        .text(|b| {
-                            b.push(b'2');
-                            true
-                        });
+                        self.send_ping(cx);
                         self.arm_heartbeat(cx);
                         Ok(())
                     }
@@ -375,8 +412,45 @@ impl EioSession {
         }
     }
 
+    /// Sends a heartbeat ping, shown to a raw handler's packet events.
+    fn send_ping(&mut self, cx: &mut Cx<'_, Router>) {
+        let events = self.raw_events();
+        if events == EioEvents::NONE {
+            Tx {
+                cx,
+                link: &mut self.link,
+            }
+            .text(|b| {
+                b.push(b'2');
+                true
+            });
+            return;
+        }
+        self.raw_event(cx, |h, s| {
+            let ping = EioPacket::Ping(b"");
+            if events.contains(EioEvents::PACKET_CREATE) {
+                h.on_packet_create(s, &ping);
+            }
+            let queued = s.tx.text(|b| {
+                b.push(b'2');
+                true
+            });
+            if queued {
+                s.queued(&[ping], None);
+            }
+        });
+    }
+
     /// One packet from the client, from either transport.
     pub fn on_packet(&mut self, cx: &mut Cx<'_, Router>, packet: Packet<'_>) {
+        if self.raw_events().contains(EioEvents::PACKET) {
+            if let Some(view) = packet_view(&packet) {
+                let verdict = self.raw_event(cx, |h, s| h.on_packet(s, &view));
+                if verdict == Some(Inbound::Ignore) || self.is_closing() {
+                    return;
+                }
+            }
+        }
         let result = match packet {
             Packet::MessageText(data) => {
                 let mut tx = Tx {
@@ -386,7 +460,7 @@ impl EioSession {
                 match &mut self.upper {
                     Upper::Raw(h) => match std::str::from_utf8(data) {
                         Ok(text) => raw_message(
-                            h.as_ref(),
+                            h,
                             tx,
                             self.sid,
                             self.custom.as_ref().map(|c| c.id.clone()),
@@ -405,7 +479,7 @@ impl EioSession {
                 };
                 match &mut self.upper {
                     Upper::Raw(h) => raw_message(
-                        h.as_ref(),
+                        h,
                         tx,
                         self.sid,
                         self.custom.as_ref().map(|c| c.id.clone()),
@@ -418,6 +492,7 @@ impl EioSession {
             Packet::Pong(_) => {
                 self.heartbeat.on_pong(cx.now());
                 self.arm_heartbeat(cx);
+                self.raw_event(cx, |h, s| h.on_heartbeat(s));
                 Ok(())
             }
             Packet::Close => {
@@ -465,13 +540,16 @@ impl EioSession {
         match (text, eio::decode_text(data)) {
             (true, Ok(Packet::Ping(b"probe"))) => {
                 cx.send_frame(conn, OpCode::Text, b"3probe");
-                // The client pauses polling only once its pending GET returns.
-                if let Link::Upgrading {
-                    polling, probed, ..
-                } = &mut self.link
-                {
+                if let Link::Upgrading { probed, .. } = &mut self.link {
                     *probed = true;
-                    polling.answer_all_with_noop(cx);
+                }
+                self.raw_event(cx, |h, s| h.on_upgrading(s));
+                // The client pauses polling only once its pending GET returns: with what the
+                // handler just sent (flushed once this event is handled), or else a noop.
+                if let Link::Upgrading { polling, .. } = &mut self.link {
+                    if polling.is_empty() && self.closing.is_none() {
+                        polling.answer_all_with_noop(cx);
+                    }
                 }
             }
             (true, Ok(Packet::Upgrade)) => {
@@ -483,13 +561,24 @@ impl EioSession {
                 cx.cancel(timer);
                 let mut polling = polling;
                 polling.answer_all_with_noop(cx);
-                for out in polling.drain() {
+                let moved = polling.drain();
+                for out in &moved {
                     Tx {
                         cx,
                         link: &mut self.link,
                     }
-                    .out(&out);
+                    .out(out);
                 }
+                if !moved.is_empty() && matches!(&self.upper, Upper::Raw(r) if r.wants_flush()) {
+                    // What polling still held went out on the WebSocket: flushed there, and
+                    // its callbacks wait for that connection to drain.
+                    self.raw_event(cx, |_, s| {
+                        let views: Vec<EioPacket<'_>> =
+                            moved.iter().map(EioPacket::of_out).collect();
+                        s.queued(&views, None);
+                    });
+                }
+                self.raw_event(cx, |h, s| h.on_upgrade(s));
             }
             _ => self.abort_upgrade(cx, true),
         }
@@ -572,6 +661,12 @@ impl EioSession {
                 self.closing.get_or_insert(DisconnectReason::SlowConsumer);
                 return;
             }
+            if matches!(&self.upper, Upper::Raw(r) if r.wants_flush()) {
+                if p.get.is_some() && !p.is_empty() {
+                    self.raw_flush(cx);
+                }
+                return;
+            }
             p.flush(cx);
             if p.is_empty() {
                 self.drained(cx);
@@ -579,13 +674,61 @@ impl EioSession {
         }
     }
 
+    /// Answers the parked GET with what polling queued for a raw handler that wants to know:
+    /// its `on_flush` sees the packets, then the callbacks of the packets sent run, then its
+    /// `on_drain`.
+    fn raw_flush(&mut self, cx: &mut Cx<'_, Router>) {
+        let Upper::Raw(raw) = &mut self.upper else {
+            return;
+        };
+        let (Link::Polling(p) | Link::Upgrading { polling: p, .. }) = &mut self.link else {
+            return;
+        };
+        let flush_events = raw.events.contains(EioEvents::FLUSH);
+        if flush_events {
+            let id = self.custom.as_ref().map_or(self.sid.as_str(), |c| &c.id);
+            let packets: Vec<Out> = p.queued().cloned().collect();
+            let views: Vec<EioPacket<'_>> = packets.iter().map(EioPacket::of_out).collect();
+            raw.handler.on_flush(id, &views);
+        }
+        p.flush(cx);
+        let callbacks = std::mem::take(&mut raw.sent);
+        self.raw_event(cx, |h, s| {
+            for callback in callbacks {
+                callback(s);
+            }
+            if flush_events {
+                h.on_drain(s);
+            }
+        });
+    }
+
     /// Everything queued for the client went out: run the drain callbacks waiting for it.
     pub fn drained(&mut self, cx: &mut Cx<'_, Router>) {
-        if let Upper::Sio(client) = &mut self.upper {
-            if client.wants_drain() {
-                client.on_drain(&mut Tx {
-                    cx,
-                    link: &mut self.link,
+        match &mut self.upper {
+            Upper::Sio(client) => {
+                if client.wants_drain() {
+                    client.on_drain(&mut Tx {
+                        cx,
+                        link: &mut self.link,
+                    });
+                }
+            }
+            // A raw session's WebSocket wrote everything queued (polling drains in
+            // `raw_flush`).
+            Upper::Raw(raw) => {
+                if !matches!(self.link, Link::Ws(_)) || !raw.wants_flush() {
+                    return;
+                }
+                let flush_events = raw.events.contains(EioEvents::FLUSH);
+                let callbacks = std::mem::take(&mut raw.sent);
+                self.raw_event(cx, |h, s| {
+                    for callback in callbacks {
+                        callback(s);
+                    }
+                    if flush_events {
+                        h.on_drain(s);
+                    }
                 });
             }
         }
@@ -641,7 +784,7 @@ impl EioSession {
             // The client has yet to collect the close packet: as the reference's socket stays
             // `closing` until then, the handler hears of the end when the client's GET takes
             // it, or at the heartbeat deadline (`ping timeout`) if the client is gone.
-            (Upper::Raw(handler), Some(closed)) => {
+            (Upper::Raw(RawUpper { handler, .. }), Some(closed)) => {
                 let now = tx.cx.now();
                 let ttl = now + CLOSED_POLL_TTL;
                 let (at, on_timeout) = match self.heartbeat.gives_up_at() {
@@ -658,7 +801,7 @@ impl EioSession {
                     on_timeout,
                 });
             }
-            (Upper::Raw(h), None) => h.on_close(&id, reason),
+            (Upper::Raw(raw), None) => raw.handler.on_close(&id, reason),
             (Upper::Sio(client), _) => client.on_closed(&mut tx, reason),
         }
         owed

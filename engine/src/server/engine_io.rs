@@ -2,15 +2,18 @@
 //! (open packet, heartbeats), for users who want the transport and nothing above it.
 
 use std::net::SocketAddr;
+use std::ops::BitOr;
 use std::sync::Arc;
 
-use crate::proto::eio::{Sid, Transport};
+use crate::proto::eio::{PacketType, Sid, Transport};
 
-use super::engine::{Link, Tx};
+use super::engine::{Link, Out, Tx};
 use super::reason::DisconnectReason;
 use super::ws::WsMessage;
 
-/// Callbacks of an Engine.IO endpoint; they run on the worker that owns the session.
+/// Callbacks of an Engine.IO endpoint; they run on the worker that owns the session and must
+/// not block. Every method but `on_message` has a default that does nothing, so a handler
+/// implements only the events it wants (the reference's `socket.on(...)` events).
 pub trait EioHandler: Send + Sync + 'static {
     /// The session opened (the open packet is queued). Default: nothing.
     fn on_open(&self, _s: &mut EioSocket<'_, '_>) {}
@@ -18,6 +21,177 @@ pub trait EioHandler: Send + Sync + 'static {
     fn on_message(&self, s: &mut EioSocket<'_, '_>, msg: WsMessage<'_>);
     /// The session ended. Default: nothing.
     fn on_close(&self, _sid: &str, _reason: DisconnectReason) {}
+
+    /// The per-packet events this handler wants ([`EioEvents`]); read once when a session
+    /// opens, so the events it leaves out cost nothing per packet. Default: none.
+    fn events(&self) -> EioEvents {
+        EioEvents::NONE
+    }
+
+    /// A packet arrived from the client, before the session acts on it (the reference's
+    /// `packet` event): messages, pongs, and whatever else the client sends on the session's
+    /// transport (the probe packets of an upgrade belong to the upgrade and are not shown).
+    /// [`Inbound::Ignore`] drops the packet as if it never came, as replacing the reference
+    /// socket's `onPacket` does: an ignored pong does not answer the ping, an ignored message
+    /// reaches no `on_message`. Runs only with [`EioEvents::PACKET`]. Default: `Process`.
+    fn on_packet(&self, _s: &mut EioSocket<'_, '_>, _packet: &EioPacket<'_>) -> Inbound {
+        Inbound::Process
+    }
+
+    /// A packet is about to be queued for the client (the reference's `packetCreate`): every
+    /// message the handler sends and every heartbeat ping; the open packet, which goes out
+    /// before `on_open`, is not shown. Runs only with [`EioEvents::PACKET_CREATE`].
+    /// Default: nothing.
+    fn on_packet_create(&self, _s: &mut EioSocket<'_, '_>, _packet: &EioPacket<'_>) {}
+
+    /// Packets are being handed to the transport (the reference's `flush` event): on
+    /// long-polling, what a GET takes as its answer (the open packet included, on the
+    /// handshake's answer); on WebSocket, each packet as it is queued on the connection.
+    /// Runs only with [`EioEvents::FLUSH`]. Default: nothing.
+    fn on_flush(&self, _sid: &str, _packets: &[EioPacket<'_>]) {}
+
+    /// What was flushed went out (the reference's `drain` event): on long-polling, once a GET
+    /// was answered with the queued packets; on WebSocket, once the connection's write queue
+    /// is empty again. Nothing is queued for the client then ([`EioSocket::queued_bytes`] is
+    /// 0), so it is the moment to send more when pacing a producer. Runs only with
+    /// [`EioEvents::FLUSH`]. Default: nothing.
+    fn on_drain(&self, _s: &mut EioSocket<'_, '_>) {}
+
+    /// The client answered a ping (the reference's `heartbeat` event): a pong arrived and the
+    /// heartbeat started waiting for the next ping. Default: nothing.
+    fn on_heartbeat(&self, _s: &mut EioSocket<'_, '_>) {}
+
+    /// A WebSocket probed to take over the polling session and got its `3probe` answer (the
+    /// reference's `upgrading` event): the session still sends on polling until the client
+    /// completes the upgrade. Closing the session now closes the probing WebSocket too.
+    /// Default: nothing.
+    fn on_upgrading(&self, _s: &mut EioSocket<'_, '_>) {}
+
+    /// The upgrade completed: the session moved to WebSocket, with what polling still had
+    /// queued (the reference's `upgrade` event). Default: nothing.
+    fn on_upgrade(&self, _s: &mut EioSocket<'_, '_>) {}
+}
+
+/// Which per-packet events of [`EioHandler`] a handler wants; combine with `|`
+/// (`EioEvents::PACKET | EioEvents::FLUSH`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EioEvents(u8);
+
+impl EioEvents {
+    /// No per-packet event (the default).
+    pub const NONE: EioEvents = EioEvents(0);
+    /// [`EioHandler::on_packet`] for every packet received.
+    pub const PACKET: EioEvents = EioEvents(1);
+    /// [`EioHandler::on_packet_create`] for every packet sent.
+    pub const PACKET_CREATE: EioEvents = EioEvents(2);
+    /// [`EioHandler::on_flush`] and [`EioHandler::on_drain`].
+    pub const FLUSH: EioEvents = EioEvents(4);
+
+    /// Whether every event of `other` is in `self`.
+    pub const fn contains(self, other: EioEvents) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for EioEvents {
+    type Output = EioEvents;
+    fn bitor(self, rhs: EioEvents) -> EioEvents {
+        EioEvents(self.0 | rhs.0)
+    }
+}
+
+/// What the session does with a packet [`EioHandler::on_packet`] saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// Act on it as usual.
+    Process,
+    /// Drop it, as if it never arrived.
+    Ignore,
+}
+
+/// An Engine.IO packet as the packet events show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EioPacket<'a> {
+    /// The handshake packet, with its JSON.
+    Open(&'a str),
+    /// A close request.
+    Close,
+    /// A ping (the server's heartbeat), with its data.
+    Ping(&'a [u8]),
+    /// A pong (the client's answer), with its data.
+    Pong(&'a [u8]),
+    /// A text or binary message.
+    Message(WsMessage<'a>),
+    /// Completes an upgrade.
+    Upgrade,
+    /// No operation.
+    Noop,
+}
+
+impl<'a> EioPacket<'a> {
+    /// The packet's type (the reference's `packet.type`).
+    pub fn packet_type(&self) -> PacketType {
+        match self {
+            EioPacket::Open(_) => PacketType::Open,
+            EioPacket::Close => PacketType::Close,
+            EioPacket::Ping(_) => PacketType::Ping,
+            EioPacket::Pong(_) => PacketType::Pong,
+            EioPacket::Message(_) => PacketType::Message,
+            EioPacket::Upgrade => PacketType::Upgrade,
+            EioPacket::Noop => PacketType::Noop,
+        }
+    }
+
+    /// The view of a packet as the session queued it (type digit first for text).
+    pub(crate) fn of_out(out: &'a Out) -> EioPacket<'a> {
+        match out {
+            Out::Binary(b) => EioPacket::Message(WsMessage::Binary(b)),
+            Out::Text(b) => {
+                let data = &b[1.min(b.len())..];
+                match b.first().copied().and_then(PacketType::from_byte) {
+                    Some(PacketType::Open) => {
+                        EioPacket::Open(std::str::from_utf8(data).unwrap_or(""))
+                    }
+                    Some(PacketType::Close) => EioPacket::Close,
+                    Some(PacketType::Ping) => EioPacket::Ping(data),
+                    Some(PacketType::Pong) => EioPacket::Pong(data),
+                    Some(PacketType::Upgrade) => EioPacket::Upgrade,
+                    Some(PacketType::Noop) | None => EioPacket::Noop,
+                    Some(PacketType::Message) => {
+                        EioPacket::Message(WsMessage::Text(std::str::from_utf8(data).unwrap_or("")))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs once the packet it was given with has been written to the transport
+/// ([`EioSocket::send_text_then`]).
+pub type SendCallback = Box<dyn FnOnce(&mut EioSocket<'_, '_>) + Send>;
+
+/// What a raw Engine.IO session keeps for its handler.
+pub(crate) struct RawUpper {
+    pub handler: Arc<dyn EioHandler>,
+    pub events: EioEvents,
+    /// Callbacks of packets handed to the link and not yet written, in order.
+    pub sent: Vec<SendCallback>,
+}
+
+impl RawUpper {
+    pub fn new(handler: Arc<dyn EioHandler>) -> Self {
+        let events = handler.events();
+        RawUpper {
+            handler,
+            events,
+            sent: Vec::new(),
+        }
+    }
+
+    /// Whether a flush or a drain has anything to run.
+    pub fn wants_flush(&self) -> bool {
+        self.events.contains(EioEvents::FLUSH) || !self.sent.is_empty()
+    }
 }
 
 /// The Engine.IO session a callback is about.
@@ -30,6 +204,10 @@ pub struct EioSocket<'c, 'a> {
     pub(crate) remote: Option<SocketAddr>,
     /// The handler asked to end the session.
     pub(crate) close: bool,
+    pub(crate) handler: &'c dyn EioHandler,
+    pub(crate) events: EioEvents,
+    /// The session's callbacks waiting for their packet to be written.
+    pub(crate) sent: &'c mut Vec<SendCallback>,
 }
 
 impl EioSocket<'_, '_> {
@@ -56,23 +234,120 @@ impl EioSocket<'_, '_> {
         self.remote
     }
 
-    /// Sends a text message; false if the session is closing.
-    pub fn send_text(&mut self, text: &str) -> bool {
-        self.tx.text(|b| {
-            b.push(b'4');
-            b.extend_from_slice(text.as_bytes());
-            true
-        })
+    /// Bytes queued for the client and not yet written: the polling queue waiting for a GET,
+    /// or the WebSocket connection's write queue.
+    pub fn queued_bytes(&mut self) -> usize {
+        self.tx.queued_bytes()
     }
 
-    /// Sends a binary message; false if the session is closing.
+    /// Sends a text message; false if it could not be queued (the connection is gone, or the
+    /// client let more than `max_buffered` pile up).
+    pub fn send_text(&mut self, text: &str) -> bool {
+        self.send(WsMessage::Text(text), None)
+    }
+
+    /// Sends a binary message; false if it could not be queued.
     pub fn send_binary(&mut self, data: &[u8]) -> bool {
-        self.tx.binary(data)
+        self.send(WsMessage::Binary(data), None)
+    }
+
+    /// Sends a text message and runs `callback` once it has been written to the transport
+    /// (the reference's `socket.send(data, callback)`): on long-polling when a GET was
+    /// answered with it, on WebSocket when the connection's write queue emptied after it (so
+    /// every packet queued before it went out too); in order, on this session's worker, with
+    /// the session at hand to send more. A packet that is never written — the session ended
+    /// first, or it could not be queued (false) — never runs its callback; nor does one a
+    /// server's close still delivers to a polling client after the session ended.
+    pub fn send_text_then(
+        &mut self,
+        text: &str,
+        callback: impl FnOnce(&mut EioSocket<'_, '_>) + Send + 'static,
+    ) -> bool {
+        self.send(WsMessage::Text(text), Some(Box::new(callback)))
+    }
+
+    /// [`EioSocket::send_text_then`] for a binary message.
+    pub fn send_binary_then(
+        &mut self,
+        data: &[u8],
+        callback: impl FnOnce(&mut EioSocket<'_, '_>) + Send + 'static,
+    ) -> bool {
+        self.send(WsMessage::Binary(data), Some(Box::new(callback)))
+    }
+
+    fn send(&mut self, msg: WsMessage<'_>, callback: Option<SendCallback>) -> bool {
+        let packet = EioPacket::Message(msg);
+        if self.events.contains(EioEvents::PACKET_CREATE) {
+            let h = self.handler;
+            h.on_packet_create(self, &packet);
+        }
+        let queued = match msg {
+            WsMessage::Text(text) => self.tx.text(|b| {
+                b.push(b'4');
+                b.extend_from_slice(text.as_bytes());
+                true
+            }),
+            WsMessage::Binary(data) => self.tx.binary(data),
+        };
+        if queued {
+            self.queued(&[packet], callback);
+        }
+        queued
+    }
+
+    /// `packets` were queued on the link: a WebSocket flushes them at once; their callback
+    /// waits for the write.
+    pub(crate) fn queued(&mut self, packets: &[EioPacket<'_>], callback: Option<SendCallback>) {
+        let flush = self.events.contains(EioEvents::FLUSH);
+        let ws = matches!(self.tx.link, Link::Ws(_));
+        if ws && flush {
+            self.handler.on_flush(self.sid(), packets);
+        }
+        if let Some(cb) = callback {
+            self.sent.push(cb);
+        }
+        if ws && (flush || !self.sent.is_empty()) {
+            self.tx.notify_drain();
+        }
     }
 
     /// Closes the session once this callback returns (its `on_close` gets `forced close`, as
     /// with the reference server).
     pub fn close(&mut self) {
         self.close = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn queued_packets_read_back_as_events_show_them() {
+        let cases = [
+            (
+                Out::Text(Bytes::from_static(b"4hello")),
+                EioPacket::Message(WsMessage::Text("hello")),
+            ),
+            (Out::Text(Bytes::from_static(b"2")), EioPacket::Ping(b"")),
+            (Out::Text(Bytes::from_static(b"0{}")), EioPacket::Open("{}")),
+            (
+                Out::Binary(Bytes::from_static(&[1, 2])),
+                EioPacket::Message(WsMessage::Binary(&[1, 2])),
+            ),
+        ];
+        for (out, want) in &cases {
+            assert_eq!(EioPacket::of_out(out), *want);
+        }
+        assert_eq!(EioPacket::Pong(b"").packet_type(), PacketType::Pong);
+    }
+
+    #[test]
+    fn events_combine() {
+        let e = EioEvents::PACKET | EioEvents::FLUSH;
+        assert!(e.contains(EioEvents::PACKET) && e.contains(EioEvents::FLUSH));
+        assert!(!e.contains(EioEvents::PACKET_CREATE));
+        assert!(EioEvents::default().contains(EioEvents::NONE));
     }
 }

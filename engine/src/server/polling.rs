@@ -2,6 +2,7 @@
 //! takes them as one payload (`\x1e`-separated, binary as `b` + base64). At most one GET is parked
 //! at a time; it is answered as soon as something is queued.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -18,12 +19,15 @@ use super::sessions::SessionKey;
 /// Content type of polling payloads, as the reference server sends them.
 pub(crate) const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
 
+/// Response headers: names and values, most of them static.
+pub(crate) type Headers = Vec<(Cow<'static, str>, Cow<'static, str>)>;
+
 /// A parked GET: the connection and how to answer it.
 pub(crate) struct ParkedGet {
     pub conn: ConnId,
     pub keep_alive: bool,
-    /// CORS headers computed when the request arrived.
-    pub headers: Vec<(&'static str, String)>,
+    /// The response headers (content type, CORS...), computed when the request arrived.
+    pub headers: Headers,
 }
 
 #[derive(Default)]
@@ -72,6 +76,11 @@ impl Polling {
 
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+
+    /// The queued packets, oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &Out> {
+        self.queue.iter()
     }
 
     /// Takes every queued packet (to move them to a WebSocket after an upgrade).
@@ -214,8 +223,7 @@ impl Closed {
 /// Answers a GET with a polling payload.
 pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8]) {
     cx.state().parked.remove(&get.conn);
-    let mut headers: Vec<(&str, &str)> = vec![("Content-Type", PAYLOAD_CONTENT_TYPE)];
-    headers.extend(get.headers.iter().map(|(k, v)| (*k, v.as_str())));
+    let headers: Vec<(&str, &str)> = get.headers.iter().map(|(k, v)| (&**k, &**v)).collect();
     cx.respond(get.conn, 200, &headers, body, get.keep_alive);
 }
 

@@ -9,7 +9,7 @@ use crate::runtime::{CloseReason, ConnId, Cx};
 use super::router::Router;
 
 /// A complete message from a WebSocket client. Text is valid UTF-8.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WsMessage<'a> {
     /// A text message.
     Text(&'a str),

@@ -21,7 +21,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use volley::config::{SameSite, Transports};
-use volley::server::{DisconnectReason, EioHandler, EioSocket, Server, ServerBuilder, WsMessage};
+use volley::proto::http::Method;
+use volley::server::{
+    DisconnectReason, EioEvents, EioHandler, EioPacket, EioSocket, Inbound, Server, ServerBuilder,
+    WsMessage,
+};
 
 /// What the handlers of every server saw, for the script to ask about.
 #[derive(Default)]
@@ -35,6 +39,19 @@ struct Store {
 }
 
 impl Store {
+    /// Appends `v` to list `key` of session `sid` (at most 20 entries kept).
+    fn push(&self, sid: &str, key: &str, v: Value) {
+        self.update(sid, |e| {
+            if !e[key].is_array() {
+                e[key] = json!([]);
+            }
+            let list = e[key].as_array_mut().unwrap();
+            if list.len() < 20 {
+                list.push(v);
+            }
+        });
+    }
+
     fn update(&self, sid: &str, f: impl FnOnce(&mut Value)) {
         let mut map = self.sessions.lock().unwrap();
         let entry = map
@@ -79,13 +96,55 @@ fn summary(msg: &WsMessage<'_>) -> Value {
     }
 }
 
-struct Probe {
-    store: Arc<Store>,
+/// How a packet event shows a packet in the records: `{"type", "data"}`.
+fn packet_summary(p: &EioPacket<'_>) -> Value {
+    let kind = [
+        "open", "close", "ping", "pong", "message", "upgrade", "noop",
+    ][(p.packet_type().as_byte() - b'0') as usize];
+    let data = match p {
+        EioPacket::Message(m) => summary(m),
+        EioPacket::Ping(d) | EioPacket::Pong(d) => json!(String::from_utf8_lossy(d)),
+        _ => Value::Null,
+    };
+    json!({"type": kind, "data": data})
+}
+
+/// What a server's handler does besides recording and echoing (the reference's per-test
+/// `connection` handlers).
+#[derive(Clone, Copy, Default)]
+struct Behaviour {
     /// Sent as soon as a session opens (the reference's `initialPacket`).
     greeting: Option<&'static str>,
     /// Closes every session as soon as it opens (the reference's `conn.close()` in its
     /// `connection` handler).
     close_on_open: bool,
+    /// The per-packet events recorded (`packets`, `created`, `flushes`, `drains`).
+    events: EioEvents,
+    /// Closes the session in the first `packet`/`packetCreate` event.
+    close_on_packet: bool,
+    /// After the first heartbeat, ignores every packet (the reference's `conn.onPacket`
+    /// replaced by a no-op in its `heartbeat` handler).
+    ignore_after_heartbeat: bool,
+    /// Closes the session in its `heartbeat` event.
+    close_on_heartbeat: bool,
+    /// Closes the session in its `upgrading` event.
+    close_on_upgrading: bool,
+    /// Sends `a` with a send callback in its `upgrading` event.
+    send_on_upgrading: bool,
+}
+
+struct Probe {
+    store: Arc<Store>,
+    b: Behaviour,
+}
+
+/// Sends `text` with a callback that records it in the session's `sent` once written.
+fn send_recorded(store: &Arc<Store>, s: &mut EioSocket<'_, '_>, text: &str) {
+    let store = store.clone();
+    let text_owned = text.to_string();
+    s.send_text_then(text, move |s| {
+        store.push(s.sid(), "sent", json!(text_owned))
+    });
 }
 
 impl Probe {
@@ -98,6 +157,10 @@ impl Probe {
             match item {
                 Value::String(t) => {
                     s.send_text(t);
+                }
+                // `{"text": t, "cb": true}`: sent with a callback recording it in `sent`.
+                Value::Object(o) if o.contains_key("text") => {
+                    send_recorded(&self.store, s, o["text"].as_str().unwrap_or(""));
                 }
                 other => {
                     let bytes: Vec<u8> = other["bin"]
@@ -131,12 +194,75 @@ impl EioHandler for Probe {
             e["transport"] = json!(transport);
             e["remote"] = json!(remote);
         });
-        if let Some(g) = self.greeting {
+        if let Some(g) = self.b.greeting {
             s.send_text(g);
         }
-        if self.close_on_open {
+        if self.b.close_on_open {
             s.close();
         }
+    }
+
+    fn events(&self) -> EioEvents {
+        self.b.events
+    }
+
+    fn on_packet(&self, s: &mut EioSocket<'_, '_>, packet: &EioPacket<'_>) -> Inbound {
+        let sid = s.sid().to_string();
+        let ignoring = self.b.ignore_after_heartbeat
+            && self.store.sessions.lock().unwrap()[&sid]["heartbeats"]
+                .as_u64()
+                .is_some_and(|n| n > 0);
+        if ignoring {
+            self.store.push(&sid, "ignored", packet_summary(packet));
+            return Inbound::Ignore;
+        }
+        self.store.push(&sid, "packets", packet_summary(packet));
+        if self.b.close_on_packet {
+            s.close();
+        }
+        Inbound::Process
+    }
+
+    fn on_packet_create(&self, s: &mut EioSocket<'_, '_>, packet: &EioPacket<'_>) {
+        self.store.push(s.sid(), "created", packet_summary(packet));
+        if self.b.close_on_packet {
+            s.close();
+        }
+    }
+
+    fn on_flush(&self, sid: &str, packets: &[EioPacket<'_>]) {
+        let list: Vec<Value> = packets.iter().map(packet_summary).collect();
+        self.store.push(sid, "flushes", json!(list));
+    }
+
+    fn on_drain(&self, s: &mut EioSocket<'_, '_>) {
+        let queued = s.queued_bytes();
+        self.store.push(s.sid(), "drains", json!(queued));
+    }
+
+    fn on_heartbeat(&self, s: &mut EioSocket<'_, '_>) {
+        self.store.update(s.sid(), |e| {
+            e["heartbeats"] = json!(e["heartbeats"].as_u64().unwrap_or(0) + 1);
+        });
+        if self.b.close_on_heartbeat {
+            s.close();
+        }
+    }
+
+    fn on_upgrading(&self, s: &mut EioSocket<'_, '_>) {
+        self.store.update(s.sid(), |e| e["upgrading"] = json!(true));
+        if self.b.send_on_upgrading {
+            send_recorded(&self.store, s, "a");
+        }
+        if self.b.close_on_upgrading {
+            s.close();
+        }
+    }
+
+    fn on_upgrade(&self, s: &mut EioSocket<'_, '_>) {
+        let transport = s.transport().as_str();
+        self.store
+            .update(s.sid(), |e| e["upgraded"] = json!(transport));
     }
 
     fn on_message(&self, s: &mut EioSocket<'_, '_>, msg: WsMessage<'_>) {
@@ -170,20 +296,65 @@ impl EioHandler for Probe {
 }
 
 fn builder(store: &Arc<Store>, greeting: Option<&'static str>) -> ServerBuilder {
+    behaving(
+        store,
+        Behaviour {
+            greeting,
+            ..Behaviour::default()
+        },
+    )
+}
+
+fn behaving(store: &Arc<Store>, b: Behaviour) -> ServerBuilder {
     super::harness::builder().engine_io(Probe {
         store: store.clone(),
-        greeting,
-        close_on_open: false,
+        b,
     })
 }
 
 /// A server whose handler closes every session as soon as it opens.
 fn closing_builder(store: &Arc<Store>) -> ServerBuilder {
-    super::harness::builder().engine_io(Probe {
-        store: store.clone(),
-        greeting: None,
-        close_on_open: true,
-    })
+    behaving(
+        store,
+        Behaviour {
+            close_on_open: true,
+            ..Behaviour::default()
+        },
+    )
+}
+
+/// The `headers` hook of the `headers` server: records each call under `hdr <tag>` and, as
+/// the reference's handlers do, adds `test: 123` and a second `Set-Cookie` to the handshake's
+/// answer (`add=initial`, its `initial_headers` handler) or to every answer (`add=all`, its
+/// `headers` handler).
+fn headers_server(store: &Arc<Store>) -> ServerBuilder {
+    let records = store.clone();
+    builder(store, None)
+        .configure(|c| c.cookie = Some("io".into()))
+        .on_headers(move |req, h| {
+            let Some(tag) = req.query_param("tag") else {
+                return;
+            };
+            let method = match req.method {
+                Method::Get => "GET",
+                Method::Post => "POST",
+                _ => "other",
+            };
+            let entry = json!({"initial": h.initial(), "method": method,
+                "transport": req.query_param("transport")});
+            let mut map = records.requests.lock().unwrap();
+            let list = map.entry(format!("hdr {tag}")).or_insert_with(|| json!([]));
+            list.as_array_mut().unwrap().push(entry);
+            let add = match req.query_param("add").as_deref() {
+                Some("initial") => h.initial(),
+                Some("all") => true,
+                _ => false,
+            };
+            if add {
+                h.set("test", "123");
+                h.append("set-cookie", "mycookie=456");
+            }
+        })
 }
 
 /// The session cookie `io` with `f` applied to the other cookie options.
@@ -365,6 +536,97 @@ fn others(store: &Arc<Store>) -> Vec<(&'static str, Server)> {
             ),
         ),
         ("initial", start(builder(store, Some("faster!")))),
+        (
+            // Every packet event recorded.
+            "events",
+            start(behaving(
+                store,
+                Behaviour {
+                    events: EioEvents::PACKET | EioEvents::PACKET_CREATE | EioEvents::FLUSH,
+                    ..Behaviour::default()
+                },
+            )),
+        ),
+        (
+            // `pingInterval: 4`, and the first `packet` event closes the session.
+            "ping4-packet",
+            start(
+                behaving(
+                    store,
+                    Behaviour {
+                        events: EioEvents::PACKET,
+                        close_on_packet: true,
+                        ..Behaviour::default()
+                    },
+                )
+                .configure(pings(4, 20_000)),
+            ),
+        ),
+        (
+            // `pingInterval: 4`, and the first `packetCreate` event closes the session.
+            "ping4-create",
+            start(
+                behaving(
+                    store,
+                    Behaviour {
+                        events: EioEvents::PACKET_CREATE,
+                        close_on_packet: true,
+                        ..Behaviour::default()
+                    },
+                )
+                .configure(pings(4, 20_000)),
+            ),
+        ),
+        (
+            // `pingInterval: 80, pingTimeout: 50`; after a heartbeat, packets are ignored.
+            "heartbeat-ignore",
+            start(
+                behaving(
+                    store,
+                    Behaviour {
+                        events: EioEvents::PACKET,
+                        ignore_after_heartbeat: true,
+                        ..Behaviour::default()
+                    },
+                )
+                .configure(pings(80, 50)),
+            ),
+        ),
+        (
+            // `pingInterval: 80, pingTimeout: 50`; a heartbeat closes the session.
+            "heartbeat-close",
+            start(
+                behaving(
+                    store,
+                    Behaviour {
+                        close_on_heartbeat: true,
+                        ..Behaviour::default()
+                    },
+                )
+                .configure(pings(80, 50)),
+            ),
+        ),
+        (
+            "upgrading-close",
+            start(behaving(
+                store,
+                Behaviour {
+                    close_on_upgrading: true,
+                    ..Behaviour::default()
+                },
+            )),
+        ),
+        (
+            "upgrading-send",
+            start(behaving(
+                store,
+                Behaviour {
+                    send_on_upgrading: true,
+                    ..Behaviour::default()
+                },
+            )),
+        ),
+        ("headers", start(headers_server(store))),
     ]
 }
 

@@ -63,16 +63,20 @@ impl<S: Service, B: Io> Worker<S, B> {
         let action = self.service.on_request(&mut cx!(self), id, &req);
         match action {
             Action::Upgrade { accept, session } => {
-                self.cancel_deadline(slot);
-                let conn = &mut self.conns[slot];
-                self.scratch.clear();
-                http::write_switching_protocols(&mut self.scratch, &accept);
-                conn.outq.push_copy(&self.scratch);
-                self.sessions[slot] = Some(session);
-                self.mark_dirty(slot);
-                if let Some(session) = self.sessions[slot].as_mut() {
-                    self.service.on_open(&mut cx!(self), id, session);
-                }
+                self.upgrade(slot, &accept, &[], session);
+                let dec = Box::new(ws::Decoder::new(Role::Server, self.config.max_payload));
+                (Phase::WebSocket(dec), req.head_len, true)
+            }
+            Action::UpgradeWith {
+                accept,
+                session,
+                headers,
+            } => {
+                let headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                self.upgrade(slot, &accept, &headers, session);
                 let dec = Box::new(ws::Decoder::new(Role::Server, self.config.max_payload));
                 (Phase::WebSocket(dec), req.head_len, true)
             }
@@ -100,6 +104,27 @@ impl<S: Service, B: Io> Worker<S, B> {
             },
             Action::Handoff(worker) => (Phase::Handoff(worker), 0, false),
             other => self.after_request(slot, other, &req, false, req.head_len, buf.len()),
+        }
+    }
+
+    /// Answers 101 (with `headers`) and hands the connection to `session`.
+    fn upgrade(
+        &mut self,
+        slot: usize,
+        accept: &str,
+        headers: &[(&str, &str)],
+        session: S::Session,
+    ) {
+        let id = self.id(slot);
+        self.cancel_deadline(slot);
+        let conn = &mut self.conns[slot];
+        self.scratch.clear();
+        http::write_switching_protocols_with(&mut self.scratch, accept, headers);
+        conn.outq.push_copy(&self.scratch);
+        self.sessions[slot] = Some(session);
+        self.mark_dirty(slot);
+        if let Some(session) = self.sessions[slot].as_mut() {
+            self.service.on_open(&mut cx!(self), id, session);
         }
     }
 
