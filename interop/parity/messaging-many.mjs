@@ -212,6 +212,23 @@ it('should fail when a client does not acknowledge the event in the given delay'
   disconnect(s1, s2, s3);
 });
 
+it('should broadcast and expect multiple acknowledgements (promise)', async () => {
+  const [s1, s2, s3] = await answering('/acks');
+  const [report] = await ask(s1, 'start-promise', 2000);
+  assert.equal(report.rejected, false, 'the promise resolves');
+  assert.deepEqual([...report.responses].sort(), [1, 2, 3]);
+  disconnect(s1, s2, s3);
+});
+
+it('should fail when a client does not acknowledge the event in the given delay (promise)', async () => {
+  const [s1, s2, s3] = await answering('/acks-timeout', [true, true, false]);
+  const [report] = await ask(s1, 'start-promise', 200);
+  assert.equal(report.rejected, true, 'the promise rejects');
+  assert.equal(report.noReply, 1);
+  assert.deepEqual([...report.responses].sort(), [1, 2], 'err.responses');
+  disconnect(s1, s2, s3);
+});
+
 it('should broadcast and return if the packet is sent to 0 client', async () => {
   const sockets = await clients(3, '/acks-none');
   const got = sockets.map((s) => record(s, 'some event'));

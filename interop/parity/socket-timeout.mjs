@@ -31,4 +31,22 @@ it('should not timeout if the client does acknowledge the event', async () => {
   s.disconnect();
 });
 
+it('should timeout if the client does not acknowledge the event (promise)', async () => {
+  const s = client('/unknown-promise');
+  const result = next(s, 'result');
+  await connected(s);
+  assert.deepEqual(await result, ['timeout']);
+  s.disconnect();
+});
+
+it('should not timeout if the client does acknowledge the event (promise)', async () => {
+  const s = client('/acked-promise');
+  s.on('echo', (arg, cb) => cb(arg));
+  await connected(s);
+  const result = next(s, 'result');
+  s.emit('start');
+  assert.deepEqual(await result, [null, 42]);
+  s.disconnect();
+});
+
 await run();

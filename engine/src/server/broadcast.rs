@@ -103,6 +103,7 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
 }
 
 /// Collects the replies of a broadcast with acknowledgements from every worker.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct BroadcastAcks {
     /// `(socket id, ack arguments as a JSON array)` for each socket that answered in time. A
     /// socket on another server (through the Redis adapter) has an empty id and only its

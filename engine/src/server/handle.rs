@@ -13,6 +13,7 @@ use crate::proto::sio as sioproto;
 use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::{ConnId, Peers};
 
+use super::ack_futures::BroadcastAckFuture;
 use super::adapter::{Adapter, RemoteOp};
 use super::broadcast::{
     ack_parts, encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks,
@@ -248,6 +249,20 @@ impl HandleBroadcast {
         let collector = AckCollector::new(parts, Box::new(callback));
         self.post(packets, Some((id, timeout, collector)));
         Ok(())
+    }
+
+    /// Emits and returns a future of every receiver's acknowledgement within `timeout` (the
+    /// reference's `io.timeout(ms).emitWithAck`), awaitable on any executor: see
+    /// [`BroadcastAckFuture`].
+    pub fn emit_with_ack_future<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<BroadcastAckFuture, EmitError> {
+        let (future, complete) = BroadcastAckFuture::new();
+        self.emit_with_ack(event, args, timeout, complete)?;
+        Ok(future)
     }
 
     fn post(

@@ -1,12 +1,14 @@
 //! The public API: build a [`Server`] with its endpoints, start it, and reach it from any thread
 //! through a [`ServerHandle`].
 
+mod ack_futures;
 mod adapter;
 mod broadcast;
 mod endpoint;
 mod engine;
 mod engine_io;
 mod handle;
+mod oneshot;
 mod polling;
 mod reason;
 mod rooms;
@@ -26,6 +28,7 @@ pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
+pub use ack_futures::{AckFuture, AckReply, BroadcastAckFuture, MissingAcks};
 pub use broadcast::BroadcastAcks;
 pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use engine_io::{EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback};

@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::executor::block_on;
 use serde_json::{json, Value};
-use volley::server::{Ack, Args, ConnectError, NamespaceBuilder, Server, Socket};
+use volley::server::{Ack, Args, BroadcastAcks, ConnectError, NamespaceBuilder, Server, Socket};
 
 /// Argument `i` as a string.
 fn arg(args: &Args<'_>, i: usize) -> Option<String> {
@@ -54,9 +55,28 @@ fn leave_all(s: &mut Socket<'_, '_>) {
     }
 }
 
+/// What a broadcast's acknowledgements were: how many sockets did not answer (the reference's
+/// `err`), each reply's first argument (the reference's `responses`), how long it took.
+fn acks_report(acks: &BroadcastAcks, start: Instant) -> Value {
+    let responses: Vec<Value> = acks
+        .replies
+        .iter()
+        .map(|(_, json)| {
+            let args: Vec<Value> = serde_json::from_slice(json).unwrap_or_default();
+            args.into_iter().next().unwrap_or(Value::Null)
+        })
+        .collect();
+    json!({
+        "noReply": acks.no_reply,
+        "responses": responses,
+        "elapsedMs": start.elapsed().as_millis() as u64,
+    })
+}
+
 /// `start(timeout ms, room?)`: `io.of(nsp)[.to(room)].timeout(ms).emit("some event", cb)` from
-/// the server handle; acknowledged with what `cb` got: how many sockets did not answer (the
-/// reference's `err`), the responses, and how long it took.
+/// the server handle; acknowledged with [`acks_report`] of what `cb` got.
+/// `start-promise(timeout ms)`: `await io.timeout(ms).emitWithAck("some event")`, acknowledged
+/// with the report and whether the future failed (the promise's rejection).
 fn acks_namespace(ns: &mut NamespaceBuilder) {
     ns.on("start", |s, args| {
         let timeout = Duration::from_millis(args.get(0)?.as_u64()?);
@@ -71,24 +91,28 @@ fn acks_namespace(ns: &mut NamespaceBuilder) {
             }
             let start = Instant::now();
             let sent = sel.emit_with_ack("some event", &(), timeout, move |acks| {
-                let elapsed = start.elapsed().as_millis() as u64;
-                // Each response is the first argument of a client's ack, as in the reference.
-                let responses: Vec<Value> = acks
-                    .replies
-                    .iter()
-                    .map(|(_, json)| {
-                        let args: Vec<Value> = serde_json::from_slice(json).unwrap_or_default();
-                        args.into_iter().next().unwrap_or(Value::Null)
-                    })
-                    .collect();
-                let report = json!({
-                    "noReply": acks.no_reply,
-                    "responses": responses,
-                    "elapsedMs": elapsed,
-                });
-                deferred.send(Ack::new(&report).unwrap_or_default());
+                deferred.send(Ack::new(&acks_report(&acks, start)).unwrap_or_default());
             });
             assert!(sent.is_ok(), "{sent:?}");
+        });
+        None
+    });
+    ns.on("start-promise", |s, args| {
+        let timeout = Duration::from_millis(args.get(0)?.as_u64()?);
+        let start = Instant::now();
+        let future = s
+            .server()
+            .of(s.nsp())
+            .emit_with_ack_future("some event", &(), timeout);
+        let deferred = s.ack_later()?;
+        std::thread::spawn(move || {
+            let (rejected, acks) = match block_on(future.expect("the broadcast encodes")) {
+                Ok(acks) => (false, acks),
+                Err(missing) => (true, missing.acks),
+            };
+            let mut report = acks_report(&acks, start);
+            report["rejected"] = json!(rejected);
+            deferred.send(Ack::new(&report).unwrap_or_default());
         });
         None
     });

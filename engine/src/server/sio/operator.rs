@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::server::ack_futures::BroadcastAckFuture;
 use crate::server::broadcast::{
     ack_parts, deliver_local, encode_event, next_broadcast_ack_id, post_remote, AckCollector,
     BroadcastAcks, BroadcastMsg, Current, DeliverFrom,
@@ -80,6 +81,19 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
         self.send(event, args, &[], Some((timeout, Box::new(callback))))
     }
 
+    /// Emits and returns a future of every receiver's acknowledgement within `timeout` (the
+    /// reference's `emitWithAck` on a broadcast): see [`BroadcastAckFuture`].
+    pub fn emit_with_ack_future<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<BroadcastAckFuture, EmitError> {
+        let (future, complete) = BroadcastAckFuture::new();
+        self.emit_with_ack(event, args, timeout, complete)?;
+        Ok(future)
+    }
+
     /// A broadcast whose acknowledgements are collected for `timeout`
     /// (`io.timeout(ms).emit`): see [`TimedBroadcast::emit`].
     pub fn timeout(self, timeout: Duration) -> TimedBroadcast<'s, 'c, 'a> {
@@ -147,6 +161,17 @@ pub struct TimedBroadcast<'s, 'c, 'a> {
 }
 
 impl TimedBroadcast<'_, '_, '_> {
+    /// Emits and returns a future of the replies (`io.timeout(ms).emitWithAck`); same as
+    /// [`SocketBroadcast::emit_with_ack_future`].
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+    ) -> Result<BroadcastAckFuture, EmitError> {
+        self.broadcast
+            .emit_with_ack_future(event, args, self.timeout)
+    }
+
     /// Emits and collects the replies; same as [`SocketBroadcast::emit_with_ack`].
     pub fn emit<T: Serialize + ?Sized>(
         self,

@@ -18,8 +18,10 @@ use super::listeners::{OutgoingRun, SocketListeners};
 use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
 use super::SioApp;
+use crate::server::ack_futures::{AckFuture, AckReply};
 use crate::server::engine::{Out, Tx};
 use crate::server::handle::ServerHandle;
+use crate::server::oneshot;
 use crate::server::rooms::{RoomNames, Target};
 use crate::server::router::Timer;
 use crate::server::sessions::SessionKey;
@@ -274,6 +276,23 @@ impl<'c, 'a> Socket<'c, 'a> {
         self.emit(event, args).map(|()| true)
     }
 
+    /// Emits `event` and returns a future of the client's acknowledgement within `timeout`
+    /// (the reference's `emitWithAck`): it resolves on whatever thread awaits it, to the
+    /// reply, [`AckError::Timeout`], or [`AckError::Disconnected`]. The future needs no
+    /// particular executor; the handler that calls this returns at once.
+    pub fn emit_with_ack_future<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<AckFuture, EmitError> {
+        let (tx, rx) = oneshot::channel();
+        self.emit_with_ack(event, args, timeout, move |_, reply| {
+            tx.send(reply.map(AckReply::from_args));
+        })?;
+        Ok(AckFuture(rx))
+    }
+
     /// Emits `event` and waits up to `timeout` for the client's acknowledgement; `callback`
     /// runs on this worker with the socket and the ack's arguments, [`AckError::Timeout`], or
     /// [`AckError::Disconnected`]. Cancel with [`Socket::discard`].
@@ -469,6 +488,16 @@ pub struct TimedEmit<'s, 'c, 'a> {
 }
 
 impl TimedEmit<'_, '_, '_> {
+    /// Emits `event` and returns a future of the client's acknowledgement
+    /// (`socket.timeout(ms).emitWithAck`): see [`Socket::emit_with_ack_future`].
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+    ) -> Result<AckFuture, EmitError> {
+        self.socket.emit_with_ack_future(event, args, self.timeout)
+    }
+
     /// Emits `event` (arguments as [`Socket::emit`] takes them); `callback` runs once on this
     /// worker with the client's ack arguments, or [`AckError::Timeout`] when none came in
     /// time, or [`AckError::Disconnected`] (the error-first callback of
