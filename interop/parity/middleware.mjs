@@ -1,6 +1,6 @@
 // packages/socket.io/test/middleware.ts, against engine/tests/parity/middleware.rs.
 import assert from 'node:assert/strict';
-import { it, run, client, connected, next, ask } from './lib.mjs';
+import { it, run, client, connected, next, ask, sleep } from './lib.mjs';
 
 it('should call functions', async () => {
   const s = client('/count');
@@ -31,6 +31,33 @@ it('should only call connection after fns', async () => {
   await connected(s);
   assert.deepEqual(await name, ['guest']);
   s.disconnect();
+});
+
+it('should only call connection after (lengthy) fns', async () => {
+  const s = client('/lengthy');
+  const authenticated = next(s, 'authenticated', 5000);
+  const lengthy = connected(s).then(() => 'lengthy');
+  // The worker serves others while the middleware's future waits.
+  const quick = connected(client('/')).then((q) => { q.disconnect(); return 'quick'; });
+  assert.equal(await Promise.race([lengthy, quick]), 'quick', 'a worker waited on a future');
+  await lengthy;
+  assert.deepEqual(await authenticated, [true]);
+  s.disconnect();
+});
+
+it('should be ignored if socket gets closed', async () => {
+  const stats = await connected(client('/stats'));
+  assert.deepEqual(await ask(stats, 'closed-early', 'reset'), [[]]);
+  const s = client('/closed-early');
+  const log = async () => (await ask(stats, 'closed-early'))[0];
+  for (let i = 0; i < 100 && !(await log()).includes('started'); i++) await sleep(20);
+  assert.deepEqual(await log(), ['started'], 'the middleware is running');
+  s.io.engine.close();
+  await sleep(500);
+  assert.deepEqual(await log(), ['started'], 'no connection handler after the close');
+  assert.equal(s.connected, false);
+  s.close();
+  stats.disconnect();
 });
 
 it('should call functions in expected order', async () => {

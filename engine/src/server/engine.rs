@@ -21,7 +21,7 @@ use super::reason::DisconnectReason;
 use super::router::{Router, Timer};
 use super::sessions::{SessionKey, CLOSED_POLL_TTL};
 use super::sio::client::SioClient;
-use super::sio::SocketState;
+use super::sio::{ConnectAnswer, SocketState};
 use super::ws::WsMessage;
 
 /// What sits on top of the Engine.IO session.
@@ -276,6 +276,20 @@ impl EioSession {
             self.close(DisconnectReason::ServerNamespaceDisconnect);
         } else {
             c.disconnect(&mut tx, sid);
+        }
+    }
+
+    /// An asynchronous connect middleware answered for one of this session's sockets.
+    pub fn connect_answer(&mut self, cx: &mut Cx<'_, Router>, answer: ConnectAnswer) {
+        let Upper::Sio(c) = &mut self.upper else {
+            return;
+        };
+        let mut tx = Tx {
+            cx,
+            link: &mut self.link,
+        };
+        if let Err(reason) = c.on_connect_answer(&mut tx, answer) {
+            self.close(reason);
         }
     }
 

@@ -102,6 +102,7 @@ pub struct ServerBuilder {
     exact_namespaces: Vec<String>,
     on_server_side_emit: Option<Arc<ServerSideEmitHandler>>,
     new_namespace: Option<Arc<sio::NewNamespaceFn>>,
+    spawn: Option<Arc<sio::Spawn>>,
 }
 
 impl ServerBuilder {
@@ -167,6 +168,15 @@ impl ServerBuilder {
     /// namespaces. Default: none.
     pub fn on_new_namespace(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.new_namespace = Some(Arc::new(f));
+        self
+    }
+
+    /// Where asynchronous hooks ([`NamespaceBuilder::middleware_async`]) run: `spawn` gets
+    /// each future, e.g. `|f| { tokio_handle.spawn(f); }`. Whatever the futures decide goes
+    /// back to the socket's worker through its mailbox; no future runs on a worker. Default:
+    /// none, and `listen()` refuses a server with asynchronous hooks and no spawner.
+    pub fn spawner(mut self, spawn: impl Fn(sio::BoxFuture) + Send + Sync + 'static) -> Self {
+        self.spawn = Some(Arc::new(spawn));
         self
     }
 
@@ -285,7 +295,13 @@ impl ServerBuilder {
                 limits,
                 self.config.attachment_timeout,
                 self.new_namespace.clone(),
+                self.spawn.clone(),
             );
+            if app.has_async() && app.spawn.is_none() {
+                return Err(Error::Registration(
+                    "asynchronous middleware needs a runtime: ServerBuilder::spawner".into(),
+                ));
+            }
             if let Some(hook) = &self.new_namespace {
                 app.exact_names().for_each(|name| hook(name));
             }
@@ -364,6 +380,7 @@ impl Server {
             exact_namespaces: Vec::new(),
             on_server_side_emit: None,
             new_namespace: None,
+            spawn: None,
         }
     }
 

@@ -19,6 +19,7 @@ use super::engine::{Out, Tx};
 use super::handle::SocketInfo;
 use super::rooms::{Rooms, Target};
 use super::sessions::{with_session, SessionKey, Sessions};
+use super::sio::ConnectAnswer;
 use super::stats::Stats;
 use super::ws::{WsConn, WsHandler, WsMessage};
 
@@ -48,6 +49,8 @@ pub(crate) enum Post {
     Close(ConnId, CloseCode, String),
     /// A broadcast for this worker's members.
     Broadcast(Arc<BroadcastMsg>),
+    /// An asynchronous connect middleware answered for a socket of this session.
+    ConnectAnswer(SessionKey, ConnectAnswer),
     /// An operation on the sockets a selection matches on this worker.
     Select {
         nsp: String,
@@ -334,6 +337,9 @@ impl Service for Router {
                 deliver_local(DeliverFrom::Worker(cx), &msg);
             }
             Post::Select { nsp, target, op } => select(cx, &nsp, &target, op),
+            Post::ConnectAnswer(key, answer) => {
+                with_session(cx, key, |cx, s| s.connect_answer(cx, answer));
+            }
         }
     }
 }

@@ -2,15 +2,64 @@
 //! connection, refusals with a message and data, state set in middleware seen afterwards.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde_json::json;
 use volley::server::{Ack, ConnectError, Server};
 
+/// The application's runtime, where asynchronous middleware runs (one per test process).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .expect("a tokio runtime")
+    })
+}
+
 fn server() -> Server {
     let main_runs = Arc::new(AtomicUsize::new(0));
     let runs = main_runs.clone();
+    // What `/closed-early` did: "started" when its middleware began, "connected" if the
+    // connection handler ran; read back by `/stats`'s `closed-early`.
+    let closed_early = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (log, mw_log, read_log) = (closed_early.clone(), closed_early.clone(), closed_early);
     super::harness::builder()
+        .spawner(|future| {
+            runtime().spawn(future);
+        })
+        // `io.use((socket, next) => setTimeout(() => { authenticated = true; next() }, 300))`.
+        .namespace("/lengthy", |ns| {
+            ns.middleware_async(|req| async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                req.set_data(true);
+                Ok(())
+            });
+            ns.on_connect(|s, _| {
+                let authenticated = s.data::<bool>().copied().unwrap_or(false);
+                s.emit("authenticated", &authenticated)
+                    .map_err(|e| ConnectError::new(e.to_string()))
+            });
+        })
+        .namespace("/closed-early", move |ns| {
+            let log = log.clone();
+            ns.middleware_async(move |_| {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push("started".into());
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok(())
+                }
+            });
+            let log = mw_log.clone();
+            ns.on_connect(move |_, _| {
+                log.lock().unwrap().push("connected".into());
+                Ok(())
+            });
+        })
         .namespace("/", move |ns| {
             ns.middleware(move |_, _| {
                 runs.fetch_add(1, Ordering::SeqCst);
@@ -21,6 +70,15 @@ fn server() -> Server {
             let runs = main_runs.clone();
             ns.on("main-runs", move |_, _| {
                 Ack::new(&runs.load(Ordering::SeqCst)).ok()
+            });
+            let log = read_log.clone();
+            // `closed-early`: the log; `closed-early "reset"`: empties it first (a run per mode).
+            ns.on("closed-early", move |_, args| {
+                let mut log = log.lock().unwrap();
+                if args.get(0).and_then(|a| a.as_str()).as_deref() == Some("reset") {
+                    log.clear();
+                }
+                Ack::one(&*log).ok()
             });
         })
         .namespace("/count", |ns| {

@@ -7,18 +7,56 @@ use std::sync::Arc;
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, SioError, ValueRef};
 use crate::runtime::timer::TimerKey;
+use crate::runtime::Peers;
 use crate::server::engine::Tx;
 use crate::server::reason::DisconnectReason;
-use crate::server::router::Timer;
+use crate::server::router::{Post, Timer};
 use crate::server::sessions::SessionKey;
 use crate::server::stats::Counter;
 
 use super::ack::{Ack, PendingAcks};
+use super::async_connect::{self, ConnectAnswer};
 use super::handshake::Handshake;
+use super::namespace::{ConnectError, ConnectStep};
 use super::socket::{fail_pending, Socket, SocketState};
 use super::SioApp;
 
 type Outcome = Result<(), DisconnectReason>;
+
+/// Carries an asynchronous middleware's answer back to the socket's worker; if the future is
+/// dropped unfinished (it panicked, or the runtime shut down), the connect is refused rather
+/// than left waiting.
+struct Reply {
+    peers: Peers<Post>,
+    worker: u16,
+    session: SessionKey,
+    socket: u32,
+    slot: async_connect::DataSlot,
+    sent: bool,
+}
+
+impl Reply {
+    fn send(&mut self, result: Result<(), ConnectError>) {
+        self.sent = true;
+        let answer = ConnectAnswer {
+            socket: self.socket,
+            result,
+            data: async_connect::take_data(&self.slot),
+        };
+        self.peers.post(
+            self.worker as usize,
+            Post::ConnectAnswer(self.session, answer),
+        );
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.send(Err(ConnectError::new("connect middleware failed")));
+        }
+    }
+}
 
 /// A handler's view of socket `$idx` of client `$c` over `$tx`.
 macro_rules! socket {
@@ -42,6 +80,8 @@ pub(crate) struct SioClient {
     /// The Engine.IO session this client rides on (known once it opens).
     key: SessionKey,
     sockets: Vec<SocketState>,
+    /// Sockets whose connect waits for an asynchronous middleware, with the step after it.
+    pending: Vec<(SocketState, usize)>,
     connect_timer: Option<TimerKey>,
     binary: Option<(BinaryAssembler, TimerKey)>,
 }
@@ -64,6 +104,7 @@ impl SioClient {
                 epoch: 0,
             },
             sockets: Vec::new(),
+            pending: Vec::new(),
             connect_timer: None,
             binary: None,
         }
@@ -196,6 +237,11 @@ impl SioClient {
         while !self.sockets.is_empty() {
             self.leave(tx, self.sockets.len() - 1, reason);
         }
+        // Sockets still waiting for a middleware never connected: no disconnect handlers.
+        for (mut st, _) in std::mem::take(&mut self.pending) {
+            tx.cx.state().rooms.remove_socket(&st.nsp, st.sid);
+            fail_pending(tx, self.key, &mut st, &self.handshake);
+        }
     }
 
     /// Whether a socket waits for the client's queue to drain.
@@ -266,7 +312,8 @@ impl SioClient {
     }
 
     fn connect(&mut self, tx: &mut Tx<'_, '_>, nsp: &str, auth: Option<ValueRef<'_>>) -> Outcome {
-        if self.sockets.iter().any(|s| s.nsp == nsp) {
+        let parked = self.pending.iter().any(|(s, _)| s.nsp == nsp);
+        if parked || self.sockets.iter().any(|s| s.nsp == nsp) {
             return Err(DisconnectReason::ForcedClose);
         }
         let Some(ns) = self.app.find(nsp) else {
@@ -279,7 +326,7 @@ impl SioClient {
         let worker = tx.cx.worker();
         let state = tx.cx.state();
         state.next_key = state.next_key.wrapping_add(1);
-        let mut st = SocketState {
+        let st = SocketState {
             sid: Sid::generate(worker, &mut state.rng),
             nsp: nsp.to_string(),
             ns,
@@ -299,19 +346,100 @@ impl SioClient {
         // Broadcasts find sockets through `state.sockets`, filled only once connected, so nothing
         // reaches the client before its CONNECT reply.
         state.rooms.add_socket(nsp, st.sid);
-        for hook in &self.app.namespaces[ns].connect {
-            let mut socket = socket!(self, tx, &mut st, None);
-            if let Err(e) = hook(&mut socket, auth) {
-                tx.cx.state().rooms.remove_socket(nsp, st.sid);
-                fail_pending(tx, self.key, &mut st, &self.handshake);
-                send_packet(tx, |b| {
-                    sio::encode_connect_error(b, nsp, &e.message, e.data.as_deref())
-                });
-                return Ok(());
+        self.run_connect(tx, st, 0, auth.map(|a| a.json()))
+    }
+
+    /// Runs the namespace's connect steps from `from` on socket `st`: a refusal answers
+    /// `connect_error`; an asynchronous step parks the socket until its answer comes back
+    /// ([`SioClient::on_connect_answer`]); past the last step the socket is connected.
+    fn run_connect(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        mut st: SocketState,
+        from: usize,
+        auth: Option<&str>,
+    ) -> Outcome {
+        let app = Arc::clone(&self.app);
+        for (i, step) in app.namespaces[st.ns].connect.iter().enumerate().skip(from) {
+            match step {
+                ConnectStep::Sync(hook) => {
+                    let mut socket = socket!(self, tx, &mut st, None);
+                    if let Err(e) = hook(&mut socket, auth.map(ValueRef::new)) {
+                        self.refuse(tx, st, &e);
+                        return Ok(());
+                    }
+                }
+                ConnectStep::Async(hook) => {
+                    let Some(spawn) = &app.spawn else {
+                        // `listen()` refuses async hooks without a spawner; never reached.
+                        self.refuse(
+                            tx,
+                            st,
+                            &ConnectError::new("no runtime for async middleware"),
+                        );
+                        return Ok(());
+                    };
+                    let (req, slot) =
+                        async_connect::request(st.sid.as_str(), &st.nsp, &self.handshake, auth);
+                    let future = hook(req);
+                    let reply = Reply {
+                        peers: tx.cx.peers().clone(),
+                        worker: tx.cx.worker(),
+                        session: self.key,
+                        socket: st.key,
+                        slot,
+                        sent: false,
+                    };
+                    spawn(Box::pin(async move {
+                        let mut reply = reply;
+                        let result = future.await;
+                        reply.send(result);
+                    }));
+                    self.pending.push((st, i + 1));
+                    return Ok(());
+                }
             }
         }
+        self.connected(tx, st);
+        Ok(())
+    }
+
+    /// An asynchronous connect step answered for a parked socket: resume its connect (a
+    /// socket whose client went away meanwhile is gone, and the answer with it).
+    pub fn on_connect_answer(&mut self, tx: &mut Tx<'_, '_>, answer: ConnectAnswer) -> Outcome {
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|(s, _)| s.key == answer.socket)
+        else {
+            return Ok(());
+        };
+        let (mut st, next) = self.pending.swap_remove(i);
+        if let Some(data) = answer.data {
+            st.data = Some(data);
+        }
+        if let Err(e) = answer.result {
+            self.refuse(tx, st, &e);
+            return Ok(());
+        }
+        let auth = st.auth.clone();
+        self.run_connect(tx, st, next, auth.as_deref())
+    }
+
+    /// A connect step refused socket `st`: it leaves the room index and the client gets
+    /// `connect_error`.
+    fn refuse(&self, tx: &mut Tx<'_, '_>, mut st: SocketState, e: &ConnectError) {
+        tx.cx.state().rooms.remove_socket(&st.nsp, st.sid);
+        fail_pending(tx, self.key, &mut st, &self.handshake);
+        send_packet(tx, |b| {
+            sio::encode_connect_error(b, &st.nsp, &e.message, e.data.as_deref())
+        });
+    }
+
+    /// Every connect step accepted socket `st`: the CONNECT reply, then what the steps emitted.
+    fn connected(&mut self, tx: &mut Tx<'_, '_>, mut st: SocketState) {
         let sid = st.sid;
-        send_packet(tx, |b| sio::encode_connect(b, nsp, sid.as_str()));
+        send_packet(tx, |b| sio::encode_connect(b, &st.nsp, sid.as_str()));
         for out in st.pre_connect.drain(..) {
             tx.out(&out);
         }
@@ -329,7 +457,6 @@ impl SioClient {
         if leave {
             self.server_leaves(tx, self.sockets.len() - 1);
         }
-        Ok(())
     }
 
     fn event(

@@ -2,6 +2,7 @@
 //! dispatches packets, sockets as handlers see them, and acknowledgements both ways.
 
 mod ack;
+mod async_connect;
 pub(crate) mod client;
 mod handshake;
 mod listeners;
@@ -10,6 +11,7 @@ mod operator;
 mod socket;
 
 pub use ack::{Ack, AckError, AckId, DeferredAck};
+pub use async_connect::{BoxFuture, ConnectRequest, Spawn};
 pub use handshake::Handshake;
 pub use listeners::ListenerId;
 pub use namespace::{ConnectError, NamespaceBuilder};
@@ -17,6 +19,7 @@ pub use operator::{SocketBroadcast, TimedBroadcast};
 pub use socket::{EmitError, Socket, SocketData, TimedEmit};
 
 pub(crate) use ack::ack_pending;
+pub(crate) use async_connect::ConnectAnswer;
 pub(crate) use listeners::OutgoingRun;
 pub(crate) use namespace::OutgoingFn;
 pub(crate) use socket::{notify_outgoing, SocketState};

@@ -3,6 +3,7 @@
 //! per name), catch-alls, outgoing listeners, and disconnecting/disconnect handlers.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 use crate::proto::sio::{self, Args, ValueRef};
 
 use super::ack::Ack;
+use super::async_connect::{AsyncConnectFn, ConnectRequest, Spawn};
 use super::socket::Socket;
 use crate::server::reason::DisconnectReason;
 
@@ -42,6 +44,12 @@ impl ConnectError {
 /// the CONNECT packet is the second argument (`None` when the client sent none).
 pub type ConnectFn =
     dyn Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError> + Send + Sync;
+/// One step of a connect: middleware or `on_connect`, run on the worker or as a future.
+pub(crate) enum ConnectStep {
+    Sync(Box<ConnectFn>),
+    Async(Box<AsyncConnectFn>),
+}
+
 /// Handles one event; the returned value, if any, is the acknowledgement.
 pub type EventFn = dyn Fn(&mut Socket<'_, '_>, &Args<'_>) -> Option<Ack> + Send + Sync;
 /// Sees events with their name: catch-alls before the named handlers, and the handler of
@@ -96,7 +104,7 @@ impl Matcher {
 /// A namespace's handlers, shared by every socket in it.
 pub(crate) struct Namespace {
     pub matcher: Matcher,
-    pub connect: Vec<Box<ConnectFn>>,
+    pub connect: Vec<ConnectStep>,
     pub events: HashMap<String, Vec<Box<EventFn>>>,
     /// Catch-alls, run before the named handlers, in order.
     pub any: Vec<Box<AnyFn>>,
@@ -154,7 +162,27 @@ impl NamespaceBuilder {
             + Sync
             + 'static,
     ) -> &mut Self {
-        self.ns.connect.push(Box::new(f));
+        self.ns.connect.push(ConnectStep::Sync(Box::new(f)));
+        self
+    }
+
+    /// Adds asynchronous connect middleware (`io.use(async (socket, next) => ..)`): `f` gets
+    /// the request, owned, and its future runs on the runtime given to
+    /// `ServerBuilder::spawner` while the worker serves others; the connect goes on with the
+    /// next middleware when it resolves `Ok`, and the client gets `connect_error` on `Err`.
+    /// Middleware of both kinds run in the order added. If the client goes away first, the
+    /// answer is dropped and nothing after it runs; if the future takes longer than
+    /// `connect_timeout` and the client has joined no namespace, the connection is closed
+    /// (as the reference's `connectTimeout`). [`ConnectRequest::set_data`] becomes the
+    /// socket's data.
+    pub fn middleware_async<F, Fut>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.ns
+            .connect
+            .push(ConnectStep::Async(Box::new(move |req| Box::pin(f(req)))));
         self
     }
 
@@ -285,6 +313,8 @@ pub(crate) struct SioApp {
     /// The application's `new_namespace` hook and the names of dynamic namespaces it has
     /// been told of (shared by the workers; kept only when there is a hook).
     pub new_namespace: Option<(Arc<NewNamespaceFn>, Mutex<HashSet<String>>)>,
+    /// Where asynchronous hooks run (`ServerBuilder::spawner`).
+    pub spawn: Option<Arc<Spawn>>,
 }
 
 /// Told the name of each namespace that comes to exist (`io.on("new_namespace")`).
@@ -305,6 +335,7 @@ impl SioApp {
         limits: sio::Limits,
         attachment_timeout: Duration,
         new_namespace: Option<Arc<NewNamespaceFn>>,
+        spawn: Option<Arc<Spawn>>,
     ) -> Self {
         namespaces.sort_by_key(|n| !matches!(n.matcher, Matcher::Exact(_)));
         SioApp {
@@ -312,7 +343,15 @@ impl SioApp {
             limits,
             attachment_timeout,
             new_namespace: new_namespace.map(|f| (f, Mutex::default())),
+            spawn,
         }
+    }
+
+    /// Whether a namespace has asynchronous hooks (they need a spawner).
+    pub fn has_async(&self) -> bool {
+        self.namespaces
+            .iter()
+            .any(|n| n.connect.iter().any(|s| matches!(s, ConnectStep::Async(_))))
     }
 
     /// The names of the namespaces registered by name (`/` aside, which exists from the start
@@ -370,6 +409,7 @@ mod tests {
             sio::Limits::default(),
             Duration::from_secs(1),
             None,
+            None,
         );
         assert!(matches!(
             app.namespaces[app.find("/admin").unwrap()].matcher,
@@ -396,6 +436,7 @@ mod tests {
             Some(Arc::new(move |name: &str| {
                 log.lock().unwrap().push(name.to_string())
             })),
+            None,
         ));
         assert_eq!(app.exact_names().collect::<Vec<_>>(), ["/admin"]);
         let admin = app.find("/admin").unwrap();
