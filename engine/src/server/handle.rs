@@ -165,23 +165,30 @@ pub struct HandleBroadcast {
 /// Time allowed past a caller's timeout for the adapter to hand over what other servers sent.
 const REMOTE_SLACK: Duration = Duration::from_millis(200);
 
-/// `[event, ...args]` for a server-side emit.
+/// `[event, ...args]` for a server-side emit, with the arguments of any `Serialize` as `emit`
+/// takes them (one value is one argument, a tuple several, `()` none).
 fn server_side_data<T: Serialize + ?Sized>(
     event: &str,
     args: &T,
 ) -> Result<serde_json::Value, EmitError> {
-    let v = serde_json::to_value(args).map_err(|e| EmitError::Serialize(e.to_string()))?;
-    let mut data = vec![serde_json::Value::String(event.to_string())];
-    match v {
-        serde_json::Value::Array(items) => data.extend(items),
-        serde_json::Value::Null => {}
-        _ => {
-            return Err(EmitError::Serialize(
-                "event arguments must serialise to a JSON array".into(),
-            ))
-        }
+    let mut json = Vec::new();
+    sioproto::write_json_str(&mut json, event);
+    let mut attachments = Vec::new();
+    let mut list = Vec::new();
+    let n = sioproto::write_args(&mut list, &mut attachments, args)
+        .map_err(|e| EmitError::Serialize(e.to_string()))?;
+    if !attachments.is_empty() {
+        return Err(EmitError::Serialize(
+            "binary arguments cannot go to other servers in a server-side emit".into(),
+        ));
     }
-    Ok(serde_json::Value::Array(data))
+    if n > 0 {
+        json.push(b',');
+        json.extend_from_slice(&list);
+    }
+    json.insert(0, b'[');
+    json.push(b']');
+    serde_json::from_slice(&json).map_err(|e| EmitError::Serialize(e.to_string()))
 }
 
 impl HandleBroadcast {
@@ -396,4 +403,32 @@ pub(crate) fn gather<T>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_side_data;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn server_side_arguments_follow_the_emit_rule() {
+        assert_eq!(
+            server_side_data("ev", "hello").unwrap(),
+            json!(["ev", "hello"])
+        );
+        assert_eq!(
+            server_side_data("ev", &(1, "two")).unwrap(),
+            json!(["ev", 1, "two"])
+        );
+        assert_eq!(server_side_data("ev", &()).unwrap(), json!(["ev"]));
+        assert_eq!(
+            server_side_data("ev", &Value::Null).unwrap(),
+            json!(["ev", null])
+        );
+        assert_eq!(
+            server_side_data("ev", &json!({"a": [1]})).unwrap(),
+            json!(["ev", {"a": [1]}])
+        );
+        assert!(server_side_data("ev", &bytes::Bytes::from_static(b"x")).is_err());
+    }
 }
