@@ -461,6 +461,23 @@ it('should trigger when server closes a client (ws)', async () => {
   await serverClosesClient();
 }, { modes: ['websocket'] });
 
+it('should allow client reconnect after restarting (ws)', async () => {
+  // `{ transports: ["websocket"] }`: the server stops listening and listens again on the same
+  // port (an aux server shut down and a new one started on its port), then a client connects
+  // over WebSocket and the server closes it 10 ms after the connection.
+  const { port, error } = await ask('aux start');
+  assert.equal(error, undefined, 'the aux server started');
+  assert.deepEqual(await ask(`aux restart ${port}`), { port }, 'listening again on the same port');
+  const s = await opened(mk(`http://127.0.0.1:${port}`, { transports: ['websocket'] }));
+  const closing = closeOf(s);
+  await sleep(10);
+  command(s, { close: true });
+  const [reason] = await closing;
+  assert.equal(reason, 'transport close');
+  assert.equal(await serverClose(s.sid), 'forced close');
+  assert.equal(await ask(`aux close ${port}`), true);
+}, { modes: ['websocket'] });
+
 async function clientCloses() {
   const s = await opened(eio());
   const closing = closeOf(s);
@@ -593,6 +610,37 @@ it('should trigger early with connection `transport close` after missing pong', 
   await recordWhen(s.sid, (r) => r.heartbeats >= 1, 'heartbeat', 3000);
   await sleep(100);
   assert.equal(clientCloseReason, 'transport close');
+}, { modes: ['websocket', 'polling'] });
+
+it('should trigger with connection `ping timeout` after `pingInterval + pingTimeout`', async () => {
+  // The reference's `{ pingInterval: 300, pingTimeout: 100 }` scaled up (`ping-long`), so that
+  // its checks (no close 50 ms before pingInterval + pingTimeout, `ping timeout` 100 ms after)
+  // are hundreds of ms apart. From the first heartbeat on, the client hears nothing (the
+  // reference replaces the client's `onPacket` in the server's `heartbeat` handler; here the
+  // client stops listening as soon as it has answered its first ping): its own ping timeout,
+  // pingInterval + pingTimeout after that ping, must end it before the server's closes it.
+  const s = eio(url('ping-long'));
+  let window = null;
+  s.on('handshake', (obj) => { window = obj.pingInterval + obj.pingTimeout; });
+  let pingedAt = null;
+  s.once('ping', () => {
+    pingedAt = Date.now();
+    s.transport.off('packet');
+  });
+  let clientCloseReason = null;
+  let closedAfter = null;
+  s.on('open', () => s.on('close', (reason) => {
+    clientCloseReason = reason;
+    closedAfter = Date.now() - pingedAt;
+  }));
+  await opened(s);
+  assert.ok(window >= 800, `pingInterval + pingTimeout is ${window}`);
+  await withTimeout(once(s, 'ping'), 3000, 'first ping');
+  await sleep(window - 100);
+  assert.equal(clientCloseReason, null, 'no close before pingInterval + pingTimeout');
+  await sleep(400);
+  assert.equal(clientCloseReason, 'ping timeout', `closed ${closedAfter} ms after the heartbeat`);
+  assert.ok(closedAfter >= window - 50, `closed ${closedAfter} ms after the heartbeat`);
 }, { modes: ['websocket', 'polling'] });
 
 it('should trigger transport close before open for ws', async () => {

@@ -36,6 +36,8 @@ struct Store {
     requests: Mutex<HashMap<String, Value>>,
     /// The other servers' URLs by name.
     urls: OnceLock<Value>,
+    /// The servers `?aux` started, by port.
+    aux: Mutex<HashMap<u16, Server>>,
 }
 
 impl Store {
@@ -185,6 +187,55 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// `?aux start`: a new server on any port; `?aux restart <port>`: that server shut down and
+    /// a new one listening on its port; `?aux close <port>`: that server shut down. Answers
+    /// `{"port"}` (or `{"error"}`), or whether a server was closed. Runs on the control
+    /// session's worker, which waits meanwhile (the aux servers hold no session then).
+    fn aux(&self, cmd: &str) -> Value {
+        let mut words = cmd.split(' ');
+        let verb = words.next().unwrap_or_default();
+        let port = words.next().and_then(|p| p.parse::<u16>().ok());
+        let mut servers = self.store.aux.lock().unwrap();
+        let closed = port
+            .and_then(|p| servers.remove(&p))
+            .map(Server::shutdown)
+            .is_some();
+        let start = match (verb, port) {
+            ("start", None) => 0,
+            ("restart", Some(p)) if closed => p,
+            ("close", Some(_)) => return json!(closed),
+            _ => return json!({"error": format!("bad aux command {cmd:?}")}),
+        };
+        match aux_server(&self.store, start) {
+            Ok(server) => {
+                let port = server.local_addr().port();
+                servers.insert(port, server);
+                json!({"port": port})
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        }
+    }
+}
+
+/// A server for `?aux` on `port` (0: any), with the reference's `{ transports: ["websocket"] }`:
+/// one worker, recording and echoing like the others.
+fn aux_server(store: &Arc<Store>, port: u16) -> Result<Server, String> {
+    Server::builder()
+        .configure(|c| {
+            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            c.workers = 1;
+            c.shutdown_timeout = Duration::from_secs(1);
+            websocket_only(c);
+        })
+        .engine_io(Probe {
+            store: store.clone(),
+            b: Behaviour::default(),
+        })
+        .listen()
+        .map_err(|e| e.to_string())
+}
+
 impl EioHandler for Probe {
     fn on_open(&self, s: &mut EioSocket<'_, '_>) {
         let transport = s.transport().as_str();
@@ -271,7 +322,11 @@ impl EioHandler for Probe {
                 return self.command(s, cmd);
             }
             if let Some(query) = t.strip_prefix('?') {
-                s.send_text(&self.store.answer(query).to_string());
+                let reply = match query.strip_prefix("aux ") {
+                    Some(aux) => self.aux(aux),
+                    None => self.store.answer(query),
+                };
+                s.send_text(&reply.to_string());
                 return;
             }
         }
@@ -385,6 +440,10 @@ fn pings(interval: u64, timeout: u64) -> impl FnOnce(&mut volley::config::Config
         c.ping_timeout = Duration::from_millis(timeout);
     }
 }
+
+/// The `ping-long` server's ping interval and timeout (ms); the script knows them from the
+/// handshake.
+const PING_LONG: (u64, u64) = (600, 400);
 
 /// The servers besides the main one, by the name the script knows them by.
 fn others(store: &Arc<Store>) -> Vec<(&'static str, Server)> {
@@ -507,6 +566,12 @@ fn others(store: &Arc<Store>) -> Vec<(&'static str, Server)> {
         (
             "ping300",
             start(builder(store, None).configure(pings(300, 123))),
+        ),
+        (
+            // `pingInterval: 300, pingTimeout: 100` scaled up, so that every bound of the
+            // client's ping timeout is hundreds of ms from the next.
+            "ping-long",
+            start(builder(store, None).configure(pings(PING_LONG.0, PING_LONG.1))),
         ),
         (
             "ping200",
@@ -673,4 +738,6 @@ fn engine_server() {
     for (_, s) in others {
         s.shutdown();
     }
+    let left: Vec<Server> = store.aux.lock().unwrap().drain().map(|(_, s)| s).collect();
+    left.into_iter().for_each(Server::shutdown);
 }

@@ -29,10 +29,13 @@ enum State {
 
 /// The server side of the Engine.IO v4 heartbeat.
 ///
-/// The server pings every `ping_interval` (the first one interval after open, not at once) and
-/// times the session out when no pong arrives within `ping_timeout` of a ping. The next ping is due
-/// one interval after the previous ping was sent, whenever the pong came, so the client sees a
-/// steady cadence. Copy-sized; nothing allocates.
+/// The server pings one `ping_interval` after open and times the session out when no pong
+/// arrives within `ping_timeout` of a ping. The next ping is due one interval after the pong, as
+/// the reference's is (its pong refreshes the interval timer): the server then gives up on a
+/// silent client `ping_interval + ping_timeout` after the last pong, never before the client
+/// gives up on the server (the same window after the ping that pong answered), so a client that
+/// stops hearing the server reports its own `ping timeout` rather than the server's close.
+/// Copy-sized; nothing allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
     interval: Duration,
@@ -84,15 +87,15 @@ impl Heartbeat {
         }
     }
 
-    /// Records a pong received at `now` and schedules the next ping one interval after the ping
-    /// it answers. A pong with no ping outstanding is ignored, and so is one at or after the
-    /// timeout deadline: the outcome then depends only on the times, not on whether the runtime
-    /// handled the read or the timer first.
+    /// Records a pong received at `now` and schedules the next ping one interval after it. A
+    /// pong with no ping outstanding is ignored, and so is one at or after the timeout deadline:
+    /// the outcome then depends only on the times, not on whether the runtime handled the read
+    /// or the timer first.
     pub fn on_pong(&mut self, now: Instant) {
-        if let State::AwaitingPong { sent, deadline } = self.state {
+        if let State::AwaitingPong { deadline, .. } = self.state {
             if deadline.map_or(true, |d| now < d) {
                 self.state = State::Idle {
-                    ping_at: sent.checked_add(self.interval),
+                    ping_at: now.checked_add(self.interval),
                 };
             }
         }
@@ -188,25 +191,46 @@ mod tests {
     }
 
     #[test]
-    fn pong_schedules_next_ping_from_the_ping() {
+    fn pong_schedules_next_ping_from_the_pong() {
         let t0 = Instant::now();
         let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
         let ping = t0 + INTERVAL + ms(7); // the timer fired late
         assert_eq!(hb.on_deadline(ping), Some(HeartbeatAction::SendPing));
-        hb.on_pong(ping + ms(300));
-        assert_eq!(hb.next_deadline(), Some(ping + INTERVAL));
+        let pong = ping + ms(300);
+        hb.on_pong(pong);
+        assert_eq!(hb.next_deadline(), Some(pong + INTERVAL));
         assert_eq!(
             hb.on_deadline(ping + TIMEOUT),
             None,
             "no timeout after a pong"
         );
+        assert_eq!(hb.on_deadline(pong + INTERVAL - ms(1)), None);
         assert_eq!(
-            hb.on_deadline(ping + INTERVAL),
+            hb.on_deadline(pong + INTERVAL),
             Some(HeartbeatAction::SendPing)
         );
-        hb.on_pong(ping + INTERVAL + ms(1));
-        assert_eq!(hb.next_deadline(), Some(ping + INTERVAL + INTERVAL));
+        hb.on_pong(pong + INTERVAL + ms(1));
+        assert_eq!(hb.next_deadline(), Some(pong + INTERVAL + ms(1) + INTERVAL));
         assert!(!hb.is_timed_out());
+    }
+
+    #[test]
+    fn server_gives_up_no_sooner_than_the_client() {
+        // The client answers a ping it got at `ping` and then hears nothing more: it gives up
+        // `interval + timeout` after that ping; the server, which got the pong later, not
+        // before then (the reference's order: the client reports its own `ping timeout`).
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        let ping = t0 + INTERVAL;
+        hb.on_deadline(ping);
+        let mut client = ClientHeartbeat::new(t0, INTERVAL, TIMEOUT);
+        client.on_ping(ping + ms(1));
+        hb.on_pong(ping + ms(2));
+        let next = hb.next_deadline().unwrap();
+        assert_eq!(hb.on_deadline(next), Some(HeartbeatAction::SendPing));
+        let server_gives_up = hb.gives_up_at().unwrap();
+        assert!(server_gives_up > client.next_deadline().unwrap());
+        assert_eq!(server_gives_up, ping + ms(2) + INTERVAL + TIMEOUT);
     }
 
     #[test]
