@@ -343,6 +343,34 @@ impl<'a, S: Service> Cx<'a, S> {
         }
     }
 
+    /// Like [`Cx::respond`] with a shared body, queued without a copy (a file served to many
+    /// clients); `head_only` writes the head alone, with the `Content-Length` of `body` (the
+    /// answer to `HEAD`).
+    pub fn respond_shared(
+        &mut self,
+        id: ConnId,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        head_only: bool,
+        keep_alive: bool,
+    ) {
+        let scratch = &mut *self.scratch;
+        scratch.clear();
+        let with_body = http::write_response_head(scratch, status, headers, body.len(), keep_alive);
+        if let Some(c) = live(self.conns, self.worker, id) {
+            c.outq.push_copy(scratch);
+            if with_body && !head_only {
+                c.outq.push_shared(body);
+            }
+            if !keep_alive {
+                c.close_after_flush = true;
+            }
+            self.unpark(id.slot as usize);
+            self.mark_dirty(id.slot as usize);
+        }
+    }
+
     /// Writes a short error response (`status` with its reason phrase) and closes after it.
     pub fn respond_error(&mut self, id: ConnId, status: u16) {
         let scratch = &mut *self.scratch;

@@ -7,6 +7,7 @@ mod broadcast;
 mod endpoint;
 mod engine;
 mod engine_io;
+mod fallback;
 mod handle;
 mod oneshot;
 mod polling;
@@ -32,6 +33,7 @@ pub use ack_futures::{AckFuture, AckReply, BroadcastAckFuture, MissingAcks};
 pub use broadcast::BroadcastAcks;
 pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use engine_io::{EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback};
+pub use fallback::{HttpFallback, HttpRequest, HttpResponse};
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
 pub use rooms::RoomNames;
@@ -103,6 +105,7 @@ pub struct ServerBuilder {
     on_server_side_emit: Option<Arc<ServerSideEmitHandler>>,
     new_namespace: Option<Arc<sio::NewNamespaceFn>>,
     spawn: Option<Arc<sio::Spawn>>,
+    fallback: Option<Arc<HttpFallback>>,
 }
 
 impl ServerBuilder {
@@ -228,6 +231,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Answers every HTTP request that no endpoint serves (a path other than Socket.IO's,
+    /// Engine.IO's, a WebSocket's or the metrics'), so pages and health checks share the
+    /// port: `f` gets the whole request (its body read first, at most `VOLLEY_MAX_PAYLOAD`
+    /// bytes, 413 beyond) and returns the response. Keep-alive connections serve further
+    /// requests; a `HEAD` gets the head of `f`'s answer. Runs on the worker that read the
+    /// request, so it must not block; a panic answers 500. Default: none, such requests get
+    /// 404.
+    pub fn http_fallback(
+        mut self,
+        f: impl Fn(&HttpRequest<'_>) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.fallback = Some(Arc::new(f));
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`
@@ -345,6 +363,7 @@ impl ServerBuilder {
             stats: stats.clone(),
             adapter: adapter.clone(),
             metrics_path,
+            fallback: self.fallback,
         });
         let runtime = Runtime::start(self.config, router)?;
         stats.set_connection_counters(runtime.counters().clone());
@@ -381,6 +400,7 @@ impl Server {
             on_server_side_emit: None,
             new_namespace: None,
             spawn: None,
+            fallback: None,
         }
     }
 

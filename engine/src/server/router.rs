@@ -16,6 +16,7 @@ use super::adapter::Adapter;
 use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
 use super::endpoint::EioEndpoint;
 use super::engine::{Out, Tx};
+use super::fallback::{self, HttpFallback};
 use super::handle::SocketInfo;
 use super::rooms::{Rooms, Target};
 use super::sessions::{with_session, SessionKey, Sessions};
@@ -128,6 +129,8 @@ pub(crate) struct Router {
     pub adapter: Arc<dyn Adapter>,
     /// Where the Prometheus text is served, if anywhere.
     pub metrics_path: Option<String>,
+    /// The application's answer to requests for no endpoint (404 without one).
+    pub fallback: Option<Arc<HttpFallback>>,
 }
 
 /// Paths match with or without their trailing slash (`/socket.io` and `/socket.io/`).
@@ -186,6 +189,9 @@ impl Service for Router {
             return Action::Responded;
         }
         let Some(endpoint) = self.route(&req.path) else {
+            if let Some(handler) = &self.fallback {
+                return fallback::on_request(cx, id, req, &**handler);
+            }
             cx.respond_error(id, 404);
             return Action::Responded;
         };
@@ -211,8 +217,9 @@ impl Service for Router {
         req: &Request,
         body: &mut Vec<u8>,
     ) -> Action<Session> {
-        match self.route(&req.path) {
-            Some(Endpoint::Eio(ep)) => ep.on_body(cx, id, req, body),
+        match (self.route(&req.path), &self.fallback) {
+            (Some(Endpoint::Eio(ep)), _) => ep.on_body(cx, id, req, body),
+            (None, Some(handler)) => fallback::serve(cx, id, req, body, &**handler),
             _ => {
                 cx.respond_error(id, 404);
                 Action::Responded

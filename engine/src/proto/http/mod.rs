@@ -23,8 +23,8 @@ pub use error::HttpError;
 pub use query::{percent_decode, query_pairs};
 pub use request::{parse_request, Method, Request};
 pub use response::{
-    reason_phrase, write_continue, write_error, write_response, write_switching_protocols,
-    write_switching_protocols_with,
+    reason_phrase, write_continue, write_error, write_response, write_response_head,
+    write_switching_protocols, write_switching_protocols_with,
 };
 pub use upgrade::{
     is_websocket_upgrade, new_websocket_key, validate_upgrade, websocket_accept, UpgradeError,

@@ -52,9 +52,23 @@ pub struct Request {
     /// Whether the connection may serve another request after this one.
     pub keep_alive: bool,
     headers: Headers,
+    /// The token of a [`Method::Other`] (`PUT`, `DELETE`...), kept for [`Request::method_name`];
+    /// `None` for the methods the enum names, so they allocate nothing.
+    other_method: Option<Box<str>>,
 }
 
 impl Request {
+    /// The method as sent (`GET`, `PUT`...), also for [`Method::Other`].
+    pub fn method_name(&self) -> &str {
+        match self.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Options => "OPTIONS",
+            Method::Head => "HEAD",
+            Method::Other => self.other_method.as_deref().unwrap_or(""),
+        }
+    }
+
     /// The first value of header `name` (ASCII case-insensitive), trimmed of whitespace.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
@@ -127,8 +141,10 @@ fn build(parsed: &httparse::Request<'_, '_>, head_len: usize) -> Result<Request,
         return Err(HttpError::Malformed("Upgrade requires HTTP/1.1"));
     }
     let body = request_body(&headers, minor_version)?;
+    let kind = Method::from_token(method);
     Ok(Request {
-        method: Method::from_token(method),
+        method: kind,
+        other_method: (kind == Method::Other).then(|| method.into()),
         path: path.to_owned(),
         query: query.to_owned(),
         minor_version,
@@ -261,6 +277,7 @@ mod tests {
                 (req.method, req.path.as_str(), req.query.as_str()),
                 (method, path, query)
             );
+            assert_eq!(req.method_name(), line.split(' ').next().unwrap_or(""));
         }
         assert_eq!(
             parse("GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),

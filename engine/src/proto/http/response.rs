@@ -75,6 +75,20 @@ pub fn write_response(
     body: &[u8],
     keep_alive: bool,
 ) {
+    if write_response_head(out, status, headers, body.len(), keep_alive) {
+        out.extend_from_slice(body);
+    }
+}
+
+/// Writes the head [`write_response`] writes for a body of `body_len` bytes (also the whole
+/// answer to a `HEAD` request) and returns whether the status carries that body.
+pub fn write_response_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: &[(&str, &str)],
+    body_len: usize,
+    keep_alive: bool,
+) -> bool {
     let status = if (100..=999).contains(&status) {
         status
     } else {
@@ -91,7 +105,7 @@ pub fn write_response(
     let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
     if !bodiless {
         out.extend_from_slice(b"Content-Length: ");
-        push_decimal(out, body.len());
+        push_decimal(out, body_len);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(if keep_alive {
@@ -99,9 +113,7 @@ pub fn write_response(
     } else {
         &b"Connection: close\r\n\r\n"[..]
     });
-    if !bodiless {
-        out.extend_from_slice(body);
-    }
+    !bodiless
 }
 
 /// Writes an error response with a short `text/plain` body (the reason phrase and a newline).
