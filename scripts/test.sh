@@ -29,8 +29,14 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo clippy with the tokio feature (asynchronous hooks on an engine-started runtime)"
+cargo clippy -p volley --features tokio --all-targets -- -D warnings
+
 step "tests"
 cargo test --workspace --all-targets
+
+step "asynchronous hooks with the tokio feature"
+cargo test -p volley --features tokio --test sio_async_events --test sio_async_connect
 
 step "integration and interop tests again on epoll (VOLLEY_BACKEND=epoll)"
 VOLLEY_BACKEND=epoll cargo test -p volley --test '*'

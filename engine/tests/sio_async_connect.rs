@@ -8,7 +8,7 @@ mod common;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use common::RawWs;
-use volley::server::{ConnectError, Error, Server, ServerBuilder};
+use volley::server::{ConnectError, Server, ServerBuilder};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -118,6 +118,7 @@ fn middleware_of_both_kinds_run_in_order_with_the_data_a_future_kept() {
     server.shutdown();
 }
 
+#[cfg(not(feature = "tokio"))]
 #[test]
 fn asynchronous_middleware_without_a_runtime_is_refused_at_listen() {
     let result = Server::builder()
@@ -127,7 +128,9 @@ fn asynchronous_middleware_without_a_runtime_is_refused_at_listen() {
         })
         .listen();
     match result {
-        Err(Error::Registration(message)) => assert!(message.contains("spawner"), "{message}"),
+        Err(volley::server::Error::Registration(message)) => {
+            assert!(message.contains("spawner"), "{message}")
+        }
         Err(e) => panic!("{e}"),
         Ok(server) => {
             server.shutdown();

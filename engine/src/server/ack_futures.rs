@@ -14,19 +14,19 @@ use super::oneshot;
 use super::sio::AckError;
 use crate::proto::sio::Args;
 
-/// A client's acknowledgement, owned: its arguments as the JSON array it sent, and its binary
-/// attachments.
+/// The arguments of a client's event or acknowledgement, owned (for code that outlives the
+/// handler: futures, other threads): the JSON array it sent, and its binary attachments.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct AckReply {
+pub struct OwnedArgs {
     json: Vec<u8>,
     attachments: Vec<Bytes>,
 }
 
-impl AckReply {
+impl OwnedArgs {
     pub(crate) fn from_args(args: &Args<'_>) -> Self {
         let mut json = Vec::new();
         args.write_json(&mut json);
-        AckReply {
+        OwnedArgs {
             json,
             attachments: args.attachments().to_vec(),
         }
@@ -58,10 +58,10 @@ impl AckReply {
 /// Resolves to a socket's acknowledgement, [`AckError::Timeout`] when none came in time, or
 /// [`AckError::Disconnected`] when the socket (or the server) went away first.
 #[must_use = "the acknowledgement arrives only through this future"]
-pub struct AckFuture(pub(crate) oneshot::Receiver<Result<AckReply, AckError>>);
+pub struct AckFuture(pub(crate) oneshot::Receiver<Result<OwnedArgs, AckError>>);
 
 impl Future for AckFuture {
-    type Output = Result<AckReply, AckError>;
+    type Output = Result<OwnedArgs, AckError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0)

@@ -2,6 +2,7 @@
 //! namespaces and rooms (with acks), operate on the sockets a selection matches (join, leave,
 //! disconnect, fetch, count), and read statistics.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use super::broadcast::{
     BroadcastMsg,
 };
 use super::engine::Out;
+use super::oneshot;
 use super::rooms::{RoomNames, Target};
 use super::router::{Post, SelectOp};
 use super::sio::{EmitError, Handshake};
@@ -371,6 +373,27 @@ impl HandleBroadcast {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// [`HandleBroadcast::fetch_sockets`] as a future, for asynchronous code: the waiting
+    /// happens on a short-lived thread of its own, so no executor thread blocks.
+    pub fn fetch_sockets_future(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Vec<SocketInfo>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let this = self.clone();
+        let fallback = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("volley-fetch".into())
+            .spawn(move || tx.send(this.fetch_sockets(timeout)));
+        async move {
+            match rx.await {
+                Some(found) => found,
+                // No thread could be spawned: the fetch runs here, slower but never lost.
+                None => fallback.fetch_sockets(timeout),
+            }
+        }
     }
 
     /// Counts the selected sockets over all workers (and, in a cluster, over every server,

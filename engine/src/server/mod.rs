@@ -29,7 +29,7 @@ pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
-pub use ack_futures::{AckFuture, AckReply, BroadcastAckFuture, MissingAcks};
+pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
 pub use broadcast::BroadcastAcks;
 pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use engine_io::{EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback};
@@ -40,7 +40,7 @@ pub use rooms::RoomNames;
 pub use sio::{
     Ack, AckError, AckId, ConnectError, DeferredAck, EmitError, Handshake, NamespaceBuilder, Socket,
 };
-pub use sio::{ListenerId, SocketBroadcast, SocketData, TimedBroadcast, TimedEmit};
+pub use sio::{ListenerId, SocketBroadcast, SocketData, SocketRef, TimedBroadcast, TimedEmit};
 pub use stats::{Counter, StatsSnapshot};
 pub use ws::{WsConn, WsHandler, WsMessage};
 
@@ -174,13 +174,25 @@ impl ServerBuilder {
         self
     }
 
-    /// Where asynchronous hooks ([`NamespaceBuilder::middleware_async`]) run: `spawn` gets
-    /// each future, e.g. `|f| { tokio_handle.spawn(f); }`. Whatever the futures decide goes
-    /// back to the socket's worker through its mailbox; no future runs on a worker. Default:
-    /// none, and `listen()` refuses a server with asynchronous hooks and no spawner.
+    /// Where asynchronous hooks ([`NamespaceBuilder::middleware_async`],
+    /// [`NamespaceBuilder::on_async`]) run: `spawn` gets each future, e.g.
+    /// `|f| { tokio_handle.spawn(f); }`. Whatever the futures decide goes back to the socket's
+    /// worker through its mailbox; no future runs on a worker. Default: none; then with the
+    /// `tokio` feature the engine starts a multi-threaded tokio runtime of its own (threads
+    /// named `volley-async`, stopped by [`Server::shutdown`]) when a namespace has
+    /// asynchronous hooks, and without it `listen()` refuses such a server.
     pub fn spawner(mut self, spawn: impl Fn(sio::BoxFuture) + Send + Sync + 'static) -> Self {
         self.spawn = Some(Arc::new(spawn));
         self
+    }
+
+    /// Runs asynchronous hooks on the tokio runtime `handle` (the `tokio` feature): the same
+    /// as [`ServerBuilder::spawner`] with `handle.spawn`.
+    #[cfg(feature = "tokio")]
+    pub fn tokio(self, handle: tokio::runtime::Handle) -> Self {
+        self.spawner(move |f| {
+            handle.spawn(f);
+        })
     }
 
     /// Adds dynamic namespaces: every name `accept` returns true for is served by these handlers.
@@ -298,6 +310,28 @@ impl ServerBuilder {
         if !mistakes.is_empty() {
             return Err(Error::Registration(mistakes.join("; ")));
         }
+        let needs_runtime = self.namespaces.iter().any(|b| b.ns.needs_runtime);
+        #[cfg(feature = "tokio")]
+        let async_runtime = match needs_runtime && self.spawn.is_none() {
+            true => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .thread_name("volley-async")
+                    .build()?;
+                let handle = rt.handle().clone();
+                self.spawn = Some(Arc::new(move |f| {
+                    handle.spawn(f);
+                }));
+                Some(rt)
+            }
+            false => None,
+        };
+        if needs_runtime && self.spawn.is_none() {
+            return Err(Error::Registration(
+                "asynchronous handlers need a runtime: ServerBuilder::spawner (or the `tokio` feature)"
+                    .into(),
+            ));
+        }
         if !self.namespaces.is_empty() {
             let limits = sioproto::Limits {
                 max_attachments: self.config.max_attachments,
@@ -315,11 +349,6 @@ impl ServerBuilder {
                 self.new_namespace.clone(),
                 self.spawn.clone(),
             );
-            if app.has_async() && app.spawn.is_none() {
-                return Err(Error::Registration(
-                    "asynchronous middleware needs a runtime: ServerBuilder::spawner".into(),
-                ));
-            }
             if let Some(hook) = &self.new_namespace {
                 app.exact_names().for_each(|name| hook(name));
             }
@@ -375,7 +404,12 @@ impl ServerBuilder {
             stats,
             adapter,
         };
-        Ok(Server { runtime, handle })
+        Ok(Server {
+            runtime,
+            handle,
+            #[cfg(feature = "tokio")]
+            async_runtime,
+        })
     }
 }
 
@@ -383,6 +417,10 @@ impl ServerBuilder {
 pub struct Server {
     runtime: Runtime<Router>,
     handle: ServerHandle,
+    /// The runtime the engine started for asynchronous handlers (the `tokio` feature, when
+    /// no spawner was given).
+    #[cfg(feature = "tokio")]
+    async_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Server {
@@ -424,6 +462,11 @@ impl Server {
     pub fn shutdown(self) {
         self.runtime.shutdown();
         self.handle.adapter.stop();
+        // Futures still pending answer nobody now: drop them without waiting.
+        #[cfg(feature = "tokio")]
+        if let Some(rt) = self.async_runtime {
+            rt.shutdown_background();
+        }
     }
 
     /// Blocks until SIGTERM or SIGINT, then shuts down gracefully. Call

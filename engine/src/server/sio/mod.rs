@@ -3,6 +3,7 @@
 
 mod ack;
 mod async_connect;
+mod async_events;
 pub(crate) mod client;
 mod handshake;
 mod listeners;
@@ -12,6 +13,7 @@ mod socket;
 
 pub use ack::{Ack, AckError, AckId, DeferredAck};
 pub use async_connect::{BoxFuture, ConnectRequest, Spawn};
+pub use async_events::SocketRef;
 pub use handshake::Handshake;
 pub use listeners::ListenerId;
 pub use namespace::{ConnectError, NamespaceBuilder};

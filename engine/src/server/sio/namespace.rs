@@ -115,6 +115,8 @@ pub(crate) struct Namespace {
     pub outgoing: Vec<Box<OutgoingFn>>,
     pub disconnecting: Vec<Box<DisconnectFn>>,
     pub disconnect: Vec<Box<DisconnectFn>>,
+    /// Has asynchronous hooks, which need `ServerBuilder::spawner`.
+    pub needs_runtime: bool,
 }
 
 /// Registers the handlers of a namespace. Handlers of one kind run in the order registered,
@@ -141,6 +143,7 @@ impl NamespaceBuilder {
                 outgoing: Vec::new(),
                 disconnecting: Vec::new(),
                 disconnect: Vec::new(),
+                needs_runtime: false,
             },
             name: None,
             errors: Vec::new(),
@@ -180,6 +183,7 @@ impl NamespaceBuilder {
         F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
+        self.ns.needs_runtime = true;
         self.ns
             .connect
             .push(ConnectStep::Async(Box::new(move |req| Box::pin(f(req)))));
@@ -345,13 +349,6 @@ impl SioApp {
             new_namespace: new_namespace.map(|f| (f, Mutex::default())),
             spawn,
         }
-    }
-
-    /// Whether a namespace has asynchronous hooks (they need a spawner).
-    pub fn has_async(&self) -> bool {
-        self.namespaces
-            .iter()
-            .any(|n| n.connect.iter().any(|s| matches!(s, ConnectStep::Async(_))))
     }
 
     /// The names of the namespaces registered by name (`/` aside, which exists from the start

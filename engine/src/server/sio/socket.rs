@@ -18,7 +18,7 @@ use super::listeners::{OutgoingRun, SocketListeners};
 use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
 use super::SioApp;
-use crate::server::ack_futures::{AckFuture, AckReply};
+use crate::server::ack_futures::{AckFuture, OwnedArgs};
 use crate::server::engine::{Out, Tx};
 use crate::server::handle::ServerHandle;
 use crate::server::oneshot;
@@ -288,7 +288,7 @@ impl<'c, 'a> Socket<'c, 'a> {
     ) -> Result<AckFuture, EmitError> {
         let (tx, rx) = oneshot::channel();
         self.emit_with_ack(event, args, timeout, move |_, reply| {
-            tx.send(reply.map(AckReply::from_args));
+            tx.send(reply.map(OwnedArgs::from_args));
         })?;
         Ok(AckFuture(rx))
     }
