@@ -14,13 +14,19 @@ if [ ! -d interop/node_modules ] || [ interop/package-lock.json -nt interop/node
   (cd interop && npm ci --no-audit --no-fund)
 fi
 
+# Installs Debian packages (through sudo unless root).
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
 step "redis-server for the cluster tests (Debian package, installed when missing)"
-if ! command -v redis-server >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
-  fi
+command -v redis-server >/dev/null || apt_install redis-server
+
+step "Chromium for the browser test (Debian package, installed when missing; or CHROME_PATH)"
+if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  apt_install chromium
 fi
 
 step "cargo fmt --check"
