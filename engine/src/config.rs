@@ -70,6 +70,64 @@ pub enum AcceptMode {
     Acceptor,
 }
 
+/// Where a server listens: addresses it binds, or sockets systemd passed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// Bind each address, IPv4 or IPv6 (`[::1]:3000`); several serve the same endpoints.
+    /// Parsed from a comma-separated list (`127.0.0.1:3000,[::1]:3000`).
+    Addrs(Vec<SocketAddr>),
+    /// Serve the listening sockets systemd passed to this process (socket activation:
+    /// `LISTEN_PID`, `LISTEN_FDS`, descriptors from 3). Parsed from `systemd`.
+    Systemd,
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(addr: SocketAddr) -> Self {
+        Listen::Addrs(vec![addr])
+    }
+}
+
+/// Why a `VOLLEY_LISTEN` value was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenParseError;
+
+impl fmt::Display for ListenParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("expected systemd or addresses such as 127.0.0.1:3000,[::1]:3000")
+    }
+}
+
+impl std::error::Error for ListenParseError {}
+
+impl FromStr for Listen {
+    type Err = ListenParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "systemd" {
+            return Ok(Listen::Systemd);
+        }
+        let addrs = s
+            .split(',')
+            .map(|a| a.trim().parse().map_err(|_| ListenParseError))
+            .collect::<Result<Vec<SocketAddr>, _>>()?;
+        Ok(Listen::Addrs(addrs))
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Systemd => f.write_str("systemd"),
+            Listen::Addrs(addrs) => {
+                for (i, a) in addrs.iter().enumerate() {
+                    write!(f, "{}{a}", if i == 0 { "" } else { "," })?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Which Engine.IO transports clients may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transports {
@@ -93,8 +151,10 @@ impl Transports {
 /// `Config::from_env()` overrides them from `VOLLEY_*` variables.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Address to listen on. Env `VOLLEY_LISTEN`, default `127.0.0.1:3000`.
-    pub listen: SocketAddr,
+    /// Where to listen: one address or several (`127.0.0.1:3000,[::1]:3000`), or `systemd`
+    /// for socket activation. Listeners given to `ServerBuilder::listener` replace it. Env
+    /// `VOLLEY_LISTEN`, default `127.0.0.1:3000`.
+    pub listen: Listen,
     /// Worker threads, one event loop each. Env `VOLLEY_WORKERS`, default: number of cores.
     pub workers: usize,
     /// Pin worker `i` to core `i`. Env `VOLLEY_PIN_CORES` (`1`/`0`), default off.
@@ -223,7 +283,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)).into(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             pin_cores: false,
             first_core: 0,
@@ -307,7 +367,7 @@ impl Config {
         let env = Env(&get);
         env.parse(
             "VOLLEY_LISTEN",
-            "an address such as 127.0.0.1:3000",
+            "systemd or addresses such as 127.0.0.1:3000,[::1]:3000",
             &mut c.listen,
         )?;
         env.parse("VOLLEY_WORKERS", "a positive integer", &mut c.workers)?;
@@ -523,7 +583,7 @@ mod tests {
             ("VOLLEY_URING_BATCH_US", "0"),
         ])
         .unwrap();
-        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.listen, "127.0.0.1:4000".parse().unwrap());
         assert_eq!(c.workers, 3);
         assert!(c.pin_cores);
         assert_eq!(c.max_payload, 42);
@@ -531,6 +591,32 @@ mod tests {
         assert_eq!(c.backend, Backend::Epoll);
         assert!(c.uring_direct);
         assert_eq!(c.uring_batch, Duration::ZERO);
+    }
+
+    #[test]
+    fn listen_takes_several_addresses_or_systemd() {
+        let c = from(&[("VOLLEY_LISTEN", "127.0.0.1:3000, [::1]:3001")]).unwrap();
+        let want: Vec<SocketAddr> = vec![
+            "127.0.0.1:3000".parse().unwrap(),
+            "[::1]:3001".parse().unwrap(),
+        ];
+        assert_eq!(c.listen, Listen::Addrs(want));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000,[::1]:3001");
+        let c = from(&[("VOLLEY_LISTEN", "systemd")]).unwrap();
+        assert_eq!(c.listen, Listen::Systemd);
+        for bad in [
+            "",
+            "::1:3000",
+            "127.0.0.1:3000,",
+            "localhost:3000",
+            "systemd,1.2.3.4:5",
+        ] {
+            assert_eq!(
+                from(&[("VOLLEY_LISTEN", bad)]).unwrap_err().var,
+                "VOLLEY_LISTEN",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

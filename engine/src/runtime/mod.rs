@@ -7,7 +7,7 @@
 //! - `conn`: one connection's state; `sock`: its socket (a descriptor or a direct one); `outq`:
 //!   its write queue (send / writev on epoll, send / sendmsg on io_uring);
 //! - `timer`: the hashed timer wheel; `handle`: cross-thread mailboxes;
-//! - `listener`: SO_REUSEPORT listeners; `signal`: SIGTERM/SIGINT for servers.
+//! - `listener`: each worker's listening sockets; `signal`: SIGTERM/SIGINT for servers.
 
 mod conn;
 mod handle;
@@ -26,7 +26,7 @@ mod tests;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 pub use conn::ConnId;
@@ -51,7 +51,7 @@ pub struct Runtime<S: Service> {
     peers: Peers<S::Message>,
     counters: Arc<Counters>,
     threads: Vec<JoinHandle<()>>,
-    local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
     backend: Backend,
 }
 
@@ -105,9 +105,10 @@ enum Seed {
 }
 
 impl<S: Service> Runtime<S> {
-    /// Binds `config.listen` (one SO_REUSEPORT listener per worker) and starts
-    /// `config.workers` threads, pinned to cores from `config.first_core` when
-    /// `config.pin_cores` is set.
+    /// Binds `config.listen` (one SO_REUSEPORT listener per worker and address, or systemd's
+    /// sockets) and starts `config.workers` threads, pinned to cores from `config.first_core`
+    /// when `config.pin_cores` is set. Returns once every worker is ready to serve, or the
+    /// first error a worker met while starting (the others are stopped).
     ///
     /// The I/O backend is `config.backend`, unless the `VOLLEY_BACKEND` environment variable is
     /// set (`epoll` or `uring`): it overrides the configuration, so a whole test suite or a
@@ -115,7 +116,17 @@ impl<S: Service> Runtime<S> {
     /// (old kernel, `io_uring_setup` refused, an opcode missing), one line goes to stderr and
     /// the runtime uses epoll; [`Runtime::backend`] tells which one runs. `VOLLEY_URING_DIRECT`
     /// overrides `config.uring_direct` the same way.
-    pub fn start(mut config: Config, service: Arc<S>) -> io::Result<Self> {
+    pub fn start(config: Config, service: Arc<S>) -> io::Result<Self> {
+        Self::start_on(config, Vec::new(), service)
+    }
+
+    /// [`Runtime::start`] serving `listeners` (already bound and listening) instead of
+    /// `config.listen` when there are any; each worker accepts on its own duplicate of each.
+    pub fn start_on(
+        mut config: Config,
+        listeners: Vec<TcpListener>,
+        service: Arc<S>,
+    ) -> io::Result<Self> {
         let backend = env_override(
             "VOLLEY_BACKEND",
             config.backend,
@@ -128,11 +139,16 @@ impl<S: Service> Runtime<S> {
             crate::config::parse_flag,
             "1 or 0",
         )?;
-        Self::launch(config, service, backend)
+        Self::launch(config, listeners, service, backend)
     }
 
-    /// [`Runtime::start`] with the backend already chosen.
-    fn launch(config: Config, service: Arc<S>, backend: Backend) -> io::Result<Self> {
+    /// [`Runtime::start_on`] with the backend already chosen.
+    fn launch(
+        config: Config,
+        given: Vec<TcpListener>,
+        service: Arc<S>,
+        backend: Backend,
+    ) -> io::Result<Self> {
         let workers = config.workers.max(1);
         if workers > u16::MAX as usize {
             return Err(io::Error::new(
@@ -140,18 +156,10 @@ impl<S: Service> Runtime<S> {
                 "too many workers",
             ));
         }
-        let bound = match config.accept {
-            AcceptMode::ReusePort => workers,
-            AcceptMode::Acceptor => 1,
-        };
-        let mut listeners: Vec<Option<_>> = listener::bind_reuseport(config.listen, bound)?
-            .into_iter()
-            .map(Some)
-            .collect();
-        let local_addr = listeners[0]
-            .as_ref()
-            .map_or(Ok(config.listen), |l| l.local_addr())?;
-        listeners.resize_with(workers, || None);
+        let listener::Listeners {
+            per_worker: listeners,
+            addrs: local_addrs,
+        } = listener::open(&config.listen, given, workers, config.accept)?;
         let mut rings = match backend {
             Backend::Uring => uring_or_fallback(workers),
             Backend::Epoll => None,
@@ -191,33 +199,56 @@ impl<S: Service> Runtime<S> {
         let config = Arc::new(config);
         let counters = Arc::new(Counters::default());
         let mut threads = Vec::with_capacity(workers);
+        let (ready_tx, ready_rx) = mpsc::channel();
         let per_worker = seeds.into_iter().zip(listeners).zip(mailboxes).zip(wakers);
-        for (i, (((seed, listener), mailbox), waker)) in per_worker.enumerate() {
+        for (i, (((seed, listeners), mailbox), waker)) in per_worker.enumerate() {
             let core = (!cores.is_empty()).then(|| cores[(config.first_core + i) % cores.len()]);
-            let (service, config, peers) = (service.clone(), config.clone(), peers.clone());
-            let counters = counters.clone();
-            let listener = listener.map(TcpListener::from);
+            let (service, config, worker_peers) = (service.clone(), config.clone(), peers.clone());
+            let (counters, ready) = (counters.clone(), ready_tx.clone());
             // The worker is built on its own thread: sessions and worker state never cross
             // threads, and a ring's single issuer is the thread that enables it.
             let t = std::thread::Builder::new()
                 .name(format!("volley-worker-{i}"))
                 .spawn(move || {
                     if let Some(core) = core {
-                        core_affinity::set_for_current(core);
+                        if !core_affinity::set_for_current(core) {
+                            let e = io::Error::other(format!("cannot pin to core {}", core.id));
+                            let _ = ready.send(Err(e));
+                            return;
+                        }
                     }
                     let index = i as u16;
-                    let ctx = (index, service, config, mailbox, peers, counters);
-                    if let Err(e) = run_worker(ctx, seed, listener, waker) {
-                        eprintln!("volley: worker {i} could not start: {e}");
-                    }
-                })?;
-            threads.push(t);
+                    let ctx = (index, service, config, mailbox, worker_peers, counters);
+                    run_worker(ctx, seed, listeners, waker, ready);
+                });
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    stop(&peers, threads);
+                    return Err(e);
+                }
+            }
+        }
+        drop(ready_tx);
+        // Each worker reports once, when it is about to serve or why it cannot; when every
+        // sender is gone before all reported, one panicked while starting.
+        for _ in 0..threads.len() {
+            let failure = match ready_rx.recv() {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e,
+                Err(_) => io::Error::other("exited while starting"),
+            };
+            stop(&peers, threads);
+            return Err(io::Error::new(
+                failure.kind(),
+                format!("a worker could not start: {failure}"),
+            ));
         }
         Ok(Runtime {
             peers,
             counters,
             threads,
-            local_addr,
+            local_addrs,
             backend,
         })
     }
@@ -228,9 +259,14 @@ impl<S: Service> Runtime<S> {
         self.backend
     }
 
-    /// The address the listeners are bound to (with the real port when 0 was asked for).
+    /// The first address the listeners serve (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every address the listeners serve, in the order given (with real ports).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// Connections open and refused, across workers.
@@ -265,6 +301,16 @@ impl<S: Service> Runtime<S> {
     }
 }
 
+/// Stops the workers `threads` of a runtime that failed to start, and waits for them.
+fn stop<M: Send>(peers: &Peers<M>, threads: Vec<JoinHandle<()>>) {
+    for w in 0..peers.len() {
+        peers.send(w, Envelope::Shutdown);
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
 /// What every worker gets whatever its backend.
 type WorkerCtx<S> = (
     u16,
@@ -275,22 +321,39 @@ type WorkerCtx<S> = (
     Arc<Counters>,
 );
 
-/// Builds a worker's backend on its own thread and runs its loop until shutdown.
+/// Builds a worker on its own thread, reports to `ready` whether that worked (dropping it
+/// then, so a worker that panics while starting is noticed), and runs its loop until shutdown.
 fn run_worker<S: Service>(
     (index, service, config, mailbox, peers, counters): WorkerCtx<S>,
     seed: Seed,
-    listener: Option<TcpListener>,
+    listeners: Vec<listener::WorkerListener>,
     waker: Arc<Waker>,
-) -> io::Result<()> {
+    ready: mpsc::Sender<io::Result<()>>,
+) {
     match seed {
         Seed::Epoll(poll) => {
-            let io = EpollIo::new(poll, listener.map(mio::net::TcpListener::from_std))?;
-            Worker::new(index, service, config, io, mailbox, peers, counters).run();
+            let listeners = listeners
+                .into_iter()
+                .map(|l| mio::net::TcpListener::from_std(l.socket))
+                .collect();
+            match EpollIo::new(poll, listeners) {
+                Ok(io) => {
+                    let w = Worker::new(index, service, config, io, mailbox, peers, counters);
+                    let _ = ready.send(Ok(()));
+                    drop(ready);
+                    w.run();
+                }
+                Err(e) => drop(ready.send(Err(e))),
+            }
         }
-        Seed::Uring(parts) => {
-            let io = UringIo::new(*parts, listener, waker, config.uring_batch)?;
-            Worker::new(index, service, config, io, mailbox, peers, counters).run();
-        }
+        Seed::Uring(parts) => match UringIo::new(*parts, listeners, waker, config.uring_batch) {
+            Ok(io) => {
+                let w = Worker::new(index, service, config, io, mailbox, peers, counters);
+                let _ = ready.send(Ok(()));
+                drop(ready);
+                w.run();
+            }
+            Err(e) => drop(ready.send(Err(e))),
+        },
     }
-    Ok(())
 }

@@ -4,12 +4,12 @@
 //! from io_uring to epoll.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{uring, Action, CloseReason, ConnId, Cx, Runtime, Service};
-use crate::config::{Backend, Config};
+use crate::config::{AcceptMode, Backend, Config};
 use crate::proto::http::{self, BodyKind, HttpError, Request};
 use crate::proto::ws::{self, OpCode};
 
@@ -18,6 +18,8 @@ use crate::proto::ws::{self, OpCode};
 #[derive(Default)]
 struct Echo {
     closes: Mutex<Vec<CloseReason>>,
+    /// A worker whose start panics (to see the runtime report it).
+    broken_worker: Option<usize>,
 }
 
 impl Service for Echo {
@@ -26,7 +28,13 @@ impl Service for Echo {
     type Message = ();
     type Timer = ();
 
-    fn worker_state(&self, _worker: usize) {}
+    fn worker_state(&self, worker: usize) {
+        assert_ne!(
+            self.broken_worker,
+            Some(worker),
+            "worker {worker} cannot start"
+        );
+    }
 
     fn on_request(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request) -> Action<()> {
         if let Some(to) = req.path.strip_prefix("/to/") {
@@ -102,7 +110,7 @@ fn start(backend: Backend, workers: usize) -> (Runtime<Echo>, Arc<Echo>) {
         ..Config::default()
     };
     let echo = Arc::new(Echo::default());
-    let rt = Runtime::launch(config, echo.clone(), backend).unwrap();
+    let rt = Runtime::launch(config, Vec::new(), echo.clone(), backend).unwrap();
     (rt, echo)
 }
 
@@ -404,5 +412,89 @@ fn shutdown_sends_going_away_and_joins() {
             [CloseReason::Shutdown],
             "{backend:?}"
         );
+    }
+}
+
+#[test]
+fn every_address_and_every_worker_serves() {
+    for backend in backends() {
+        for accept in [AcceptMode::ReusePort, AcceptMode::Acceptor] {
+            let config = Config {
+                listen: "127.0.0.1:0,127.0.0.1:0".parse().unwrap(),
+                workers: 2,
+                backend,
+                accept,
+                ..Config::default()
+            };
+            let echo = Arc::new(Echo::default());
+            let rt = Runtime::launch(config, Vec::new(), echo, backend).unwrap();
+            let addrs = rt.local_addrs().to_vec();
+            assert_eq!(addrs.len(), 2);
+            assert_ne!(addrs[0], addrs[1]);
+            for addr in addrs {
+                // Worker 1 hands `/to/0` over: both workers serve each address.
+                let mut sock = connect(addr);
+                sock.write_all(get("/to/1").as_bytes()).unwrap();
+                assert_eq!(read_bodies(&mut sock, 1), ["worker 1"], "{backend:?}");
+                let mut sock = connect(addr);
+                sock.write_all(get("/to/0").as_bytes()).unwrap();
+                assert_eq!(read_bodies(&mut sock, 1), ["worker 0"], "{backend:?}");
+            }
+            rt.shutdown();
+        }
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_start_fails_the_start_and_frees_the_port() {
+    for backend in backends() {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = Config {
+            listen: addr.into(),
+            workers: 2,
+            backend,
+            ..Config::default()
+        };
+        let echo = Arc::new(Echo {
+            broken_worker: Some(1),
+            ..Echo::default()
+        });
+        let Err(e) = Runtime::launch(config, Vec::new(), echo, backend) else {
+            panic!("{backend:?}: started with a broken worker");
+        };
+        assert!(e.to_string().contains("could not start"), "{e}");
+        // The worker that did start was stopped, its listener closed with it.
+        TcpListener::bind(addr).unwrap();
+    }
+}
+
+#[test]
+fn workers_share_a_given_listener() {
+    for backend in backends() {
+        let config = Config {
+            workers: 2,
+            backend,
+            ..Config::default()
+        };
+        let given = vec![TcpListener::bind("127.0.0.1:0").unwrap()];
+        let echo = Arc::new(Echo::default());
+        let rt = Runtime::launch(config, given, echo, backend).unwrap();
+        let mut counts = [0usize; 2];
+        for _ in 0..5 {
+            let mut socks: Vec<_> = (0..20).map(|_| connect(rt.local_addr())).collect();
+            for s in &mut socks {
+                s.write_all(get("/").as_bytes()).unwrap();
+            }
+            for s in &mut socks {
+                counts[usize::from(read_bodies(s, 1)[0] == "worker 1")] += 1;
+            }
+        }
+        // Each worker accepts from the one socket (a multishot accept on io_uring once took
+        // every connection on one worker).
+        assert!(counts.iter().all(|&n| n > 0), "{backend:?}: {counts:?}");
+        rt.shutdown();
     }
 }

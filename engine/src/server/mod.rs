@@ -44,7 +44,7 @@ pub use sio::{ListenerId, SocketBroadcast, SocketData, SocketRef, TimedBroadcast
 pub use stats::{Counter, StatsSnapshot};
 pub use ws::{WsConn, WsHandler, WsMessage};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Listen};
 use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
 use crate::proto::ws::{self as wsproto, OpCode};
@@ -94,6 +94,8 @@ impl From<io::Error> for Error {
 /// Collects the configuration and endpoints of a server.
 pub struct ServerBuilder {
     config: Config,
+    /// Sockets given ready-made ([`ServerBuilder::listener`]), served instead of `config.listen`.
+    listeners: Vec<std::net::TcpListener>,
     routes: Vec<(String, Endpoint)>,
     engine_io: Option<Arc<dyn EioHandler>>,
     namespaces: Vec<NamespaceBuilder>,
@@ -118,6 +120,34 @@ impl ServerBuilder {
     /// Changes one part of the configuration in place.
     pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
         f(&mut self.config);
+        self
+    }
+
+    /// Listens on each of `addrs` (IPv4 or IPv6, e.g. `[::1]:3000`), all serving the same
+    /// endpoints: the same as setting `config.listen` (`VOLLEY_LISTEN=a,b`). Default
+    /// `127.0.0.1:3000`.
+    pub fn listen_on(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.config.listen = Listen::Addrs(addrs.into_iter().collect());
+        self
+    }
+
+    /// Serves on `listener`, already bound and listening (a port bound before dropping
+    /// privileges, a descriptor a supervisor passed); call again for more. Given listeners
+    /// replace `config.listen`. Each worker accepts on its own duplicate of the socket, so the
+    /// workers share its one accept queue (a bound address gets one SO_REUSEPORT socket per
+    /// worker instead). Default: none.
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Serves the sockets systemd passed to this process (socket activation: `LISTEN_PID`,
+    /// `LISTEN_FDS`, descriptors from 3), duplicated per worker as [`ServerBuilder::listener`]
+    /// does: the same as `VOLLEY_LISTEN=systemd`. `listen()` fails with [`Error::Config`]
+    /// when the variables are not for this process or a descriptor is not a listening TCP
+    /// socket. Default: off.
+    pub fn systemd_sockets(mut self) -> Self {
+        self.config.listen = Listen::Systemd;
         self
     }
 
@@ -281,7 +311,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds `config.listen` and starts the workers.
+    /// Binds `config.listen` (or takes the given listeners, or systemd's sockets) and starts
+    /// the workers; returns the first error a worker met while starting.
     pub fn listen(mut self) -> Result<Server, Error> {
         // Workers draw session ids from the system's random source: fail here, not in a worker.
         SidRng::new().map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
@@ -394,7 +425,11 @@ impl ServerBuilder {
             metrics_path,
             fallback: self.fallback,
         });
-        let runtime = Runtime::start(self.config, router)?;
+        let listeners = match self.config.listen {
+            Listen::Systemd if self.listeners.is_empty() => crate::runtime::listener::systemd()?,
+            _ => self.listeners,
+        };
+        let runtime = Runtime::start_on(self.config, listeners, router)?;
         stats.set_connection_counters(runtime.counters().clone());
         if let Some(r) = &redis {
             r.start(runtime.peers().clone())?;
@@ -428,6 +463,7 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             config: Config::default(),
+            listeners: Vec::new(),
             routes: Vec::new(),
             engine_io: None,
             namespaces: Vec::new(),
@@ -447,9 +483,14 @@ impl Server {
         Ok(Self::builder().config(Config::from_env()?))
     }
 
-    /// The bound address (with the real port when port 0 was asked for).
+    /// The first address served (with the real port when port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.runtime.local_addr()
+    }
+
+    /// Every address served, in the order configured (with real ports where 0 was asked for).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        self.runtime.local_addrs()
     }
 
     /// A handle usable from any thread.

@@ -18,38 +18,59 @@ use crate::runtime::outq::Flush;
 use crate::runtime::service::Service;
 use crate::runtime::sock::Sock;
 
-/// Token of the worker's listener.
-const LISTENER: Token = Token(0);
 /// Token of the worker's mio waker.
-pub(crate) const WAKER: Token = Token(1);
-/// Connection slot `k` is registered as token `k + FIRST_CONN`.
-const FIRST_CONN: usize = 2;
+pub(crate) const WAKER: Token = Token(0);
+/// Listener `l` is registered as token `l + FIRST_LISTENER`; connection slot `k` as token
+/// `k + EpollIo::first_conn`, past the listeners.
+const FIRST_LISTENER: usize = 1;
 /// Size of the read buffer a worker lends to the connection being parsed.
 const READ_BUF: usize = 64 * 1024;
 
-/// A worker's epoll state: its poll, its listener and the buffer it reads into.
+/// A worker's epoll state: its poll, its listeners (one per address; emptied at shutdown) and
+/// the buffer it reads into.
 pub(crate) struct EpollIo {
     poll: Poll,
-    listener: Option<TcpListener>,
+    listeners: Vec<TcpListener>,
+    /// Token of connection slot 0.
+    first_conn: usize,
     rbuf: Vec<u8>,
 }
 
 impl EpollIo {
-    /// Wraps a poll whose waker uses [`WAKER`]; registers `listener` (if this worker has one)
-    /// with it.
-    pub fn new(poll: Poll, mut listener: Option<TcpListener>) -> io::Result<Self> {
-        if let Some(l) = listener.as_mut() {
-            poll.registry().register(l, LISTENER, Interest::READABLE)?;
-        }
-        Ok(EpollIo {
+    /// Wraps a poll whose waker uses [`WAKER`]; registers this worker's `listeners` with it.
+    pub fn new(poll: Poll, listeners: Vec<TcpListener>) -> io::Result<Self> {
+        let mut io = EpollIo {
             poll,
-            listener,
+            first_conn: FIRST_LISTENER + listeners.len(),
+            listeners,
             rbuf: vec![0; READ_BUF],
-        })
+        };
+        io.register_listeners()?;
+        Ok(io)
     }
 
     fn registry(&self) -> &Registry {
         self.poll.registry()
+    }
+
+    /// Registers every listener (each one tried); the first error, if any.
+    fn register_listeners(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for (l, listener) in self.listeners.iter_mut().enumerate() {
+            let token = Token(l + FIRST_LISTENER);
+            let r = self
+                .poll
+                .registry()
+                .register(listener, token, Interest::READABLE);
+            result = result.and(r);
+        }
+        result
+    }
+
+    fn deregister_listeners(&mut self) {
+        for l in &mut self.listeners {
+            let _ = self.poll.registry().deregister(l);
+        }
     }
 }
 
@@ -61,7 +82,7 @@ impl Io for EpollIo {
         let fd = conn.sock.raw_fd().ok_or(io::ErrorKind::Unsupported)?;
         self.registry().register(
             &mut SourceFd(&fd),
-            Token(slot + FIRST_CONN),
+            Token(slot + self.first_conn),
             Interest::READABLE | Interest::WRITABLE,
         )
     }
@@ -102,19 +123,13 @@ impl Io for EpollIo {
     }
 
     fn stop_accepting(&mut self) {
-        if let Some(mut l) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut l);
-        }
+        self.deregister_listeners();
+        self.listeners.clear();
     }
 
     fn resume_accepting(&mut self) {
         // Registering a listener with connections pending reports it readable at the next poll.
-        if let Some(l) = self.listener.as_mut() {
-            let _ = self
-                .poll
-                .registry()
-                .register(l, LISTENER, Interest::READABLE);
-        }
+        let _ = self.register_listeners();
     }
 }
 
@@ -136,10 +151,10 @@ impl<S: Service> Worker<S, EpollIo> {
             self.now = Instant::now();
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept(),
                     WAKER => self.drain_mailbox(),
+                    Token(t) if t < self.io.first_conn => self.accept(t - FIRST_LISTENER),
                     Token(t) => {
-                        let slot = t - FIRST_CONN;
+                        let slot = t - self.io.first_conn;
                         if ev.is_writable() {
                             if let Some(c) = self.conns.get_mut(slot) {
                                 c.blocked = false;
@@ -157,9 +172,10 @@ impl<S: Service> Worker<S, EpollIo> {
         }
     }
 
-    fn accept(&mut self) {
+    /// Accepts every connection waiting on listener `l`.
+    fn accept(&mut self, l: usize) {
         loop {
-            let Some(listener) = self.io.listener.as_ref() else {
+            let Some(listener) = self.io.listeners.get(l) else {
                 return;
             };
             match listener.accept() {
@@ -168,9 +184,8 @@ impl<S: Service> Worker<S, EpollIo> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    if let Some(l) = self.io.listener.as_mut() {
-                        let _ = self.io.poll.registry().deregister(l);
-                    }
+                    // Out of descriptors or memory: every listener rests until the retry.
+                    self.io.deregister_listeners();
                     self.pause_accepting(&e);
                     return;
                 }

@@ -1,4 +1,4 @@
-//! The io_uring backend: completions instead of readiness. One multishot accept on the listener,
+//! The io_uring backend: completions instead of readiness. One multishot accept per listener,
 //! one multishot receive per connection into the worker's provided-buffer ring, at most one
 //! `sendmsg` in flight per connection (one submission per batch of queued slices), and a read
 //! pending on the worker's eventfd for cross-thread wake-ups. The loop waits in
@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ use slab::Slab;
 use super::{Io, Wait, Worker};
 use crate::runtime::conn::Conn;
 use crate::runtime::handle::{Envelope, Peers, Waker};
+use crate::runtime::listener::WorkerListener;
 use crate::runtime::outq::{Flush, OutQueue};
 use crate::runtime::service::{CloseReason, Service};
 use crate::runtime::sock::Sock;
@@ -131,7 +132,8 @@ pub(crate) struct UringIo {
     /// Declared first: dropped (after teardown) before the memory it may have written.
     ring: IoUring,
     bufs: Option<BufRing>,
-    listener: Option<TcpListener>,
+    /// The worker's listeners, one per address; emptied when accepting stops for good.
+    listeners: Vec<WorkerListener>,
     /// Direct mode (connections are direct descriptors): slots in the ring's file table (0 in
     /// plain mode), and those taken by open connections. An
     /// accept is armed only while a slot is free for it: the kernel takes the connection off
@@ -146,7 +148,10 @@ pub(crate) struct UringIo {
     /// kernel runs a shutdown in a worker thread and looks the slot up only then, so closing
     /// the slot first could let a new connection take it and be shut down instead.
     shutting: Vec<(u32, bool)>,
-    /// Accepts in flight, one bit each (bit 0: the multishot accept).
+    /// Which accepts are in flight, and how many. Accept `k` is on listener `k / per`, `per`
+    /// being 1 (its multishot accept) or, in direct mode, [`DIRECT_ACCEPTS`] (its single-shot
+    /// accepts, accept `k` writing into address buffer `k`).
+    accept_live: Vec<bool>,
     accepts_live: u32,
     /// Direct mode's accept address buffers, boxed so they stay put.
     accept_addrs: Box<[AcceptAddr]>,
@@ -174,11 +179,11 @@ pub(crate) struct UringIo {
 }
 
 impl UringIo {
-    /// Takes over a worker's ring (enabled from this, the worker's, thread), its listener and
-    /// its eventfd waker, and arms the accept and the wake-up read.
+    /// Takes over a worker's ring (enabled from this, the worker's, thread), its listeners and
+    /// its eventfd waker, and arms the accepts and the wake-up read.
     pub fn new(
         parts: Parts,
-        listener: Option<TcpListener>,
+        listeners: Vec<WorkerListener>,
         waker: Arc<Waker>,
         batch: Duration,
     ) -> io::Result<Self> {
@@ -186,16 +191,19 @@ impl UringIo {
         let Parts {
             ring, bufs, direct, ..
         } = parts;
-        let addrs = if direct.is_some() { DIRECT_ACCEPTS } else { 0 };
+        let per = if direct.is_some() { DIRECT_ACCEPTS } else { 1 };
+        let accepts = listeners.len() * per;
+        let addrs = if direct.is_some() { accepts } else { 0 };
         let mut io = UringIo {
             ring,
             bufs: Some(bufs),
-            listener,
+            listeners,
             slots: direct.unwrap_or(0),
             slots_taken: 0,
             held_back: false,
             warned_full: false,
             shutting: Vec::new(),
+            accept_live: vec![false; accepts],
             accepts_live: 0,
             accept_addrs: (0..addrs).map(|_| AcceptAddr::new()).collect(),
             waker,
@@ -241,40 +249,62 @@ impl UringIo {
         self.slots > 0
     }
 
+    /// The listener of accept `k` if accepting has not stopped and `k` is idle.
+    fn idle_accept(&self, k: usize) -> Option<&WorkerListener> {
+        let per = if self.direct() { DIRECT_ACCEPTS } else { 1 };
+        let l = self.listeners.get(k / per)?;
+        (self.accept_live.get(k) == Some(&false)).then_some(l)
+    }
+
+    /// Records whether accept `k` is in flight.
+    fn set_accept_live(&mut self, k: usize, live: bool) {
+        if let Some(l) = self.accept_live.get_mut(k) {
+            if *l != live {
+                *l = live;
+                if live {
+                    self.accepts_live += 1;
+                } else {
+                    self.accepts_live -= 1;
+                }
+            }
+        }
+    }
+
     /// Arms every accept not in flight.
     fn arm_accept(&mut self) {
-        if self.direct() {
-            for n in 0..self.accept_addrs.len() {
-                self.arm_direct_accept(n);
+        for k in 0..self.accept_live.len() {
+            if self.direct() {
+                self.arm_direct_accept(k);
+                continue;
             }
-            return;
-        }
-        let Some(fd) = self.listener.as_ref().map(AsRawFd::as_raw_fd) else {
-            return;
-        };
-        if self.accepts_live & 1 == 0 {
-            let entry = opcode::AcceptMulti::new(Fd(fd))
-                .flags(libc::SOCK_CLOEXEC)
-                .build()
-                .user_data(Op::Accept(0).encode());
+            let Some(l) = self.idle_accept(k) else {
+                continue;
+            };
+            let fd = Fd(l.socket.as_raw_fd());
+            // A shared socket gets a single-shot accept (see `listener`): re-armed after each
+            // connection, it queues behind the other workers' accepts.
+            let entry = if l.shared {
+                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
+                    .flags(libc::SOCK_CLOEXEC)
+                    .build()
+            } else {
+                opcode::AcceptMulti::new(fd)
+                    .flags(libc::SOCK_CLOEXEC)
+                    .build()
+            };
+            let entry = entry.user_data(Op::Accept(k).encode());
             self.push(entry);
-            self.accepts_live |= 1;
+            self.set_accept_live(k, true);
         }
     }
 
     /// Arms direct accept `n` (a single-shot accept: a multishot one would write every peer's
     /// address into the same buffer).
     fn arm_direct_accept(&mut self, n: usize) {
-        let Some(fd) = self.listener.as_ref().map(AsRawFd::as_raw_fd) else {
+        let Some(fd) = self.idle_accept(n).map(|l| l.socket.as_raw_fd()) else {
             return;
         };
-        let Some(a) = self.accept_addrs.get_mut(n) else {
-            return;
-        };
-        if self.accepts_live & (1 << n) != 0 {
-            return;
-        }
-        let reserved = self.slots_taken + self.accepts_live.count_ones();
+        let reserved = self.slots_taken + self.accepts_live;
         if reserved >= self.slots {
             if !self.warned_full {
                 eprintln!(
@@ -286,6 +316,9 @@ impl UringIo {
             self.held_back = true;
             return;
         }
+        let Some(a) = self.accept_addrs.get_mut(n) else {
+            return;
+        };
         a.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         // The buffer is boxed in `accept_addrs`, which lives as long as this backend; teardown
         // waits for the accept's completion before it is freed.
@@ -298,7 +331,7 @@ impl UringIo {
             .build()
             .user_data(Op::Accept(n).encode());
         self.push(entry);
-        self.accepts_live |= 1 << n;
+        self.set_accept_live(n, true);
     }
 
     /// The peer address direct accept `n` reported.
@@ -654,13 +687,13 @@ impl Io for UringIo {
     }
 
     fn stop_accepting(&mut self) {
-        for n in 0..u32::BITS as usize {
-            if self.accepts_live & (1 << n) != 0 {
-                self.cancel(Op::Accept(n));
+        for k in 0..self.accept_live.len() {
+            if self.accept_live[k] {
+                self.cancel(Op::Accept(k));
             }
         }
-        if let Some(l) = self.listener.take() {
-            self.graveyard.push(l.into());
+        for l in std::mem::take(&mut self.listeners) {
+            self.graveyard.push(l.socket.into());
         }
     }
 
@@ -753,8 +786,8 @@ impl<S: Service> Worker<S, UringIo> {
         if cqueue::more(flags) {
             return;
         }
-        self.io.accepts_live &= !(1u32 << n);
-        if self.io.listener.is_none() || res == -libc::ECANCELED {
+        self.io.set_accept_live(n, false);
+        if self.io.listeners.is_empty() || res == -libc::ECANCELED {
             return;
         }
         match res.saturating_neg() {
