@@ -29,8 +29,8 @@ pub(crate) enum Phase {
     /// The request was handled and its response will come later (a long-polling GET). Input is
     /// buffered, not parsed, until the service responds.
     Parked,
-    /// The service moves the connection to another worker (set only while parsing).
-    Handoff(usize),
+    /// The connection leaves this worker (set only while parsing).
+    Handoff(Handoff),
     /// An established WebSocket.
     WebSocket(Box<ws::Decoder>),
     /// Our close is queued or sent; waiting for the peer's EOF (or the close timeout) so the
@@ -38,6 +38,19 @@ pub(crate) enum Phase {
     Closing,
     /// Moved out while the worker parses this connection's input.
     Busy,
+}
+
+/// Where a connection that leaves its worker goes.
+#[derive(Clone, Copy)]
+pub(crate) enum Handoff {
+    /// To that worker, which parses the request again ([`Action::Handoff`]).
+    ///
+    /// [`Action::Handoff`]: super::Action::Handoff
+    Worker(usize),
+    /// To the application ([`Action::Detach`]).
+    ///
+    /// [`Action::Detach`]: super::Action::Detach
+    App,
 }
 
 /// A request whose body is being read.

@@ -68,6 +68,24 @@ pub(crate) enum Envelope<M> {
     /// Take over a connection from another worker, with the input it had not parsed and the
     /// output it had not sent yet (answers to earlier requests on the same connection).
     Adopt(TcpStream, Vec<u8>, OutQueue),
+    /// Give a connection of this worker to the application ([`Service::on_detach`]), with the
+    /// input it had read, once no operation of the worker is pending on it; the output is
+    /// what it still owes the peer.
+    ///
+    /// [`Service::on_detach`]: super::Service::on_detach
+    Detach(TcpStream, Vec<u8>, OutQueue),
+}
+
+impl<M> Envelope<M> {
+    /// A connection leaving its worker: [`Envelope::Detach`] for the application, else
+    /// [`Envelope::Adopt`] for the worker it is sent to.
+    pub(crate) fn moved(detach: bool, sock: TcpStream, input: Vec<u8>, outq: OutQueue) -> Self {
+        if detach {
+            Envelope::Detach(sock, input, outq)
+        } else {
+            Envelope::Adopt(sock, input, outq)
+        }
+    }
 }
 
 struct Peer<M> {

@@ -66,6 +66,10 @@ pub enum Action<S> {
     /// Move the connection, this request included, to worker `0`, which parses the request
     /// again (the session it names lives there).
     Handoff(usize),
+    /// Give the whole connection, this request included, to the application: the runtime
+    /// stops every operation on it and calls [`Service::on_detach`] with its socket and the
+    /// bytes read from it. Only for a request head.
+    Detach,
 }
 
 /// A protocol stack driven by the runtime. One value is shared by all workers; per-worker state
@@ -125,6 +129,11 @@ pub trait Service: Send + Sync + Sized + 'static {
     );
     /// A message from another worker or thread arrived.
     fn on_post(&self, cx: &mut Cx<'_, Self>, msg: Self::Message);
+    /// A connection given up with [`Action::Detach`] left the runtime: `sock` (a plain,
+    /// blocking descriptor, even where the worker used an io_uring direct one) and `read`, the
+    /// bytes received and not consumed, from the detaching request's head on, are the
+    /// service's. Runs on the worker; must not block. Default: the connection closes.
+    fn on_detach(&self, _sock: std::net::TcpStream, _read: Vec<u8>) {}
 }
 
 /// A timer's payload in the worker's wheel.

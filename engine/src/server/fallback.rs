@@ -1,8 +1,9 @@
 //! Plain HTTP on the server's own port: requests for no endpoint (not Socket.IO, Engine.IO,
-//! WebSocket or metrics) go to the application's fallback handler, on the worker that read them.
+//! WebSocket or metrics) go to the application's fallback handler, on the worker that read them,
+//! or their whole connection goes to the application's own HTTP server.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 
 use bytes::Bytes;
 
@@ -121,6 +122,34 @@ impl HttpResponse {
     pub fn status(&self) -> u16 {
         self.status
     }
+}
+
+/// A connection given to the application (see [`ServerBuilder::http_handoff`]): Volley no
+/// longer reads, writes or closes it.
+///
+/// [`ServerBuilder::http_handoff`]: super::ServerBuilder::http_handoff
+#[derive(Debug)]
+pub struct HandedConnection {
+    /// The socket, a plain blocking descriptor (call `set_nonblocking(true)` before giving it
+    /// to an async runtime), whatever the backend.
+    pub stream: TcpStream,
+    /// What Volley read from it and did not consume: the request for no endpoint, head first,
+    /// and whatever the client sent after it. The application reads these bytes before the
+    /// stream's.
+    pub read: Vec<u8>,
+}
+
+/// Takes the connections [`ServerBuilder::http_handoff`] gives away. Runs on a worker: it must
+/// not block (hand the connection to a runtime and return).
+///
+/// [`ServerBuilder::http_handoff`]: super::ServerBuilder::http_handoff
+pub type HttpHandoff = dyn Fn(HandedConnection) + Send + Sync;
+
+/// Gives a detached connection to the application's handler; a panic costs only that
+/// connection.
+pub(crate) fn hand_over(handler: &HttpHandoff, stream: TcpStream, read: Vec<u8>) {
+    let conn = HandedConnection { stream, read };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(conn)));
 }
 
 /// A request head for no endpoint: its body is read first (bounded by `max_payload`, 413

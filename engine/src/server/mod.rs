@@ -33,7 +33,7 @@ pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
 pub use broadcast::BroadcastAcks;
 pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use engine_io::{EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback};
-pub use fallback::{HttpFallback, HttpRequest, HttpResponse};
+pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
 pub use rooms::RoomNames;
@@ -108,6 +108,7 @@ pub struct ServerBuilder {
     new_namespace: Option<Arc<sio::NewNamespaceFn>>,
     spawn: Option<Arc<sio::Spawn>>,
     fallback: Option<Arc<HttpFallback>>,
+    handoff: Option<Arc<HttpHandoff>>,
 }
 
 impl ServerBuilder {
@@ -288,6 +289,20 @@ impl ServerBuilder {
         self
     }
 
+    /// Gives the whole connection of every request that no endpoint serves to `f`, with the
+    /// bytes already read (that request included), so an existing HTTP server (hyper, axum)
+    /// shares the port: Volley stops all I/O on it (an io_uring direct descriptor is
+    /// installed as a plain one first) and `f` runs on the worker, so it must hand the
+    /// connection to its runtime and return. Later requests on that connection are the
+    /// application's too, Socket.IO's included: serve it without keep-alive (hyper:
+    /// `http1::Builder::keep_alive(false)`) so a browser's next request opens a connection
+    /// that Volley routes. Takes precedence over [`ServerBuilder::http_fallback`]. Default:
+    /// none.
+    pub fn http_handoff(mut self, f: impl Fn(HandedConnection) + Send + Sync + 'static) -> Self {
+        self.handoff = Some(Arc::new(f));
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`
@@ -424,6 +439,7 @@ impl ServerBuilder {
             adapter: adapter.clone(),
             metrics_path,
             fallback: self.fallback,
+            handoff: self.handoff,
         });
         let listeners = match self.config.listen {
             Listen::Systemd if self.listeners.is_empty() => crate::runtime::listener::systemd()?,
@@ -475,6 +491,7 @@ impl Server {
             new_namespace: None,
             spawn: None,
             fallback: None,
+            handoff: None,
         }
     }
 

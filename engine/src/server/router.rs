@@ -16,7 +16,7 @@ use super::adapter::Adapter;
 use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
 use super::endpoint::EioEndpoint;
 use super::engine::{Out, Tx};
-use super::fallback::{self, HttpFallback};
+use super::fallback::{self, HttpFallback, HttpHandoff};
 use super::handle::SocketInfo;
 use super::rooms::{Rooms, Target};
 use super::sessions::{with_session, SessionKey, Sessions};
@@ -131,6 +131,9 @@ pub(crate) struct Router {
     pub metrics_path: Option<String>,
     /// The application's answer to requests for no endpoint (404 without one).
     pub fallback: Option<Arc<HttpFallback>>,
+    /// Where the connections of requests for no endpoint go, taking precedence over
+    /// `fallback`.
+    pub handoff: Option<Arc<HttpHandoff>>,
 }
 
 /// Paths match with or without their trailing slash (`/socket.io` and `/socket.io/`).
@@ -189,6 +192,9 @@ impl Service for Router {
             return Action::Responded;
         }
         let Some(endpoint) = self.route(&req.path) else {
+            if self.handoff.is_some() {
+                return Action::Detach;
+            }
             if let Some(handler) = &self.fallback {
                 return fallback::on_request(cx, id, req, &**handler);
             }
@@ -318,6 +324,12 @@ impl Service for Router {
                 with_session(cx, key, |cx, s| s.on_conn_closed(cx, id, reason));
             }
             Session::Refused => {}
+        }
+    }
+
+    fn on_detach(&self, sock: std::net::TcpStream, read: Vec<u8>) {
+        if let Some(handler) = &self.handoff {
+            fallback::hand_over(&**handler, sock, read);
         }
     }
 

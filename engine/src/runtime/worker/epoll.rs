@@ -112,13 +112,14 @@ impl Io for EpollIo {
         conn: Conn,
         input: Vec<u8>,
         to: usize,
+        detach: bool,
         peers: &Peers<M>,
     ) {
         if let Sock::Os(sock) = conn.sock {
             let _ = self.registry().deregister(&mut SourceFd(&sock.as_raw_fd()));
             // A refused hand-off means the owner is gone (shutting down): the socket closes
             // here.
-            let _ = peers.send(to, Envelope::Adopt(sock, input, conn.outq));
+            let _ = peers.send(to, Envelope::moved(detach, sock, input, conn.outq));
         }
     }
 

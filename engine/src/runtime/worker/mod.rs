@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use super::conn::{Conn, ConnId, Phase};
+use super::conn::{Conn, ConnId, Handoff, Phase};
 use super::handle::{Envelope, Mailbox, Peers};
 use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Service, TimerEntry, TimerKind};
@@ -71,13 +71,15 @@ pub(crate) trait Io {
     /// as the kernel no longer uses it.
     fn close(&mut self, slot: usize, conn: Conn);
     /// Moves a connection removed from `slot`, with the `input` it had not parsed, to worker
-    /// `to` (through `peers`), once no operation of this worker is pending on it.
+    /// `to` (through `peers`), once no operation of this worker is pending on it; with
+    /// `detach`, `to` is this worker, which gives it to the application.
     fn hand_off<M: Send>(
         &mut self,
         slot: usize,
         conn: Conn,
         input: Vec<u8>,
         to: usize,
+        detach: bool,
         peers: &Peers<M>,
     );
     /// Answers a connection refused at admission with `answer` (best effort) and closes it.
@@ -294,6 +296,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                         self.adopt(sock, input, outq);
                     }
                 }
+                Envelope::Detach(sock, input, outq) => self.detach(sock, input, outq),
                 Envelope::Shutdown => self.begin_shutdown(),
             }
         }
@@ -383,7 +386,7 @@ impl<S: Service, B: Io> Worker<S, B> {
     }
 
     /// Moves connection `slot` and its unparsed input to `worker`.
-    fn handoff(&mut self, slot: usize, worker: usize, input: &[u8]) {
+    fn handoff(&mut self, slot: usize, to: Handoff, input: &[u8]) {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
@@ -392,7 +395,26 @@ impl<S: Service, B: Io> Worker<S, B> {
         }
         let mut bytes = input.to_vec();
         bytes.extend_from_slice(&conn.inbuf);
-        self.io.hand_off(slot, conn, bytes, worker, &self.peers);
+        let (worker, detach) = match to {
+            Handoff::Worker(w) => (w, false),
+            Handoff::App => (self.index as usize, true),
+        };
+        self.io
+            .hand_off(slot, conn, bytes, worker, detach, &self.peers);
+    }
+
+    /// Gives a connection to the application: what it still owes the peer (answers to requests
+    /// pipelined before) is written first, without waiting; a peer that cannot take it at once
+    /// loses the connection, since the application expects a clean stream.
+    fn detach(&mut self, sock: TcpStream, input: Vec<u8>, mut outq: OutQueue) {
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+        if !outq.is_empty() && sock.set_nonblocking(true).is_ok() {
+            let _ = outq.flush_to(&mut &sock);
+        }
+        if !outq.is_empty() || sock.set_nonblocking(false).is_err() {
+            return;
+        }
+        self.service.on_detach(sock, input);
     }
 
     /// Takes over a connection another worker handed over, and parses its input.

@@ -5,7 +5,7 @@
 use super::{cx, Io, Worker};
 use crate::proto::http::{self, HttpError};
 use crate::proto::ws::{self, CloseCode, Message, Role};
-use crate::runtime::conn::{BodyState, Phase};
+use crate::runtime::conn::{BodyState, Handoff, Phase};
 use crate::runtime::service::{Action, CloseReason, Cx, Service};
 
 impl<S: Service, B: Io> Worker<S, B> {
@@ -29,8 +29,8 @@ impl<S: Service, B: Io> Worker<S, B> {
                     (Phase::Closing, buf.len() - pos, false)
                 }
             };
-            if let Phase::Handoff(worker) = phase {
-                self.handoff(slot, worker, &buf[pos..]);
+            if let Phase::Handoff(to) = phase {
+                self.handoff(slot, to, &buf[pos..]);
                 return buf.len();
             }
             pos += used;
@@ -102,7 +102,8 @@ impl<S: Service, B: Io> Worker<S, B> {
                     (Phase::Closing, buf.len(), false)
                 }
             },
-            Action::Handoff(worker) => (Phase::Handoff(worker), 0, false),
+            Action::Handoff(worker) => (Phase::Handoff(Handoff::Worker(worker)), 0, false),
+            Action::Detach => (Phase::Handoff(Handoff::App), 0, false),
             other => self.after_request(slot, other, &req, false, req.head_len, buf.len()),
         }
     }

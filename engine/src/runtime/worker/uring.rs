@@ -123,6 +123,8 @@ struct Move {
     /// Output not yet sent; the send in flight advances it when it completes.
     outq: OutQueue,
     to: usize,
+    /// For the application ([`Envelope::Detach`]), not another worker.
+    detach: bool,
     recv_live: bool,
     send_live: bool,
 }
@@ -643,6 +645,7 @@ impl Io for UringIo {
         conn: Conn,
         input: Vec<u8>,
         to: usize,
+        detach: bool,
         peers: &Peers<M>,
     ) {
         let (sock, installing) = match conn.sock {
@@ -651,7 +654,7 @@ impl Io for UringIo {
         };
         if installing.is_none() && !conn.recv_live && !conn.send_live {
             if let Some(sock) = sock {
-                let _ = peers.send(to, Envelope::Adopt(sock, input, conn.outq));
+                let _ = peers.send(to, Envelope::moved(detach, sock, input, conn.outq));
             }
             return;
         }
@@ -681,6 +684,7 @@ impl Io for UringIo {
             input,
             outq: conn.outq,
             to,
+            detach,
             recv_live: conn.recv_live,
             send_live: conn.send_live,
         });
@@ -933,9 +937,8 @@ impl<S: Service> Worker<S, UringIo> {
             let m = self.io.moves.swap_remove(i);
             match m.sock {
                 Some(sock) => {
-                    let _ = self
-                        .peers
-                        .send(m.to, Envelope::Adopt(sock, m.input, m.outq));
+                    let envelope = Envelope::moved(m.detach, sock, m.input, m.outq);
+                    let _ = self.peers.send(m.to, envelope);
                 }
                 // The install failed: the connection is gone, and so is its place in the
                 // open count it carried.
