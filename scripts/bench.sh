@@ -3,7 +3,8 @@
 # pinned to the first core(s), drive them with volley-loadgen on the other cores, and print one
 # table: throughput, latency, server CPU seconds and RSS for
 #   ws-echo   raw WebSocket echo against the ws_echo example (the floor),
-#   echo      Socket.IO emit with ack against bench_server,
+#   echo      Socket.IO emit with ack against bench_server (a plain handler, then an async one:
+#             `on_async` on a tokio runtime, the row labelled volley-async),
 #   broadcast Socket.IO room broadcast against bench_server,
 #   connect   WebSocket + Engine.IO + Socket.IO handshakes against bench_server,
 # then the ratio Socket.IO echo / raw WebSocket echo. Takes well under two minutes after the build.
@@ -42,14 +43,15 @@ serve() {
     VOLLEY_PIN_CORES=1 VOLLEY_FIRST_CORE=0 taskset -c "$server_cores" "$target/examples/$1"
 }
 
-# load NAME SCENARIO ARGS...: one volley-loadgen run against the running server.
+# load NAME SCENARIO ARGS...: one volley-loadgen run against the running server, saved as
+# $out/NAME-SCENARIO (LOAD_TAG=x makes it NAME-SCENARIO-x).
 load() {
   local name=$1 scenario=$2; shift 2
-  local rc=0
-  echo "==> $scenario against $name (server cores $server_cores, client cores $client_cores)"
-  run_load "$out/$name-$scenario" "$scenario" "$@" || rc=$?
-  if (( rc == 1 )); then cat "$out/$name-$scenario.log"; exit 1; fi
-  (( rc == 0 )) || echo "    errors counted, see $out/$name-$scenario.log"
+  local rc=0 base="$out/$name-$scenario${LOAD_TAG:+-$LOAD_TAG}"
+  echo "==> $scenario${LOAD_TAG:+ ($LOAD_TAG)} against $name (server cores $server_cores, client cores $client_cores)"
+  run_load "$base" "$scenario" "$@" || rc=$?
+  if (( rc == 1 )); then cat "$base.log"; exit 1; fi
+  (( rc == 0 )) || echo "    errors counted, see $base.log"
 }
 
 window=(--duration "$secs" --warmup "$warmup" --drain 1)
@@ -62,6 +64,8 @@ stop_server
 serve bench_server
 url=http://127.0.0.1:$port
 load bench_server echo --url "$url" -c "$conns" -k "$in_flight" --payload "$payload" "${window[@]}"
+LOAD_TAG=async load bench_server echo --url "$url" -c "$conns" -k "$in_flight" \
+  --payload "$payload" --event echo-async "${window[@]}"
 load bench_server broadcast --url "$url" -c "$members" --connect-rate "$connect_rate" --senders 1 \
   --rate "$bcast_rate" --payload "$payload" "${window[@]}"
 load bench_server connect --url "$url" -c "$connects" --rate "$connect_rate" --duration 0 \
@@ -76,8 +80,10 @@ echo
 "$target/volley-bench-table" \
   "volley=$out/ws_echo-ws-echo.json" \
   "volley=$out/bench_server-echo.json" \
+  "volley-async=$out/bench_server-echo-async.json" \
   "volley=$out/bench_server-broadcast.json" \
   "volley=$out/bench_server-connect.json" \
-  --ratio "Socket.IO echo / raw WebSocket echo=volley:echo/volley:ws-echo"
+  --ratio "Socket.IO echo / raw WebSocket echo=volley:echo/volley:ws-echo" \
+  --ratio "async handler echo / plain handler echo=volley-async:echo/volley:echo"
 echo
 echo "Runs (JSON and full reports): $out"

@@ -2,6 +2,8 @@
 //! with the same events as the Node and socketioxide peers in `benches/peers/`:
 //!
 //! - `echo` -> acknowledges with the same arguments, binary included;
+//! - `echo-async` -> the same from an asynchronous handler (`on_async`, on a tokio runtime with
+//!   as many threads as workers), to measure what a future costs against a plain handler;
 //! - `join` (room) -> joins the room, acknowledges with no arguments;
 //! - `broadcast` (room, payload) -> emits `broadcast` (payload, any JSON value) to every member
 //!   of the room, the sender included.
@@ -10,13 +12,23 @@
 //!
 //! `VOLLEY_LISTEN=127.0.0.1:3000 VOLLEY_WORKERS=1 cargo run --release --example bench_server`
 
+use volley::config::Config;
 use volley::server::{Ack, Server};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(Config::from_env()?.workers.max(1))
+        .thread_name("bench-async")
+        .build()?;
+    let spawn = runtime.handle().clone();
     let server = Server::from_env()?
+        .spawner(move |f| {
+            spawn.spawn(f);
+        })
         .namespace("/", |ns| {
             ns.on("echo", |_, args| Some(Ack::from_args(args)));
+            ns.on_async("echo-async", |_, args| async move { Some(Ack::from(args)) });
             ns.on("join", |socket, args| {
                 if let Some(room) = args.get(0).and_then(|r| r.as_str()) {
                     socket.join(&room);

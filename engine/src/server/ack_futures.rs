@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::broadcast::BroadcastAcks;
 use super::oneshot;
-use super::sio::AckError;
+use super::sio::{Ack, AckError};
 use crate::proto::sio::Args;
 
 /// The arguments of a client's event or acknowledgement, owned (for code that outlives the
@@ -52,6 +52,13 @@ impl OwnedArgs {
             )));
         }
         serde_json::from_value(all.swap_remove(i))
+    }
+}
+
+impl From<OwnedArgs> for Ack {
+    /// An ack carrying exactly these arguments, binary included (an echo from async code).
+    fn from(args: OwnedArgs) -> Ack {
+        Ack::new_raw(args.json, args.attachments)
     }
 }
 

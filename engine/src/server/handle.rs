@@ -88,6 +88,17 @@ impl ServerHandle {
         let Some(sid) = Sid::parse(socket_id) else {
             return Ok(false);
         };
+        self.emit_to_sid(nsp, sid, event, args)
+    }
+
+    /// [`ServerHandle::emit_to`] for a parsed socket id (reserved names already refused).
+    pub(crate) fn emit_to_sid<T: Serialize + ?Sized>(
+        &self,
+        nsp: &str,
+        sid: Sid,
+        event: &str,
+        args: &T,
+    ) -> Result<bool, EmitError> {
         let mut packet = vec![b'4'];
         let mut binary = Vec::new();
         sioproto::encode_event_ser(&mut packet, nsp, None, event, args, &mut binary)

@@ -55,6 +55,11 @@ impl Ack {
         }
     }
 
+    /// An ack of an already encoded JSON array and its attachments.
+    pub(crate) fn new_raw(json: Vec<u8>, attachments: Vec<Bytes>) -> Ack {
+        Ack { json, attachments }
+    }
+
     /// An ack carrying exactly the given arguments, binary included (an echo).
     pub fn from_args(args: &Args<'_>) -> Ack {
         let mut json = Vec::new();

@@ -4,6 +4,7 @@
 //! the socket's worker through its mailbox, in order.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -11,67 +12,89 @@ use serde::Serialize;
 use super::ack::Ack;
 use super::namespace::NamespaceBuilder;
 use super::socket::{EmitError, Socket};
+use crate::proto::eio::Sid;
 use crate::server::ack_futures::OwnedArgs;
 use crate::server::handle::{ServerHandle, SocketInfo};
 use crate::server::rooms::RoomNames;
+use crate::server::router::Post;
 
-/// One socket, as asynchronous code holds it: `Send + Clone`, usable from any thread. Every
-/// call is a message to the socket's worker; a socket that has gone away ignores them.
+/// One socket, as asynchronous code holds it: `Send + Clone` (one shared allocation per
+/// socket), usable from any thread. Every call is a message to the socket's worker; a socket
+/// that has gone away ignores them.
 #[derive(Clone)]
-pub struct SocketRef {
+pub struct SocketRef(Arc<RefInner>);
+
+struct RefInner {
     handle: ServerHandle,
     nsp: String,
     id: String,
+    sid: Sid,
 }
 
 impl SocketRef {
     /// The socket's id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.0.id
     }
 
     /// The socket's namespace.
     pub fn nsp(&self) -> &str {
-        &self.nsp
+        &self.0.nsp
     }
 
     /// The server, to broadcast or query from asynchronous code.
     pub fn server(&self) -> &ServerHandle {
-        &self.handle
+        &self.0.handle
     }
 
     /// Emits `event` to this socket (arguments as [`Socket::emit`] takes them), after
     /// whatever this code emitted before. [`EmitError::Closed`] when its worker is gone.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
-        match self.handle.emit_to(&self.nsp, &self.id, event, args)? {
+        if crate::proto::sio::is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent);
+        }
+        let r = &self.0;
+        match r.handle.emit_to_sid(&r.nsp, r.sid, event, args)? {
             true => Ok(()),
             false => Err(EmitError::Closed),
         }
     }
 
+    /// Sends the acknowledgement `ack` of the client's packet `id`.
+    fn send_ack(&self, ack: Ack, id: u64) {
+        let r = &self.0;
+        let outs = ack.outs(&r.nsp, id);
+        r.handle
+            .peers
+            .post(r.sid.worker() as usize, Post::ToSocket(r.sid, outs));
+    }
+
     /// Makes the socket join `rooms` (one name or several).
     pub fn join(&self, rooms: impl RoomNames) {
-        self.handle
-            .of(&self.nsp)
-            .to(&self.id)
+        self.0
+            .handle
+            .of(&self.0.nsp)
+            .to(&self.0.id)
             .local()
             .sockets_join(rooms);
     }
 
     /// Makes the socket leave `rooms` (one name or several).
     pub fn leave(&self, rooms: impl RoomNames) {
-        self.handle
-            .of(&self.nsp)
-            .to(&self.id)
+        self.0
+            .handle
+            .of(&self.0.nsp)
+            .to(&self.0.id)
             .local()
             .sockets_leave(rooms);
     }
 
     /// Disconnects the socket from its namespace (`close`: its whole connection).
     pub fn disconnect(&self, close: bool) {
-        self.handle
-            .of(&self.nsp)
-            .to(&self.id)
+        self.0
+            .handle
+            .of(&self.0.nsp)
+            .to(&self.0.id)
             .local()
             .disconnect_sockets(close);
     }
@@ -81,9 +104,10 @@ impl SocketRef {
     /// [`crate::server::HandleBroadcast::fetch_sockets_future`].
     pub async fn info(&self, timeout: Duration) -> Option<SocketInfo> {
         let found = self
+            .0
             .handle
-            .of(&self.nsp)
-            .to(&self.id)
+            .of(&self.0.nsp)
+            .to(&self.0.id)
             .local()
             .fetch_sockets_future(timeout)
             .await;
@@ -92,13 +116,19 @@ impl SocketRef {
 }
 
 impl Socket<'_, '_> {
-    /// This socket as asynchronous code holds it ([`SocketRef`]).
+    /// This socket as asynchronous code holds it ([`SocketRef`]); made once per socket.
     pub fn socket_ref(&mut self) -> SocketRef {
-        SocketRef {
+        if let Some(r) = &self.state.socket_ref {
+            return r.clone();
+        }
+        let r = SocketRef(Arc::new(RefInner {
             handle: self.server(),
             nsp: self.state.nsp.clone(),
             id: self.state.sid.as_str().to_string(),
-        }
+            sid: self.state.sid,
+        }));
+        self.state.socket_ref = Some(r.clone());
+        r
     }
 }
 
@@ -119,11 +149,12 @@ impl NamespaceBuilder {
         self.on(name, move |socket, args| {
             // `listen()` refuses asynchronous handlers without a spawner.
             let spawn = socket.state.app.spawn.clone()?;
-            let ack = socket.ack_later();
-            let future = f(socket.socket_ref(), OwnedArgs::from_args(args));
+            let ack_id = socket.ack_id.take();
+            let socket = socket.socket_ref();
+            let future = f(socket.clone(), OwnedArgs::from_args(args));
             spawn(Box::pin(async move {
-                if let (Some(reply), Some(ack)) = (future.await, ack) {
-                    ack.send(reply);
+                if let (Some(reply), Some(id)) = (future.await, ack_id) {
+                    socket.send_ack(reply, id);
                 }
             }));
             None

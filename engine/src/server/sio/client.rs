@@ -340,6 +340,7 @@ impl SioClient {
             data: None,
             app: self.app.clone(),
             listeners: None,
+            socket_ref: None,
         };
         // In the room index before the hooks run, as the reference joins the socket's own room
         // first: a `join` in middleware or `on_connect` sticks and `rooms()` has the own id.

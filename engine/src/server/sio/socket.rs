@@ -75,6 +75,8 @@ pub(crate) struct SocketState {
     pub app: Arc<SioApp>,
     /// Catch-alls added to this socket alone, once it adds one.
     pub listeners: Option<Box<SocketListeners>>,
+    /// The socket as asynchronous handlers hold it, once one ran.
+    pub socket_ref: Option<super::SocketRef>,
 }
 
 /// Per-socket state an application keeps ([`Socket::set_data`]): any `Serialize` type, so
