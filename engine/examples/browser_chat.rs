@@ -134,6 +134,14 @@ fn serve(req: &HttpRequest<'_>, bundle: &Bytes) -> HttpResponse {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
+    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
+    // disconnect with its reason); warnings and errors when it is unset.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let bundle = read_bundle()?;
     let server = Server::from_env()?
         .namespace("/", |ns| {

@@ -170,7 +170,7 @@ pub struct Config {
     /// process holds more connections than `RLIMIT_NOFILE` (each worker's table has as many
     /// slots as that limit). Operations on them skip the kernel's descriptor lookup; a polling
     /// connection handed to another worker is installed as a plain descriptor first (Linux
-    /// 6.8+). Ignored with the acceptor accept mode, and dropped with one log line where the
+    /// 6.8+). Ignored with the acceptor accept mode, and dropped with a `tracing` warning where the
     /// kernel refuses it. Env `VOLLEY_URING_DIRECT` (`1`/`0`), default off.
     pub uring_direct: bool,
     /// io_uring only: how long a busy worker may wait for completions to gather before it

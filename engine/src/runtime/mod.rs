@@ -74,27 +74,26 @@ fn env_override<T>(
     }
 }
 
-/// io_uring rings for `workers` workers, or `None` (with one line on stderr) when the kernel
-/// refuses them and the runtime falls back to epoll.
+/// io_uring rings for `workers` workers, or `None` (with a warning) when the kernel refuses
+/// them and the runtime falls back to epoll.
 fn uring_or_fallback(workers: usize) -> Option<Vec<uring::Parts>> {
     match uring::setup(workers) {
         Ok(parts) => Some(parts),
         Err(e) => {
-            eprintln!("volley: io_uring unavailable ({e}); falling back to epoll");
+            tracing::warn!(error = %e, "io_uring unavailable; falling back to epoll");
             None
         }
     }
 }
 
-/// Switches the rings to direct descriptors, or says in one line why connections stay plain
-/// descriptors.
+/// Switches the rings to direct descriptors, or warns why connections stay plain descriptors.
 fn direct_or_plain(rings: &mut [uring::Parts], accept: AcceptMode) {
     if accept == AcceptMode::Acceptor {
-        eprintln!("volley: VOLLEY_URING_DIRECT is ignored with the acceptor (direct descriptors cannot leave the accepting ring)");
+        tracing::warn!("VOLLEY_URING_DIRECT is ignored with the acceptor (direct descriptors cannot leave the accepting ring)");
         return;
     }
     if let Err(e) = uring::enable_direct(rings) {
-        eprintln!("volley: io_uring direct descriptors unavailable ({e}); using plain descriptors");
+        tracing::warn!(error = %e, "io_uring direct descriptors unavailable; using plain descriptors");
     }
 }
 
@@ -113,7 +112,7 @@ impl<S: Service> Runtime<S> {
     /// The I/O backend is `config.backend`, unless the `VOLLEY_BACKEND` environment variable is
     /// set (`epoll` or `uring`): it overrides the configuration, so a whole test suite or a
     /// deployment can switch backends without code changes. When io_uring cannot be set up
-    /// (old kernel, `io_uring_setup` refused, an opcode missing), one line goes to stderr and
+    /// (old kernel, `io_uring_setup` refused, an opcode missing), a `tracing` warning says so and
     /// the runtime uses epoll; [`Runtime::backend`] tells which one runs. `VOLLEY_URING_DIRECT`
     /// overrides `config.uring_direct` the same way.
     pub fn start(config: Config, service: Arc<S>) -> io::Result<Self> {

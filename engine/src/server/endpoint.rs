@@ -166,6 +166,13 @@ fn reject(
     message: Option<&str>,
     cors: &Headers,
 ) -> Action<Session> {
+    tracing::debug!(
+        worker = cx.worker(),
+        status = e.status(),
+        reason = e.message(),
+        message,
+        "request refused"
+    );
     let mut body = Vec::new();
     match message {
         Some(m) => {

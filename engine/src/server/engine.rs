@@ -299,6 +299,12 @@ impl EioSession {
 
     /// Sends the open packet and starts the heartbeat and the layer above.
     pub fn open(&mut self, cx: &mut Cx<'_, Router>) {
+        let transport = if matches!(self.link, Link::Ws(_)) {
+            "websocket"
+        } else {
+            "polling"
+        };
+        tracing::debug!(worker = cx.worker(), sid = %self.sid, transport, "session opened");
         let c = cx.config();
         let (interval, timeout, max_payload) = (
             c.ping_interval.as_millis() as u64,
@@ -790,6 +796,12 @@ impl EioSession {
             .as_deref()
             .unwrap_or(self.sid.as_str())
             .into();
+        tracing::debug!(
+            worker = tx.cx.worker(),
+            sid = &*id,
+            reason = reason.as_str(),
+            "session closed"
+        );
         if let Some(closed) = owed.as_mut() {
             // The id stays known while the client may still come for what it is owed.
             closed.custom = self.custom.take();

@@ -145,7 +145,7 @@ impl<S: Service> Worker<S, EpollIo> {
             };
             if let Err(e) = self.io.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("volley: worker {} poll failed: {e}", self.index);
+                    tracing::error!(worker = self.index, error = %e, "epoll wait failed; worker stops");
                     return;
                 }
             }

@@ -202,10 +202,7 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// backlog and accepting resumes after [`ACCEPT_BACKOFF`], instead of spinning on a
     /// readiness we cannot act on.
     fn pause_accepting(&mut self, e: &io::Error) {
-        eprintln!(
-            "volley: worker {} accept failed: {e}; pausing accepts",
-            self.index
-        );
+        tracing::warn!(worker = self.index, error = %e, "accept failed; pausing accepts");
         self.timers.arm(
             Instant::now() + ACCEPT_BACKOFF,
             TimerEntry {
@@ -261,10 +258,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let slot = entry.key();
         let mut conn = Conn::new(sock, self.next_gen);
         if let Err(e) = self.io.open(slot, &mut conn) {
-            eprintln!(
-                "volley: worker {} cannot watch a connection: {e}",
-                self.index
-            );
+            tracing::warn!(worker = self.index, error = %e, "cannot watch a connection; closed");
             self.io.close(slot, conn);
             return None;
         }

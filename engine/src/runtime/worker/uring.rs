@@ -309,9 +309,9 @@ impl UringIo {
         let reserved = self.slots_taken + self.accepts_live;
         if reserved >= self.slots {
             if !self.warned_full {
-                eprintln!(
-                    "volley: direct descriptor table full ({} slots, the open-file limit); new connections wait in the backlog while it is",
-                    self.slots
+                tracing::warn!(
+                    slots = self.slots,
+                    "direct descriptor table full (the open-file limit); new connections wait in the backlog while it is"
                 );
                 self.warned_full = true;
             }
@@ -536,7 +536,7 @@ impl UringIo {
 impl Drop for UringIo {
     fn drop(&mut self) {
         if !self.teardown() {
-            eprintln!("volley: io_uring operations outlived the worker; leaking their buffers");
+            tracing::error!("io_uring operations outlived the worker; leaking their buffers");
             if let Some(bufs) = self.bufs.take() {
                 bufs.leak();
             }
@@ -726,7 +726,7 @@ impl<S: Service> Worker<S, UringIo> {
                 Wait::For(t) => t,
             };
             if let Err(e) = self.io.submit_and_wait(timeout) {
-                eprintln!("volley: worker {} io_uring wait failed: {e}", self.index);
+                tracing::error!(worker = self.index, error = %e, "io_uring wait failed; worker stops");
                 return;
             }
             self.now = Instant::now();
@@ -828,10 +828,10 @@ impl<S: Service> Worker<S, UringIo> {
             // else owns.
             self.io.moves[i].sock = Some(unsafe { TcpStream::from_raw_fd(res as RawFd) });
         } else {
-            eprintln!(
-                "volley: worker {} could not hand a connection over: {}",
-                self.index,
-                errno(res)
+            tracing::warn!(
+                worker = self.index,
+                error = %errno(res),
+                "could not hand a connection over; closed"
             );
         }
         self.finish_move(i);

@@ -122,6 +122,7 @@ impl Core {
 
 fn send(cmds: &Sender<Cmd>, cmd: Cmd) {
     if let Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) = cmds.try_send(cmd) {
+        tracing::warn!("redis adapter: command queue full or closed; command dropped");
         c.abandon();
     }
 }
@@ -344,7 +345,10 @@ impl Publisher {
         if self.conn.is_none() && Instant::now() >= self.retry_at {
             match Conn::connect(&self.core.url, IO_TIMEOUT) {
                 Ok(c) => self.conn = Some(c),
-                Err(_) => self.retry_at = Instant::now() + RETRY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis adapter: publisher cannot connect; retrying");
+                    self.retry_at = Instant::now() + RETRY;
+                }
             }
         }
         self.conn.as_mut()
@@ -361,8 +365,11 @@ impl Publisher {
     fn read_replies(&mut self) {
         let n = std::mem::take(&mut self.unread);
         let Some(c) = self.conn.as_mut() else { return };
-        let ok = c.flush().is_ok() && (0..n).all(|_| c.expect_int().is_ok());
-        if !ok {
+        let result = c
+            .flush()
+            .and_then(|()| (0..n).try_for_each(|_| c.expect_int().map(drop)));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "redis adapter: publisher connection lost");
             self.conn = None;
         }
     }
@@ -374,7 +381,8 @@ impl Publisher {
         let Some(c) = self.conn() else { return 0 };
         match c.numsub(&channel) {
             Ok(n) => n.saturating_sub(usize::from(self.core.subscribed(nsp))),
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(error = %e, "redis adapter: NUMSUB failed; publisher reconnects");
                 self.conn = None;
                 0
             }

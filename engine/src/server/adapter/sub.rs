@@ -39,15 +39,29 @@ const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs until the adapter stops.
 pub(super) fn run(core: &Arc<Core>) {
     let mut backoff = RETRY;
+    // Whether Redis is known to be unreachable: one warning per outage, not per attempt.
+    let mut down = false;
     while !core.stop.load(Ordering::Acquire) {
-        if let Ok(mut conn) = Conn::connect(&core.url, IO_TIMEOUT) {
-            backoff = RETRY;
-            // Any error ends this connection; the loop makes a new one.
-            let _ = session(core, &mut conn);
-            if let Ok(mut s) = core.subs.lock() {
-                s.confirmed.clear();
+        match Conn::connect(&core.url, IO_TIMEOUT) {
+            Ok(mut conn) => {
+                backoff = RETRY;
+                if std::mem::take(&mut down) {
+                    tracing::info!("redis adapter: subscriber reconnected");
+                }
+                // Any error ends this connection; the loop makes a new one.
+                if let Err(e) = session(core, &mut conn) {
+                    tracing::warn!(error = %e, "redis adapter: subscription lost; reconnecting");
+                }
+                if let Ok(mut s) = core.subs.lock() {
+                    s.confirmed.clear();
+                }
+                continue;
             }
-            continue;
+            Err(e) if !down => {
+                tracing::warn!(error = %e, "redis adapter: subscriber cannot connect; retrying");
+                down = true;
+            }
+            Err(_) => {}
         }
         let until = Instant::now() + backoff;
         while Instant::now() < until && !core.stop.load(Ordering::Acquire) {
@@ -98,16 +112,14 @@ fn on_push(core: &Arc<Core>, reply: Reply<'_>) {
             };
             match kind {
                 ChannelKind::Broadcast => on_broadcast(core, payload),
-                ChannelKind::Request => {
-                    if let Ok((req, bins)) = convert::parse(payload) {
-                        on_request(core, nsp, &req, &bins);
-                    }
-                }
-                ChannelKind::Response => {
-                    if let Ok((resp, _)) = convert::parse(payload) {
-                        core.pending.respond(&resp);
-                    }
-                }
+                ChannelKind::Request => match convert::parse(payload) {
+                    Ok((req, bins)) => on_request(core, nsp, &req, &bins),
+                    Err(e) => malformed("request", &e),
+                },
+                ChannelKind::Response => match convert::parse(payload) {
+                    Ok((resp, _)) => core.pending.respond(&resp),
+                    Err(e) => malformed("response", &e),
+                },
             }
         }
         Some(b"subscribe") => {
@@ -125,9 +137,15 @@ fn on_push(core: &Arc<Core>, reply: Reply<'_>) {
     }
 }
 
+/// A message from another server that does not decode: dropped, and said why.
+fn malformed(kind: &'static str, e: &dyn std::fmt::Display) {
+    tracing::warn!(kind, error = %e, "redis adapter: dropped a malformed message");
+}
+
 fn on_broadcast(core: &Arc<Core>, payload: &[u8]) {
-    let Ok(inc) = wire::decode_broadcast(payload) else {
-        return;
+    let inc = match wire::decode_broadcast(payload) {
+        Ok(inc) => inc,
+        Err(e) => return malformed("broadcast", &e),
     };
     if inc.uid == core.uid {
         return;

@@ -430,6 +430,13 @@ impl SioClient {
     /// A connect step refused socket `st`: it leaves the room index and the client gets
     /// `connect_error`.
     fn refuse(&self, tx: &mut Tx<'_, '_>, mut st: SocketState, e: &ConnectError) {
+        tracing::debug!(
+            worker = tx.cx.worker(),
+            sid = %st.sid,
+            namespace = &*st.nsp,
+            reason = &*e.message,
+            "connect refused"
+        );
         tx.cx.state().rooms.remove_socket(&st.nsp, st.sid);
         fail_pending(tx, self.key, &mut st, &self.handshake);
         send_packet(tx, |b| {
@@ -446,6 +453,7 @@ impl SioClient {
         }
         st.connected = true;
         let worker = tx.cx.worker();
+        tracing::debug!(worker, sid = %sid, namespace = &*st.nsp, "socket connected");
         let state = tx.cx.state();
         state.sockets.insert(sid, self.key);
         state.stats.add(worker, Counter::SocketsConnected, 1);
@@ -568,6 +576,13 @@ impl SioClient {
             h(&mut socket, reason);
         }
         let worker = tx.cx.worker();
+        tracing::debug!(
+            worker,
+            sid = %st.sid,
+            namespace = &*st.nsp,
+            reason = reason.as_str(),
+            "socket disconnected"
+        );
         let state = tx.cx.state();
         state.sockets.remove(&st.sid);
         state.rooms.remove_socket(&st.nsp, st.sid);
