@@ -1,6 +1,8 @@
 //! Plain HTTP on the Socket.IO port: requests for no endpoint reach the application's
 //! fallback handler (GET, POST with both body framings, HEAD, other methods), on keep-alive
 //! connections; bodies are bounded; Socket.IO and the metrics path still answer beside it.
+//! The README's example (engine/examples/http_fallback.rs) is run as a program and answers
+//! what its handler says.
 
 mod common;
 
@@ -258,4 +260,61 @@ fn socket_io_and_metrics_are_served_beside_the_fallback() {
     assert!(body.starts_with(b"0{\"sid\":"));
     drop((c, ws));
     server.shutdown();
+}
+
+/// A request on its own connection (`Connection: close`): status, head and body.
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, http::Response, Vec<u8>) {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    http_exchange(addr, &req)
+}
+
+#[test]
+fn the_readme_example_serves_its_page_health_echo_and_socket_io() {
+    let server = common::ServerProcess::start("http_fallback", &[]);
+    let addr = server.addr;
+    const PAGE: &[u8] = b"<!doctype html><title>hi</title>";
+
+    let (status, head, body) = exchange(addr, "GET", "/", b"");
+    assert_eq!((status, body.as_slice()), (200, PAGE));
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let (status, head, body) = exchange(addr, "HEAD", "/", b"");
+    assert_eq!((status, body.as_slice()), (200, &b""[..]));
+    assert_eq!(head.header("content-length"), Some("32"));
+    let (status, _, body) = exchange(addr, "GET", "/health", b"");
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    let (status, _, body) = exchange(addr, "POST", "/echo", b"hello volley");
+    assert_eq!((status, body.as_slice()), (200, &b"hello volley"[..]));
+    for (method, path) in [("GET", "/nowhere"), ("POST", "/health"), ("GET", "/echo")] {
+        assert_eq!(exchange(addr, method, path, b"").0, 404, "{method} {path}");
+    }
+
+    // Requests one after another on a keep-alive connection.
+    let mut c = KeepAlive::connect(addr);
+    let (status, _, body) = c.request("GET", "/health", "", b"");
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    let (status, _, body) = c.request("POST", "/echo", "", b"again");
+    assert_eq!((status, body.as_slice()), (200, &b"again"[..]));
+
+    // Socket.IO on the same port, over WebSocket and long-polling.
+    let (mut ws, sid) = RawWs::sio_connect(addr, "/");
+    assert!(!sid.is_empty());
+    let (status, _, body) = exchange(addr, "GET", "/health", b"");
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    let (eio_sid, _) = polling::session(addr);
+    assert_eq!(polling::post(addr, &eio_sid, "41"), (200, "ok".to_string()));
+    ws.send_text("41");
+    drop((c, ws));
 }

@@ -1,8 +1,11 @@
-//! The README's first example is the program `engine/examples/readme.rs`, word for word: this
-//! test checks that the two texts match, then runs the example and drives it with the stock
-//! socket.io-client (interop/readme.mjs), as a user copying the example would. It also builds
-//! what the README tells a user to make (a new crate with its ```toml dependencies and the
-//! ```rust block in `main`) and drives that program the same way.
+//! Every ```rust block of the README is the region of an example program, word for word
+//! (MIRRORS: the first is `engine/examples/readme.rs`, then `http_fallback.rs` and
+//! `axum_handoff.rs`, which engine/tests/http_fallback.rs and http_handoff.rs run): this test
+//! checks that the texts match and that no block lacks its example. It runs the first example
+//! and drives it with the stock socket.io-client (interop/readme.mjs), as a user copying the
+//! example would, and builds what the README tells a user to make (a new crate with its
+//! ```toml dependencies and the first ```rust block in `main`) and drives that program the same
+//! way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,40 +17,119 @@ fn root() -> PathBuf {
     common::interop_dir().join("..")
 }
 
-/// The text of the README's first ```<lang> block.
-fn readme_block(lang: &str) -> String {
+/// The README's ```rust blocks, in order, and the example (`engine/examples/<name>.rs`) whose
+/// region between `// README begin` and `// README end` each one is.
+const MIRRORS: &[&str] = &["readme", "http_fallback", "axum_handoff"];
+
+/// The texts of the README's ```<lang> blocks, in order (a block's info string may add
+/// attributes after the language: ```rust,ignore is a rust block too).
+fn readme_blocks(lang: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let fence = format!("```{lang}\n");
-    let start = readme
-        .find(&fence)
-        .unwrap_or_else(|| panic!("no {lang} block in the README"))
-        + fence.len();
-    let end = start + readme[start..].find("```\n").unwrap();
-    readme[start..end].to_string()
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        let fence = line.trim_start().strip_prefix("```");
+        match (&mut current, fence) {
+            (Some(block), Some("")) => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, Some(info)) => {
+                if info.split([',', ' ']).next() == Some(lang) {
+                    current = Some(String::new());
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(
+        current.is_none(),
+        "a {lang} block of the README is not closed"
+    );
+    blocks
 }
 
-/// The README's first ```rust block, and the example's region between its markers (dedented),
-/// with the example's `use` lines in front.
-fn texts() -> (String, String) {
-    let root = root();
-    let example = std::fs::read_to_string(root.join("engine/examples/readme.rs")).unwrap();
-    let uses: Vec<&str> = example.lines().filter(|l| l.starts_with("use ")).collect();
-    let begin = example.find("    // README begin\n").unwrap() + "    // README begin\n".len();
-    let stop = example.find("    // README end\n").unwrap();
-    let body: Vec<&str> = example[begin..stop]
-        .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
-        .collect();
-    let ours = format!("{}\n\n{}\n", uses.join("\n"), body.join("\n"));
-    (readme_block("rust"), ours)
+/// The text of the README's first ```<lang> block.
+fn readme_block(lang: &str) -> String {
+    readme_blocks(lang)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {lang} block in the README"))
+}
+
+/// The region of `engine/examples/<name>.rs` between its `// README begin` and `// README end`
+/// lines, dedented by the leading whitespace its lines share; with the example's `use` lines
+/// and a blank line in front when `with_uses`.
+fn example_region(name: &str, with_uses: bool) -> String {
+    let path = root().join(format!("engine/examples/{name}.rs"));
+    let example = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let lines: Vec<&str> = example.lines().collect();
+    let marker = |text: &str| {
+        let at: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].trim() == text)
+            .collect();
+        assert_eq!(at.len(), 1, "{name}.rs needs exactly one `{text}` line");
+        at[0]
+    };
+    let (begin, end) = (marker("// README begin"), marker("// README end"));
+    assert!(
+        begin < end,
+        "{name}.rs: `// README end` before `// README begin`"
+    );
+    let body = &lines[begin + 1..end];
+    let indent = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut text = String::new();
+    if with_uses {
+        let uses: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("use "))
+            .collect();
+        text = format!("{}\n\n", uses.join("\n"));
+    }
+    for line in body {
+        text.push_str(line.get(indent..).unwrap_or(""));
+        text.push('\n');
+    }
+    text
 }
 
 #[test]
-fn the_readme_example_is_the_example_program() {
-    let (readme, example) = texts();
+fn each_readme_rust_block_is_the_region_of_its_example() {
+    let blocks = readme_blocks("rust");
+    let mut differ = Vec::new();
+    for (k, (block, name)) in blocks.iter().zip(MIRRORS).enumerate() {
+        let example = example_region(name, block.starts_with("use "));
+        if *block != example {
+            differ.push(format!(
+                "README rust block {} and engine/examples/{name}.rs differ\n\
+                 --- README\n{block}--- {name}.rs\n{example}",
+                k + 1
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+#[test]
+fn every_readme_rust_block_has_an_example() {
+    let count = readme_blocks("rust").len();
     assert_eq!(
-        readme, example,
-        "README.md and engine/examples/readme.rs differ"
+        count,
+        MIRRORS.len(),
+        "README.md has {count} rust blocks and MIRRORS names {} examples: a block needs an \
+         example whose `// README begin`/`// README end` region it is (MIRRORS in this file)",
+        MIRRORS.len()
     );
 }
 

@@ -1,0 +1,111 @@
+//! An axum app and Socket.IO on one port, the README's hand-off example: requests for none of
+//! Volley's endpoints hand their whole connection, with the bytes Volley already read, to an
+//! axum router served by hyper on a tokio runtime ([`ServerBuilder::http_handoff`]); the
+//! README's snippet is the text between the `README` markers (engine/tests/readme.rs checks
+//! that the two are the same; engine/tests/http_handoff.rs runs this server).
+//!
+//! - `GET /hello` answers `hello from axum`, `POST /echo` returns its body; other paths get
+//!   axum's 404.
+//! - Socket.IO on `/socket.io/`, namespace `/`: the event `echo` is acknowledged with its own
+//!   arguments.
+//!
+//! `VOLLEY_LISTEN=127.0.0.1:3000 cargo run --example axum_handoff`, then
+//! `curl http://127.0.0.1:3000/hello`.
+//!
+//! [`ServerBuilder::http_handoff`]: volley::server::ServerBuilder::http_handoff
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::routing::{get, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use volley::server::{Ack, Server};
+
+/// A handed connection as the application reads it: the bytes Volley read first (`read`, from
+/// `at` on), then the socket's.
+struct Prefixed {
+    read: Vec<u8>,
+    at: usize,
+    stream: tokio::net::TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(rest) = this.read.get(this.at..).filter(|r| !r.is_empty()) {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.at += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[rustfmt::skip] // the README's layout, comments aligned
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    volley::runtime::signal::block_termination_signals()?;
+    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
+    // disconnect with its reason); warnings and errors when it is unset.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    // The application's runtime (its threads start after the signals are blocked, so SIGTERM
+    // and SIGINT reach run_until_signal) and its router.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let tokio_handle = runtime.handle().clone();
+    let app = axum::Router::new()
+        .route("/hello", get(|| async { "hello from axum" }))
+        .route("/echo", post(|body: String| async move { body }));
+    let server = Server::from_env()?
+        .namespace("/", |ns| {
+            ns.on("echo", |_, args| Some(Ack::from_args(args)));
+        })
+        // README begin
+        .http_handoff(move |conn| {
+            let app = app.clone();                               // an axum::Router
+            tokio_handle.spawn(async move {
+                conn.stream.set_nonblocking(true)?;
+                let stream = tokio::net::TcpStream::from_std(conn.stream)?;
+                let io = TokioIo::new(Prefixed { read: conn.read, at: 0, stream }); // `read` first
+                hyper::server::conn::http1::Builder::new()
+                    .keep_alive(false)
+                    .serve_connection(io, TowerToHyperService::new(app))
+                    .await
+                    .map_err(std::io::Error::other)
+            });
+        })
+        // README end
+        .listen()?;
+    println!("axum_handoff listening on {}", server.local_addr());
+    server.run_until_signal()?;
+    Ok(())
+}
