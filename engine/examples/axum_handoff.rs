@@ -14,6 +14,9 @@
 //!
 //! [`ServerBuilder::http_handoff`]: volley::server::ServerBuilder::http_handoff
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -70,14 +73,7 @@ impl AsyncWrite for Prefixed {
 #[rustfmt::skip] // the README's layout, comments aligned
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
-    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
-    // disconnect with its reason); warnings and errors when it is unset.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(); // RUST_LOG decides what goes to stderr
     // The application's runtime (its threads start after the signals are blocked, so SIGTERM
     // and SIGINT reach run_until_signal) and its router.
     let runtime = tokio::runtime::Runtime::new()?;

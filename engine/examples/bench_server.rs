@@ -12,19 +12,15 @@
 //!
 //! `VOLLEY_LISTEN=127.0.0.1:3000 VOLLEY_WORKERS=1 cargo run --release --example bench_server`
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use volley::config::Config;
 use volley::server::{Ack, Server};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
-    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
-    // disconnect with its reason); warnings and errors when it is unset.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(); // RUST_LOG decides what goes to stderr
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(Config::from_env()?.workers.max(1))
         .thread_name("bench-async")

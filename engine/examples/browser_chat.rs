@@ -19,6 +19,9 @@
 //! `VOLLEY_LISTEN=127.0.0.1:3000 cargo run --example browser_chat`, then open
 //! <http://127.0.0.1:3000/> in two browser windows.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
@@ -134,14 +137,7 @@ fn serve(req: &HttpRequest<'_>, bundle: &Bytes) -> HttpResponse {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
-    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
-    // disconnect with its reason); warnings and errors when it is unset.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(); // RUST_LOG decides what goes to stderr
     let bundle = read_bundle()?;
     let server = Server::from_env()?
         .namespace("/", |ns| {

@@ -12,6 +12,9 @@
 //!
 //! `VOLLEY_LISTEN=127.0.0.1:3000 cargo run --example chat`
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -124,14 +127,7 @@ fn error(message: &str) -> Ack {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
-    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
-    // disconnect with its reason); warnings and errors when it is unset.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(); // RUST_LOG decides what goes to stderr
     let chat = Arc::new(Chat::default());
     let (c1, c2, c3) = (chat.clone(), chat.clone(), chat.clone());
     let server = Server::from_env()?

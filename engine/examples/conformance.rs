@@ -14,6 +14,9 @@
 //! Every timing comes from the `VOLLEY_*` variables, e.g.
 //! `VOLLEY_PING_INTERVAL_MS=300 VOLLEY_PING_TIMEOUT_MS=200 VOLLEY_CONNECT_TIMEOUT_MS=1000`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::time::Duration;
 
 use volley::server::{Ack, ConnectError, NamespaceBuilder, Server};
@@ -75,14 +78,7 @@ fn conformance(ns: &mut NamespaceBuilder) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
-    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
-    // disconnect with its reason); warnings and errors when it is unset.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(); // RUST_LOG decides what goes to stderr
     let server = Server::from_env()?
         .namespace("/", conformance)
         .namespace("/custom", conformance)

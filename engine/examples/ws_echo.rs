@@ -3,6 +3,9 @@
 //!
 //! `VOLLEY_LISTEN=127.0.0.1:3000 cargo run --release --example ws_echo`
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use volley::server::{Server, WsConn, WsHandler, WsMessage};
 
 struct Echo;
@@ -18,14 +21,7 @@ impl WsHandler for Echo {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     volley::runtime::signal::block_termination_signals()?;
-    // Logs go to stderr, filtered by RUST_LOG (`RUST_LOG=volley=debug` shows every connect and
-    // disconnect with its reason); warnings and errors when it is unset.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(); // RUST_LOG decides what goes to stderr
     let server = Server::from_env()?.websocket("/", Echo).listen()?;
     println!("ws_echo listening on {}", server.local_addr());
     server.run_until_signal()?;
