@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import zlib from 'node:zlib';
 import { Socket } from 'engine.io-client';
 import { WebSocket } from 'ws';
 import { it, run, base, mode, sleep, once, withTimeout } from './lib.mjs';
@@ -78,7 +79,7 @@ const serverClose = async (sid, ms) => (await recordWhen(sid, (r) => r.closed !=
 let tags = 0;
 const tag = () => `t${process.pid}-${mode}-${++tags}`;
 
-/** One HTTP request on a fresh connection: { status, headers, text }. */
+/** One HTTP request on a fresh connection: { status, headers, text, body (the bytes) }. */
 function request(target, { method = 'GET', headers = {}, body, chunks } = {}) {
   return withTimeout(new Promise((resolve, reject) => {
     const u = new URL(target);
@@ -87,7 +88,10 @@ function request(target, { method = 'GET', headers = {}, body, chunks } = {}) {
     }, (res) => {
       const parts = [];
       res.on('data', (d) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(parts).toString() }));
+      res.on('end', () => {
+        const bytes = Buffer.concat(parts);
+        resolve({ status: res.statusCode, headers: res.headers, text: bytes.toString(), body: bytes });
+      });
     });
     req.on('error', reject);
     if (chunks) for (const c of chunks) req.write(c);
@@ -1299,6 +1303,61 @@ it('should work with CORS enabled', async () => {
   assert.equal(await reply, 'holà');
   assert.deepEqual((await record(s.sid)).received, ['hey']);
   s.close();
+}, { modes: ['polling'] });
+
+// ---------------------------------------------------------------- http compression
+
+/** The session id in the handshake's cookie (the reference's `getSidFromResponse`). */
+const sidFromCookie = (res) => res.headers['set-cookie'][0].split(';')[0].split('=')[1];
+
+/** The reference's two GETs: a handshake on `server`, then a poll of that session sent with
+ * `Accept-Encoding: acceptEncoding`, which takes what the `connection` handler sent. */
+async function pollWithEncoding(server, acceptEncoding) {
+  const target = `${url(server)}/engine.io/default/?EIO=4&transport=polling`;
+  const hs = await request(target);
+  assert.equal(hs.status, 200, hs.text);
+  const res = await request(`${target}&sid=${sidFromCookie(hs)}`, { headers: { 'Accept-Encoding': acceptEncoding } });
+  assert.equal(res.status, 200, res.text);
+  return res;
+}
+
+/** The payload of the buffer the `connection` handler sends: `len` bytes `i % 0xff`, base64. */
+const bufferPayload = (len) => `b${Buffer.from(Array.from({ length: len }, (_, i) => i % 0xff)).toString('base64')}`;
+
+it('should compress by default', async () => {
+  const res = await pollWithEncoding('compress', 'gzip, deflate');
+  assert.equal(res.headers['content-encoding'], 'gzip');
+  assert.equal(zlib.gunzipSync(res.body).toString(), bufferPayload(1024));
+}, { modes: ['polling'] });
+
+it('should compress using deflate', async () => {
+  const res = await pollWithEncoding('compress', 'deflate');
+  assert.equal(res.headers['content-encoding'], 'deflate');
+  assert.equal(zlib.inflateSync(res.body).toString(), bufferPayload(1024));
+}, { modes: ['polling'] });
+
+it('should set threshold', async () => {
+  const res = await pollWithEncoding('compress-threshold0', 'gzip, deflate');
+  assert.equal(res.headers['content-encoding'], 'gzip');
+  assert.equal(zlib.gunzipSync(res.body).toString(), bufferPayload(10));
+}, { modes: ['polling'] });
+
+it('should disable compression', async () => {
+  const res = await pollWithEncoding('compress-off', 'gzip, deflate');
+  assert.equal(res.headers['content-encoding'], undefined);
+  assert.equal(res.text, bufferPayload(1024));
+}, { modes: ['polling'] });
+
+it('should disable compression per message', async () => {
+  const res = await pollWithEncoding('compress-per-message', 'gzip, deflate');
+  assert.equal(res.headers['content-encoding'], undefined);
+  assert.equal(res.text, bufferPayload(1024));
+}, { modes: ['polling'] });
+
+it('should not compress when the byte size is below threshold', async () => {
+  const res = await pollWithEncoding('compress-small', 'gzip, deflate');
+  assert.equal(res.headers['content-encoding'], undefined);
+  assert.equal(res.text, bufferPayload(100));
 }, { modes: ['polling'] });
 
 // ---------------------------------------------------------------- remoteAddress

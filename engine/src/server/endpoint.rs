@@ -220,12 +220,18 @@ impl EioEndpoint {
         }
     }
 
-    /// A parked GET of `req` on connection `conn`, answered with the polling headers.
-    fn parked_get(&self, conn: ConnId, req: &Request, cors: Headers) -> ParkedGet {
+    /// A parked GET of `req` on connection `conn`, answered with the polling headers, and
+    /// compressed as its `Accept-Encoding` asks when the server compresses (`config`).
+    fn parked_get(&self, config: &Config, conn: ConnId, req: &Request, cors: Headers) -> ParkedGet {
         ParkedGet {
             conn,
             keep_alive: req.keep_alive,
             headers: self.polling_headers(req, PAYLOAD_CONTENT_TYPE, cors),
+            encoding: if config.http_compression {
+                http::encoding::negotiate(req.header("Accept-Encoding"))
+            } else {
+                None
+            },
         }
     }
 
@@ -394,7 +400,7 @@ impl EioEndpoint {
                     cors.push(("Set-Cookie".into(), session_cookie(c, name, id).into()));
                 }
                 let mut polling = Polling::new(c.max_buffered);
-                polling.get = Some(self.parked_get(id, req, cors));
+                polling.get = Some(self.parked_get(c, id, req, cors));
                 Link::Polling(polling)
             }
         };
@@ -439,9 +445,9 @@ impl EioEndpoint {
             let owed = polling_get
                 .then(|| cx.state().sessions.closed_body(now, &sid))
                 .flatten();
-            if let Some((body, late)) = owed {
-                let get = self.parked_get(id, req, cors);
-                polling::respond(cx, &get, &body);
+            if let Some((body, compress, late)) = owed {
+                let get = self.parked_get(cx.config(), id, req, cors);
+                polling::respond(cx, &get, &body, compress);
                 if let Some(late) = late {
                     cx.cancel(late.timer);
                     late.handler.on_close(&late.id, late.collected);
@@ -586,7 +592,7 @@ impl EioEndpoint {
                     s.close(DisconnectReason::TransportError);
                     return Err((HandshakeError::BadRequest, cors));
                 }
-                p.get = Some(self.parked_get(id, req, cors));
+                p.get = Some(self.parked_get(cx.config(), id, req, cors));
                 if !p.is_empty() {
                     s.flush(cx);
                     Ok(Action::Responded)

@@ -73,33 +73,50 @@ impl Tx<'_, '_> {
     /// Sends one text packet that `write` appends (type digit first); `write` returns false
     /// to abandon it. False if nothing was queued.
     pub fn text(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        self.text_with(write, true)
+    }
+
+    /// [`Tx::text`], saying whether the packet allows compression (of a polling payload).
+    pub fn text_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool, compress: bool) -> bool {
         match self.link {
             Link::Ws(conn) => self.cx.send_with(*conn, OpCode::Text, write),
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
                 let mut v = Vec::new();
-                write(&mut v) && p.push(Out::Text(Bytes::from(v)))
+                write(&mut v) && p.push_with(Out::Text(Bytes::from(v)), compress)
             }
         }
     }
 
     /// Sends one binary message.
     pub fn binary(&mut self, data: &[u8]) -> bool {
+        self.binary_with(data, true)
+    }
+
+    /// [`Tx::binary`], saying whether the message allows compression (of a polling payload).
+    pub fn binary_with(&mut self, data: &[u8], compress: bool) -> bool {
         match self.link {
             Link::Ws(conn) => self.cx.send_frame(*conn, OpCode::Binary, data),
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
-                p.push(Out::Binary(Bytes::copy_from_slice(data)))
+                p.push_with(Out::Binary(Bytes::copy_from_slice(data)), compress)
             }
         }
     }
 
     /// Sends an already encoded packet.
     pub fn out(&mut self, out: &Out) -> bool {
+        self.out_with(out, true)
+    }
+
+    /// [`Tx::out`], saying whether the packet allows compression (of a polling payload).
+    pub fn out_with(&mut self, out: &Out, compress: bool) -> bool {
         match self.link {
             Link::Ws(conn) => match out {
                 Out::Text(b) => self.cx.send_frame(*conn, OpCode::Text, b),
                 Out::Binary(b) => self.cx.send_frame(*conn, OpCode::Binary, b),
             },
-            Link::Polling(p) | Link::Upgrading { polling: p, .. } => p.push(out.clone()),
+            Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
+                p.push_with(out.clone(), compress)
+            }
         }
     }
 
@@ -333,6 +350,12 @@ impl EioSession {
             eio::encode_open(b, &info);
             true
         });
+        // The handshake's GET takes the open packet alone, as from the reference (which writes
+        // it before its `connection` event): what the handler sends on open waits for the
+        // client's next GET, and is compressed by that request's `Accept-Encoding`.
+        if let Link::Polling(p) = &mut self.link {
+            p.flush(cx);
+        }
         self.arm_heartbeat(cx);
         match &mut self.upper {
             Upper::Raw(_) => {

@@ -166,6 +166,31 @@ impl<'a> EioPacket<'a> {
     }
 }
 
+/// How one message is sent (the reference's `socket.send(data, options)`).
+///
+/// ```
+/// use volley::server::SendOptions;
+/// // A payload the application compressed itself: not worth compressing again.
+/// let opts = SendOptions { compress: false };
+/// assert!(SendOptions::default().compress);
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Whether the message allows compression (default true). A polling response is
+    /// compressed when one of the packets it carries allows it, the client accepts gzip or
+    /// deflate and the payload reaches `http_compression_threshold` (with `http_compression`
+    /// on); a message sent with `false` alone in its response goes uncompressed. WebSocket
+    /// messages are not compressed.
+    pub compress: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions { compress: true }
+    }
+}
+
 /// Runs once the packet it was given with has been written to the transport
 /// ([`EioSocket::send_text_then`]).
 pub type SendCallback = Box<dyn FnOnce(&mut EioSocket<'_, '_>) + Send>;
@@ -275,19 +300,42 @@ impl EioSocket<'_, '_> {
         self.send(WsMessage::Binary(data), Some(Box::new(callback)))
     }
 
+    /// [`EioSocket::send_text`] with options (`SendOptions { compress: false }`: this message
+    /// does not ask for its polling response to be compressed).
+    pub fn send_text_with(&mut self, text: &str, opts: SendOptions) -> bool {
+        self.send_opts(WsMessage::Text(text), None, opts)
+    }
+
+    /// [`EioSocket::send_binary`] with options (see [`EioSocket::send_text_with`]).
+    pub fn send_binary_with(&mut self, data: &[u8], opts: SendOptions) -> bool {
+        self.send_opts(WsMessage::Binary(data), None, opts)
+    }
+
     fn send(&mut self, msg: WsMessage<'_>, callback: Option<SendCallback>) -> bool {
+        self.send_opts(msg, callback, SendOptions::default())
+    }
+
+    fn send_opts(
+        &mut self,
+        msg: WsMessage<'_>,
+        callback: Option<SendCallback>,
+        opts: SendOptions,
+    ) -> bool {
         let packet = EioPacket::Message(msg);
         if self.events.contains(EioEvents::PACKET_CREATE) {
             let h = self.handler;
             h.on_packet_create(self, &packet);
         }
         let queued = match msg {
-            WsMessage::Text(text) => self.tx.text(|b| {
-                b.push(b'4');
-                b.extend_from_slice(text.as_bytes());
-                true
-            }),
-            WsMessage::Binary(data) => self.tx.binary(data),
+            WsMessage::Text(text) => self.tx.text_with(
+                |b| {
+                    b.push(b'4');
+                    b.extend_from_slice(text.as_bytes());
+                    true
+                },
+                opts.compress,
+            ),
+            WsMessage::Binary(data) => self.tx.binary_with(data, opts.compress),
         };
         if queued {
             self.queued(&[packet], callback);

@@ -32,7 +32,9 @@ pub use crate::runtime::{CloseReason, ConnId};
 pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
 pub use broadcast::BroadcastAcks;
 pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
-pub use engine_io::{EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback};
+pub use engine_io::{
+    EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
+};
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
@@ -40,7 +42,9 @@ pub use rooms::RoomNames;
 pub use sio::{
     Ack, AckError, AckId, ConnectError, DeferredAck, EmitError, Handshake, NamespaceBuilder, Socket,
 };
-pub use sio::{ListenerId, SocketBroadcast, SocketData, SocketRef, TimedBroadcast, TimedEmit};
+pub use sio::{
+    Compressed, ListenerId, SocketBroadcast, SocketData, SocketRef, TimedBroadcast, TimedEmit,
+};
 pub use stats::{Counter, StatsSnapshot};
 pub use ws::{WsConn, WsHandler, WsMessage};
 

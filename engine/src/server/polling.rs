@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::proto::eio::{self, PacketType};
+use crate::proto::http::encoding::{self, ContentEncoding};
 use crate::runtime::timer::TimerKey;
 use crate::runtime::{ConnId, Cx};
 
@@ -28,6 +29,9 @@ pub(crate) struct ParkedGet {
     pub keep_alive: bool,
     /// The response headers (content type, CORS...), computed when the request arrived.
     pub headers: Headers,
+    /// How the answer may be compressed: what the request's `Accept-Encoding` accepts, `None`
+    /// when nothing is or the server's `http_compression` is off.
+    pub encoding: Option<ContentEncoding>,
 }
 
 #[derive(Default)]
@@ -37,6 +41,9 @@ pub(crate) struct Polling {
     /// Bound on `bytes` (the server's `max_buffered`); 0 until set.
     limit: usize,
     overflowed: bool,
+    /// Whether a queued packet allows compression (the reference compresses a payload when
+    /// one of its packets has the `compress` option).
+    compress: bool,
     pub get: Option<ParkedGet>,
     /// The POST whose body is being read.
     pub post: Option<ConnId>,
@@ -50,9 +57,14 @@ impl Polling {
         }
     }
 
-    /// Queues a packet; false (and the session must end) when the client lets more than the
-    /// limit pile up.
+    /// Queues a packet that allows compression; false (and the session must end) when the
+    /// client lets more than the limit pile up.
     pub fn push(&mut self, out: Out) -> bool {
+        self.push_with(out, true)
+    }
+
+    /// Queues a packet, allowing its payload to be compressed or not ([`Polling::push`]).
+    pub fn push_with(&mut self, out: Out, compress: bool) -> bool {
         let len = match &out {
             Out::Text(b) | Out::Binary(b) => b.len(),
         };
@@ -62,6 +74,7 @@ impl Polling {
             return false;
         }
         self.queue.push_back(out);
+        self.compress |= compress;
         true
     }
 
@@ -86,11 +99,13 @@ impl Polling {
     /// Takes every queued packet (to move them to a WebSocket after an upgrade).
     pub fn drain(&mut self) -> Vec<Out> {
         self.bytes = 0;
+        self.compress = false;
         self.queue.drain(..).collect()
     }
 
-    /// Writes the queued packets as one polling payload and empties the queue.
-    pub fn encode(&mut self, out: &mut Vec<u8>) {
+    /// Writes the queued packets as one polling payload and empties the queue; true when one
+    /// of them allows compression.
+    pub fn encode(&mut self, out: &mut Vec<u8>) -> bool {
         for (i, p) in self.queue.drain(..).enumerate() {
             let first = i == 0;
             match p {
@@ -104,6 +119,7 @@ impl Polling {
             }
         }
         self.bytes = 0;
+        std::mem::take(&mut self.compress)
     }
 
     /// Answers the parked GET with everything queued, if there is both.
@@ -113,15 +129,15 @@ impl Polling {
         }
         if let Some(get) = self.get.take() {
             let mut body = Vec::with_capacity(self.bytes + self.queue.len());
-            self.encode(&mut body);
-            respond(cx, &get, &body);
+            let compress = self.encode(&mut body);
+            respond(cx, &get, &body, compress);
         }
     }
 
     /// Answers the parked GET with a noop (during an upgrade, and when the client closed).
     pub fn answer_all_with_noop(&mut self, cx: &mut Cx<'_, Router>) {
         if let Some(get) = self.get.take() {
-            respond(cx, &get, &[PacketType::Noop.as_byte()]);
+            respond(cx, &get, &[PacketType::Noop.as_byte()], false);
         }
     }
 
@@ -142,24 +158,24 @@ impl Polling {
             return None;
         }
         let mut queued = Vec::new();
-        self.encode(&mut queued);
+        let compress = self.encode(&mut queued);
         if !graceful {
             if let Some(get) = self.get.take() {
                 if !queued.is_empty() {
                     queued.push(eio::RECORD_SEPARATOR);
                 }
                 queued.push(PacketType::Close.as_byte());
-                respond(cx, &get, &queued);
+                respond(cx, &get, &queued, compress);
             }
             return None;
         }
         match self.get.take() {
             Some(get) if queued.is_empty() => {
-                respond(cx, &get, &[PacketType::Close.as_byte()]);
+                respond(cx, &get, &[PacketType::Close.as_byte()], false);
                 None
             }
             Some(get) => {
-                respond(cx, &get, &queued);
+                respond(cx, &get, &queued, compress);
                 Some(Closed {
                     queued: None,
                     late: None,
@@ -167,7 +183,7 @@ impl Polling {
                 })
             }
             None => Some(Closed {
-                queued: (!queued.is_empty()).then_some(queued),
+                queued: (!queued.is_empty()).then_some((queued, compress)),
                 late: None,
                 custom: None,
             }),
@@ -177,8 +193,9 @@ impl Polling {
 
 /// What an ended polling session still owes its client, served by its next GETs.
 pub(crate) struct Closed {
-    /// Packets queued before the end, for the next GET; then the close packet.
-    queued: Option<Vec<u8>>,
+    /// Packets queued before the end, for the next GET (and whether they allow compression);
+    /// then the close packet.
+    queued: Option<(Vec<u8>, bool)>,
     /// The raw handler still to hear of the end, as the reference's socket stays `closing`
     /// until its client collects the close packet.
     pub late: Option<LateReport>,
@@ -202,10 +219,11 @@ pub(crate) struct LateReport {
 }
 
 impl Closed {
-    /// The body for the next GET of the ended session, and whether it is the last.
-    pub fn next_body(&mut self) -> (Vec<u8>, bool) {
+    /// The body for the next GET of the ended session, whether it allows compression, and
+    /// whether it is the last.
+    pub fn next_body(&mut self) -> (Vec<u8>, bool, bool) {
         match self.queued.take() {
-            Some(body) => (body, false),
+            Some((body, compress)) => (body, compress, false),
             // A noop with the close packet appended, as the reference's polling transport
             // answers the first GET after its session closed.
             None => (
@@ -214,16 +232,28 @@ impl Closed {
                     eio::RECORD_SEPARATOR,
                     PacketType::Close.as_byte(),
                 ],
+                false,
                 true,
             ),
         }
     }
 }
 
-/// Answers a GET with a polling payload.
-pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8]) {
+/// Answers a GET with a polling payload, compressed when one of its packets allows it
+/// (`compress`), the client accepts an encoding and the payload reaches the server's
+/// `http_compression_threshold`, as the reference's polling transport decides.
+pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8], compress: bool) {
     cx.state().parked.remove(&get.conn);
-    let headers: Vec<(&str, &str)> = get.headers.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let mut headers: Vec<(&str, &str)> = get.headers.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let mut compressed = Vec::new();
+    let body = match get.encoding {
+        Some(enc) if compress && body.len() >= cx.config().http_compression_threshold => {
+            encoding::compress(enc, body, &mut compressed);
+            headers.push(("Content-Encoding", enc.as_str()));
+            &compressed[..]
+        }
+        _ => body,
+    };
     cx.respond(get.conn, 200, &headers, body, get.keep_alive);
 }
 
@@ -239,10 +269,29 @@ mod tests {
         p.push(Out::Binary(Bytes::from_static(&[1, 2, 3, 4])));
         p.push(Out::Text(Bytes::from_static(b"2")));
         let mut body = Vec::new();
-        p.encode(&mut body);
+        assert!(p.encode(&mut body));
         assert_eq!(body, b"4hello\x1ebAQIDBA==\x1e2");
         assert!(p.is_empty());
         assert_eq!(p.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn a_payload_allows_compression_when_one_of_its_packets_does() {
+        let mut p = Polling::new(0);
+        let mut body = Vec::new();
+        p.push_with(Out::Text(Bytes::from_static(b"4a")), false);
+        p.push_with(Out::Text(Bytes::from_static(b"4b")), false);
+        assert!(!p.encode(&mut body));
+        p.push_with(Out::Text(Bytes::from_static(b"4a")), false);
+        p.push(Out::Text(Bytes::from_static(b"4b")));
+        assert!(p.encode(&mut body));
+        // The flag goes with the payload that took it.
+        p.push_with(Out::Text(Bytes::from_static(b"4c")), false);
+        assert!(!p.encode(&mut body));
+        p.push(Out::Text(Bytes::from_static(b"4d")));
+        p.drain();
+        p.push_with(Out::Text(Bytes::from_static(b"4e")), false);
+        assert!(!p.encode(&mut body));
     }
 
     #[test]

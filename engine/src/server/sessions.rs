@@ -106,9 +106,9 @@ impl Sessions {
         &mut self,
         now: Instant,
         sid: &Sid,
-    ) -> Option<(Vec<u8>, Option<LateReport>)> {
+    ) -> Option<(Vec<u8>, bool, Option<LateReport>)> {
         self.expire(now);
-        let (body, last) = self.closed.get_mut(sid)?.next_body();
+        let (body, compress, last) = self.closed.get_mut(sid)?.next_body();
         let mut late = None;
         if last {
             late = self.closed.remove(sid).and_then(|c| c.late);
@@ -116,7 +116,7 @@ impl Sessions {
                 self.late.remove(&l.key);
             }
         }
-        Some((body, late))
+        Some((body, compress, late))
     }
 
     /// The late report of ended session `key` whose timer fired; its record goes too (the

@@ -23,8 +23,8 @@ use serde_json::{json, Value};
 use volley::config::{SameSite, Transports};
 use volley::proto::http::Method;
 use volley::server::{
-    DisconnectReason, EioEvents, EioHandler, EioPacket, EioSocket, Inbound, Server, ServerBuilder,
-    WsMessage,
+    DisconnectReason, EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendOptions, Server,
+    ServerBuilder, WsMessage,
 };
 
 /// What the handlers of every server saw, for the script to ask about.
@@ -117,6 +117,10 @@ fn packet_summary(p: &EioPacket<'_>) -> Value {
 struct Behaviour {
     /// Sent as soon as a session opens (the reference's `initialPacket`).
     greeting: Option<&'static str>,
+    /// A binary message of this many bytes (`i % 0xff`) sent as soon as a session opens, and
+    /// whether it allows compression (the reference's `conn.send(buf, { compress })` in its
+    /// `connection` handler).
+    greet_binary: Option<(usize, bool)>,
     /// Closes every session as soon as it opens (the reference's `conn.close()` in its
     /// `connection` handler).
     close_on_open: bool,
@@ -247,6 +251,10 @@ impl EioHandler for Probe {
         });
         if let Some(g) = self.b.greeting {
             s.send_text(g);
+        }
+        if let Some((len, compress)) = self.b.greet_binary {
+            let buf: Vec<u8> = (0..len).map(|i| (i % 0xff) as u8).collect();
+            s.send_binary_with(&buf, SendOptions { compress });
         }
         if self.b.close_on_open {
             s.close();
@@ -692,7 +700,55 @@ fn others(store: &Arc<Store>) -> Vec<(&'static str, Server)> {
             )),
         ),
         ("headers", start(headers_server(store))),
+        // `http compression`: `cookie: true, transports: ["polling"]` and the options of each
+        // scenario; the `connection` handler sends a buffer of the given size.
+        ("compress", start(compressing(store, 1024, true, |_| {}))),
+        (
+            // `httpCompression: { threshold: 0 }`
+            "compress-threshold0",
+            start(compressing(store, 10, true, |c| {
+                c.http_compression_threshold = 0;
+            })),
+        ),
+        (
+            // `httpCompression: false`
+            "compress-off",
+            start(compressing(store, 1024, true, |c| {
+                c.http_compression = false
+            })),
+        ),
+        (
+            // `conn.send(buf, { compress: false })`
+            "compress-per-message",
+            start(compressing(store, 1024, false, |_| {})),
+        ),
+        (
+            "compress-small",
+            start(compressing(store, 100, true, |_| {})),
+        ),
     ]
+}
+
+/// A polling-only server with the session cookie `io` that sends each new session a binary
+/// message of `len` bytes (allowing compression or not), under the options `f` sets.
+fn compressing(
+    store: &Arc<Store>,
+    len: usize,
+    compress: bool,
+    f: impl FnOnce(&mut volley::config::Config),
+) -> ServerBuilder {
+    behaving(
+        store,
+        Behaviour {
+            greet_binary: Some((len, compress)),
+            ..Behaviour::default()
+        },
+    )
+    .configure(|c| {
+        cookie(|_| {})(c);
+        polling_only(c);
+        f(c);
+    })
 }
 
 fn main_server(store: &Arc<Store>) -> Server {

@@ -8,6 +8,7 @@
 
 mod body;
 mod client;
+pub mod encoding;
 mod error;
 mod headers;
 mod query;

@@ -18,7 +18,7 @@ pub use handshake::Handshake;
 pub use listeners::ListenerId;
 pub use namespace::{ConnectError, NamespaceBuilder};
 pub use operator::{SocketBroadcast, TimedBroadcast};
-pub use socket::{EmitError, Socket, SocketData, TimedEmit};
+pub use socket::{Compressed, EmitError, Socket, SocketData, TimedEmit};
 
 pub(crate) use ack::ack_pending;
 pub(crate) use async_connect::ConnectAnswer;

@@ -416,12 +416,32 @@ impl<'c, 'a> Socket<'c, 'a> {
         self.state.leave = true;
     }
 
+    /// Emits whose packets allow compression or not (`socket.compress(false).emit(..)`): see
+    /// [`Compressed`].
+    pub fn compress(&mut self, compress: bool) -> Compressed<'_, 'c, 'a> {
+        Compressed {
+            socket: self,
+            compress,
+        }
+    }
+
     fn send<T: Serialize + ?Sized>(
         &mut self,
         event: &str,
         body: Body<'_, T>,
         attachments: &[Bytes],
         ack: Option<u64>,
+    ) -> Result<(), EmitError> {
+        self.send_with(event, body, attachments, ack, true)
+    }
+
+    fn send_with<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        body: Body<'_, T>,
+        attachments: &[Bytes],
+        ack: Option<u64>,
+        compress: bool,
     ) -> Result<(), EmitError> {
         if sio::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent);
@@ -435,7 +455,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             let mut packet = vec![b'4'];
             body.write(&mut packet, nsp, ack, event, &mut binary)?;
             notify_outgoing(outgoing, own, self.state.sid.as_str(), &packet, &binary);
-            return self.queue(Out::Text(Bytes::from(packet)), binary);
+            return self.queue(Out::Text(Bytes::from(packet)), binary, compress);
         }
         let mut result = Ok(());
         let mut write = |b: &mut Vec<u8>| {
@@ -453,19 +473,19 @@ impl<'c, 'a> Socket<'c, 'a> {
             }
             return result;
         }
-        let queued = self.tx.text(write);
+        let queued = self.tx.text_with(write, compress);
         result?;
         if !queued {
             return Err(EmitError::Closed);
         }
         for a in &binary {
-            self.tx.binary(a);
+            self.tx.binary_with(a, compress);
         }
         Ok(())
     }
 
     /// Queues an encoded packet and its attachments (before the CONNECT reply: held back).
-    fn queue(&mut self, packet: Out, binary: Vec<Bytes>) -> Result<(), EmitError> {
+    fn queue(&mut self, packet: Out, binary: Vec<Bytes>, compress: bool) -> Result<(), EmitError> {
         if !self.state.connected {
             self.state.pre_connect.push(packet);
             self.state
@@ -473,13 +493,44 @@ impl<'c, 'a> Socket<'c, 'a> {
                 .extend(binary.into_iter().map(Out::Binary));
             return Ok(());
         }
-        if !self.tx.out(&packet) {
+        if !self.tx.out_with(&packet, compress) {
             return Err(EmitError::Closed);
         }
         for a in binary {
-            self.tx.out(&Out::Binary(a));
+            self.tx.out_with(&Out::Binary(a), compress);
         }
         Ok(())
+    }
+}
+
+/// Emits of one socket that allow compression or not (from [`Socket::compress`], the
+/// reference's `socket.compress(flag)`). A polling response is compressed when one of the
+/// packets it carries allows it (every packet does by default), the client accepts gzip or
+/// deflate and the payload reaches `http_compression_threshold`; so `compress(false)` keeps a
+/// response uncompressed only when nothing else in it allows compression. WebSocket messages
+/// are not compressed; emits made before the CONNECT reply (in `on_connect`) and broadcasts
+/// always allow it.
+pub struct Compressed<'s, 'c, 'a> {
+    socket: &'s mut Socket<'c, 'a>,
+    compress: bool,
+}
+
+impl Compressed<'_, '_, '_> {
+    /// [`Socket::emit`] with this compression flag.
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.socket
+            .send_with(event, Body::Ser(args), &[], None, self.compress)
+    }
+
+    /// [`Socket::emit_binary`] with this compression flag.
+    pub fn emit_binary<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+        attachments: &[Bytes],
+    ) -> Result<(), EmitError> {
+        self.socket
+            .send_with(event, Body::Ser(args), attachments, None, self.compress)
     }
 }
 
