@@ -5,30 +5,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use common::RawWs;
 use volley::server::{ConnectError, Server, ServerBuilder};
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .unwrap()
-    })
-}
-
 fn builder() -> ServerBuilder {
-    Server::builder()
-        .configure(|c| {
-            c.listen = "127.0.0.1:0".parse().unwrap();
-            c.workers = 1;
-        })
-        .spawner(|f| {
-            runtime().spawn(f);
-        })
+    common::async_builder()
 }
 
 /// Sends CONNECT for `nsp` on a fresh session and returns the server's answer packet.

@@ -5,32 +5,13 @@
 
 mod common;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::RawWs;
 use volley::server::{Ack, Server, ServerBuilder};
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_time()
-            .build()
-            .unwrap()
-    })
-}
-
 fn builder() -> ServerBuilder {
-    Server::builder()
-        .configure(|c| {
-            c.listen = "127.0.0.1:0".parse().unwrap();
-            c.workers = 1;
-        })
-        .spawner(|f| {
-            runtime().spawn(f);
-        })
+    common::async_builder()
 }
 
 fn server() -> Server {

@@ -630,3 +630,24 @@ pub mod polling {
         (sid, connect["sid"].as_str().unwrap().to_string())
     }
 }
+
+/// A one-worker server on 127.0.0.1 whose asynchronous hooks run on a shared tokio runtime
+/// (two threads, timers on), the application's runtime of the async tests.
+pub fn async_builder() -> volley::server::ServerBuilder {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .expect("a tokio runtime")
+    });
+    volley::server::Server::builder()
+        .configure(|c| {
+            c.listen = "127.0.0.1:0".parse().unwrap();
+            c.workers = 1;
+        })
+        .spawner(move |f| {
+            rt.spawn(f);
+        })
+}
