@@ -31,10 +31,11 @@ fn server() -> Server {
         .spawner(|future| {
             runtime().spawn(future);
         })
-        // `io.use((socket, next) => setTimeout(() => { authenticated = true; next() }, 300))`.
+        // `io.use((socket, next) => setTimeout(() => { authenticated = true; next() }, 300))`,
+        // waiting 1 s: a quick connect beside it must win the race even on a loaded machine.
         .namespace("/lengthy", |ns| {
             ns.middleware_async(|req| async move {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_millis(1000)).await;
                 req.set_data(true);
                 Ok(())
             });
