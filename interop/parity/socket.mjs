@@ -70,7 +70,7 @@ it('should not fire reconnect_failed event more than once when server closed', a
   const failed = counter(s.io, 'reconnect_failed');
   await connected(s);
   assert.deepEqual(await ask(ctl, 'close', port), [true]);
-  await until(() => failed.n > 0, 8000, 'reconnect_failed');
+  await until(() => failed.n > 0, 15000, 'reconnect_failed');
   await sleep(500);
   assert.equal(failed.n, 1);
   s.close();

@@ -2,6 +2,7 @@
 //! `interop/PARITY.md` against the scripts.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Condvar, Mutex};
 
 use volley::server::{Server, ServerBuilder};
 
@@ -22,6 +23,36 @@ pub fn check(file: &str, server: Server) {
     server.shutdown();
 }
 
+/// How many parity scripts run at once. The test harness runs every file's test in parallel; on
+/// two cores eleven Node processes and their servers at once starve each other's timers for
+/// seconds, which the scenarios' reconnection and heartbeat timings do not survive.
+const AT_ONCE: usize = 3;
+
+/// A place among the [`AT_ONCE`] scripts allowed to run, held until dropped.
+struct Turn;
+
+static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+impl Turn {
+    fn take() -> Turn {
+        let (count, freed) = &RUNNING;
+        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= AT_ONCE {
+            n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (count, freed) = &RUNNING;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_one();
+    }
+}
+
 /// Transport modes every script runs in: WebSocket only, polling only, polling then upgrade.
 const MODES: [&str; 3] = ["websocket", "polling", "upgrade"];
 
@@ -34,6 +65,7 @@ pub fn run(file: &str, url: &str) {
 /// [`run`] with arguments made for each mode: `args(mode)` gives the base URL and any extra
 /// arguments the script reads after the mode (e.g. a server started for that run alone).
 pub fn run_each(file: &str, mut args: impl FnMut(&str) -> Vec<String>) {
+    let _turn = Turn::take();
     let mut declared = BTreeSet::new();
     let mut passed = BTreeSet::new();
     for mode in MODES {
