@@ -8,7 +8,9 @@
 //! - `broadcast` (room, payload) -> emits `broadcast` (payload, any JSON value) to every member
 //!   of the room, the sender included.
 //!
-//! Namespace `/` only. Every setting comes from the `VOLLEY_*` variables (`Config::from_env`).
+//! Namespace `/` has those events; `/auth-async` has an asynchronous connect middleware that
+//! waits 50 ms (a token looked up in a database, say), for `scripts/bench-async-middleware.sh`.
+//! Every setting comes from the `VOLLEY_*` variables (`Config::from_env`).
 //!
 //! `VOLLEY_LISTEN=127.0.0.1:3000 VOLLEY_WORKERS=1 cargo run --release --example bench_server`
 
@@ -24,11 +26,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(Config::from_env()?.workers.max(1))
         .thread_name("bench-async")
+        .enable_time()
         .build()?;
     let spawn = runtime.handle().clone();
     let server = Server::from_env()?
         .spawner(move |f| {
             spawn.spawn(f);
+        })
+        .namespace("/auth-async", |ns| {
+            ns.middleware_async(|_| async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Ok(())
+            });
         })
         .namespace("/", |ns| {
             ns.on("echo", |_, args| Some(Ack::from_args(args)));
