@@ -735,6 +735,16 @@ impl EioSession {
             raw.handler.on_flush(id, &views);
         }
         p.flush(cx);
+        self.raw_sent(cx);
+    }
+
+    /// A raw session's queued packets went out: their send callbacks run, then the handler's
+    /// `on_drain` if it asked for flush events.
+    fn raw_sent(&mut self, cx: &mut Cx<'_, Router>) {
+        let Upper::Raw(raw) = &mut self.upper else {
+            return;
+        };
+        let flush_events = raw.events.contains(EioEvents::FLUSH);
         let callbacks = std::mem::take(&mut raw.sent);
         self.raw_event(cx, |h, s| {
             for callback in callbacks {
@@ -763,16 +773,7 @@ impl EioSession {
                 if !matches!(self.link, Link::Ws(_)) || !raw.wants_flush() {
                     return;
                 }
-                let flush_events = raw.events.contains(EioEvents::FLUSH);
-                let callbacks = std::mem::take(&mut raw.sent);
-                self.raw_event(cx, |h, s| {
-                    for callback in callbacks {
-                        callback(s);
-                    }
-                    if flush_events {
-                        h.on_drain(s);
-                    }
-                });
+                self.raw_sent(cx);
             }
         }
     }
