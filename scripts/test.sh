@@ -35,14 +35,15 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "cargo clippy with the tokio feature (asynchronous hooks on an engine-started runtime)"
-cargo clippy -p volley --features tokio --all-targets -- -D warnings
+step "cargo clippy with the tokio and tls features (asynchronous hooks, TLS listeners)"
+cargo clippy -p volley --features tokio,tls --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace --all-targets
 
-step "asynchronous hooks with the tokio feature"
-cargo test -p volley --features tokio --test sio_async_events --test sio_async_connect
+step "asynchronous hooks (tokio feature) and TLS (tls feature; epoll, io_uring and direct descriptors)"
+cargo test -p volley --features tokio,tls --lib
+cargo test -p volley --features tokio,tls --test sio_async_events --test sio_async_connect --test tls
 
 step "integration and interop tests again on epoll (VOLLEY_BACKEND=epoll)"
 VOLLEY_BACKEND=epoll cargo test -p volley --test '*'

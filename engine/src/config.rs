@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -287,6 +288,18 @@ pub struct Config {
     /// First part of every Redis channel name (the Node adapter's `key` option). Env
     /// `VOLLEY_REDIS_PREFIX`, default `socket.io`.
     pub redis_prefix: String,
+    /// PEM file with the server's certificate chain (leaf first): with [`Config::tls_key`],
+    /// every listener speaks TLS (`https://`, `wss://`; needs the `tls` cargo feature). A file
+    /// that cannot be used makes the server fail to start. Env `VOLLEY_TLS_CERT`, default none
+    /// (plain TCP).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the private key of [`Config::tls_cert`] (PKCS#8, PKCS#1 or SEC1). Env
+    /// `VOLLEY_TLS_KEY`, default none.
+    pub tls_key: Option<PathBuf>,
+    /// A complete rustls configuration, used instead of `tls_cert`/`tls_key` (client
+    /// certificates, several certificates by SNI, other versions). Builder only, default none.
+    #[cfg(feature = "tls")]
+    pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -339,6 +352,10 @@ impl Default for Config {
             max_connections: usize::MAX,
             redis_url: None,
             redis_prefix: "socket.io".to_string(),
+            tls_cert: None,
+            tls_key: None,
+            #[cfg(feature = "tls")]
+            tls_config: None,
         }
     }
 }
@@ -518,6 +535,13 @@ impl Config {
                 return Err(env.error("VOLLEY_REDIS_PREFIX", "a channel prefix"));
             }
             c.redis_prefix = v.trim().to_string();
+        }
+        let path = |v: String| (!v.trim().is_empty()).then(|| PathBuf::from(v.trim()));
+        if let Some(v) = get("VOLLEY_TLS_CERT") {
+            c.tls_cert = path(v);
+        }
+        if let Some(v) = get("VOLLEY_TLS_KEY") {
+            c.tls_key = path(v);
         }
         Ok(c)
     }
@@ -710,6 +734,20 @@ mod tests {
             from(&[("VOLLEY_REDIS_PREFIX", " ")]).unwrap_err().var,
             "VOLLEY_REDIS_PREFIX"
         );
+    }
+
+    #[test]
+    fn tls_files() {
+        let c = from(&[]).unwrap();
+        assert_eq!((c.tls_cert, c.tls_key), (None, None));
+        let c = from(&[
+            ("VOLLEY_TLS_CERT", " /etc/volley/cert.pem "),
+            ("VOLLEY_TLS_KEY", "/etc/volley/key.pem"),
+        ])
+        .unwrap();
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/etc/volley/cert.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/etc/volley/key.pem")));
+        assert_eq!(from(&[("VOLLEY_TLS_CERT", "")]).unwrap().tls_cert, None);
     }
 
     #[test]

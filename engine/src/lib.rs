@@ -10,3 +10,8 @@ pub mod config;
 pub mod proto;
 pub mod runtime;
 pub mod server;
+
+/// The TLS library behind the `tls` feature, for [`server::ServerBuilder::tls_config`] and
+/// [`server::HandedConnection::tls`].
+#[cfg(feature = "tls")]
+pub use rustls;

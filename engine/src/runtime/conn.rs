@@ -1,9 +1,10 @@
 //! One TCP connection as a worker owns it: the socket, where it is in its life, the bytes
 //! received but not yet parsed, and the bytes waiting to be written.
 
-use super::outq::OutQueue;
+use super::outq::{Flush, OutQueue};
 use super::sock::Sock;
 use super::timer::TimerKey;
+use super::tls::Tls;
 use crate::proto::http::{BodyReader, Request};
 use crate::proto::ws;
 
@@ -70,7 +71,11 @@ pub(crate) struct Conn {
     /// Bytes of an incomplete head or frame. Empty (no allocation) for idle connections: reads
     /// go to the worker's shared buffer first.
     pub inbuf: Vec<u8>,
+    /// Plaintext the protocol layers queued, in order.
     pub outq: OutQueue,
+    /// The TLS session of an encrypted connection: `outq` is sealed into its records, which
+    /// are what the socket gets.
+    pub tls: Option<Box<Tls>>,
     /// The runtime's own deadline for this connection: handshake or close linger.
     pub deadline: Option<TimerKey>,
     /// Shut the write side once `outq` drains (after a close frame or a final response).
@@ -94,13 +99,14 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(sock: Sock, gen: u32) -> Self {
+    pub fn new(sock: Sock, gen: u32, tls: Option<Box<Tls>>) -> Self {
         Conn {
             sock,
             gen,
             phase: Phase::Http,
             inbuf: Vec::new(),
             outq: OutQueue::new(),
+            tls,
             deadline: None,
             close_after_flush: false,
             write_shut: false,
@@ -110,6 +116,51 @@ impl Conn {
             notify_drain: false,
             recv_live: false,
             send_live: false,
+        }
+    }
+
+    /// Seals what `outq` holds into TLS records (nothing to do on a plain connection).
+    pub fn seal(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.seal(&mut self.outq);
+        }
+    }
+
+    /// The queue the socket is written from: the TLS records, or `outq` on a plain
+    /// connection. Call [`Conn::seal`] first so it holds everything queued.
+    pub fn wire(&mut self) -> &mut OutQueue {
+        match &mut self.tls {
+            Some(tls) => tls.out(),
+            None => &mut self.outq,
+        }
+    }
+
+    /// Seals what is queued and writes it straight to the socket (a non-blocking one: epoll)
+    /// until it is drained or the socket would block.
+    pub fn write_now(&mut self) -> std::io::Result<Flush> {
+        self.seal();
+        let wire = match &mut self.tls {
+            Some(tls) => tls.out(),
+            None => &mut self.outq,
+        };
+        wire.flush_to(&mut &self.sock)
+    }
+
+    /// Bytes queued and not yet written: plaintext and records.
+    pub fn queued_bytes(&self) -> usize {
+        self.outq.queued_bytes() + self.tls.as_ref().map_or(0, |t| t.queued_bytes())
+    }
+
+    /// Whether nothing is left to write.
+    pub fn output_is_empty(&self) -> bool {
+        self.queued_bytes() == 0
+    }
+
+    /// Drops everything queued (a connection being cut).
+    pub fn clear_output(&mut self) {
+        self.outq.clear();
+        if let Some(tls) = &mut self.tls {
+            tls.out().clear();
         }
     }
 

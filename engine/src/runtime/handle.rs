@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::outq::OutQueue;
+use super::tls::Tls;
 
 /// Interrupts a worker's wait for I/O.
 pub(crate) enum Waker {
@@ -65,25 +66,34 @@ pub(crate) enum Envelope<M> {
     Post(M),
     /// Stop accepting, close every connection, flush and exit.
     Shutdown,
-    /// Take over a connection from another worker, with the input it had not parsed and the
-    /// output it had not sent yet (answers to earlier requests on the same connection).
-    Adopt(TcpStream, Vec<u8>, OutQueue),
-    /// Give a connection of this worker to the application ([`Service::on_detach`]), with the
-    /// input it had read, once no operation of the worker is pending on it; the output is
-    /// what it still owes the peer.
+    /// Take over a connection from another worker.
+    Adopt(Box<Moving>),
+    /// Give a connection of this worker to the application ([`Service::on_detach`]), once no
+    /// operation of the worker is pending on it.
     ///
     /// [`Service::on_detach`]: super::Service::on_detach
-    Detach(TcpStream, Vec<u8>, OutQueue),
+    Detach(Box<Moving>),
+}
+
+/// A connection leaving its worker.
+pub(crate) struct Moving {
+    pub sock: TcpStream,
+    /// Input it had not parsed (plaintext, on a TLS connection).
+    pub input: Vec<u8>,
+    /// Output it had not sent yet (answers to earlier requests on the same connection).
+    pub outq: OutQueue,
+    /// Its TLS session, which goes wherever the connection goes.
+    pub tls: Option<Box<Tls>>,
 }
 
 impl<M> Envelope<M> {
     /// A connection leaving its worker: [`Envelope::Detach`] for the application, else
     /// [`Envelope::Adopt`] for the worker it is sent to.
-    pub(crate) fn moved(detach: bool, sock: TcpStream, input: Vec<u8>, outq: OutQueue) -> Self {
+    pub(crate) fn moved(detach: bool, moving: Moving) -> Self {
         if detach {
-            Envelope::Detach(sock, input, outq)
+            Envelope::Detach(Box::new(moving))
         } else {
-            Envelope::Adopt(sock, input, outq)
+            Envelope::Adopt(Box::new(moving))
         }
     }
 }

@@ -17,6 +17,7 @@ mod service;
 pub mod signal;
 mod sock;
 pub mod timer;
+mod tls;
 mod uring;
 mod worker;
 
@@ -31,11 +32,11 @@ use std::thread::JoinHandle;
 
 pub use conn::ConnId;
 pub use handle::Peers;
-pub use service::{Action, CloseReason, Cx, Service};
+pub use service::{Action, CloseReason, Cx, Detached, Service};
 
 use crate::config::{AcceptMode, Backend, Config};
-use handle::{Envelope, Mailbox, Waker};
-use worker::{EpollIo, UringIo, Worker};
+use handle::{Envelope, Waker};
+use worker::{EpollIo, UringIo, Worker, WorkerCtx};
 
 /// Connection counters shared by every worker of a runtime.
 #[derive(Debug, Default)]
@@ -155,6 +156,8 @@ impl<S: Service> Runtime<S> {
                 "too many workers",
             ));
         }
+        // A certificate that cannot serve is an error before anything listens.
+        let tls = tls::load(&config)?;
         let listener::Listeners {
             per_worker: listeners,
             addrs: local_addrs,
@@ -203,7 +206,7 @@ impl<S: Service> Runtime<S> {
         for (i, (((seed, listeners), mailbox), waker)) in per_worker.enumerate() {
             let core = (!cores.is_empty()).then(|| cores[(config.first_core + i) % cores.len()]);
             let (service, config, worker_peers) = (service.clone(), config.clone(), peers.clone());
-            let (counters, ready) = (counters.clone(), ready_tx.clone());
+            let (counters, ready, tls) = (counters.clone(), ready_tx.clone(), tls.clone());
             // The worker is built on its own thread: sessions and worker state never cross
             // threads, and a ring's single issuer is the thread that enables it.
             let t = std::thread::Builder::new()
@@ -216,8 +219,15 @@ impl<S: Service> Runtime<S> {
                             return;
                         }
                     }
-                    let index = i as u16;
-                    let ctx = (index, service, config, mailbox, worker_peers, counters);
+                    let ctx = WorkerCtx {
+                        index: i as u16,
+                        service,
+                        config,
+                        tls,
+                        mailbox,
+                        peers: worker_peers,
+                        counters,
+                    };
                     run_worker(ctx, seed, listeners, waker, ready);
                 });
             match t {
@@ -311,19 +321,10 @@ fn stop<M: Send>(peers: &Peers<M>, threads: Vec<JoinHandle<()>>) {
 }
 
 /// What every worker gets whatever its backend.
-type WorkerCtx<S> = (
-    u16,
-    Arc<S>,
-    Arc<Config>,
-    Mailbox<<S as Service>::Message>,
-    Peers<<S as Service>::Message>,
-    Arc<Counters>,
-);
-
 /// Builds a worker on its own thread, reports to `ready` whether that worked (dropping it
 /// then, so a worker that panics while starting is noticed), and runs its loop until shutdown.
 fn run_worker<S: Service>(
-    (index, service, config, mailbox, peers, counters): WorkerCtx<S>,
+    ctx: WorkerCtx<S>,
     seed: Seed,
     listeners: Vec<listener::WorkerListener>,
     waker: Arc<Waker>,
@@ -337,7 +338,7 @@ fn run_worker<S: Service>(
                 .collect();
             match EpollIo::new(poll, listeners) {
                 Ok(io) => {
-                    let w = Worker::new(index, service, config, io, mailbox, peers, counters);
+                    let w = Worker::new(ctx, io);
                     let _ = ready.send(Ok(()));
                     drop(ready);
                     w.run();
@@ -345,14 +346,16 @@ fn run_worker<S: Service>(
                 Err(e) => drop(ready.send(Err(e))),
             }
         }
-        Seed::Uring(parts) => match UringIo::new(*parts, listeners, waker, config.uring_batch) {
-            Ok(io) => {
-                let w = Worker::new(index, service, config, io, mailbox, peers, counters);
-                let _ = ready.send(Ok(()));
-                drop(ready);
-                w.run();
+        Seed::Uring(parts) => {
+            match UringIo::new(*parts, listeners, waker, ctx.config.uring_batch) {
+                Ok(io) => {
+                    let w = Worker::new(ctx, io);
+                    let _ = ready.send(Ok(()));
+                    drop(ready);
+                    w.run();
+                }
+                Err(e) => drop(ready.send(Err(e))),
             }
-            Err(e) => drop(ready.send(Err(e))),
-        },
+        }
     }
 }

@@ -129,11 +129,42 @@ pub trait Service: Send + Sync + Sized + 'static {
     );
     /// A message from another worker or thread arrived.
     fn on_post(&self, cx: &mut Cx<'_, Self>, msg: Self::Message);
-    /// A connection given up with [`Action::Detach`] left the runtime: `sock` (a plain,
-    /// blocking descriptor, even where the worker used an io_uring direct one) and `read`, the
-    /// bytes received and not consumed, from the detaching request's head on, are the
-    /// service's. Runs on the worker; must not block. Default: the connection closes.
-    fn on_detach(&self, _sock: std::net::TcpStream, _read: Vec<u8>) {}
+    /// A connection given up with [`Action::Detach`] left the runtime and is the service's.
+    /// Runs on the worker; must not block. Default: the connection closes.
+    fn on_detach(&self, _conn: Detached) {}
+}
+
+/// A connection that left the runtime ([`Action::Detach`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Detached {
+    /// The socket: a plain, blocking descriptor, even where the worker used an io_uring
+    /// direct one.
+    pub sock: std::net::TcpStream,
+    /// The bytes received and not consumed, from the detaching request's head on (plaintext,
+    /// on a TLS connection).
+    pub read: Vec<u8>,
+    /// The TLS session of a connection that came in over TLS (its handshake done, everything
+    /// it received decrypted into `read`, everything it owed the peer written).
+    #[cfg(feature = "tls")]
+    pub tls: Option<rustls::ServerConnection>,
+}
+
+impl Detached {
+    pub(crate) fn new(
+        sock: std::net::TcpStream,
+        read: Vec<u8>,
+        tls: Option<Box<super::tls::Tls>>,
+    ) -> Self {
+        #[cfg(not(feature = "tls"))]
+        let _ = tls;
+        Detached {
+            sock,
+            read,
+            #[cfg(feature = "tls")]
+            tls: tls.map(|t| t.into_connection()),
+        }
+    }
 }
 
 /// A timer's payload in the worker's wheel.
@@ -224,16 +255,16 @@ impl<'a, S: Service> Cx<'a, S> {
     /// `max_buffered`: memory stays bounded even when a handler sends in a loop.
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
-            let over = c.outq.queued_bytes() > self.config.max_buffered;
+            let over = c.queued_bytes() > self.config.max_buffered;
             if over && self.inline_writes && c.is_open() && !c.blocked {
                 // A burst queued within one loop turn is not a slow consumer: offer it to the
                 // socket before judging.
-                if let Ok(super::outq::Flush::Blocked) = c.outq.flush_to(&mut &c.sock) {
+                if let Ok(super::outq::Flush::Blocked) = c.write_now() {
                     c.blocked = true;
                 }
             }
-            if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() {
-                c.outq.clear();
+            if c.queued_bytes() > self.config.max_buffered && c.is_open() {
+                c.clear_output();
                 c.close_after_flush = true;
                 self.closing.push((slot, CloseReason::SlowConsumer));
             }
@@ -248,7 +279,7 @@ impl<'a, S: Service> Cx<'a, S> {
     /// it is empty already or the connection is gone.
     pub fn notify_drain(&mut self, id: ConnId) -> bool {
         match self.conn(id) {
-            Some(c) if !c.outq.is_empty() => {
+            Some(c) if !c.output_is_empty() => {
                 c.notify_drain = true;
                 true
             }
@@ -263,7 +294,7 @@ impl<'a, S: Service> Cx<'a, S> {
 
     /// Bytes queued for `id` and not yet written (0 for unknown connections).
     pub fn queued_bytes(&mut self, id: ConnId) -> usize {
-        self.conn(id).map_or(0, |c| c.outq.queued_bytes())
+        self.conn(id).map_or(0, |c| c.queued_bytes())
     }
 
     /// Queues one WebSocket frame for `id`; returns false if the connection is gone or closing.

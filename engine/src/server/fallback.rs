@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use bytes::Bytes;
 
 use crate::proto::http::{BodyKind, Method, Request};
-use crate::runtime::{Action, ConnId, Cx};
+use crate::runtime::{Action, ConnId, Cx, Detached};
 
 use super::router::{Router, Session};
 
@@ -137,6 +137,11 @@ pub struct HandedConnection {
     /// and whatever the client sent after it. The application reads these bytes before the
     /// stream's.
     pub read: Vec<u8>,
+    /// The TLS session of a connection that came in over TLS: its handshake is done, `read`
+    /// holds plaintext, and what follows on `stream` is ciphertext for it. `None` on a plain
+    /// connection.
+    #[cfg(feature = "tls")]
+    pub tls: Option<rustls::ServerConnection>,
 }
 
 /// Takes the connections [`ServerBuilder::http_handoff`] gives away. Runs on a worker: it must
@@ -147,8 +152,13 @@ pub type HttpHandoff = dyn Fn(HandedConnection) + Send + Sync;
 
 /// Gives a detached connection to the application's handler; a panic costs only that
 /// connection.
-pub(crate) fn hand_over(handler: &HttpHandoff, stream: TcpStream, read: Vec<u8>) {
-    let conn = HandedConnection { stream, read };
+pub(crate) fn hand_over(handler: &HttpHandoff, detached: Detached) {
+    let conn = HandedConnection {
+        stream: detached.sock,
+        read: detached.read,
+        #[cfg(feature = "tls")]
+        tls: detached.tls,
+    };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(conn)));
 }
 

@@ -307,6 +307,30 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves TLS (`https://`, `wss://`) on every listener with the certificate chain in PEM
+    /// file `cert` (leaf first) and its private key in PEM file `key`: the same as
+    /// `config.tls_cert`/`tls_key` (`VOLLEY_TLS_CERT`/`VOLLEY_TLS_KEY`). Needs the `tls`
+    /// cargo feature; `listen()` fails when a file cannot be read, holds no certificate or key,
+    /// or the key does not fit the certificate. Default: plain TCP.
+    pub fn tls(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.config.tls_cert = Some(cert.into());
+        self.config.tls_key = Some(key.into());
+        self
+    }
+
+    /// Serves TLS with a complete rustls configuration (client certificates, certificates
+    /// chosen by SNI...), used instead of `config.tls_cert`/`tls_key`. Volley speaks
+    /// HTTP/1.1: give `alpn_protocols` no other protocol. Default: none.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.config.tls_config = Some(config);
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::proto::eio::{Sid, SidMap, SidRng};
 use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
-use crate::runtime::{Action, CloseReason, ConnId, Cx, Service};
+use crate::runtime::{Action, CloseReason, ConnId, Cx, Detached, Service};
 
 use super::adapter::Adapter;
 use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
@@ -327,9 +327,9 @@ impl Service for Router {
         }
     }
 
-    fn on_detach(&self, sock: std::net::TcpStream, read: Vec<u8>) {
+    fn on_detach(&self, conn: Detached) {
         if let Some(handler) = &self.handoff {
-            fallback::hand_over(&**handler, sock, read);
+            fallback::hand_over(&**handler, conn);
         }
     }
 

@@ -13,7 +13,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::{Io, Wait, Worker};
 use crate::runtime::conn::Conn;
-use crate::runtime::handle::{Envelope, Peers};
+use crate::runtime::handle::{Envelope, Moving, Peers};
 use crate::runtime::outq::Flush;
 use crate::runtime::service::Service;
 use crate::runtime::sock::Sock;
@@ -88,7 +88,7 @@ impl Io for EpollIo {
     }
 
     fn flush(&mut self, _slot: usize, conn: &mut Conn) -> io::Result<Flush> {
-        conn.outq.flush_to(&mut &conn.sock)
+        conn.write_now()
     }
 
     fn close(&mut self, _slot: usize, conn: Conn) {
@@ -119,7 +119,13 @@ impl Io for EpollIo {
             let _ = self.registry().deregister(&mut SourceFd(&sock.as_raw_fd()));
             // A refused hand-off means the owner is gone (shutting down): the socket closes
             // here.
-            let _ = peers.send(to, Envelope::moved(detach, sock, input, conn.outq));
+            let moving = Moving {
+                sock,
+                input,
+                outq: conn.outq,
+                tls: conn.tls,
+            };
+            let _ = peers.send(to, Envelope::moved(detach, moving));
         }
     }
 
@@ -202,8 +208,9 @@ impl<S: Service> Worker<S, EpollIo> {
                 return;
             };
             // An idle connection parses straight from the lent buffer; one with a partial head
-            // or frame appends to its own, which saves copying the tail of every large frame.
-            if !conn.inbuf.is_empty() {
+            // or frame appends to its own, which saves copying the tail of every large frame
+            // (not under TLS: `inbuf` holds plaintext there).
+            if !conn.inbuf.is_empty() && conn.tls.is_none() {
                 let len = conn.inbuf.len();
                 conn.inbuf.resize(len + READ_BUF, 0);
                 let r = (&conn.sock).read(&mut conn.inbuf[len..]);

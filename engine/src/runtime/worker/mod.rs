@@ -9,7 +9,6 @@ mod parse;
 mod uring;
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,11 +16,12 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::conn::{Conn, ConnId, Handoff, Phase};
-use super::handle::{Envelope, Mailbox, Peers};
+use super::handle::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
-use super::service::{CloseReason, Cx, Service, TimerEntry, TimerKind};
+use super::service::{CloseReason, Cx, Detached, Service, TimerEntry, TimerKind};
 use super::sock::Sock;
 use super::timer::TimerWheel;
+use super::tls::{Tls, TlsConfig};
 use super::Counters;
 use crate::config::{AcceptMode, Config};
 use crate::proto::ws::CloseCode;
@@ -100,8 +100,21 @@ pub(crate) enum Wait {
     For(Option<Duration>),
 }
 
+/// What a worker is made of besides its backend.
+pub(crate) struct WorkerCtx<S: Service> {
+    pub index: u16,
+    pub service: Arc<S>,
+    pub config: Arc<Config>,
+    /// TLS settings when the listeners serve TLS.
+    pub tls: Option<Arc<TlsConfig>>,
+    pub mailbox: Mailbox<S::Message>,
+    pub peers: Peers<S::Message>,
+    pub counters: Arc<Counters>,
+}
+
 pub(crate) struct Worker<S: Service, B: Io> {
     index: u16,
+    tls: Option<Arc<TlsConfig>>,
     service: Arc<S>,
     config: Arc<Config>,
     io: B,
@@ -117,6 +130,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     state: S::WorkerState,
     timers: TimerWheel<TimerEntry<S::Timer>>,
     scratch: Vec<u8>,
+    /// Plaintext of the TLS input being parsed, lent like the backends' read buffers.
+    plain: Vec<u8>,
     dirty: Vec<usize>,
     closing: Vec<(usize, CloseReason)>,
     /// Parked connections that were answered and may hold buffered requests.
@@ -128,18 +143,20 @@ pub(crate) struct Worker<S: Service, B: Io> {
 }
 
 impl<S: Service, B: Io> Worker<S, B> {
-    pub fn new(
-        index: u16,
-        service: Arc<S>,
-        config: Arc<Config>,
-        io: B,
-        mailbox: Mailbox<S::Message>,
-        peers: Peers<S::Message>,
-        counters: Arc<Counters>,
-    ) -> Self {
+    pub fn new(ctx: WorkerCtx<S>, io: B) -> Self {
+        let WorkerCtx {
+            index,
+            service,
+            config,
+            tls,
+            mailbox,
+            peers,
+            counters,
+        } = ctx;
         let state = service.worker_state(index as usize);
         Worker {
             index,
+            tls,
             service,
             config,
             io,
@@ -152,6 +169,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             state,
             timers: TimerWheel::new(Instant::now(), Duration::from_millis(1), 4096),
             scratch: Vec::with_capacity(4096),
+            plain: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
             reparse: Vec::new(),
@@ -234,10 +252,17 @@ impl<S: Service, B: Io> Worker<S, B> {
                 if to == self.index as usize {
                     Sock::Os(s)
                 } else {
-                    if !self
-                        .peers
-                        .send(to, Envelope::Adopt(s, Vec::new(), OutQueue::new()))
-                    {
+                    let Some(tls) = self.new_tls() else {
+                        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+                        return;
+                    };
+                    let moving = Moving {
+                        sock: s,
+                        input: Vec::new(),
+                        outq: OutQueue::new(),
+                        tls,
+                    };
+                    if !self.peers.send(to, Envelope::moved(false, moving)) {
                         self.counters.open.fetch_sub(1, Ordering::Relaxed);
                     }
                     return;
@@ -245,18 +270,38 @@ impl<S: Service, B: Io> Worker<S, B> {
             }
             other => other,
         };
-        if self.insert_conn(sock).is_none() {
+        let Some(tls) = self.new_tls() else {
             self.counters.open.fetch_sub(1, Ordering::Relaxed);
+            self.io.reject(sock, b"");
+            return;
+        };
+        if self.insert_conn(sock, tls).is_none() {
+            self.counters.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A TLS session for a new connection when the server speaks TLS (`Some(None)` when it
+    /// does not); `None` when rustls refused to make one, which is logged.
+    fn new_tls(&self) -> Option<Option<Box<Tls>>> {
+        let Some(config) = &self.tls else {
+            return Some(None);
+        };
+        match Tls::new(config) {
+            Ok(tls) => Some(Some(tls)),
+            Err(e) => {
+                tracing::warn!(worker = self.index, error = %e, "cannot start TLS; connection closed");
+                None
+            }
         }
     }
 
     /// Places a new connection (accepted or adopted) in the slab, starts its I/O and arms its
     /// handshake deadline.
-    fn insert_conn(&mut self, sock: Sock) -> Option<usize> {
+    fn insert_conn(&mut self, sock: Sock, tls: Option<Box<Tls>>) -> Option<usize> {
         self.next_gen = self.next_gen.wrapping_add(1);
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
-        let mut conn = Conn::new(sock, self.next_gen);
+        let mut conn = Conn::new(sock, self.next_gen, tls);
         if let Err(e) = self.io.open(slot, &mut conn) {
             tracing::warn!(worker = self.index, error = %e, "cannot watch a connection; closed");
             self.io.close(slot, conn);
@@ -285,12 +330,12 @@ impl<S: Service, B: Io> Worker<S, B> {
                     self.service.on_post(&mut cx!(self), msg);
                     self.finish_closes();
                 }
-                Envelope::Adopt(sock, input, outq) => {
+                Envelope::Adopt(moving) => {
                     if self.shutdown_deadline.is_none() {
-                        self.adopt(sock, input, outq);
+                        self.adopt(*moving);
                     }
                 }
-                Envelope::Detach(sock, input, outq) => self.detach(sock, input, outq),
+                Envelope::Detach(moving) => self.detach(*moving),
                 Envelope::Shutdown => self.begin_shutdown(),
             }
         }
@@ -319,7 +364,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                 .get(slot)
                 .is_some_and(|c| matches!(c.phase, Phase::Http))
             {
-                if self.conns.get(slot).is_some_and(|c| c.outq.is_empty()) {
+                if self.conns.get(slot).is_some_and(Conn::output_is_empty) {
                     self.remove(slot, CloseReason::Shutdown);
                 } else if let Some(c) = self.conns.get_mut(slot) {
                     c.close_after_flush = true;
@@ -334,6 +379,36 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// io_uring provided buffer): parsed in place, and whatever cannot be parsed yet is copied
     /// to the connection's own `inbuf`, so the lent buffer is free again when this returns.
     fn ingest(&mut self, slot: usize, data: &mut [u8]) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if let Some(tls) = conn.tls.as_mut() {
+            let mut plain = std::mem::take(&mut self.plain);
+            plain.clear();
+            let decrypted = tls.decrypt(data, &mut plain);
+            if tls.queued_bytes() > 0 {
+                self.mark_dirty(slot);
+            }
+            if let Err(e) = decrypted {
+                // The alert rustls queued goes out, then the connection closes.
+                tracing::debug!(worker = self.index, error = %e.0, "TLS input refused");
+                if let Some(c) = self.conns.get_mut(slot).filter(|c| c.is_open()) {
+                    c.close_after_flush = true;
+                    self.closing
+                        .push((slot, CloseReason::Io(io::ErrorKind::InvalidData)));
+                }
+                self.finish_closes();
+            } else if !plain.is_empty() {
+                self.ingest_plain(slot, &mut plain);
+            }
+            self.plain = plain;
+            return;
+        }
+        self.ingest_plain(slot, data);
+    }
+
+    /// [`Worker::ingest`] for plaintext.
+    fn ingest_plain(&mut self, slot: usize, data: &mut [u8]) {
         let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
@@ -400,27 +475,46 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// Gives a connection to the application: what it still owes the peer (answers to requests
     /// pipelined before) is written first, without waiting; a peer that cannot take it at once
     /// loses the connection, since the application expects a clean stream.
-    fn detach(&mut self, sock: TcpStream, input: Vec<u8>, mut outq: OutQueue) {
+    fn detach(&mut self, moving: Moving) {
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
-        if !outq.is_empty() && sock.set_nonblocking(true).is_ok() {
-            let _ = outq.flush_to(&mut &sock);
+        let Moving {
+            sock,
+            input,
+            mut outq,
+            mut tls,
+        } = moving;
+        if let Some(tls) = &mut tls {
+            tls.seal(&mut outq);
         }
-        if !outq.is_empty() || sock.set_nonblocking(false).is_err() {
+        let wire = match &mut tls {
+            Some(tls) => tls.out(),
+            None => &mut outq,
+        };
+        if !wire.is_empty() && sock.set_nonblocking(true).is_ok() {
+            let _ = wire.flush_to(&mut &sock);
+        }
+        if !wire.is_empty() || sock.set_nonblocking(false).is_err() {
             return;
         }
-        self.service.on_detach(sock, input);
+        self.service.on_detach(Detached::new(sock, input, tls));
     }
 
     /// Takes over a connection another worker handed over, and parses its input.
-    fn adopt(&mut self, sock: TcpStream, input: Vec<u8>, outq: OutQueue) {
-        let Some(slot) = self.insert_conn(Sock::Os(sock)) else {
+    fn adopt(&mut self, moving: Moving) {
+        let Moving {
+            sock,
+            input,
+            outq,
+            tls,
+        } = moving;
+        let Some(slot) = self.insert_conn(Sock::Os(sock), tls) else {
             return;
         };
         if let Some(c) = self.conns.get_mut(slot) {
             c.inbuf = input;
+            c.outq = outq;
             // Answers to the requests before the hand-off go out first.
-            if !outq.is_empty() {
-                c.outq = outq;
+            if !c.output_is_empty() {
                 c.dirty = true;
                 self.dirty.push(slot);
             }
@@ -521,7 +615,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         };
         match self.io.flush(slot, c) {
             Ok(Flush::Drained) => {
-                if c.notify_drain && c.outq.is_empty() {
+                if c.notify_drain && c.output_is_empty() {
                     c.notify_drain = false;
                     let id = self.id(slot);
                     if let Some(session) = self.sessions.get_mut(slot).and_then(Option::as_mut) {
@@ -533,6 +627,10 @@ impl<S: Service, B: Io> Worker<S, B> {
                     return;
                 };
                 if c.close_after_flush && !c.write_shut {
+                    // A TLS peer hears the end of the session before the FIN.
+                    if c.tls.as_mut().is_some_and(|t| t.close_notify()) {
+                        return self.flush(slot);
+                    }
                     c.write_shut = true;
                     c.phase = Phase::Closing;
                     self.io.shutdown_write(c);
@@ -551,7 +649,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             }
             Ok(Flush::Blocked) => {
                 c.blocked = true;
-                if c.outq.queued_bytes() > self.config.max_buffered && c.is_open() {
+                if c.queued_bytes() > self.config.max_buffered && c.is_open() {
                     self.remove(slot, CloseReason::SlowConsumer);
                 }
             }
@@ -590,7 +688,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                         // read as the answer to a request the client is sending right now.
                         self.remove(entry.slot, CloseReason::Eof);
                     } else if matches!(conn.phase, Phase::Http | Phase::Body(_))
-                        && conn.outq.is_empty()
+                        && conn.output_is_empty()
                     {
                         // Handshake timeout: half a request is all we got.
                         let id = self.id(entry.slot);

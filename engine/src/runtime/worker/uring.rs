@@ -31,11 +31,12 @@ use slab::Slab;
 
 use super::{Io, Wait, Worker};
 use crate::runtime::conn::Conn;
-use crate::runtime::handle::{Envelope, Peers, Waker};
+use crate::runtime::handle::{Envelope, Moving, Peers, Waker};
 use crate::runtime::listener::WorkerListener;
 use crate::runtime::outq::{Flush, OutQueue};
 use crate::runtime::service::{CloseReason, Service};
 use crate::runtime::sock::Sock;
+use crate::runtime::tls::Tls;
 use crate::runtime::uring::bufring::BufRing;
 use crate::runtime::uring::op::{Op, SendOp, MAX_SLOTS};
 use crate::runtime::uring::Parts;
@@ -120,8 +121,11 @@ struct Move {
     /// The direct slot that the install copies; closed once it completed.
     installing: Option<u32>,
     input: Vec<u8>,
-    /// Output not yet sent; the send in flight advances it when it completes.
+    /// Output not yet sent; the send in flight advances it (or `tls`'s records) when it
+    /// completes.
     outq: OutQueue,
+    /// The TLS session: input received meanwhile is decrypted through it.
+    tls: Option<Box<Tls>>,
     to: usize,
     /// For the application ([`Envelope::Detach`]), not another worker.
     detach: bool,
@@ -562,17 +566,18 @@ impl Io for UringIo {
         if conn.send_live {
             return Ok(Flush::Blocked);
         }
-        if conn.outq.is_empty() {
+        conn.seal();
+        if conn.wire().is_empty() {
             return Ok(Flush::Drained);
         }
         if self.sends.len() >= u32::MAX as usize {
             return Err(io::Error::other("too many sends in flight"));
         }
         let mut op = self.spare.pop().unwrap_or_else(SendOp::new);
-        op.offered = conn.outq.batch(&mut op.bufs, MAX_IOVECS);
+        op.offered = conn.wire().batch(&mut op.bufs, MAX_IOVECS);
         op.slot = slot;
         op.gen = conn.gen;
-        op.epoch = conn.outq.epoch();
+        op.epoch = conn.wire().epoch();
         // One slice (the common reply) goes as a plain send: it skips copying and checking a
         // message header in the kernel.
         let entry = match op.bufs.as_slice() {
@@ -654,7 +659,13 @@ impl Io for UringIo {
         };
         if installing.is_none() && !conn.recv_live && !conn.send_live {
             if let Some(sock) = sock {
-                let _ = peers.send(to, Envelope::moved(detach, sock, input, conn.outq));
+                let moving = Moving {
+                    sock,
+                    input,
+                    outq: conn.outq,
+                    tls: conn.tls,
+                };
+                let _ = peers.send(to, Envelope::moved(detach, moving));
             }
             return;
         }
@@ -683,6 +694,7 @@ impl Io for UringIo {
             installing,
             input,
             outq: conn.outq,
+            tls: conn.tls,
             to,
             detach,
             recv_live: conn.recv_live,
@@ -871,7 +883,12 @@ impl<S: Service> Worker<S, UringIo> {
                 .filter(|_| res > 0)
                 .and_then(|b| self.lease(b, res as usize))
             {
-                self.io.moves[i].input.extend_from_slice(data);
+                let m = &mut self.io.moves[i];
+                match &mut m.tls {
+                    // Refused input leaves the session broken; the next owner's reads fail.
+                    Some(tls) => drop(tls.decrypt(data, &mut m.input)),
+                    None => m.input.extend_from_slice(data),
+                }
             }
             if last {
                 self.io.moves[i].recv_live = false;
@@ -905,7 +922,7 @@ impl<S: Service> Worker<S, UringIo> {
             match res {
                 0 if offered > 0 => self.remove(slot, CloseReason::Io(io::ErrorKind::WriteZero)),
                 n if n >= 0 => {
-                    conn.outq.advance(epoch, n as usize);
+                    conn.wire().advance(epoch, n as usize);
                     self.flush(slot);
                 }
                 _ if res == -libc::EINTR || res == -libc::EAGAIN => self.flush(slot),
@@ -920,7 +937,10 @@ impl<S: Service> Worker<S, UringIo> {
             let m = &mut self.io.moves[i];
             m.send_live = false;
             if res > 0 {
-                m.outq.advance(epoch, res as usize);
+                match &mut m.tls {
+                    Some(tls) => tls.out().advance(epoch, res as usize),
+                    None => m.outq.advance(epoch, res as usize),
+                }
             }
             self.finish_move(i);
         }
@@ -937,7 +957,13 @@ impl<S: Service> Worker<S, UringIo> {
             let m = self.io.moves.swap_remove(i);
             match m.sock {
                 Some(sock) => {
-                    let envelope = Envelope::moved(m.detach, sock, m.input, m.outq);
+                    let moving = Moving {
+                        sock,
+                        input: m.input,
+                        outq: m.outq,
+                        tls: m.tls,
+                    };
+                    let envelope = Envelope::moved(m.detach, moving);
                     let _ = self.peers.send(m.to, envelope);
                 }
                 // The install failed: the connection is gone, and so is its place in the
