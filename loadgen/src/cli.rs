@@ -92,9 +92,20 @@ impl std::fmt::Display for ChildRange {
 /// Options shared by every scenario.
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct Opts {
-    /// Server URL: `ws://host:port/path` (ws-echo uses the path) or `http://host:port`.
+    /// Server URL: `ws://host:port/path` (ws-echo uses the path) or `http://host:port`; with
+    /// TLS `wss://...` or `https://...` (see --tls-ca). The port defaults to 80, 443 with TLS.
     #[arg(long, default_value = "ws://127.0.0.1:3000/")]
     pub url: String,
+    /// PEM file of the CA certificate(s) trusted for a `wss://` or `https://` URL: the server's
+    /// certificate must chain to one and name the URL's host (a DNS name, or an IP address in
+    /// an IP SAN), which is also sent as SNI. Required for TLS unless --tls-insecure.
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+    /// Accept any server certificate on a `wss://` or `https://` URL (no chain or name check;
+    /// the handshake signature is still verified). For benchmarks against throwaway
+    /// certificates only: it protects from nothing.
+    #[arg(long, conflicts_with = "tls_ca")]
+    pub tls_insecure: bool,
     /// Engine.IO path for the Socket.IO scenarios.
     #[arg(long, default_value = "/socket.io/")]
     pub path: String,
@@ -243,6 +254,9 @@ impl Opts {
             a.push(v);
         };
         push("url", self.url.clone());
+        if let Some(ca) = &self.tls_ca {
+            push("tls-ca", ca.display().to_string());
+        }
         push("path", self.path.clone());
         push("namespace", self.namespace.clone());
         push("connections", self.connections.to_string());
@@ -270,6 +284,9 @@ impl Opts {
         push("child", range.to_string());
         if self.pin {
             a.push("--pin".into());
+        }
+        if self.tls_insecure {
+            a.push("--tls-insecure".into());
         }
         if self.quiet {
             a.push("--quiet".into());
@@ -299,6 +316,7 @@ mod tests {
         assert_eq!((o.duration, o.warmup, o.drain), (10.0, 1.0, 1.0));
         assert_eq!((o.rate, o.processes, o.threads), (None, 1, None));
         assert!(o.local_addrs.is_empty());
+        assert_eq!((o.tls_ca.as_ref(), o.tls_insecure), (None, false));
         assert!(o.loops() >= 1);
         assert_eq!(o.validate(), Ok(()));
     }
@@ -308,7 +326,9 @@ mod tests {
         let cli = parse(&[
             "broadcast",
             "--url",
-            "http://10.0.0.1:4000",
+            "https://10.0.0.1:4000",
+            "--tls-ca",
+            "ca.pem",
             "--path",
             "/io/",
             "--namespace",
@@ -357,7 +377,9 @@ mod tests {
         .unwrap();
         let o = cli.command.opts();
         assert_eq!(cli.command.name(), "broadcast");
-        assert_eq!(o.url, "http://10.0.0.1:4000");
+        assert_eq!(o.url, "https://10.0.0.1:4000");
+        assert_eq!(o.tls_ca.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert!(!o.tls_insecure);
         assert_eq!((o.path.as_str(), o.namespace.as_str()), ("/io/", "/chat"));
         assert_eq!((o.connections, o.in_flight, o.payload), (5000, 4, 512));
         assert_eq!((o.rate, o.connect_rate), (Some(250.5), Some(1000.0)));
@@ -424,6 +446,36 @@ mod tests {
             ..o.clone()
         };
         assert_eq!(*b, expected);
+    }
+
+    #[test]
+    fn tls_options_reach_the_children() {
+        for tls in [&["--tls-ca", "/tmp/ca.pem"][..], &["--tls-insecure"][..]] {
+            let mut args = vec![
+                "echo",
+                "--url",
+                "https://127.0.0.1:40443",
+                "--processes",
+                "2",
+            ];
+            args.extend_from_slice(tls);
+            let cli = parse(&args).unwrap();
+            let o = cli.command.opts();
+            let range = ChildRange { first: 0, count: 1 };
+            let child = o.child_args(cli.command.name(), range, 1);
+            let back = Cli::try_parse_from(std::iter::once("x".to_owned()).chain(child)).unwrap();
+            let b = back.command.opts();
+            assert_eq!(
+                (&b.url, &b.tls_ca, b.tls_insecure),
+                (&o.url, &o.tls_ca, o.tls_insecure)
+            );
+        }
+    }
+
+    #[test]
+    fn tls_ca_and_insecure_exclude_each_other() {
+        let err = parse(&["echo", "--tls-ca", "ca.pem", "--tls-insecure"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 
     #[test]

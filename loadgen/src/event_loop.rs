@@ -1,6 +1,9 @@
 //! One mio event loop driving many client connections of one scenario: paced connects, reads,
 //! writes, per-connection deadlines and the handshake timeout. Protocol and scenario logic live
-//! behind [`Behavior`]; this file only moves bytes and time.
+//! behind [`Behavior`]; this file only moves bytes and time. On a TLS target each connection
+//! also carries a [`TlsLayer`]: its handshake runs between the TCP connect and
+//! [`Behavior::on_connected`], and its reads and writes replace the socket's; plain connections
+//! take the same path as without TLS, past one check of an empty `Option`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,6 +21,7 @@ use crate::failure::Failure;
 use crate::net::{self, Target};
 use crate::run_state::{Phase, Progress, RunState};
 use crate::stats::Stats;
+use crate::tls::{Connector, Handshake, Outgoing, TlsLayer};
 
 /// What a callback may touch besides its own connection.
 pub struct Cx<'a> {
@@ -43,7 +47,7 @@ impl Cx<'_> {
 
 /// One connection's protocol and scenario logic, driven by the loop.
 pub trait Behavior {
-    /// The TCP connection is up.
+    /// The TCP connection (and its TLS handshake, on a TLS target) is up.
     fn on_connected(&mut self, cx: &mut Cx<'_>) -> Result<(), Failure>;
     /// Bytes arrived; consume (drain) what can be used, leave any incomplete tail.
     fn on_input(&mut self, input: &mut Vec<u8>, cx: &mut Cx<'_>) -> Result<(), Failure>;
@@ -78,8 +82,11 @@ pub struct Plan {
     pub open_interval_ns: u64,
     /// Source addresses, used round-robin by global index; empty lets the kernel choose.
     pub local_addrs: Vec<IpAddr>,
-    /// Time from the TCP connect to the end of the scenario's handshake.
+    /// Time from the TCP connect to the end of the scenario's handshake (the TLS handshake
+    /// included).
     pub handshake_timeout_ns: u64,
+    /// TLS to the server (`wss://`, `https://`); `None` for plain TCP.
+    pub tls: Option<Connector>,
 }
 
 /// Most opens in one loop iteration, so events keep being served during a fast ramp.
@@ -92,12 +99,26 @@ const READ_CHUNK: usize = 64 * 1024;
 
 struct Conn<B> {
     stream: TcpStream,
+    /// The connection's TLS state on a TLS target; boxed, so a plain connection carries a null
+    /// pointer.
+    tls: Option<Box<TlsLayer>>,
     b: B,
     input: Vec<u8>,
-    tcp_up: bool,
+    link: Link,
     established: bool,
     started_ns: u64,
     armed: Option<u64>,
+}
+
+/// How far the transport got; the scenario's own handshake comes after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    /// The TCP connect is in progress.
+    Connecting,
+    /// TCP is up; the TLS handshake is in progress.
+    TlsHandshake,
+    /// Bytes flow: [`Behavior::on_connected`] was called.
+    Up,
 }
 
 /// Runs `plan` for `scenario` against `target` until the phase is [`Phase::Stop`]; returns what
@@ -197,6 +218,14 @@ impl<B: Behavior> Loop<B> {
             0 => None,
             n => plan.local_addrs.get((index % n as u64) as usize).copied(),
         };
+        let tls = match plan.tls.as_ref().map(Connector::connect).transpose() {
+            Ok(tls) => tls.map(Box::new),
+            Err(failure) => {
+                self.settled += 1;
+                failure.record(false, &mut self.stats);
+                return;
+            }
+        };
         let mut stream = match net::connect(target.addr, local) {
             Ok(s) => s,
             Err(e) => {
@@ -217,9 +246,10 @@ impl<B: Behavior> Loop<B> {
         }
         self.conns.insert(Conn {
             stream,
+            tls,
             b: scenario.conn(index, now),
             input: Vec::new(),
-            tcp_up: false,
+            link: Link::Connecting,
             established: false,
             started_ns: now.ns,
             armed: None,
@@ -236,29 +266,30 @@ impl<B: Behavior> Loop<B> {
             stats: &mut self.stats,
             run,
         };
-        let result = if !conn.tcp_up {
-            if !writable {
-                return;
+        let result = match conn.link {
+            Link::Up => match &mut conn.tls {
+                None => read_into(&mut conn.stream, &mut conn.input, &mut self.read_buf),
+                Some(tls) => tls.read_into(&mut conn.stream, &mut self.read_buf, &mut conn.input),
             }
-            match tcp_outcome(&conn.stream) {
-                TcpOutcome::Pending => return,
-                TcpOutcome::Failed(e) => Err(Failure::Connect(e.to_string())),
-                TcpOutcome::Up => {
-                    conn.tcp_up = true;
-                    conn.b.on_connected(&mut cx)
+            .and_then(|eof| conn.take_input(eof, &mut cx)),
+            Link::Connecting => {
+                if !writable {
+                    return;
+                }
+                match tcp_outcome(&conn.stream) {
+                    TcpOutcome::Pending => return,
+                    TcpOutcome::Failed(e) => Err(Failure::Connect(e.to_string())),
+                    TcpOutcome::Up if conn.tls.is_some() => {
+                        conn.link = Link::TlsHandshake;
+                        conn.tls_handshake(&mut self.read_buf, &mut cx)
+                    }
+                    TcpOutcome::Up => {
+                        conn.link = Link::Up;
+                        conn.b.on_connected(&mut cx)
+                    }
                 }
             }
-        } else {
-            read_into(&mut conn.stream, &mut conn.input, &mut self.read_buf).and_then(|eof| {
-                if !conn.input.is_empty() {
-                    conn.b.on_input(&mut conn.input, &mut cx)?;
-                }
-                if eof {
-                    Err(Failure::Closed("connection closed by the server".into()))
-                } else {
-                    Ok(())
-                }
-            })
+            Link::TlsHandshake => conn.tls_handshake(&mut self.read_buf, &mut cx),
         };
         self.after(key, now, run, result);
     }
@@ -277,10 +308,10 @@ impl<B: Behavior> Loop<B> {
                 self.stats
                     .note_connected(now.ns, micros_between(conn.started_ns, now.ns));
             }
-            if conn.tcp_up {
-                flush(&mut conn.stream, &mut conn.b)
-            } else {
-                Ok(())
+            match (conn.link, &mut conn.tls) {
+                (Link::Up, None) => flush(&mut conn.stream, &mut conn.b),
+                (Link::Up, Some(tls)) => tls.flush(&mut conn.stream, &mut Transmit(&mut conn.b)),
+                _ => Ok(()),
             }
         });
         if let Err(failure) = result {
@@ -380,6 +411,49 @@ impl<B: Behavior> Loop<B> {
         progress.settled.store(self.settled, Ordering::Relaxed);
         progress.completed.store(c.completed, Ordering::Relaxed);
         progress.errors.store(c.errors(), Ordering::Relaxed);
+    }
+}
+
+impl<B: Behavior> Conn<B> {
+    /// Hands what arrived to the behaviour; a server close (`eof`) then ends the connection.
+    fn take_input(&mut self, eof: bool, cx: &mut Cx<'_>) -> Result<(), Failure> {
+        if !self.input.is_empty() {
+            self.b.on_input(&mut self.input, cx)?;
+        }
+        if eof {
+            Err(Failure::Closed("connection closed by the server".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Advances the TLS handshake; once it completes, the behaviour hears that the connection
+    /// is up (and gets anything that came with the server's last handshake flight).
+    fn tls_handshake(&mut self, buf: &mut [u8], cx: &mut Cx<'_>) -> Result<(), Failure> {
+        let Some(tls) = &mut self.tls else {
+            return Ok(());
+        };
+        match tls.handshake(&mut self.stream, buf, &mut self.input)? {
+            Handshake::Pending => Ok(()),
+            Handshake::Done { eof } => {
+                self.link = Link::Up;
+                self.b.on_connected(cx)?;
+                self.take_input(eof, cx)
+            }
+        }
+    }
+}
+
+/// A behaviour's transmit queue, as the TLS layer takes it.
+struct Transmit<'a, B>(&'a mut B);
+
+impl<B: Behavior> Outgoing for Transmit<'_, B> {
+    fn pending(&self) -> Option<&[u8]> {
+        self.0.transmit()
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.0.advance_transmit(n);
     }
 }
 

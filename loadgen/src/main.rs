@@ -18,6 +18,7 @@ mod run_state;
 mod runner;
 mod scenario;
 mod stats;
+mod tls;
 mod ws_client;
 
 use std::process::ExitCode;
@@ -56,6 +57,11 @@ fn run(cli: &Cli) -> Result<u64, String> {
         return Ok(0);
     }
     let processes = procs::processes_needed(opts.connections, u64::from(opts.processes), limit);
+    if processes > 1 {
+        // Children would each fail on a bad URL or TLS option: say it once, here.
+        let target = net::parse_url(&opts.url)?;
+        runner::tls_connector(opts, &target)?;
+    }
     if processes > u64::from(opts.processes) {
         eprintln!(
             "volley-loadgen: {} connections exceed the open-file limit {limit} of one process; \

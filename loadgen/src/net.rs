@@ -15,19 +15,22 @@ pub struct Target {
     pub host: String,
     /// Path (and query) from the URL; `/` when it had none.
     pub path: String,
+    /// For `wss://` and `https://`: the host without port or brackets, the name (DNS name or IP
+    /// address) sent as SNI and checked against the server's certificate. `None`: plain TCP.
+    pub tls_name: Option<String>,
 }
 
-/// Parses `ws://host:port/path`, `http://...` (or `wss`/`https`, refused: no TLS) and resolves
-/// the host. The port defaults to 80.
+/// Parses `ws://host:port/path`, `http://...`, `wss://...` or `https://...` (TLS) and resolves
+/// the host. The port defaults to 80, or 443 with TLS.
 pub fn parse_url(url: &str) -> Result<Target, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url:?}: expected ws://host:port/path"))?;
-    match scheme.to_ascii_lowercase().as_str() {
-        "ws" | "http" => {}
-        "wss" | "https" => return Err(format!("{url:?}: TLS is not supported")),
+    let (tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "http" => (false, 80),
+        "wss" | "https" => (true, 443),
         other => return Err(format!("{url:?}: unknown scheme {other:?}")),
-    }
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, "/"),
@@ -35,13 +38,20 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     if authority.is_empty() {
         return Err(format!("{url:?}: no host"));
     }
-    let with_port = if authority.rsplit_once(':').is_some_and(|(h, p)| {
+    let with_explicit_port = authority.rsplit_once(':').filter(|(h, p)| {
         !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':')
-    }) {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
+    });
+    let (host, with_port) = match with_explicit_port {
+        Some((host, _)) => (host, authority.to_owned()),
+        None => (authority, format!("{authority}:{default_port}")),
     };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err(format!("{url:?}: no host"));
+    }
     let addr = with_port
         .to_socket_addrs()
         .map_err(|e| format!("{url:?}: cannot resolve {with_port}: {e}"))?
@@ -51,6 +61,7 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
         addr,
         host: authority.to_owned(),
         path: path.to_owned(),
+        tls_name: tls.then(|| host.to_owned()),
     })
 }
 
@@ -113,6 +124,42 @@ mod tests {
         assert_eq!(t.addr, "[::1]:9000".parse().unwrap());
         assert_eq!(t.host, "[::1]:9000");
         assert_eq!(parse_url("ws://localhost:1/").unwrap().addr.port(), 1);
+        assert_eq!(parse_url("http://127.0.0.1").unwrap().addr.port(), 80);
+        assert_eq!(parse_url("ws://127.0.0.1:3000/").unwrap().tls_name, None);
+    }
+
+    #[test]
+    fn parses_tls_urls() {
+        let t = parse_url("wss://127.0.0.1:8443/echo").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(
+            (t.host.as_str(), t.path.as_str()),
+            ("127.0.0.1:8443", "/echo")
+        );
+        assert_eq!(t.tls_name.as_deref(), Some("127.0.0.1"));
+        // No port: 443 for wss and https (80 stays the plain default).
+        let t = parse_url("wss://127.0.0.1/").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:443".parse().unwrap());
+        assert_eq!(
+            t.host, "127.0.0.1",
+            "the Host header keeps the URL's spelling"
+        );
+        let t = parse_url("HTTPS://localhost").unwrap();
+        assert_eq!((t.addr.port(), t.path.as_str()), (443, "/"));
+        assert_eq!(t.tls_name.as_deref(), Some("localhost"));
+        let t = parse_url("https://localhost:40443").unwrap();
+        assert_eq!(t.addr.port(), 40443);
+        assert_eq!(t.tls_name.as_deref(), Some("localhost"));
+        // IPv6: the brackets belong to the URL, not to the name.
+        let t = parse_url("wss://[::1]:9443/").unwrap();
+        assert_eq!(t.addr, "[::1]:9443".parse().unwrap());
+        assert_eq!(
+            (t.host.as_str(), t.tls_name.as_deref()),
+            ("[::1]:9443", Some("::1"))
+        );
+        let t = parse_url("https://[::1]/x").unwrap();
+        assert_eq!(t.addr, "[::1]:443".parse().unwrap());
+        assert_eq!(t.tls_name.as_deref(), Some("::1"));
     }
 
     #[test]
@@ -120,7 +167,8 @@ mod tests {
         assert!(parse_url("127.0.0.1:3000")
             .unwrap_err()
             .contains("expected ws://"));
-        assert!(parse_url("wss://h:1/").unwrap_err().contains("TLS"));
+        assert!(parse_url("wss:///x").unwrap_err().contains("no host"));
+        assert!(parse_url("https://:443/").unwrap_err().contains("no host"));
         assert!(parse_url("ftp://h:1/").unwrap_err().contains("scheme"));
         assert!(parse_url("ws:///x").unwrap_err().contains("no host"));
     }

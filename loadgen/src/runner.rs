@@ -21,6 +21,7 @@ use crate::scenario::hold::Hold;
 use crate::scenario::ws_echo::WsEcho;
 use crate::scenario::Settings;
 use crate::stats::Stats;
+use crate::tls::{self, Connector};
 
 /// How the measurement window is agreed.
 pub enum Start {
@@ -68,6 +69,17 @@ pub fn settings(opts: &Opts) -> Result<Settings, String> {
     })
 }
 
+/// The TLS connector for `opts` (`None` for a plain URL), or why the URL and the TLS options do
+/// not go together, or why the CA file cannot be used.
+pub fn tls_connector(opts: &Opts, target: &Target) -> Result<Option<Connector>, String> {
+    tls::for_target(
+        &opts.url,
+        target.tls_name.as_deref(),
+        opts.tls_ca.as_deref(),
+        opts.tls_insecure,
+    )
+}
+
 /// Runs `command`'s connections in `range` in this process. `server_pid` is sampled at the start
 /// and end of the window (a parent passes `None` and samples itself).
 pub fn run(
@@ -79,19 +91,29 @@ pub fn run(
     let opts = command.opts();
     let s = Arc::new(settings(opts)?);
     let target = s.target.clone();
+    let tls = tls_connector(opts, &target)?;
     let stats = match command {
-        Command::WsEcho(_) => drive(WsEcho(s), &target, command, range, start, server_pid),
-        Command::Echo(_) => drive(Echo::new(s), &target, command, range, start, server_pid),
+        Command::WsEcho(_) => drive(WsEcho(s), &target, tls, command, range, start, server_pid),
+        Command::Echo(_) => drive(
+            Echo::new(s),
+            &target,
+            tls,
+            command,
+            range,
+            start,
+            server_pid,
+        ),
         Command::Broadcast(_) => drive(
             Broadcast::new(s),
             &target,
+            tls,
             command,
             range,
             start,
             server_pid,
         ),
         Command::Connect(_) | Command::Idle(_) => {
-            drive(Hold(s), &target, command, range, start, server_pid)
+            drive(Hold(s), &target, tls, command, range, start, server_pid)
         }
     }?;
     Ok(RunResult {
@@ -111,6 +133,7 @@ pub fn run(
 fn drive<S: Scenario + 'static>(
     scenario: S,
     target: &Target,
+    tls: Option<Connector>,
     command: &Command,
     range: ChildRange,
     start: Start,
@@ -141,6 +164,7 @@ fn drive<S: Scenario + 'static>(
             open_interval_ns,
             local_addrs: opts.local_addrs.clone(),
             handshake_timeout_ns: secs_to_ns(opts.handshake_timeout),
+            tls: tls.clone(),
         };
         let p = Arc::new(Progress::default());
         progress.push(Arc::clone(&p));

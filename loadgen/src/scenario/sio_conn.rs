@@ -134,6 +134,7 @@ mod tests {
                 addr: "127.0.0.1:1".parse().unwrap(),
                 host: "127.0.0.1:1".into(),
                 path: "/".into(),
+                tls_name: None,
             },
             sio: ConnectOptions::default(),
             nsp: "/".into(),
