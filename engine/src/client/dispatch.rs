@@ -1,34 +1,15 @@
 //! What the client thread does with user commands and connection events: namespace state,
 //! handler calls, the emit buffer and ack bookkeeping.
 
-use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use super::handle::{ConnectErrorInfo, Event, Socket};
+use super::errors::{AckError, ConnectErrorInfo};
+use super::handle::{Command, Event, PendingEmit, Socket};
+use super::namespace::Namespace;
 use super::payload::Payload;
-use super::shared::{
-    Command, ConnectErrorHandler, ConnectHandler, DisconnectHandler, EventHandler, Handler,
-    PendingEmit,
-};
 use super::worker::Worker;
-use super::{AckError, ClientConn, ClientEvent, DisconnectReason};
+use super::{ClientConn, ClientEvent, DisconnectReason};
 use crate::proto::eio::Transport;
-
-/// One namespace as the client thread sees it.
-#[derive(Default)]
-pub(super) struct Namespace {
-    /// Wanted: connect it whenever the connection opens.
-    pub active: bool,
-    auth: Option<Vec<u8>>,
-    connected: bool,
-    /// Emits made while not connected, oldest first.
-    buffer: VecDeque<PendingEmit>,
-    events: HashMap<String, Vec<EventHandler>>,
-    any: Vec<EventHandler>,
-    connect: Vec<ConnectHandler>,
-    disconnect: Vec<DisconnectHandler>,
-    connect_error: Vec<ConnectErrorHandler>,
-}
 
 impl Worker {
     fn namespace(&mut self, nsp: &str) -> &mut Namespace {
@@ -53,16 +34,7 @@ impl Worker {
                     conn.ack(&nsp, id, payload.json(), payload.attachments());
                 }
             }
-            Command::On { nsp, handler } => {
-                let ns = self.namespace(&nsp);
-                match handler {
-                    Handler::Event(name, f) => ns.events.entry(name).or_default().push(f),
-                    Handler::Any(f) => ns.any.push(f),
-                    Handler::Connect(f) => ns.connect.push(f),
-                    Handler::Disconnect(f) => ns.disconnect.push(f),
-                    Handler::ConnectError(f) => ns.connect_error.push(f),
-                }
-            }
+            Command::On { nsp, handler } => self.namespace(&nsp).add_handler(handler),
             Command::Close => self.close_all(),
         }
     }
@@ -177,9 +149,7 @@ impl Worker {
                 let socket = self.socket(&nsp);
                 let ns = self.namespace(&nsp);
                 ns.active = false;
-                for f in &mut ns.connect_error {
-                    f(&socket, &info);
-                }
+                ns.on_connect_error(&socket, &info);
                 self.close_if_unwanted();
             }
             ClientEvent::Event {
@@ -194,15 +164,7 @@ impl Worker {
                     return;
                 };
                 let args = Payload::from_json_array(args_json, attachments);
-                let event = Event::new(name, args, ack_id, socket);
-                for f in &mut ns.any {
-                    f(&event);
-                }
-                if let Some(handlers) = ns.events.get_mut(event.name()) {
-                    for f in handlers {
-                        f(&event);
-                    }
-                }
+                ns.on_event(&Event::new(name, args, ack_id, socket));
             }
             ClientEvent::Ack {
                 id,
@@ -284,9 +246,7 @@ impl Worker {
             self.send_emit(emit);
         }
         let socket = self.socket(nsp);
-        for f in &mut self.namespace(nsp).connect {
-            f(&socket);
-        }
+        self.namespace(nsp).on_connect(&socket);
     }
 
     /// A connected namespace went down: update the shared view, fail acks that can no longer
@@ -307,9 +267,7 @@ impl Worker {
             callback(Err(AckError::Disconnected));
         }
         let socket = self.socket(nsp);
-        for f in &mut self.namespace(nsp).disconnect {
-            f(&socket, reason);
-        }
+        self.namespace(nsp).on_disconnect(&socket, reason);
     }
 
     fn close_all(&mut self) {

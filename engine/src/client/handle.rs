@@ -1,101 +1,22 @@
-//! The public face of the threaded client: [`Client`], its builder, and the `Send + Clone`
-//! handles ([`ClientHandle`], [`Socket`]) that talk to the client thread.
+//! The `Send + Clone` handles on the client thread ([`ClientHandle`], [`Socket`]), the [`Event`]
+//! handlers receive, and the [`Command`]s the handles send the thread. One file because these
+//! types contain one another (a socket holds its client's command channel; a command carries
+//! handlers that take sockets and events); everything below them (errors, shared state,
+//! payloads) is imported, nothing above.
 
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::options::{ClientOptions, UrlError};
+use super::errors::{AckError, ConnectErrorInfo, EmitError};
 use super::payload::Payload;
-use super::shared::{Command, Handler, PendingAck, PendingEmit, Shared, SharedRef};
-use super::worker::{Callbacks, Worker};
-use super::{ClientError, DisconnectReason};
+use super::shared::{AckCallback, NamespaceView, PendingAck, Shared, SharedRef};
+use super::DisconnectReason;
 use crate::proto::eio::Transport;
 use crate::proto::sio;
-
-/// Why an ack callback got no answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AckError {
-    /// No answer within the timeout given to [`Socket::emit_with_ack`].
-    Timeout,
-    /// The namespace disconnected after the emit was sent, so no answer can come.
-    Disconnected,
-    /// The client was closed.
-    Closed,
-}
-
-impl fmt::Display for AckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Timeout => "ack timed out",
-            Self::Disconnected => "disconnected before the ack arrived",
-            Self::Closed => "client closed",
-        })
-    }
-}
-
-impl std::error::Error for AckError {}
-
-/// Why an emit (or a namespace connect) was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmitError {
-    /// The namespace is not connected and the buffer holds
-    /// [`ClientOptions::max_buffered_emits`] emits already.
-    BufferFull,
-    /// The client was closed.
-    Closed,
-    /// The event name is reserved (`connect`, `disconnect`, ...; see
-    /// [`is_reserved_event`](crate::proto::sio::is_reserved_event)).
-    ReservedEvent,
-    /// The auth payload is not a JSON object.
-    InvalidAuth,
-}
-
-impl fmt::Display for EmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::BufferFull => "emit buffer full while disconnected",
-            Self::Closed => "client closed",
-            Self::ReservedEvent => "reserved event name",
-            Self::InvalidAuth => "auth must be a JSON object",
-        })
-    }
-}
-
-impl std::error::Error for EmitError {}
-
-/// Why [`ClientBuilder::connect`] failed.
-#[derive(Debug)]
-pub enum StartError {
-    /// The URL is not usable.
-    Url(UrlError),
-    /// The event loop or thread could not be created.
-    Io(std::io::Error),
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Url(e) => e.fmt(f),
-            Self::Io(e) => write!(f, "cannot start the client thread: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-/// The server refused a namespace connection.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConnectErrorInfo {
-    /// The error message.
-    pub message: String,
-    /// The error's `data`, if any.
-    pub data: Option<serde_json::Value>,
-}
 
 /// An event from the server, as handlers see it.
 pub struct Event {
@@ -182,6 +103,19 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// A handle on a client thread that reads `tx` and is woken by `waker`; emits made while
+    /// their namespace is disconnected are buffered up to `max_buffered`.
+    pub(super) fn new(tx: Sender<Command>, waker: Arc<mio::Waker>, max_buffered: usize) -> Self {
+        Self {
+            inner: Arc::new(HandleInner {
+                tx,
+                waker,
+                shared: Arc::default(),
+                max_buffered,
+            }),
+        }
+    }
+
     fn send(&self, command: Command) -> Result<(), EmitError> {
         self.inner.tx.send(command).map_err(|_| EmitError::Closed)?;
         // A failed wake means the loop is gone; the channel send above already told us.
@@ -225,141 +159,6 @@ impl ClientHandle {
     }
 }
 
-/// Configures and starts a [`Client`].
-pub struct ClientBuilder {
-    options: ClientOptions,
-    hooks: Callbacks,
-}
-
-impl ClientBuilder {
-    /// Called each time the Engine.IO connection opens.
-    pub fn on_open(mut self, f: impl FnMut() + Send + 'static) -> Self {
-        self.hooks.open = Some(Box::new(f));
-        self
-    }
-
-    /// Called each time the connection ends, with the reason.
-    pub fn on_close(mut self, f: impl FnMut(DisconnectReason) + Send + 'static) -> Self {
-        self.hooks.close = Some(Box::new(f));
-        self
-    }
-
-    /// Called before each reconnection attempt with its number (from 1).
-    pub fn on_reconnect_attempt(mut self, f: impl FnMut(u32) + Send + 'static) -> Self {
-        self.hooks.reconnect_attempt = Some(Box::new(f));
-        self
-    }
-
-    /// Called when a reconnection attempt failed, with the reason.
-    pub fn on_reconnect_error(mut self, f: impl FnMut(DisconnectReason) + Send + 'static) -> Self {
-        self.hooks.reconnect_error = Some(Box::new(f));
-        self
-    }
-
-    /// Called when a reconnection succeeded, with the number of attempts it took.
-    pub fn on_reconnect(mut self, f: impl FnMut(u32) + Send + 'static) -> Self {
-        self.hooks.reconnect = Some(Box::new(f));
-        self
-    }
-
-    /// Called when the server's bytes broke the protocol (a malformed packet, a bad HTTP
-    /// response, ...), with the typed error, just before the connection closes (`on_close`)
-    /// and reconnection starts.
-    pub fn on_error(mut self, f: impl FnMut(&ClientError) + Send + 'static) -> Self {
-        self.hooks.error = Some(Box::new(f));
-        self
-    }
-
-    /// Called when `reconnection_attempts` ran out.
-    pub fn on_reconnect_failed(mut self, f: impl FnMut() + Send + 'static) -> Self {
-        self.hooks.reconnect_failed = Some(Box::new(f));
-        self
-    }
-
-    /// Starts the client thread. The connection opens when the first namespace connects.
-    pub fn connect(self) -> Result<Client, StartError> {
-        let host = self.options.authority().map_err(StartError::Url)?;
-        let poll = mio::Poll::new().map_err(StartError::Io)?;
-        let waker =
-            mio::Waker::new(poll.registry(), super::worker::WAKER).map_err(StartError::Io)?;
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let handle = ClientHandle {
-            inner: Arc::new(HandleInner {
-                tx,
-                waker: Arc::new(waker),
-                shared: Arc::default(),
-                max_buffered: self.options.max_buffered_emits,
-            }),
-        };
-        let worker = Worker::new(poll, rx, handle.clone(), self.options, host, self.hooks);
-        let thread = thread::Builder::new()
-            .name("volley-client".to_owned())
-            .spawn(move || worker.run())
-            .map_err(StartError::Io)?;
-        Ok(Client {
-            handle,
-            thread: Some(thread),
-        })
-    }
-}
-
-/// A Socket.IO client: one Engine.IO session (WebSocket, polling, or polling upgraded; see
-/// [`ClientOptions::transport`]) on a background thread with
-/// its own mio loop, namespaces multiplexed on it, automatic reconnection.
-///
-/// Dropping it closes the client and joins its thread (unless dropped on that thread).
-pub struct Client {
-    handle: ClientHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Client {
-    /// A builder for `options`.
-    pub fn builder(options: ClientOptions) -> ClientBuilder {
-        ClientBuilder {
-            options,
-            hooks: Callbacks::default(),
-        }
-    }
-
-    /// Starts a client with default options for `url` (e.g. `"http://127.0.0.1:3000"`).
-    pub fn connect(url: &str) -> Result<Client, StartError> {
-        Self::builder(ClientOptions::new(url)).connect()
-    }
-
-    /// A `Send + Clone` handle for other threads.
-    pub fn handle(&self) -> ClientHandle {
-        self.handle.clone()
-    }
-
-    /// See [`ClientHandle::socket`].
-    pub fn socket(&self, nsp: &str) -> Socket {
-        self.handle.socket(nsp)
-    }
-
-    /// Closes the client (see [`ClientHandle::close`]) and waits for its thread.
-    pub fn close(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.handle.close();
-        if let Some(thread) = self.thread.take() {
-            // Joining from the client thread itself (a handler dropped the client) would wait
-            // for ever; that thread ends by itself once it has processed the close.
-            if thread::current().id() != thread.thread().id() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
 /// One namespace on a client's connection (the JS client's `Socket`). `Send + Clone`.
 #[derive(Clone)]
 pub struct Socket {
@@ -394,7 +193,7 @@ impl Socket {
         self.view(|v| v.sid.clone())
     }
 
-    fn view<T: Default>(&self, f: impl FnOnce(&super::shared::NamespaceView) -> T) -> T {
+    fn view<T: Default>(&self, f: impl FnOnce(&NamespaceView) -> T) -> T {
         self.handle
             .inner
             .shared
@@ -469,7 +268,8 @@ impl Socket {
     }
 
     /// Emits `event`. While the namespace is not connected the emit is buffered and sent after
-    /// (re)connecting, up to [`ClientOptions::max_buffered_emits`].
+    /// (re)connecting, up to
+    /// [`ClientOptions::max_buffered_emits`](super::ClientOptions::max_buffered_emits).
     pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
         self.submit(event, payload, false, None).map(|_| ())
     }
@@ -513,7 +313,7 @@ impl Socket {
         event: &str,
         payload: Payload,
         volatile: bool,
-        ack: Option<(Option<Duration>, super::shared::AckCallback)>,
+        ack: Option<(Option<Duration>, AckCallback)>,
     ) -> Result<Option<Option<u64>>, EmitError> {
         if sio::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent);
@@ -565,4 +365,54 @@ impl Socket {
         }))?;
         Ok(Some(ack_id))
     }
+}
+
+/// Handler of an event (by name or catch-all).
+pub(super) type EventHandler = Box<dyn FnMut(&Event) + Send>;
+/// Handler of a namespace connection.
+pub(super) type ConnectHandler = Box<dyn FnMut(&Socket) + Send>;
+/// Handler of a namespace disconnection.
+pub(super) type DisconnectHandler = Box<dyn FnMut(&Socket, DisconnectReason) + Send>;
+/// Handler of a refused namespace connection.
+pub(super) type ConnectErrorHandler = Box<dyn FnMut(&Socket, &ConnectErrorInfo) + Send>;
+
+/// A handler registration.
+pub(super) enum Handler {
+    Event(String, EventHandler),
+    Any(EventHandler),
+    Connect(ConnectHandler),
+    Disconnect(DisconnectHandler),
+    ConnectError(ConnectErrorHandler),
+}
+
+/// What a handle asks the client thread to do.
+pub(super) enum Command {
+    /// Connect (or reconnect) namespace `nsp` with this auth object.
+    Connect { nsp: String, auth: Option<Vec<u8>> },
+    /// Leave namespace `nsp` (`"io client disconnect"`).
+    Disconnect { nsp: String },
+    /// Emit; `counted` when the emit was counted in `buffered` by the handle.
+    Emit(PendingEmit),
+    /// Answer the server's event `id` on `nsp`.
+    Ack {
+        nsp: String,
+        id: u64,
+        payload: Payload,
+    },
+    /// Add a handler for namespace `nsp`.
+    On { nsp: String, handler: Handler },
+    /// Close everything and end the thread.
+    Close,
+}
+
+/// An emit on its way to the wire.
+pub(super) struct PendingEmit {
+    pub nsp: String,
+    pub event: String,
+    pub payload: Payload,
+    pub ack_id: Option<u64>,
+    pub volatile: bool,
+    /// Counted in [`SharedState::buffered`](super::shared::SharedState::buffered) by the
+    /// handle, because the namespace looked disconnected when it was made.
+    pub counted: bool,
 }

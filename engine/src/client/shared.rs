@@ -1,67 +1,18 @@
-//! State shared between the user's handles and the client thread, and the commands they send
-//! it. Handles only lock briefly; handlers never run under the lock.
+//! State shared between the user's handles and the client thread: pending acks and their
+//! deadlines, per-namespace views, the emit buffer's count. Handles only lock briefly; handlers
+//! never run under the lock.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::handle::{ConnectErrorInfo, Event, Socket};
+use super::errors::AckError;
 use super::payload::Payload;
-use super::{AckError, DisconnectReason};
 use crate::proto::eio::Transport;
 
-/// Handler of an event (by name or catch-all).
-pub(super) type EventHandler = Box<dyn FnMut(&Event) + Send>;
-/// Handler of a namespace connection.
-pub(super) type ConnectHandler = Box<dyn FnMut(&Socket) + Send>;
-/// Handler of a namespace disconnection.
-pub(super) type DisconnectHandler = Box<dyn FnMut(&Socket, DisconnectReason) + Send>;
-/// Handler of a refused namespace connection.
-pub(super) type ConnectErrorHandler = Box<dyn FnMut(&Socket, &ConnectErrorInfo) + Send>;
 /// Callback of an emit with ack.
 pub(super) type AckCallback = Box<dyn FnOnce(Result<Payload, AckError>) + Send>;
-
-/// A handler registration.
-pub(super) enum Handler {
-    Event(String, EventHandler),
-    Any(EventHandler),
-    Connect(ConnectHandler),
-    Disconnect(DisconnectHandler),
-    ConnectError(ConnectErrorHandler),
-}
-
-/// What a handle asks the client thread to do.
-pub(super) enum Command {
-    /// Connect (or reconnect) namespace `nsp` with this auth object.
-    Connect { nsp: String, auth: Option<Vec<u8>> },
-    /// Leave namespace `nsp` (`"io client disconnect"`).
-    Disconnect { nsp: String },
-    /// Emit; `counted` when the emit was counted in `buffered` by the handle.
-    Emit(PendingEmit),
-    /// Answer the server's event `id` on `nsp`.
-    Ack {
-        nsp: String,
-        id: u64,
-        payload: Payload,
-    },
-    /// Add a handler for namespace `nsp`.
-    On { nsp: String, handler: Handler },
-    /// Close everything and end the thread.
-    Close,
-}
-
-/// An emit on its way to the wire.
-pub(super) struct PendingEmit {
-    pub nsp: String,
-    pub event: String,
-    pub payload: Payload,
-    pub ack_id: Option<u64>,
-    pub volatile: bool,
-    /// Counted in [`SharedState::buffered`] by the handle, because the namespace looked
-    /// disconnected when it was made.
-    pub counted: bool,
-}
 
 /// An ack callback waiting for the server's answer.
 pub(super) struct PendingAck {

@@ -12,11 +12,12 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::backoff::Backoff;
-use super::handle::ClientHandle;
+use super::errors::AckError;
+use super::handle::{ClientHandle, Command};
+use super::namespace::Namespace;
 use super::options::ClientOptions;
 use super::rng::Rng;
-use super::shared::Command;
-use super::{AckError, ClientConn, ClientError, DisconnectReason, Lane, LaneCommand};
+use super::{ClientConn, ClientError, DisconnectReason, Lane, LaneCommand};
 
 /// The token of the loop's waker; connections use 1, 2, ... so events of a dropped socket
 /// never reach its successor.
@@ -69,7 +70,7 @@ pub(super) struct Worker {
     pub callbacks: Callbacks,
     pub link: Option<Link>,
     next_token: usize,
-    pub namespaces: HashMap<String, super::dispatch::Namespace>,
+    pub namespaces: HashMap<String, Namespace>,
     backoff: Backoff,
     rng: Rng,
     reconnect_at: Option<Instant>,
