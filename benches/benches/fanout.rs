@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use volley::bench_internals::OutQueue;
 use volley::proto::ws::OpCode;
-use volley::runtime::outq::OutQueue;
 use volley::server::encode_ws_frame;
 
 const QUEUES: usize = 10_000;

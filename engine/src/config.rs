@@ -360,6 +360,93 @@ impl Default for Config {
     }
 }
 
+/// The part of [`Config`] the runtime reads (listeners, workers, backend, HTTP and write-queue
+/// limits, timeouts of connections, TLS): the runtime knows nothing of Engine.IO or Socket.IO,
+/// and neither does its configuration. Made from a [`Config`] with `RuntimeConfig::from`; each
+/// field is the one of the same name there, with its default.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RuntimeConfig {
+    /// [`Config::listen`].
+    pub listen: Listen,
+    /// [`Config::workers`].
+    pub workers: usize,
+    /// [`Config::pin_cores`].
+    pub pin_cores: bool,
+    /// [`Config::first_core`].
+    pub first_core: usize,
+    /// [`Config::backend`].
+    pub backend: Backend,
+    /// [`Config::uring_direct`].
+    pub uring_direct: bool,
+    /// [`Config::uring_batch`].
+    pub uring_batch: Duration,
+    /// [`Config::accept`].
+    pub accept: AcceptMode,
+    /// [`Config::max_payload`]: the largest WebSocket message.
+    pub max_payload: usize,
+    /// [`Config::handshake_timeout`].
+    pub handshake_timeout: Duration,
+    /// [`Config::max_header_bytes`].
+    pub max_header_bytes: usize,
+    /// [`Config::max_headers`].
+    pub max_headers: usize,
+    /// [`Config::max_buffered`].
+    pub max_buffered: usize,
+    /// [`Config::close_timeout`].
+    pub close_timeout: Duration,
+    /// [`Config::shutdown_timeout`].
+    pub shutdown_timeout: Duration,
+    /// [`Config::max_connections`].
+    pub max_connections: usize,
+    /// [`Config::tls_cert`].
+    pub tls_cert: Option<PathBuf>,
+    /// [`Config::tls_key`].
+    pub tls_key: Option<PathBuf>,
+    /// [`Config::tls_config`].
+    #[cfg(feature = "tls")]
+    pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig::from(&Config::default())
+    }
+}
+
+impl From<&Config> for RuntimeConfig {
+    fn from(c: &Config) -> Self {
+        RuntimeConfig {
+            listen: c.listen.clone(),
+            workers: c.workers,
+            pin_cores: c.pin_cores,
+            first_core: c.first_core,
+            backend: c.backend,
+            uring_direct: c.uring_direct,
+            uring_batch: c.uring_batch,
+            accept: c.accept,
+            max_payload: c.max_payload,
+            handshake_timeout: c.handshake_timeout,
+            max_header_bytes: c.max_header_bytes,
+            max_headers: c.max_headers,
+            max_buffered: c.max_buffered,
+            close_timeout: c.close_timeout,
+            shutdown_timeout: c.shutdown_timeout,
+            max_connections: c.max_connections,
+            tls_cert: c.tls_cert.clone(),
+            tls_key: c.tls_key.clone(),
+            #[cfg(feature = "tls")]
+            tls_config: c.tls_config.clone(),
+        }
+    }
+}
+
+impl From<Config> for RuntimeConfig {
+    fn from(c: Config) -> Self {
+        RuntimeConfig::from(&c)
+    }
+}
+
 /// A `VOLLEY_*` variable that is set but cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

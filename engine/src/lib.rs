@@ -11,6 +11,13 @@ pub mod proto;
 pub mod runtime;
 pub mod server;
 
+/// Not API: the runtime's write queue, which the fan-out benchmark (`benches/benches/fanout.rs`)
+/// measures directly.
+#[doc(hidden)]
+pub mod bench_internals {
+    pub use crate::runtime::outq::OutQueue;
+}
+
 /// The TLS library behind the `tls` feature, for [`server::ServerBuilder::tls_config`] and
 /// [`server::HandedConnection::tls`].
 #[cfg(feature = "tls")]

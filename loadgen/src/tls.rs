@@ -1,4 +1,4 @@
-//! TLS for `wss://` and `https://` targets (rustls with its `ring` provider): the client
+//! TLS for `wss://` and `https://` targets (rustls with its default provider, aws-lc-rs): the client
 //! configuration built from `--tls-ca` or `--tls-insecure`, and the layer each TLS connection
 //! puts between its non-blocking socket and the plaintext the protocol code reads and writes.
 //!
@@ -19,9 +19,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
-use rustls::crypto::{
-    ring, verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms,
-};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
@@ -90,7 +88,7 @@ impl Connector {
     pub fn new(server_name: &str, trust: Trust<'_>) -> Result<Self, String> {
         let name = ServerName::try_from(server_name.to_owned())
             .map_err(|e| format!("{server_name:?} cannot be a TLS server name: {e}"))?;
-        let provider = Arc::new(ring_provider());
+        let provider = Arc::new(provider());
         let algorithms = provider.signature_verification_algorithms;
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -119,12 +117,11 @@ impl Connector {
     }
 }
 
-/// rustls's provider on *ring*. rustls 0.23.48 deprecates it for lacking post-quantum key
-/// exchange; the hybrid groups would only change what the handshakes cost, not the echo path
-/// this client measures, and *ring* builds without a C toolchain beyond `cc`.
-#[allow(deprecated)]
-pub fn ring_provider() -> rustls::crypto::CryptoProvider {
-    ring::default_provider()
+/// rustls's default provider, aws-lc-rs, as the server uses (ring's is deprecated in rustls
+/// 0.23.48 for lacking post-quantum key exchange). Named explicitly, so a build that also has
+/// another provider compiled in still works.
+pub fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
 }
 
 /// Reads every certificate of a PEM file into a root store.

@@ -73,8 +73,8 @@ fn listen() -> TcpListener {
 
 /// Starts the TLS WebSocket echo server; its URL.
 fn wss_echo_server(pki: &Pki) -> String {
-    #[allow(deprecated)] // the provider the load generator uses (see src/tls.rs)
-    let provider = rustls::crypto::ring::default_provider();
+    // The provider the load generator uses (see src/tls.rs).
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
     let config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -6,17 +6,20 @@
 //! - `uring`: io_uring setup (probing, rings, provided buffers, `user_data` encoding);
 //! - `conn`: one connection's state; `sock`: its socket (a descriptor or a direct one); `outq`:
 //!   its write queue (send / writev on epoll, send / sendmsg on io_uring);
-//! - `timer`: the hashed timer wheel; `handle`: cross-thread mailboxes;
+//! - `tls`: TLS on a connection's byte stream (the `tls` feature);
+//! - `timer`: the hashed timer wheel; `mailbox`: cross-thread mailboxes;
 //! - `listener`: each worker's listening sockets; `signal`: SIGTERM/SIGINT for servers.
+//!
+//! `outq` and `timer` are the runtime's own: services see a [`TimerKey`] and [`Cx`]'s methods.
 
 mod conn;
-mod handle;
 pub mod listener;
-pub mod outq;
+mod mailbox;
+pub(crate) mod outq;
 mod service;
 pub mod signal;
 mod sock;
-pub mod timer;
+pub(crate) mod timer;
 mod tls;
 mod uring;
 mod worker;
@@ -31,11 +34,14 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 pub use conn::ConnId;
-pub use handle::Peers;
+pub use mailbox::Peers;
 pub use service::{Action, CloseReason, Cx, Detached, Service};
+pub use timer::TimerKey;
 
-use crate::config::{AcceptMode, Backend, Config};
-use handle::{Envelope, Waker};
+use crate::config::{AcceptMode, Backend, RuntimeConfig};
+use mailbox::{Envelope, Waker};
+#[cfg(test)]
+pub(crate) use worker::sim::{Sim, SimConn};
 use worker::{EpollIo, UringIo, Worker, WorkerCtx};
 
 /// Connection counters shared by every worker of a runtime.
@@ -116,14 +122,14 @@ impl<S: Service> Runtime<S> {
     /// (old kernel, `io_uring_setup` refused, an opcode missing), a `tracing` warning says so and
     /// the runtime uses epoll; [`Runtime::backend`] tells which one runs. `VOLLEY_URING_DIRECT`
     /// overrides `config.uring_direct` the same way.
-    pub fn start(config: Config, service: Arc<S>) -> io::Result<Self> {
-        Self::start_on(config, Vec::new(), service)
+    pub fn start(config: impl Into<RuntimeConfig>, service: Arc<S>) -> io::Result<Self> {
+        Self::start_on(config.into(), Vec::new(), service)
     }
 
     /// [`Runtime::start`] serving `listeners` (already bound and listening) instead of
     /// `config.listen` when there are any; each worker accepts on its own duplicate of each.
     pub fn start_on(
-        mut config: Config,
+        mut config: RuntimeConfig,
         listeners: Vec<TcpListener>,
         service: Arc<S>,
     ) -> io::Result<Self> {
@@ -144,7 +150,7 @@ impl<S: Service> Runtime<S> {
 
     /// [`Runtime::start_on`] with the backend already chosen.
     fn launch(
-        config: Config,
+        config: RuntimeConfig,
         given: Vec<TcpListener>,
         service: Arc<S>,
         backend: Backend,

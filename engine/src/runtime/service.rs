@@ -8,9 +8,9 @@ use bytes::Bytes;
 use slab::Slab;
 
 use super::conn::{Conn, ConnId, Phase};
-use super::handle::Peers;
+use super::mailbox::Peers;
 use super::timer::{TimerKey, TimerWheel};
-use crate::config::Config;
+use crate::config::RuntimeConfig;
 use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{self, CloseCode, OpCode, WsError};
 
@@ -187,7 +187,7 @@ pub(crate) struct TimerEntry<T> {
 pub struct Cx<'a, S: Service> {
     pub(crate) worker: u16,
     pub(crate) now: Instant,
-    pub(crate) config: &'a Config,
+    pub(crate) config: &'a RuntimeConfig,
     pub(crate) conns: &'a mut Slab<Conn>,
     pub(crate) timers: &'a mut TimerWheel<TimerEntry<S::Timer>>,
     pub(crate) dirty: &'a mut Vec<usize>,
@@ -212,7 +212,7 @@ impl<'a, S: Service> Cx<'a, S> {
     }
 
     /// The server's configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &RuntimeConfig {
         self.config
     }
 

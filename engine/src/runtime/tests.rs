@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{uring, Action, CloseReason, ConnId, Cx, Runtime, Service};
-use crate::config::{AcceptMode, Backend, Config};
+use crate::config::{AcceptMode, Backend, RuntimeConfig};
 use crate::proto::http::{self, BodyKind, HttpError, Request};
 use crate::proto::ws::{self, OpCode};
 
@@ -103,11 +103,11 @@ impl Service for Echo {
 }
 
 fn start(backend: Backend, workers: usize) -> (Runtime<Echo>, Arc<Echo>) {
-    let config = Config {
+    let config = RuntimeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         workers,
         backend,
-        ..Config::default()
+        ..RuntimeConfig::default()
     };
     let echo = Arc::new(Echo::default());
     let rt = Runtime::launch(config, Vec::new(), echo.clone(), backend).unwrap();
@@ -419,12 +419,12 @@ fn shutdown_sends_going_away_and_joins() {
 fn every_address_and_every_worker_serves() {
     for backend in backends() {
         for accept in [AcceptMode::ReusePort, AcceptMode::Acceptor] {
-            let config = Config {
+            let config = RuntimeConfig {
                 listen: "127.0.0.1:0,127.0.0.1:0".parse().unwrap(),
                 workers: 2,
                 backend,
                 accept,
-                ..Config::default()
+                ..RuntimeConfig::default()
             };
             let echo = Arc::new(Echo::default());
             let rt = Runtime::launch(config, Vec::new(), echo, backend).unwrap();
@@ -452,11 +452,11 @@ fn a_worker_that_cannot_start_fails_the_start_and_frees_the_port() {
             .unwrap()
             .local_addr()
             .unwrap();
-        let config = Config {
+        let config = RuntimeConfig {
             listen: addr.into(),
             workers: 2,
             backend,
-            ..Config::default()
+            ..RuntimeConfig::default()
         };
         let echo = Arc::new(Echo {
             broken_worker: Some(1),
@@ -474,10 +474,10 @@ fn a_worker_that_cannot_start_fails_the_start_and_frees_the_port() {
 #[test]
 fn workers_share_a_given_listener() {
     for backend in backends() {
-        let config = Config {
+        let config = RuntimeConfig {
             workers: 2,
             backend,
-            ..Config::default()
+            ..RuntimeConfig::default()
         };
         let given = vec![TcpListener::bind("127.0.0.1:0").unwrap()];
         let echo = Arc::new(Echo::default());

@@ -217,11 +217,13 @@ impl<T> TimerWheel<T> {
     }
 
     /// Number of armed timers.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether no timer is armed.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

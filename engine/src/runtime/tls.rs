@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::RuntimeConfig;
 
 #[cfg(feature = "tls")]
 pub(crate) use with_tls::{Tls, TlsConfig};
@@ -19,7 +19,7 @@ pub(crate) use without_tls::{Tls, TlsConfig};
 /// the PEM files [`Config::tls_cert`] and [`Config::tls_key`]; `None` for plain TCP. A file that
 /// cannot be read, holds no certificate or no key, or a key that does not match the
 /// certificate, is an `InvalidInput` error naming the file.
-pub(crate) fn load(config: &Config) -> io::Result<Option<Arc<TlsConfig>>> {
+pub(crate) fn load(config: &RuntimeConfig) -> io::Result<Option<Arc<TlsConfig>>> {
     #[cfg(feature = "tls")]
     if let Some(c) = &config.tls_config {
         return Ok(Some(c.clone()));
@@ -253,13 +253,18 @@ mod tests {
             rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         let der = CertificateDer::from(cert.der().to_vec());
         let key = PrivateKeyDer::try_from(key_pair.serialize_der()).unwrap();
-        let server = TlsConfig::builder()
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server = TlsConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
             .with_no_client_auth()
             .with_single_cert(vec![der.clone()], key)
             .unwrap();
         let mut roots = RootCertStore::empty();
         roots.add(der).unwrap();
-        let client = ClientConfig::builder()
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
         (Arc::new(server), Arc::new(client))

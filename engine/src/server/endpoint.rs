@@ -300,18 +300,20 @@ impl EioEndpoint {
         id: ConnId,
         req: &Request,
     ) -> Action<Session> {
-        let cors = cors_headers(cx.config(), req);
-        if req.method == Method::Options && !cx.config().cors_origins.is_empty() && cors.is_empty()
+        let cors = cors_headers(&cx.state().config.clone(), req);
+        if req.method == Method::Options
+            && !cx.state().config.cors_origins.is_empty()
+            && cors.is_empty()
         {
             // An origin CORS does not allow: the preflight is answered, without any allow
             // header, as the reference's `cors` module does.
-            let status = cx.config().cors_options_status;
+            let status = cx.state().config.cors_options_status;
             cx.respond(id, status, &[("Vary", "Origin")], b"", req.keep_alive);
             return Action::Responded;
         }
         if req.method == Method::Options && !cors.is_empty() {
             // The preflight, answered as the reference's `cors` module answers it.
-            let config = cx.config();
+            let config = cx.state().config.clone();
             let methods = config.cors_methods.join(",");
             let allowed = match config.cors_allowed_headers.as_slice() {
                 [] => req
@@ -355,7 +357,7 @@ impl EioEndpoint {
             req.query_param("transport").as_deref(),
         );
         let transport = match checked {
-            Ok(t) if cx.config().transports.allows(t) => t,
+            Ok(t) if cx.state().config.transports.allows(t) => t,
             Ok(_) => return reject(cx, id, HandshakeError::UnknownTransport, None, &cors),
             Err(e) => return reject(cx, id, e, None, &cors),
         };
@@ -390,17 +392,17 @@ impl EioEndpoint {
                 Upper::Sio(Box::new(SioClient::new(app.clone(), handshake)))
             }
         };
-        let c = cx.config();
+        let c = cx.state().config.clone();
         let heartbeat = Heartbeat::new(cx.now(), c.ping_interval, c.ping_timeout);
         let link = match accept {
             Some(_) => Link::Ws(id),
             None => {
                 if let Some(name) = &c.cookie {
                     let id = custom.as_ref().map_or(sid.as_str(), |c| &c.id);
-                    cors.push(("Set-Cookie".into(), session_cookie(c, name, id).into()));
+                    cors.push(("Set-Cookie".into(), session_cookie(&c, name, id).into()));
                 }
                 let mut polling = Polling::new(c.max_buffered);
-                polling.get = Some(self.parked_get(c, id, req, cors));
+                polling.get = Some(self.parked_get(&c, id, req, cors));
                 Link::Polling(polling)
             }
         };
@@ -446,7 +448,7 @@ impl EioEndpoint {
                 .then(|| cx.state().sessions.closed_body(now, &sid))
                 .flatten();
             if let Some((body, compress, late)) = owed {
-                let get = self.parked_get(cx.config(), id, req, cors);
+                let get = self.parked_get(&cx.state().config.clone(), id, req, cors);
                 polling::respond(cx, &get, &body, compress);
                 if let Some(late) = late {
                     cx.cancel(late.timer);
@@ -476,7 +478,7 @@ impl EioEndpoint {
         let action = with_session(cx, key, |cx, s| match transport {
             Transport::Polling => self.polling_request(cx, s, id, req, cors),
             Transport::WebSocket => {
-                if !http::is_websocket_upgrade(req) || !cx.config().transports.websocket {
+                if !http::is_websocket_upgrade(req) || !cx.state().config.transports.websocket {
                     return Err((HandshakeError::BadRequest, cors));
                 }
                 let accept = match http::validate_upgrade(req) {
@@ -514,7 +516,7 @@ impl EioEndpoint {
         req: &Request,
         body: &mut [u8],
     ) -> Action<Session> {
-        let cors = cors_headers(cx.config(), req);
+        let cors = cors_headers(&cx.state().config.clone(), req);
         let key = req
             .query_param("sid")
             .and_then(|s| self.resolve(&s))
@@ -592,7 +594,7 @@ impl EioEndpoint {
                     s.close(DisconnectReason::TransportError);
                     return Err((HandshakeError::BadRequest, cors));
                 }
-                p.get = Some(self.parked_get(cx.config(), id, req, cors));
+                p.get = Some(self.parked_get(&cx.state().config.clone(), id, req, cors));
                 if !p.is_empty() {
                     s.flush(cx);
                     Ok(Action::Responded)

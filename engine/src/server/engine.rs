@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::proto::eio::{self, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
 use crate::proto::ws::{CloseCode, OpCode};
-use crate::runtime::timer::TimerKey;
+use crate::runtime::TimerKey;
 use crate::runtime::{CloseReason, ConnId, Cx};
 
 use super::broadcast::Shared;
@@ -322,7 +322,7 @@ impl EioSession {
             "polling"
         };
         tracing::debug!(worker = cx.worker(), sid = %self.sid, transport, "session opened");
-        let c = cx.config();
+        let c = cx.state().config.clone();
         let (interval, timeout, max_payload) = (
             c.ping_interval.as_millis() as u64,
             c.ping_timeout.as_millis() as u64,
@@ -635,10 +635,8 @@ impl EioSession {
         let Link::Polling(polling) = std::mem::replace(&mut self.link, Link::Ws(conn)) else {
             return false;
         };
-        let timer = cx.arm(
-            cx.now() + cx.config().upgrade_timeout,
-            Timer::UpgradeTimeout(self.key),
-        );
+        let at = cx.now() + cx.state().config.upgrade_timeout;
+        let timer = cx.arm(at, Timer::UpgradeTimeout(self.key));
         self.link = Link::Upgrading {
             polling,
             ws: conn,

@@ -15,6 +15,8 @@ mod reason;
 mod rooms;
 mod router;
 mod sessions;
+#[cfg(test)]
+mod sim_tests;
 pub mod sio;
 mod stats;
 mod ws;
@@ -354,9 +356,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds `config.listen` (or takes the given listeners, or systemd's sockets) and starts
-    /// the workers; returns the first error a worker met while starting.
-    pub fn listen(mut self) -> Result<Server, Error> {
+    /// Checks the registrations and builds the service.
+    fn build(mut self) -> Result<Built, Error> {
         // Workers draw session ids from the system's random source: fail here, not in a worker.
         SidRng::new().map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
         if let Some(h) = self.engine_io.take() {
@@ -462,6 +463,7 @@ impl ServerBuilder {
             None => Arc::new(LocalAdapter),
         };
         let router = Arc::new(Router {
+            config: Arc::new(self.config.clone()),
             routes: self.routes,
             stats: stats.clone(),
             adapter: adapter.clone(),
@@ -473,23 +475,66 @@ impl ServerBuilder {
             Listen::Systemd if self.listeners.is_empty() => crate::runtime::listener::systemd()?,
             _ => self.listeners,
         };
-        let runtime = Runtime::start_on(self.config, listeners, router)?;
-        stats.set_connection_counters(runtime.counters().clone());
-        if let Some(r) = &redis {
+        Ok(Built {
+            router,
+            config: self.config,
+            listeners,
+            stats,
+            adapter,
+            redis,
+            #[cfg(feature = "tokio")]
+            async_runtime,
+        })
+    }
+
+    /// Binds `config.listen` (or takes the given listeners, or systemd's sockets) and starts
+    /// the workers; returns the first error a worker met while starting.
+    pub fn listen(self) -> Result<Server, Error> {
+        let built = self.build()?;
+        let runtime = Runtime::start_on((&built.config).into(), built.listeners, built.router)?;
+        built
+            .stats
+            .set_connection_counters(runtime.counters().clone());
+        if let Some(r) = &built.redis {
             r.start(runtime.peers().clone())?;
         }
         let handle = ServerHandle {
             peers: runtime.peers().clone(),
-            stats,
-            adapter,
+            stats: built.stats,
+            adapter: built.adapter,
         };
         Ok(Server {
             runtime,
             handle,
             #[cfg(feature = "tokio")]
-            async_runtime,
+            async_runtime: built.async_runtime,
         })
     }
+
+    /// The server as one simulated worker on virtual time (see [`Sim`]), with its handle.
+    #[cfg(test)]
+    pub(crate) fn simulate(self) -> (crate::runtime::Sim<Router>, ServerHandle) {
+        let built = self.build().expect("a valid server");
+        let sim = crate::runtime::Sim::new(built.router, (&built.config).into());
+        let handle = ServerHandle {
+            peers: sim.peers().clone(),
+            stats: built.stats,
+            adapter: built.adapter,
+        };
+        (sim, handle)
+    }
+}
+
+/// A server ready to start: its service and what the running server keeps beside it.
+struct Built {
+    router: Arc<Router>,
+    config: Config,
+    listeners: Vec<std::net::TcpListener>,
+    stats: Arc<stats::Stats>,
+    adapter: Arc<dyn Adapter>,
+    redis: Option<Arc<RedisAdapter>>,
+    #[cfg(feature = "tokio")]
+    async_runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::proto::eio::{self, PacketType};
 use crate::proto::http::encoding::{self, ContentEncoding};
-use crate::runtime::timer::TimerKey;
+use crate::runtime::TimerKey;
 use crate::runtime::{ConnId, Cx};
 
 use super::engine::{CustomId, Out};
@@ -247,7 +247,7 @@ pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8], com
     let mut headers: Vec<(&str, &str)> = get.headers.iter().map(|(k, v)| (&**k, &**v)).collect();
     let mut compressed = Vec::new();
     let body = match get.encoding {
-        Some(enc) if compress && body.len() >= cx.config().http_compression_threshold => {
+        Some(enc) if compress && body.len() >= cx.state().config.http_compression_threshold => {
             encoding::compress(enc, body, &mut compressed);
             headers.push(("Content-Encoding", enc.as_str()));
             &compressed[..]

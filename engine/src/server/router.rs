@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::Config;
 use crate::proto::eio::{Sid, SidMap, SidRng};
 use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
@@ -121,9 +122,12 @@ pub(crate) struct WorkerState {
     /// before its answer ends its session (`transport error`, as the reference's "poll
     /// connection closed prematurely"); an entry leaves when the GET is answered.
     pub parked: HashMap<ConnId, SessionKey>,
+    /// The server's settings (the runtime sees only its own part of them).
+    pub config: Arc<Config>,
 }
 
 pub(crate) struct Router {
+    pub config: Arc<Config>,
     pub routes: Vec<(String, Endpoint)>,
     pub stats: Arc<Stats>,
     pub adapter: Arc<dyn Adapter>,
@@ -176,6 +180,7 @@ impl Service for Router {
             stats: self.stats.clone(),
             adapter: self.adapter.clone(),
             parked: HashMap::new(),
+            config: self.config.clone(),
         }
     }
 

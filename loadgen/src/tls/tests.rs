@@ -101,7 +101,7 @@ fn listen() -> TcpListener {
 /// close_notify and closes. Reads in small pieces with a pause first, so the client's writes
 /// back up. Returns what it echoed.
 fn echo_server(pki: &Pki, total: usize) -> (SocketAddr, JoinHandle<usize>) {
-    let config = ServerConfig::builder_with_provider(Arc::new(ring_provider()))
+    let config = ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()

@@ -119,12 +119,46 @@ impl BufRing {
         NonNull::new(unsafe { self.mem.as_ptr().add(offset) })
     }
 
+    /// Buffer `bid`, which a completion handed over holding `len` bytes, lent until the lease
+    /// drops and gives it back to the kernel. `None` for an unknown buffer, and for a length past
+    /// its size (given back at once).
+    pub fn lease(&mut self, bid: u16, len: usize) -> Option<Lease<'_>> {
+        if bid >= self.count {
+            return None;
+        }
+        if len > self.size as usize {
+            self.recycle(bid);
+            return None;
+        }
+        Some(Lease {
+            ring: self,
+            bid,
+            len,
+        })
+    }
+
     /// Gives buffer `bid` back to the kernel once its bytes were parsed or copied.
     pub fn recycle(&mut self, bid: u16) {
         if bid < self.count {
             self.put(bid);
             self.publish();
         }
+    }
+
+    /// The bytes of leased buffer `bid`.
+    fn leased(&self, bid: u16, len: usize) -> &[u8] {
+        let ptr = self.filled(bid, len).expect("a leased buffer is in range");
+        // SAFETY: the completion handed buffer `bid` over, so the kernel does not write it until
+        // it is recycled, which only the lease's drop does; `filled` checked the range.
+        unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }
+    }
+
+    /// [`BufRing::leased`], writable: the lease holds the ring mutably, so no other slice of
+    /// the buffer exists.
+    fn leased_mut(&mut self, bid: u16, len: usize) -> &mut [u8] {
+        let ptr = self.filled(bid, len).expect("a leased buffer is in range");
+        // SAFETY: as in `leased`, and `&mut self` rules out any other borrow of the buffer.
+        unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) }
     }
 
     /// Writes buffer `bid` into the next free entry (not yet visible to the kernel).
@@ -166,6 +200,34 @@ impl Drop for BufRing {
     }
 }
 
+/// A receive buffer lent to the worker by its completion ([`BufRing::lease`]): the bytes it
+/// received, for as long as the lease lives; dropping it recycles the buffer.
+pub(crate) struct Lease<'r> {
+    ring: &'r mut BufRing,
+    bid: u16,
+    len: usize,
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.ring.leased(self.bid, self.len)
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.ring.leased_mut(self.bid, self.len)
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.ring.recycle(self.bid);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +257,21 @@ mod tests {
         assert_eq!(ring.tail, 5);
         ring.recycle(9);
         assert_eq!(ring.tail, 5, "an unknown buffer id is ignored");
+    }
+
+    #[test]
+    fn a_lease_lends_the_bytes_and_gives_the_buffer_back_when_dropped() {
+        let mut ring = BufRing::new(4, 16, 0).unwrap();
+        {
+            let mut lease = ring.lease(1, 5).unwrap();
+            lease.copy_from_slice(b"hello");
+            assert_eq!(&*lease, b"hello");
+        }
+        assert_eq!(ring.tail, 5, "dropping the lease recycled the buffer");
+        assert!(ring.lease(4, 1).is_none(), "an unknown buffer");
+        assert_eq!(ring.tail, 5);
+        assert!(ring.lease(2, 17).is_none(), "a length past the buffer");
+        assert_eq!(ring.tail, 6, "the buffer went back at once");
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
 use mio::net::TcpListener;
 use mio::unix::SourceFd;
@@ -13,7 +12,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::{Io, Wait, Worker};
 use crate::runtime::conn::Conn;
-use crate::runtime::handle::{Envelope, Moving, Peers};
+use crate::runtime::mailbox::{Envelope, Moving, Peers};
 use crate::runtime::outq::Flush;
 use crate::runtime::service::Service;
 use crate::runtime::sock::Sock;
@@ -155,7 +154,7 @@ impl<S: Service> Worker<S, EpollIo> {
                     return;
                 }
             }
-            self.now = Instant::now();
+            self.now = self.io.now();
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => self.drain_mailbox(),

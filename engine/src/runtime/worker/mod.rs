@@ -6,6 +6,8 @@
 
 mod epoll;
 mod parse;
+#[cfg(test)]
+pub(crate) mod sim;
 mod uring;
 
 use std::io;
@@ -16,14 +18,14 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::conn::{Conn, ConnId, Handoff, Phase};
-use super::handle::{Envelope, Mailbox, Moving, Peers};
+use super::mailbox::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Detached, Service, TimerEntry, TimerKind};
 use super::sock::Sock;
 use super::timer::TimerWheel;
 use super::tls::{Tls, TlsConfig};
 use super::Counters;
-use crate::config::{AcceptMode, Config};
+use crate::config::{AcceptMode, RuntimeConfig};
 use crate::proto::ws::CloseCode;
 
 pub(crate) use epoll::{EpollIo, WAKER};
@@ -90,6 +92,10 @@ pub(crate) trait Io {
     fn stop_accepting(&mut self);
     /// Accepts again after a pause for lack of descriptors.
     fn resume_accepting(&mut self);
+    /// The time: the clock's, except in a simulation, which runs on virtual time.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
 }
 
 /// How long a worker may wait for I/O.
@@ -104,7 +110,7 @@ pub(crate) enum Wait {
 pub(crate) struct WorkerCtx<S: Service> {
     pub index: u16,
     pub service: Arc<S>,
-    pub config: Arc<Config>,
+    pub config: Arc<RuntimeConfig>,
     /// TLS settings when the listeners serve TLS.
     pub tls: Option<Arc<TlsConfig>>,
     pub mailbox: Mailbox<S::Message>,
@@ -116,7 +122,7 @@ pub(crate) struct Worker<S: Service, B: Io> {
     index: u16,
     tls: Option<Arc<TlsConfig>>,
     service: Arc<S>,
-    config: Arc<Config>,
+    config: Arc<RuntimeConfig>,
     io: B,
     mailbox: Mailbox<S::Message>,
     peers: Peers<S::Message>,
@@ -154,6 +160,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             counters,
         } = ctx;
         let state = service.worker_state(index as usize);
+        let now = io.now();
         Worker {
             index,
             tls,
@@ -167,21 +174,21 @@ impl<S: Service, B: Io> Worker<S, B> {
             conns: Slab::with_capacity(1024),
             sessions: Vec::new(),
             state,
-            timers: TimerWheel::new(Instant::now(), Duration::from_millis(1), 4096),
+            timers: TimerWheel::new(now, Duration::from_millis(1), 4096),
             scratch: Vec::with_capacity(4096),
             plain: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
             reparse: Vec::new(),
             next_gen: 0,
-            now: Instant::now(),
+            now,
             shutdown_deadline: None,
         }
     }
 
     /// How long the loop may wait before the next timer or the shutdown deadline.
     fn wait(&self) -> Wait {
-        let now = Instant::now();
+        let now = self.io.now();
         let mut timeout = self
             .timers
             .next_expiry()
@@ -222,7 +229,7 @@ impl<S: Service, B: Io> Worker<S, B> {
     fn pause_accepting(&mut self, e: &io::Error) {
         tracing::warn!(worker = self.index, error = %e, "accept failed; pausing accepts");
         self.timers.arm(
-            Instant::now() + ACCEPT_BACKOFF,
+            self.io.now() + ACCEPT_BACKOFF,
             TimerEntry {
                 slot: usize::MAX,
                 gen: 0,
@@ -345,7 +352,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         if self.shutdown_deadline.is_some() {
             return;
         }
-        self.shutdown_deadline = Some(Instant::now() + self.config.shutdown_timeout);
+        self.shutdown_deadline = Some(self.io.now() + self.config.shutdown_timeout);
         self.io.stop_accepting();
         let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for slot in slots {
@@ -570,7 +577,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                 }
                 let gen = c.gen;
                 c.deadline = Some(self.timers.arm(
-                    Instant::now() + self.config.close_timeout,
+                    self.io.now() + self.config.close_timeout,
                     TimerEntry {
                         slot,
                         gen,
@@ -637,7 +644,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                     if c.deadline.is_none() {
                         let gen = c.gen;
                         c.deadline = Some(self.timers.arm(
-                            Instant::now() + self.config.close_timeout,
+                            self.io.now() + self.config.close_timeout,
                             TimerEntry {
                                 slot,
                                 gen,
@@ -658,7 +665,7 @@ impl<S: Service, B: Io> Worker<S, B> {
     }
 
     fn fire_timers(&mut self) {
-        let now = Instant::now();
+        let now = self.io.now();
         while let Some((_, entry)) = self.timers.expire(now) {
             if let TimerKind::AcceptRetry = entry.kind {
                 if self.shutdown_deadline.is_none() {

@@ -31,13 +31,13 @@ use slab::Slab;
 
 use super::{Io, Wait, Worker};
 use crate::runtime::conn::Conn;
-use crate::runtime::handle::{Envelope, Moving, Peers, Waker};
 use crate::runtime::listener::WorkerListener;
+use crate::runtime::mailbox::{Envelope, Moving, Peers, Waker};
 use crate::runtime::outq::{Flush, OutQueue};
 use crate::runtime::service::{CloseReason, Service};
 use crate::runtime::sock::Sock;
 use crate::runtime::tls::Tls;
-use crate::runtime::uring::bufring::BufRing;
+use crate::runtime::uring::bufring::{BufRing, Lease};
 use crate::runtime::uring::op::{Op, SendOp, MAX_SLOTS};
 use crate::runtime::uring::Parts;
 
@@ -137,7 +137,10 @@ struct Move {
 pub(crate) struct UringIo {
     /// Declared first: dropped (after teardown) before the memory it may have written.
     ring: IoUring,
+    /// The receive buffers; out of the backend only while a completion's buffer is lent.
     bufs: Option<BufRing>,
+    /// Their group id, which receives name.
+    bgid: u16,
     /// The worker's listeners, one per address; emptied when accepting stops for good.
     listeners: Vec<WorkerListener>,
     /// Direct mode (connections are direct descriptors): slots in the ring's file table (0 in
@@ -202,6 +205,7 @@ impl UringIo {
         let addrs = if direct.is_some() { accepts } else { 0 };
         let mut io = UringIo {
             ring,
+            bgid: bufs.bgid(),
             bufs: Some(bufs),
             listeners,
             slots: direct.unwrap_or(0),
@@ -393,9 +397,7 @@ impl UringIo {
     }
 
     fn arm_recv(&mut self, slot: usize, conn: &mut Conn) {
-        let Some(bgid) = self.bufs.as_ref().map(BufRing::bgid) else {
-            return;
-        };
+        let bgid = self.bgid;
         let entry = on_sock!(&conn.sock, t => opcode::RecvMulti::new(t, bgid).build()).user_data(
             Op::Recv {
                 slot,
@@ -741,7 +743,7 @@ impl<S: Service> Worker<S, UringIo> {
                 tracing::error!(worker = self.index, error = %e, "io_uring wait failed; worker stops");
                 return;
             }
-            self.now = Instant::now();
+            self.now = self.io.now();
             let mut cqes = std::mem::take(&mut self.io.cqes);
             cqes.extend(self.io.ring.completion());
             let mut inputs = 0;
@@ -850,7 +852,25 @@ impl<S: Service> Worker<S, UringIo> {
     }
 
     fn received(&mut self, slot: usize, gen: u32, res: i32, flags: u32) {
-        let bid = cqueue::buffer_select(flags);
+        // The receive buffer is lent for this completion only: the ring leaves the backend
+        // while the bytes are parsed, and the lease's drop gives the buffer back.
+        let mut bufs = self.io.bufs.take();
+        let lease = match (cqueue::buffer_select(flags), bufs.as_mut()) {
+            (Some(bid), Some(ring)) => ring.lease(bid, usize::try_from(res).unwrap_or(0)),
+            _ => None,
+        };
+        self.received_into(slot, gen, res, flags, lease);
+        self.io.bufs = bufs;
+    }
+
+    fn received_into(
+        &mut self,
+        slot: usize,
+        gen: u32,
+        res: i32,
+        flags: u32,
+        lease: Option<Lease<'_>>,
+    ) {
         let last = !cqueue::more(flags);
         if let Some(conn) = self.conn_at(slot, gen) {
             if last {
@@ -858,8 +878,8 @@ impl<S: Service> Worker<S, UringIo> {
             }
             match res {
                 0 => self.on_eof(slot),
-                n if n > 0 => match bid.and_then(|b| self.lease(b, n as usize)) {
-                    Some(data) => self.ingest(slot, data),
+                n if n > 0 => match lease {
+                    Some(mut data) => self.ingest(slot, &mut data),
                     None => self.remove(slot, CloseReason::Io(io::ErrorKind::InvalidData)),
                 },
                 // Out of buffers: they come back as completions are handled; re-armed below.
@@ -879,15 +899,12 @@ impl<S: Service> Worker<S, UringIo> {
             .iter()
             .position(|m| m.slot == slot && m.gen == gen)
         {
-            if let Some(data) = bid
-                .filter(|_| res > 0)
-                .and_then(|b| self.lease(b, res as usize))
-            {
+            if let Some(data) = lease.filter(|_| res > 0) {
                 let m = &mut self.io.moves[i];
                 match &mut m.tls {
                     // Refused input leaves the session broken; the next owner's reads fail.
-                    Some(tls) => drop(tls.decrypt(data, &mut m.input)),
-                    None => m.input.extend_from_slice(data),
+                    Some(tls) => drop(tls.decrypt(&data, &mut m.input)),
+                    None => m.input.extend_from_slice(&data),
                 }
             }
             if last {
@@ -895,18 +912,6 @@ impl<S: Service> Worker<S, UringIo> {
                 self.finish_move(i);
             }
         }
-        if let (Some(b), Some(bufs)) = (bid, self.io.bufs.as_mut()) {
-            bufs.recycle(b);
-        }
-    }
-
-    /// The `len` bytes the kernel put in receive buffer `bid`.
-    fn lease<'b>(&self, bid: u16, len: usize) -> Option<&'b mut [u8]> {
-        let ptr = self.io.bufs.as_ref()?.filled(bid, len)?;
-        // SAFETY: the completion handed buffer `bid` to us: the kernel does not write it until
-        // `recycle(bid)`, which runs after this slice's last use in `received`. The range lies
-        // inside the ring's allocation, which outlives the worker loop.
-        Some(unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) })
     }
 
     fn sent(&mut self, index: usize, res: i32) {

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args};
-use crate::runtime::timer::TimerKey;
 use crate::runtime::Peers;
+use crate::runtime::TimerKey;
 
 use super::super::engine::{Out, Tx};
 use super::super::router::Post;

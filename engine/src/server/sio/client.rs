@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, SioError, ValueRef};
-use crate::runtime::timer::TimerKey;
 use crate::runtime::Peers;
+use crate::runtime::TimerKey;
 use crate::server::engine::Tx;
 use crate::server::reason::DisconnectReason;
 use crate::server::router::{Post, Timer};
@@ -112,7 +112,7 @@ impl SioClient {
 
     pub fn on_open(&mut self, tx: &mut Tx<'_, '_>, key: SessionKey) {
         self.key = key;
-        let at = tx.cx.now() + tx.cx.config().connect_timeout;
+        let at = tx.cx.now() + tx.cx.state().config.connect_timeout;
         self.connect_timer = Some(tx.cx.arm(at, Timer::ConnectTimeout(key)));
     }
 
