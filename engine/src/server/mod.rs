@@ -8,6 +8,8 @@ mod endpoint;
 mod engine;
 mod engine_io;
 mod fallback;
+#[cfg(feature = "tokio")]
+mod handed_stream;
 mod handle;
 mod oneshot;
 mod polling;
@@ -38,6 +40,8 @@ pub use engine_io::{
     EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
 };
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
+#[cfg(feature = "tokio")]
+pub use handed_stream::HandedStream;
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
 pub use reason::DisconnectReason;
 pub use rooms::RoomNames;
