@@ -40,7 +40,7 @@ const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocke
                        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 
 #[test]
-fn bad_handshakes_get_the_reference_json_errors() {
+fn bad_handshakes_get_the_reference_errors() {
     let server = start();
     let addr = server.local_addr();
     let cases = [
@@ -106,12 +106,20 @@ fn bad_handshakes_get_the_reference_json_errors() {
             );
             let (status, resp, body) = http_exchange(addr, req.as_bytes());
             assert_eq!(status, 400, "{method} {path}?{query}");
-            assert_eq!(resp.header("Content-Type"), Some("application/json"));
-            assert_eq!(
-                String::from_utf8(body).unwrap(),
-                format!(r#"{{"code":{code},"message":"{message}"}}"#),
-                "{method} {path}?{query}"
-            );
+            let body = String::from_utf8(body).unwrap();
+            if upgrade {
+                // An upgrade request is refused as the reference's `abortUpgrade` does: the
+                // bare message as text/html.
+                assert_eq!(resp.header("Content-Type"), Some("text/html"));
+                assert_eq!(body, message, "{method} {path}?{query}");
+            } else {
+                assert_eq!(resp.header("Content-Type"), Some("application/json"));
+                assert_eq!(
+                    body,
+                    format!(r#"{{"code":{code},"message":"{message}"}}"#),
+                    "{method} {path}?{query}"
+                );
+            }
         }
     }
     // The server is unharmed.

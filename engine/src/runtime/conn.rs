@@ -82,6 +82,9 @@ pub(crate) struct Conn {
     pub close_after_flush: bool,
     /// The write side was shut; only EOF is awaited.
     pub write_shut: bool,
+    /// The peer closed its side while an answer was still queued: the connection closes once
+    /// it is written.
+    pub peer_eof: bool,
     /// Already in the worker's list of connections to flush.
     pub dirty: bool,
     /// Waiting for a writable event (epoll: the last flush hit WouldBlock) or for the
@@ -110,6 +113,7 @@ impl Conn {
             deadline: None,
             close_after_flush: false,
             write_shut: false,
+            peer_eof: false,
             dirty: false,
             blocked: false,
             served: 0,

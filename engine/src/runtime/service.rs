@@ -99,7 +99,8 @@ pub trait Service: Send + Sync + Sized + 'static {
         body: &mut Vec<u8>,
     ) -> Action<Self::Session>;
     /// The body could not be read (too large, malformed); the runtime answers with the error's
-    /// status and closes the connection after this returns.
+    /// status and closes the connection after this returns. Also called, with no answer
+    /// possible, when the peer hangs up or the handshake timeout passes before the body ended.
     fn on_body_error(&self, cx: &mut Cx<'_, Self>, id: ConnId, req: &Request, err: &HttpError);
     /// The 101 response is queued; the session may send its first frames.
     fn on_open(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &mut Self::Session);

@@ -162,6 +162,7 @@ fn pairs(headers: &Headers) -> Vec<(&str, &str)> {
 fn reject(
     cx: &mut Cx<'_, Router>,
     id: ConnId,
+    req: &Request,
     e: HandshakeError,
     message: Option<&str>,
     cors: &Headers,
@@ -173,6 +174,18 @@ fn reject(
         message,
         "request refused"
     );
+    if http::is_websocket_upgrade(req) {
+        // As the reference's `abortUpgrade`: 400 and the bare message, whatever the error.
+        let text = message.unwrap_or(e.message());
+        cx.respond(
+            id,
+            400,
+            &[("Content-Type", "text/html")],
+            text.as_bytes(),
+            false,
+        );
+        return Action::Responded;
+    }
     let mut body = Vec::new();
     match message {
         Some(m) => {
@@ -358,12 +371,19 @@ impl EioEndpoint {
         );
         let transport = match checked {
             Ok(t) if cx.state().config.transports.allows(t) => t,
-            Ok(_) => return reject(cx, id, HandshakeError::UnknownTransport, None, &cors),
-            Err(e) => return reject(cx, id, e, None, &cors),
+            Ok(_) => return reject(cx, id, req, HandshakeError::UnknownTransport, None, &cors),
+            Err(e) => return reject(cx, id, req, e, None, &cors),
         };
         if let Some(allow) = &self.allow_request {
             if let Err(message) = allow(req) {
-                return reject(cx, id, HandshakeError::Forbidden, Some(&message), &cors);
+                return reject(
+                    cx,
+                    id,
+                    req,
+                    HandshakeError::Forbidden,
+                    Some(&message),
+                    &cors,
+                );
             }
         }
         let accept = match transport {
@@ -381,7 +401,7 @@ impl EioEndpoint {
             None => None,
             Some(generate) => match self.register_custom_id(generate(req), sid) {
                 Some(c) => Some(c),
-                None => return reject(cx, id, HandshakeError::BadRequest, None, &cors),
+                None => return reject(cx, id, req, HandshakeError::BadRequest, None, &cors),
             },
         };
         let remote = cx.peer_addr(id);
@@ -434,7 +454,7 @@ impl EioEndpoint {
         cors: Headers,
     ) -> Action<Session> {
         let Some(sid) = self.resolve(sid) else {
-            return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
+            return reject(cx, id, req, HandshakeError::UnknownSid, None, &cors);
         };
         let owner = sid.worker() as usize;
         if owner != cx.worker() as usize && owner < cx.workers() {
@@ -456,7 +476,7 @@ impl EioEndpoint {
                 }
                 return Action::Responded;
             }
-            return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
+            return reject(cx, id, req, HandshakeError::UnknownSid, None, &cors);
         };
         let transport = match req
             .query_param("transport")
@@ -464,16 +484,11 @@ impl EioEndpoint {
             .and_then(Transport::parse)
         {
             Some(t) => t,
-            None => return reject(cx, id, HandshakeError::UnknownTransport, None, &cors),
+            None => return reject(cx, id, req, HandshakeError::UnknownTransport, None, &cors),
         };
+        // Another protocol revision than the session's: the reference's `PROTOCOL_MISMATCH`.
         if req.query_param("EIO").as_deref() != Some("4") {
-            return reject(
-                cx,
-                id,
-                HandshakeError::UnsupportedProtocolVersion,
-                None,
-                &cors,
-            );
+            return reject(cx, id, req, HandshakeError::BadRequest, None, &cors);
         }
         let action = with_session(cx, key, |cx, s| match transport {
             Transport::Polling => self.polling_request(cx, s, id, req, cors),
@@ -483,7 +498,11 @@ impl EioEndpoint {
                 }
                 let accept = match http::validate_upgrade(req) {
                     Ok(a) => a,
-                    Err(_) => return Err((HandshakeError::BadRequest, cors)),
+                    // 400, or 426 with the version we speak (RFC 6455 4.2.2).
+                    Err(e) => {
+                        cx.respond_error(id, e.status());
+                        return Ok(Action::Responded);
+                    }
                 };
                 // A second WebSocket for a session that has one (or is getting one) is opened
                 // and closed at once, as the reference does.
@@ -501,8 +520,8 @@ impl EioEndpoint {
                 Action::Park
             }
             Some(Ok(a)) => a,
-            Some(Err((e, cors))) => reject(cx, id, e, None, &cors),
-            None => reject(cx, id, HandshakeError::UnknownSid, None, &Vec::new()),
+            Some(Err((e, cors))) => reject(cx, id, req, e, None, &cors),
+            None => reject(cx, id, req, HandshakeError::UnknownSid, None, &Vec::new()),
         }
     }
 
@@ -522,7 +541,7 @@ impl EioEndpoint {
             .and_then(|s| self.resolve(&s))
             .and_then(|sid| cx.state().sessions.key_of(&sid));
         let Some(key) = key else {
-            return reject(cx, id, HandshakeError::UnknownSid, None, &cors);
+            return reject(cx, id, req, HandshakeError::UnknownSid, None, &cors);
         };
         let answered = with_session(cx, key, |cx, s| {
             if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut s.link {
@@ -551,7 +570,7 @@ impl EioEndpoint {
         });
         match answered {
             Some(true) => {}
-            Some(false) => return reject(cx, id, HandshakeError::BadRequest, None, &cors),
+            Some(false) => return reject(cx, id, req, HandshakeError::BadRequest, None, &cors),
             // A handler panicked before the answer: its session ends, the POST itself was fine.
             None => self.post_ok(cx, id, req, &cors),
         }
@@ -590,9 +609,11 @@ impl EioEndpoint {
         match req.method {
             Method::Get => {
                 if p.get.as_ref().is_some_and(|g| cx.is_parked(g.conn)) {
-                    // Two GETs at once: the first gets a close packet, the second an error.
+                    // Two GETs at once: the first gets a close packet, the second a bare 400
+                    // (the reference's "overlap from client").
                     s.close(DisconnectReason::TransportError);
-                    return Err((HandshakeError::BadRequest, cors));
+                    cx.respond(id, 400, &[], b"", false);
+                    return Ok(Action::Responded);
                 }
                 p.get = Some(self.parked_get(&cx.state().config.clone(), id, req, cors));
                 if !p.is_empty() {
@@ -608,6 +629,14 @@ impl EioEndpoint {
             }
             Method::Post => {
                 if p.post.is_some_and(|c| cx.is_open(c) && c != id) {
+                    // The reference's "data request overlap from client".
+                    s.close(DisconnectReason::TransportError);
+                    cx.respond(id, 400, &[], b"", false);
+                    return Ok(Action::Responded);
+                }
+                // Engine.IO 4 sends binary as base64 in text payloads; the reference refuses
+                // an octet-stream body ("invalid content") and ends the session.
+                if req.header("content-type") == Some("application/octet-stream") {
                     s.close(DisconnectReason::TransportError);
                     return Err((HandshakeError::BadRequest, cors));
                 }

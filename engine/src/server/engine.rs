@@ -603,7 +603,9 @@ impl EioSession {
                 };
                 cx.cancel(timer);
                 let mut polling = polling;
-                polling.answer_all_with_noop(cx);
+                // The discarded polling transport closes: a GET still parked (the probe
+                // answered the one before) gets the close packet, as from the reference.
+                polling.answer_all_with_close(cx);
                 let moved = polling.drain();
                 for out in &moved {
                     Tx {
@@ -662,7 +664,8 @@ impl EioSession {
         self.link = Link::Polling(polling);
         cx.cancel(timer);
         if close_ws {
-            cx.close(ws, CloseCode::POLICY, "upgrade abandoned");
+            // As the reference's `transport.close()`: a close frame without a status.
+            cx.close(ws, CloseCode::NO_STATUS, "");
         }
     }
 

@@ -141,6 +141,13 @@ impl Polling {
         }
     }
 
+    /// Answers a parked GET with the close packet (the transport is closing).
+    pub fn answer_all_with_close(&mut self, cx: &mut Cx<'_, Router>) {
+        if let Some(get) = self.get.take() {
+            respond(cx, &get, &[PacketType::Close.as_byte()], false);
+        }
+    }
+
     /// The session ended. After a server's close (`graceful`), as the reference does, what is
     /// queued goes out first and the close packet after it: a parked GET gets the queued
     /// packets (or `1` when there are none), and whatever is still owed — the queue when no GET

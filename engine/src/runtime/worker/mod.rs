@@ -26,6 +26,7 @@ use super::timer::TimerWheel;
 use super::tls::{Tls, TlsConfig};
 use super::Counters;
 use crate::config::{AcceptMode, RuntimeConfig};
+use crate::proto::http::HttpError;
 use crate::proto::ws::CloseCode;
 
 pub(crate) use epoll::{EpollIo, WAKER};
@@ -432,6 +433,17 @@ impl<S: Service, B: Io> Worker<S, B> {
     }
 
     fn on_eof(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot) {
+            // A client that sent its request and half-closed still gets the answer, then the
+            // connection closes (as from Node's server).
+            let answering = matches!(c.phase, Phase::Http | Phase::Closing);
+            if answering && !c.output_is_empty() && !c.peer_eof {
+                c.peer_eof = true;
+                c.close_after_flush = true;
+                self.mark_dirty(slot);
+                return;
+            }
+        }
         let reason = match self.conns.get(slot).map(|c| &c.phase) {
             Some(Phase::Closing) => CloseReason::Shutdown,
             _ => CloseReason::Eof,
@@ -641,6 +653,11 @@ impl<S: Service, B: Io> Worker<S, B> {
                     c.write_shut = true;
                     c.phase = Phase::Closing;
                     self.io.shutdown_write(c);
+                    if c.peer_eof {
+                        // Both sides are done.
+                        self.remove(slot, CloseReason::Eof);
+                        return;
+                    }
                     if c.deadline.is_none() {
                         let gen = c.gen;
                         c.deadline = Some(self.timers.arm(
@@ -699,6 +716,13 @@ impl<S: Service, B: Io> Worker<S, B> {
                     {
                         // Handshake timeout: half a request is all we got.
                         let id = self.id(entry.slot);
+                        if let Some(Phase::Body(state)) =
+                            self.conns.get(entry.slot).map(|c| &c.phase)
+                        {
+                            let req = state.req.clone();
+                            let e = HttpError::Malformed("the body did not arrive in time");
+                            self.service.on_body_error(&mut cx!(self), id, &req, &e);
+                        }
                         cx!(self).respond_error(id, 408);
                         self.flush(entry.slot);
                         if let Some(c) = self.conns.get_mut(entry.slot) {
@@ -732,6 +756,17 @@ impl<S: Service, B: Io> Worker<S, B> {
         }
         let gen = conn.gen;
         let parked = matches!(conn.phase, Phase::Parked);
+        if let Phase::Body(state) = &conn.phase {
+            // The body will never be whole: the service hears it, as from a malformed one.
+            let id = ConnId {
+                worker: self.index,
+                slot: slot as u32,
+                gen,
+            };
+            let e = HttpError::Malformed("connection closed before the body ended");
+            self.service
+                .on_body_error(&mut cx!(self), id, &state.req, &e);
+        }
         self.io.close(slot, conn);
         if parked {
             let id = ConnId {

@@ -457,6 +457,16 @@ impl UringIo {
                 Err(e) => return Err(e),
             }
         }
+        // Sockets of removed connections close before the wait, not after it: a peer waiting
+        // for our FIN (it half-closed) must not wait for the next wake-up. Once everything
+        // queued reached the kernel, no submission can name their descriptors any more.
+        if !self.graveyard.is_empty() && self.backlog.is_empty() {
+            match self.ring.submit() {
+                Ok(_) => self.graveyard.clear(),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EINTR)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let wait = if self.backlog.is_empty() {
             timeout
         } else {

@@ -228,7 +228,6 @@ fn two_concurrent_gets_end_the_session_with_transport_error() {
 
 /// The reference answers the overlapping GET with `res.writeHead(400); res.end()`: no body.
 #[test]
-#[ignore = "defect: the overlapping GET's 400 carries {\"code\":3,\"message\":\"Bad request\"}, the reference's is empty"]
 fn the_overlapping_get_gets_an_empty_400() {
     let (mut sim, _handle, _reasons, sid, _socket, conn) = joined(|_| {});
     sim.send(conn, get_req(&sid).as_bytes());

@@ -253,7 +253,6 @@ fn an_unexpected_packet_on_the_probe_abandons_the_upgrade() {
 /// reference's closing of the discarded polling transport (`doClose` while writable): a close
 /// packet `1`.
 #[test]
-#[ignore = "defect: a GET parked when `5` switches an unprobed session gets a noop `6`; the reference sends the close packet `1`"]
 fn a_get_parked_at_an_unprobed_switch_gets_the_close_packet() {
     let (mut sim, _handle, _reasons, sid, _socket, conn) = joined(|_| {});
     sim.send(conn, get_req(&sid).as_bytes());
@@ -267,7 +266,6 @@ fn a_get_parked_at_an_unprobed_switch_gets_the_close_packet() {
 /// The reference's upgrade timeout calls `transport.close()`, whose `ws.close()` sends a close
 /// frame without a status.
 #[test]
-#[ignore = "defect: an abandoned probe is closed with 1008 \"upgrade abandoned\"; the reference's close frame has no status"]
 fn an_abandoned_probe_is_closed_without_a_status() {
     let (mut sim, _handle, _reasons, sid, _socket, _conn) = joined(|c| {
         c.upgrade_timeout = ms(10_000);
@@ -358,7 +356,6 @@ fn a_websocket_for_an_unknown_sid_gets_400() {
 /// The reference's `abortUpgrade` answers a refused upgrade with the bare message as
 /// `text/html` (`Session ID unknown`), not the polling JSON.
 #[test]
-#[ignore = "defect: a refused WebSocket upgrade gets the polling JSON body; the reference sends the bare message as text/html"]
 fn a_websocket_for_an_unknown_sid_gets_the_reference_body() {
     let (mut sim, _handle, _reasons) = server(|_| {});
     let conn = sim.connect();
