@@ -43,13 +43,16 @@ cargo test --workspace --all-targets
 
 step "asynchronous hooks (tokio feature) and TLS (tls feature; epoll, io_uring and direct descriptors)"
 cargo test -p volley --features tokio,tls --lib
-cargo test -p volley --features tokio,tls --test sio_async_events --test sio_async_connect --test tls
+cargo test -p volley --features tokio,tls --test sio_async_events --test sio_async_connect --test tls \
+  --test http_handoff
 
 step "integration and interop tests again on epoll (VOLLEY_BACKEND=epoll)"
 VOLLEY_BACKEND=epoll cargo test -p volley --test '*'
+VOLLEY_BACKEND=epoll cargo test -p volley --features tokio,tls --test http_handoff
 
 step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1)"
 VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --test '*'
+VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --features tokio,tls --test http_handoff
 
 step "doc tests"
 cargo test --workspace --doc

@@ -1,74 +1,28 @@
 //! An axum app and Socket.IO on one port, the README's hand-off example: requests for none of
 //! Volley's endpoints hand their whole connection, with the bytes Volley already read, to an
-//! axum router served by hyper on a tokio runtime ([`ServerBuilder::http_handoff`]); the
-//! README's snippet is the text between the `README` markers (engine/tests/readme.rs checks
-//! that the two are the same; engine/tests/http_handoff.rs runs this server).
+//! axum router served by hyper on a tokio runtime ([`ServerBuilder::http_handoff`]), read and
+//! written through [`HandedStream`] (the `tokio` feature); the README's snippet is the text
+//! between the `README` markers (engine/tests/readme.rs checks that the two are the same;
+//! engine/tests/http_handoff.rs runs this server).
 //!
 //! - `GET /hello` answers `hello from axum`, `POST /echo` returns its body; other paths get
 //!   axum's 404.
 //! - Socket.IO on `/socket.io/`, namespace `/`: the event `echo` is acknowledged with its own
 //!   arguments.
 //!
-//! `VOLLEY_LISTEN=127.0.0.1:3000 cargo run --example axum_handoff`, then
+//! `VOLLEY_LISTEN=127.0.0.1:3000 cargo run --features tokio --example axum_handoff`, then
 //! `curl http://127.0.0.1:3000/hello`.
 //!
 //! [`ServerBuilder::http_handoff`]: volley::server::ServerBuilder::http_handoff
+//! [`HandedStream`]: volley::server::HandedStream
 
 #[path = "support/logging.rs"]
 mod logging;
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use axum::routing::{get, post};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use volley::server::{Ack, Server};
-
-/// A handed connection as the application reads it: the bytes Volley read first (`read`, from
-/// `at` on), then the socket's.
-struct Prefixed {
-    read: Vec<u8>,
-    at: usize,
-    stream: tokio::net::TcpStream,
-}
-
-impl AsyncRead for Prefixed {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Some(rest) = this.read.get(this.at..).filter(|r| !r.is_empty()) {
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(&rest[..n]);
-            this.at += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Prefixed {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-}
 
 #[rustfmt::skip] // the README's layout, comments aligned
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -89,9 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .http_handoff(move |conn| {
             let app = app.clone();                               // an axum::Router
             tokio_handle.spawn(async move {
-                conn.stream.set_nonblocking(true)?;
-                let stream = tokio::net::TcpStream::from_std(conn.stream)?;
-                let io = TokioIo::new(Prefixed { read: conn.read, at: 0, stream }); // `read` first
+                let io = TokioIo::new(conn.into_stream()?);      // `read` first, then the socket
                 hyper::server::conn::http1::Builder::new()
                     .keep_alive(false)
                     .serve_connection(io, TowerToHyperService::new(app))

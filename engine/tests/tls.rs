@@ -10,6 +10,8 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+#[cfg(feature = "tokio")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{assert_cases, run_node};
@@ -229,4 +231,84 @@ fn certificates_that_cannot_serve_fail_at_start() {
     })
     .unwrap();
     assert!(Server::builder().config(config).listen().is_err());
+}
+
+/// A connection handed to the application over TLS ([`ServerBuilder::http_handoff`] with the
+/// tokio feature) is read and written through its session: an axum router on the application's
+/// runtime answers a request and echoes a 1 MB body to a rustls client trusting the test CA,
+/// and Socket.IO keeps serving on the same port.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_connection_handed_to_the_application_keeps_its_tls_session() {
+    use axum::routing::{get, post};
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use volley::rustls;
+    use volley::rustls::pki_types::pem::PemObject;
+
+    let pems = Pems::new("handoff");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let tokio_handle = runtime.handle().clone();
+    let app = axum::Router::new()
+        .route("/hello", get(|| async { "hello from axum" }))
+        .route("/echo", post(|body: String| async move { body }));
+    let server = serve(
+        Server::builder()
+            .tls(pems.path("cert.pem"), pems.path("key.pem"))
+            .http_handoff(move |conn| {
+                let app = app.clone();
+                tokio_handle.spawn(async move {
+                    let io = TokioIo::new(conn.into_stream()?);
+                    hyper::server::conn::http1::Builder::new()
+                        .keep_alive(false)
+                        .serve_connection(io, TowerToHyperService::new(app))
+                        .await
+                        .map_err(std::io::Error::other)
+                });
+            }),
+    );
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(pems.path("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let exchange = |request: &[u8]| -> String {
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(client.clone(), name).unwrap();
+        let sock = TcpStream::connect(server.local_addr()).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        tls.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        // The application closes after its answer (no keep-alive).
+        let _ = tls.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let hello = exchange(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(hello.starts_with("HTTP/1.1 200"), "{hello}");
+    assert!(hello.ends_with("hello from axum"), "{hello}");
+    let body = "0123456789abcdef".repeat(65_536);
+    let echo = exchange(
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert!(
+        echo.starts_with("HTTP/1.1 200"),
+        "{}",
+        &echo[..echo.len().min(200)]
+    );
+    assert!(echo.ends_with(&body), "the 1 MB body came back whole");
+    stock_client(&pems, &server);
+    server.shutdown();
 }

@@ -10,6 +10,8 @@ use bytes::Bytes;
 use crate::proto::http::{BodyKind, Method, Request};
 use crate::runtime::{Action, ConnId, Cx, Detached};
 
+#[cfg(feature = "tokio")]
+use super::handed_stream::HandedStream;
 use super::router::{Router, Session};
 
 /// Answers the HTTP requests no endpoint serves (see [`ServerBuilder::http_fallback`]). Runs
@@ -142,6 +144,23 @@ pub struct HandedConnection {
     /// connection.
     #[cfg(feature = "tls")]
     pub tls: Option<rustls::ServerConnection>,
+}
+
+#[cfg(feature = "tokio")]
+impl HandedConnection {
+    /// This connection as a tokio stream (the `tokio` feature): [`HandedStream::new`] with its
+    /// socket, the bytes Volley read and, with the `tls` feature, its TLS session. Call it
+    /// inside a tokio runtime context, e.g. in the task spawned to serve the connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`HandedStream::new`]: no current runtime, or the socket cannot be registered.
+    pub fn into_stream(self) -> std::io::Result<HandedStream> {
+        #[cfg(feature = "tls")]
+        return HandedStream::new(self.stream, self.read, self.tls);
+        #[cfg(not(feature = "tls"))]
+        return HandedStream::new(self.stream, self.read);
+    }
 }
 
 /// Takes the connections [`ServerBuilder::http_handoff`] gives away. Runs on a worker: it must

@@ -403,8 +403,17 @@ pub fn example_binary(name: &str) -> PathBuf {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if !built.iter().any(|b| b == name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // With the features this test was built with (an example may need one).
+        let features: Vec<&str> = [
+            ("tokio", cfg!(feature = "tokio")),
+            ("tls", cfg!(feature = "tls")),
+        ]
+        .into_iter()
+        .filter_map(|(feature, on)| on.then_some(feature))
+        .collect();
         let status = Command::new(cargo)
             .args(["build", "-q", "-p", "volley", "--example", name])
+            .args(["--features", &features.join(",")])
             .status()
             .unwrap();
         assert!(status.success(), "building example {name} failed");
