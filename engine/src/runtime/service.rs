@@ -130,6 +130,10 @@ pub trait Service: Send + Sync + Sized + 'static {
     );
     /// A message from another worker or thread arrived.
     fn on_post(&self, cx: &mut Cx<'_, Self>, msg: Self::Message);
+    /// The server begins a graceful shutdown: the service ends what the runtime cannot see
+    /// (sessions between requests, parked requests) before every WebSocket gets its close
+    /// frame. Default: nothing.
+    fn on_shutdown(&self, _cx: &mut Cx<'_, Self>) {}
     /// A connection given up with [`Action::Detach`] left the runtime and is the service's.
     /// Runs on the worker; must not block. Default: the connection closes.
     fn on_detach(&self, _conn: Detached) {}

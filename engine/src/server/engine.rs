@@ -310,6 +310,11 @@ impl EioSession {
         }
     }
 
+    /// Whether the session is on polling (perhaps probing a WebSocket).
+    pub fn is_polling(&self) -> bool {
+        !matches!(self.link, Link::Ws(_))
+    }
+
     pub fn is_closing(&self) -> bool {
         self.closing.is_some()
     }

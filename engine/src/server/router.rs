@@ -19,6 +19,7 @@ use super::endpoint::EioEndpoint;
 use super::engine::{Out, Tx};
 use super::fallback::{self, HttpFallback, HttpHandoff};
 use super::handle::SocketInfo;
+use super::reason::DisconnectReason;
 use super::rooms::{Rooms, Target};
 use super::sessions::{with_session, SessionKey, Sessions};
 use super::sio::ConnectAnswer;
@@ -335,6 +336,19 @@ impl Service for Router {
     fn on_detach(&self, conn: Detached) {
         if let Some(handler) = &self.handoff {
             fallback::hand_over(&**handler, conn);
+        }
+    }
+
+    /// Polling sessions end as the reference's `io.close()` ends them: `server shutting down`,
+    /// and a parked GET gets what is queued or the close packet. WebSocket sessions end with
+    /// their connections' close frames.
+    fn on_shutdown(&self, cx: &mut Cx<'_, Self>) {
+        for key in cx.state().sessions.keys() {
+            with_session(cx, key, |_, s| {
+                if s.is_polling() {
+                    s.close(DisconnectReason::ServerShuttingDown);
+                }
+            });
         }
     }
 

@@ -56,6 +56,17 @@ impl Sessions {
         key
     }
 
+    /// The keys of every live session.
+    pub fn keys(&self) -> Vec<SessionKey> {
+        self.slots
+            .iter()
+            .map(|(idx, (epoch, _))| SessionKey {
+                idx: idx as u32,
+                epoch: *epoch,
+            })
+            .collect()
+    }
+
     pub fn key_of(&self, sid: &Sid) -> Option<SessionKey> {
         self.by_sid.get(sid).copied()
     }

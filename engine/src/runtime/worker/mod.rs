@@ -355,6 +355,8 @@ impl<S: Service, B: Io> Worker<S, B> {
         }
         self.shutdown_deadline = Some(self.io.now() + self.config.shutdown_timeout);
         self.io.stop_accepting();
+        self.service.on_shutdown(&mut cx!(self));
+        self.finish_closes();
         let slots: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for slot in slots {
             let open_ws = self

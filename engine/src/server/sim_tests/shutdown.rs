@@ -117,12 +117,9 @@ fn an_idle_http_connection_is_closed_at_shutdown() {
 
 /// A polling session at shutdown, as the reference's `io.close()` ends it: its socket hears
 /// `server shutting down`, and the GET it has parked is answered at once with the close packet
-/// `1` (engine.io's polling `doClose` when the transport is writable). Today the shutdown
-/// (`Worker::begin_shutdown`) handles only WebSocket and idle HTTP connections: the parked GET
-/// stays unanswered and the session open until the worker exits at `shutdown_timeout` and drops
-/// them, and the disconnect handler never runs.
+/// `1` (engine.io's polling `doClose` when the transport is writable), through the service's
+/// `on_shutdown`, since the runtime sees only connections.
 #[test]
-#[ignore = "defect: shutdown neither answers a polling session's parked GET nor runs its disconnect handler (server shutting down)"]
 fn a_polling_session_is_closed_at_shutdown() {
     let (mut sim, _handle, reasons) = server();
     let (conn, sid) = polling_sio(&mut sim);
