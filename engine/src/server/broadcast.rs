@@ -14,9 +14,9 @@ use crate::proto::sio::{self, Args};
 use crate::proto::ws::{self, OpCode};
 use crate::runtime::{Cx, Peers};
 
-use super::engine::{Link, Out, Tx};
+use super::eio_session::{Link, Out, Tx};
 use super::rooms::Target;
-use super::router::{Post, Router, Timer};
+use super::service::{Post, Router, Timer};
 use super::sessions::{with_session, SessionKey};
 use super::sio::{AckError, EmitError, Socket, SocketState};
 use super::stats::Counter;

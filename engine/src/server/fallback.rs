@@ -12,7 +12,7 @@ use crate::runtime::{Action, ConnId, Cx, Detached};
 
 #[cfg(feature = "tokio")]
 use super::handed_stream::HandedStream;
-use super::router::{Router, Session};
+use super::service::{Router, Session};
 
 /// Answers the HTTP requests no endpoint serves (see [`ServerBuilder::http_fallback`]). Runs
 /// on a worker: it must not block.

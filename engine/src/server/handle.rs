@@ -20,10 +20,10 @@ use super::broadcast::{
     ack_parts, encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks,
     BroadcastMsg,
 };
-use super::engine::Out;
+use super::eio_session::Out;
 use super::oneshot;
 use super::rooms::{RoomNames, Target};
-use super::router::{Post, SelectOp};
+use super::service::{Post, SelectOp};
 use super::sio::{EmitError, Handshake};
 use super::stats::{Counter, Stats, StatsSnapshot};
 
@@ -56,10 +56,13 @@ pub struct SocketInfo {
 impl ServerHandle {
     /// Queues a text message on WebSocket `id`; false if its worker is gone.
     pub fn ws_send_text(&self, id: ConnId, text: &str) -> bool {
-        self.ws_send(id, super::encode_ws_frame(OpCode::Text, text.as_bytes()))
+        self.ws_send(
+            id,
+            super::ws::encode_ws_frame(OpCode::Text, text.as_bytes()),
+        )
     }
 
-    /// Queues a frame made by [`super::encode_ws_frame`] on WebSocket `id`.
+    /// Queues a frame made by [`super::ws::encode_ws_frame`] on WebSocket `id`.
     pub fn ws_send(&self, id: ConnId, frame: Bytes) -> bool {
         self.peers.post(id.worker as usize, Post::Send(id, frame))
     }

@@ -4,18 +4,18 @@
 mod ack_futures;
 mod adapter;
 mod broadcast;
-mod endpoint;
-mod engine;
-mod engine_io;
+mod eio_http;
+mod eio_session;
 mod fallback;
 #[cfg(feature = "tokio")]
 mod handed_stream;
 mod handle;
 mod oneshot;
 mod polling;
+mod raw_eio;
 mod reason;
 mod rooms;
-mod router;
+mod service;
 mod sessions;
 #[cfg(test)]
 mod sim_tests;
@@ -27,22 +27,20 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
 pub use broadcast::BroadcastAcks;
-pub use endpoint::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
-pub use engine_io::{
-    EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
-};
+pub use eio_http::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 #[cfg(feature = "tokio")]
 pub use handed_stream::HandedStream;
 pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
+pub use raw_eio::{
+    EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
+};
 pub use reason::DisconnectReason;
 pub use rooms::RoomNames;
 pub use sio::{
@@ -52,16 +50,16 @@ pub use sio::{
     Compressed, ListenerId, SocketBroadcast, SocketData, SocketRef, TimedBroadcast, TimedEmit,
 };
 pub use stats::{Counter, StatsSnapshot};
+pub use ws::encode_ws_frame;
 pub use ws::{WsConn, WsHandler, WsMessage};
 
 use crate::config::{Config, ConfigError, Listen};
 use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
-use crate::proto::ws::{self as wsproto, OpCode};
 use crate::runtime::Runtime;
 use adapter::{Adapter, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler};
-use endpoint::{EioEndpoint, UpperKind};
-use router::{Endpoint, Router};
+use eio_http::{EioEndpoint, UpperKind};
+use service::{Endpoint, Router};
 use sio::namespace_builder;
 
 /// Errors from building or starting a server.
@@ -611,11 +609,4 @@ impl Server {
         self.shutdown();
         Ok(())
     }
-}
-
-/// Encodes a complete server frame once so it can be sent to many connections without copies.
-pub fn encode_ws_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
-    let mut v = Vec::with_capacity(payload.len() + 10);
-    wsproto::encode_frame(&mut v, opcode, payload);
-    Bytes::from(v)
 }

@@ -11,10 +11,10 @@ use crate::proto::http::encoding::{self, ContentEncoding};
 use crate::runtime::TimerKey;
 use crate::runtime::{ConnId, Cx};
 
-use super::engine::{CustomId, Out};
-use super::engine_io::EioHandler;
+use super::eio_session::{CustomId, Out};
+use super::raw_eio::EioHandler;
 use super::reason::DisconnectReason;
-use super::router::Router;
+use super::service::Router;
 use super::sessions::SessionKey;
 
 /// Content type of polling payloads, as the reference server sends them.

@@ -11,10 +11,10 @@ use slab::Slab;
 use crate::proto::eio::{Sid, SidMap};
 use crate::runtime::Cx;
 
-use super::engine::EioSession;
+use super::eio_session::EioSession;
 use super::polling::{Closed, LateReport};
 use super::reason::DisconnectReason;
-use super::router::Router;
+use super::service::Router;
 
 /// Finds a session in its worker's table; the epoch tells a session from a later one that
 /// reuses its slot.

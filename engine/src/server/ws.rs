@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::{CloseReason, ConnId, Cx};
 
-use super::router::Router;
+use super::service::Router;
 
 /// A complete message from a WebSocket client. Text is valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl WsConn<'_, '_> {
     }
 
     /// Queues a frame encoded once and shared with other connections (see
-    /// [`super::encode_ws_frame`]); no copy is made.
+    /// [`encode_ws_frame`]); no copy is made.
     pub fn send_shared(&mut self, frame: Bytes) -> bool {
         self.cx.send_shared(self.id, frame)
     }
@@ -65,4 +65,11 @@ impl WsConn<'_, '_> {
     pub fn queued_bytes(&mut self) -> usize {
         self.cx.queued_bytes(self.id)
     }
+}
+
+/// Encodes a complete server frame once so it can be sent to many connections without copies.
+pub fn encode_ws_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
+    let mut v = Vec::with_capacity(payload.len() + 10);
+    crate::proto::ws::encode_frame(&mut v, opcode, payload);
+    Bytes::from(v)
 }

@@ -21,7 +21,7 @@ use crate::runtime::Peers;
 use crate::server::broadcast::BroadcastMsg;
 use crate::server::handle::SocketInfo;
 use crate::server::rooms::Target;
-use crate::server::router::Post;
+use crate::server::service::Post;
 
 /// Commands waiting for the publisher; beyond this, new ones are dropped rather than queued.
 const QUEUE: usize = 65_536;

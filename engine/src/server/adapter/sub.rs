@@ -25,7 +25,7 @@ use crate::server::broadcast::{
 };
 use crate::server::handle::{gather, SocketInfo};
 use crate::server::rooms::Target;
-use crate::server::router::{Post, SelectOp};
+use crate::server::service::{Post, SelectOp};
 
 /// How long a read waits before the thread looks at its stop flag and new namespaces.
 const POLL: Duration = Duration::from_millis(100);

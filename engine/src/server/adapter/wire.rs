@@ -15,7 +15,7 @@ use super::convert::{parse, write_mp};
 use super::msgpack::{self, MsgpackError};
 use crate::proto::sio::ArgList;
 use crate::server::broadcast::{encode_event, BroadcastMsg, Shared};
-use crate::server::engine::Out;
+use crate::server::eio_session::Out;
 use crate::server::rooms::Target;
 
 /// The request types between nodes (the adapter's `RequestType`).

@@ -18,7 +18,7 @@ use crate::proto::http::{self, BodyKind, Limits};
 use crate::proto::ws::{self, CloseCode, Decoder, Message, OpCode, Role};
 use crate::runtime::{Sim, SimConn};
 
-use super::router::Router;
+use super::service::Router;
 
 /// Milliseconds of virtual time.
 pub(super) fn ms(n: u64) -> Duration {

@@ -12,8 +12,8 @@ use crate::proto::sio::{self, Args};
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
 
-use super::super::engine::{Out, Tx};
-use super::super::router::Post;
+use super::super::eio_session::{Out, Tx};
+use super::super::service::Post;
 use super::socket::{EmitError, Socket};
 
 /// The arguments of an acknowledgement: a JSON array plus binary attachments (referenced from

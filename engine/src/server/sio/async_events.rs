@@ -16,7 +16,7 @@ use crate::proto::eio::Sid;
 use crate::server::ack_futures::OwnedArgs;
 use crate::server::handle::{ServerHandle, SocketInfo};
 use crate::server::rooms::RoomNames;
-use crate::server::router::Post;
+use crate::server::service::Post;
 
 /// One socket, as asynchronous code holds it: `Send + Clone` (one shared allocation per
 /// socket), usable from any thread. Every call is a message to the socket's worker; a socket

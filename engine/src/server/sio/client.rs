@@ -8,9 +8,9 @@ use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, SioError, ValueRef};
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
-use crate::server::engine::Tx;
+use crate::server::eio_session::Tx;
 use crate::server::reason::DisconnectReason;
-use crate::server::router::{Post, Timer};
+use crate::server::service::{Post, Timer};
 use crate::server::sessions::SessionKey;
 use crate::server::stats::Counter;
 

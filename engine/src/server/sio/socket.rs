@@ -19,11 +19,11 @@ use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
 use super::SioApp;
 use crate::server::ack_futures::{AckFuture, OwnedArgs};
-use crate::server::engine::{Out, Tx};
+use crate::server::eio_session::{Out, Tx};
 use crate::server::handle::ServerHandle;
 use crate::server::oneshot;
 use crate::server::rooms::{RoomNames, Target};
-use crate::server::router::Timer;
+use crate::server::service::Timer;
 use crate::server::sessions::SessionKey;
 
 /// Why an emit was not queued.

@@ -15,10 +15,10 @@ use crate::runtime::TimerKey;
 use crate::runtime::{CloseReason, ConnId, Cx};
 
 use super::broadcast::Shared;
-use super::engine_io::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::polling::{Closed, LateReport, Polling};
+use super::raw_eio::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::reason::DisconnectReason;
-use super::router::{Router, Timer};
+use super::service::{Router, Timer};
 use super::sessions::{SessionKey, CLOSED_POLL_TTL};
 use super::sio::client::SioClient;
 use super::sio::{ConnectAnswer, SocketState};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::proto::eio::{PacketType, Sid, Transport};
 
-use super::engine::{Link, Out, Tx};
+use super::eio_session::{Link, Out, Tx};
 use super::reason::DisconnectReason;
 use super::ws::WsMessage;
 

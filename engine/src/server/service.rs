@@ -15,8 +15,8 @@ use crate::runtime::{Action, CloseReason, ConnId, Cx, Detached, Service};
 
 use super::adapter::Adapter;
 use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
-use super::endpoint::EioEndpoint;
-use super::engine::{Out, Tx};
+use super::eio_http::EioEndpoint;
+use super::eio_session::{Out, Tx};
 use super::fallback::{self, HttpFallback, HttpHandoff};
 use super::handle::SocketInfo;
 use super::reason::DisconnectReason;
@@ -251,7 +251,7 @@ impl Service for Router {
             Session::Eio(key) => {
                 with_session(cx, *key, |cx, s| {
                     // A probing WebSocket waits for `2probe`; a new session opens now.
-                    if matches!(s.link, super::engine::Link::Ws(c) if c == id) {
+                    if matches!(s.link, super::eio_session::Link::Ws(c) if c == id) {
                         s.open(cx);
                     }
                 });

@@ -10,11 +10,11 @@ use crate::proto::eio::{self, HandshakeError, Heartbeat, PayloadDecoder, Sid, Tr
 use crate::proto::http::{self, HttpError, Method, Request};
 use crate::runtime::{Action, ConnId, Cx};
 
-use super::engine::{CustomId, CustomIds, EioSession, Link, Upper};
-use super::engine_io::{EioHandler, RawUpper};
+use super::eio_session::{CustomId, CustomIds, EioSession, Link, Upper};
 use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
+use super::raw_eio::{EioHandler, RawUpper};
 use super::reason::DisconnectReason;
-use super::router::{Router, Session};
+use super::service::{Router, Session};
 use super::sessions::with_session;
 use super::sio::client::SioClient;
 use super::sio::{Handshake, SioApp};
