@@ -145,10 +145,11 @@ fn allowed_transports_shape_the_handshake() {
         "no upgrade offered without websocket"
     );
     let req = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    // An upgrade is refused as engine.io's `abortUpgrade` refuses it: the bare message.
     let (status, _, body) = http_exchange(polling_only.local_addr(), req.as_bytes());
     assert_eq!(
         (status, String::from_utf8_lossy(&body).as_ref()),
-        (400, "{\"code\":0,\"message\":\"Transport unknown\"}")
+        (400, "Transport unknown")
     );
     polling_only.shutdown();
 }
