@@ -47,11 +47,11 @@ cargo test -p volley --features tokio,tls --test sio_async_events --test sio_asy
   --test http_handoff
 
 step "integration and interop tests again on epoll (VOLLEY_BACKEND=epoll)"
-VOLLEY_BACKEND=epoll cargo test -p volley --test '*'
+VOLLEY_BACKEND=epoll cargo test -p volley --tests
 VOLLEY_BACKEND=epoll cargo test -p volley --features tokio,tls --test http_handoff
 
 step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1)"
-VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --test '*'
+VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --tests
 VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --features tokio,tls --test http_handoff
 
 step "doc tests"
