@@ -204,10 +204,8 @@ fn upgrade_completes(addr: SocketAddr, sid: &str) {
 /// and POST and each WebSocket upgrade naming one gets 400 and the reference's JSON, no session
 /// opens, and a session that was already there goes on.
 ///
-/// Where the reference differs: it takes an empty `sid=` for no sid at all (a GET opens a new
-/// session, a POST gets code 2, an upgrade opens a WebSocket session); it answers refused
-/// upgrades with the bare message as `text/html` where Volley sends the JSON (as
-/// `eio_server.rs` already asserts for every other refusal).
+/// An empty `sid=` is no sid at all, as in the reference (`if (sid)`): a GET is a handshake,
+/// a POST is a handshake with the wrong method (code 2).
 #[test]
 fn prototype_names_and_odd_sids_are_unknown_sessions() {
     let board = Board::default();
@@ -228,7 +226,6 @@ fn prototype_names_and_odd_sids_are_unknown_sessions() {
         "prototype",
         "valueOf",
         "__defineGetter__",
-        "",
         &long,
         "%00",
         "AAAAAAAAA%00AAAAAAAAAA",
@@ -267,6 +264,22 @@ fn prototype_names_and_odd_sids_are_unknown_sessions() {
             }
         }
     }
+    // An empty sid is none: the GET opens a session, the POST is a handshake by POST.
+    let reply = complete(
+        "GET sid=",
+        addr,
+        &request("GET", "EIO=4&transport=polling&sid=", "", b""),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().starts_with("0{"), "{}", reply.text());
+    let reply = complete(
+        "POST sid=",
+        addr,
+        &request("POST", "EIO=4&transport=polling&sid=", "", b"40"),
+    );
+    assert_eq!(reply.status, 400);
+    assert!(reply.text().contains("\"code\":2"), "{}", reply.text());
+    let sessions = sessions + 1;
     // Raw bytes the request target may not hold: refused by the HTTP parser, still answered.
     for target in [
         &b"sid=\xc3\xa9\xe2\x82\xac"[..],

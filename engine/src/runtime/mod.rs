@@ -326,7 +326,6 @@ fn stop<M: Send>(peers: &Peers<M>, threads: Vec<JoinHandle<()>>) {
     }
 }
 
-/// What every worker gets whatever its backend.
 /// Builds a worker on its own thread, reports to `ready` whether that worked (dropping it
 /// then, so a worker that panics while starting is noticed), and runs its loop until shutdown.
 fn run_worker<S: Service>(
@@ -336,32 +335,31 @@ fn run_worker<S: Service>(
     waker: Arc<Waker>,
     ready: mpsc::Sender<io::Result<()>>,
 ) {
+    // The same start for either backend (their loops are methods of different types).
+    macro_rules! start {
+        ($io:expr) => {
+            match $io {
+                Ok(io) => {
+                    let w = Worker::new(ctx, io);
+                    let _ = ready.send(Ok(()));
+                    drop(ready);
+                    w.run();
+                }
+                Err(e) => drop(ready.send(Err(e))),
+            }
+        };
+    }
     match seed {
         Seed::Epoll(poll) => {
             let listeners = listeners
                 .into_iter()
                 .map(|l| mio::net::TcpListener::from_std(l.socket))
                 .collect();
-            match EpollIo::new(poll, listeners) {
-                Ok(io) => {
-                    let w = Worker::new(ctx, io);
-                    let _ = ready.send(Ok(()));
-                    drop(ready);
-                    w.run();
-                }
-                Err(e) => drop(ready.send(Err(e))),
-            }
+            start!(EpollIo::new(poll, listeners))
         }
         Seed::Uring(parts) => {
-            match UringIo::new(*parts, listeners, waker, ctx.config.uring_batch) {
-                Ok(io) => {
-                    let w = Worker::new(ctx, io);
-                    let _ = ready.send(Ok(()));
-                    drop(ready);
-                    w.run();
-                }
-                Err(e) => drop(ready.send(Err(e))),
-            }
+            let batch = ctx.config.uring_batch;
+            start!(UringIo::new(*parts, listeners, waker, batch))
         }
     }
 }

@@ -225,7 +225,7 @@ impl EioEndpoint {
             Some(hook) => {
                 let mut rh = ResponseHeaders {
                     list: h,
-                    initial: req.query_param("sid").is_none(),
+                    initial: sid_param(req).is_none(),
                 };
                 hook(req, &mut rh);
                 rh.list
@@ -261,7 +261,7 @@ impl EioEndpoint {
         };
         let mut rh = ResponseHeaders {
             list: Vec::new(),
-            initial: req.query_param("sid").is_none(),
+            initial: sid_param(req).is_none(),
         };
         hook(req, &mut rh);
         if rh.list.is_empty() {
@@ -348,7 +348,7 @@ impl EioEndpoint {
             cx.respond(id, status, &headers, b"", req.keep_alive);
             return Action::Responded;
         }
-        let sid = req.query_param("sid").map(|s| s.into_owned());
+        let sid = sid_param(req).map(|s| s.into_owned());
         match sid {
             Some(sid) => self.existing(cx, id, req, &sid, cors),
             None => self.handshake(cx, id, req, cors),
@@ -536,8 +536,7 @@ impl EioEndpoint {
         body: &mut [u8],
     ) -> Action<Session> {
         let cors = cors_headers(&cx.state().config.clone(), req);
-        let key = req
-            .query_param("sid")
+        let key = sid_param(req)
             .and_then(|s| self.resolve(&s))
             .and_then(|sid| cx.state().sessions.key_of(&sid));
         let Some(key) = key else {
@@ -579,8 +578,7 @@ impl EioEndpoint {
 
     /// A polling POST's body was refused (too large, malformed): the session ends.
     pub fn on_body_error(&self, cx: &mut Cx<'_, Router>, req: &Request, _err: &HttpError) {
-        let key = req
-            .query_param("sid")
+        let key = sid_param(req)
             .and_then(|s| self.resolve(&s))
             .and_then(|sid| cx.state().sessions.key_of(&sid));
         if let Some(key) = key {
@@ -646,4 +644,10 @@ impl EioEndpoint {
             _ => Err((HandshakeError::BadHandshakeMethod, cors)),
         }
     }
+}
+
+/// The request's `sid`; an empty one is none at all, as in the reference (`if (sid)`): the
+/// request is a handshake.
+fn sid_param(req: &Request) -> Option<std::borrow::Cow<'_, str>> {
+    req.query_param("sid").filter(|s| !s.is_empty())
 }

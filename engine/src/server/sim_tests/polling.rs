@@ -116,7 +116,7 @@ pub(super) fn server(configure: impl FnOnce(&mut Config)) -> (Sim<Router>, Serve
 
 /// A session joined to `/` over polling on a fresh connection: the sim, the handle, the
 /// reasons, the sid, the Socket.IO id and the connection.
-fn joined(
+pub(super) fn joined(
     configure: impl FnOnce(&mut Config),
 ) -> (Sim<Router>, ServerHandle, Reasons, String, String, SimConn) {
     let (mut sim, handle, reasons) = server(configure);

@@ -4,12 +4,11 @@
 //! the heartbeat across the switch.
 
 use super::polling::{
-    get_req, handshake, join, open_packet, post_req, server, Reasons, BAD_REQUEST,
+    get_req, handshake, join, joined, open_packet, post_req, server, BAD_REQUEST,
 };
 use super::{exchange, ms, response, Got, Router, WsPeer};
 use crate::config::Config;
-use crate::runtime::{Sim, SimConn};
-use crate::server::ServerHandle;
+use crate::runtime::Sim;
 
 /// The upgrade request path of session `sid`.
 fn ws_path(sid: &str) -> String {
@@ -20,19 +19,6 @@ fn ws_path(sid: &str) -> String {
 fn open_ws(sim: &mut Sim<Router>, sid: &str) -> WsPeer {
     let conn = sim.connect();
     WsPeer::upgrade(sim, conn, &ws_path(sid))
-}
-
-/// A polling session joined to `/` on a server with the reference's defaults plus
-/// `configure`: the sim, the handle, the reasons, the sid, the Socket.IO id and the polling
-/// connection.
-fn joined(
-    configure: impl FnOnce(&mut Config),
-) -> (Sim<Router>, ServerHandle, Reasons, String, String, SimConn) {
-    let (mut sim, handle, reasons) = server(configure);
-    let conn = sim.connect();
-    let (sid, _) = handshake(&mut sim, conn);
-    let socket = join(&mut sim, conn, &sid);
-    (sim, handle, reasons, sid, socket, conn)
 }
 
 /// Probes on `ws` (`2probe` -> `3probe`).
