@@ -8,6 +8,8 @@
 #          a temporary directory removed on exit; the load generator trusts that CA (--tls-ca).
 # For each: echoes/s, p50/p99 ack latency, server CPU seconds (from /proc/PID/stat, sampled by
 # the load generator over the window) per 100k echoes; then the ratio TLS/plain of each figure.
+# Then BENCH_IDLE_CONNECTIONS (2000) idle Socket.IO connections, plain and TLS, and the server's
+# RSS with them open: the memory a TLS session adds to a connection at rest.
 # The TLS connections' handshakes happen during the ramp, before the window: the figures are the
 # steady echo path (encryption, decryption, record framing), not handshakes.
 #
@@ -87,14 +89,31 @@ load() {
   (( rc == 0 )) || echo "    errors counted, see $out/$name.log"
 }
 
+# hold NAME ARGS...: $idle_conns connections held open (Socket.IO connected, no traffic), so the
+# server's RSS at the end of the window shows what a connection costs at rest.
+hold() {
+  local name=$1 rc=0; shift
+  echo "==> $idle_conns idle connections ($name) against $url"
+  run_load "$out/$name" idle --url "$url" -c "$idle_conns" --duration 2 --warmup 1 "$@" || rc=$?
+  if (( rc == 1 )); then cat "$out/$name.log"; exit 1; fi
+  (( rc == 0 )) || echo "    errors counted, see $out/$name.log"
+}
+idle_conns=${BENCH_IDLE_CONNECTIONS:-2000}
+
 url=http://127.0.0.1:$port
 serve plain
 load plain
+stop_server
+serve plain-idle
+hold plain-idle
 stop_server
 
 url=https://127.0.0.1:$port
 serve tls VOLLEY_TLS_CERT="$certs/server.pem" VOLLEY_TLS_KEY="$certs/server.key"
 load tls --tls-ca "$certs/ca.pem"
+stop_server
+serve tls-idle VOLLEY_TLS_CERT="$certs/server.pem" VOLLEY_TLS_KEY="$certs/server.key"
+hold tls-idle --tls-ca "$certs/ca.pem"
 stop_server
 
 server="bench_server (--features tls), $workers worker(s)"
@@ -103,7 +122,7 @@ echo
 echo "$server pinned from core 0; load generator on cores $client_cores; $conns connections" \
   "x $in_flight in flight, $payload-byte payloads, ${secs}s windows."
 echo
-python3 - "$out" <<'PY'
+python3 - "$out" "$idle_conns" <<'PY'
 import json, sys
 out = sys.argv[1]
 def figures(name):
@@ -130,7 +149,20 @@ for name, f in runs.items():
 ratio = lambda k: (f"{runs['tls'][k] / runs['plain'][k]:.2f}x"
                    if runs["plain"][k] and runs["tls"][k] is not None else "-")
 print("| tls / plain | " + " | ".join(ratio(k) for k in keys[:-1]) + " | |")
-if any(f["errors"] for f in runs.values()):
+idle = {}
+for name in ("plain-idle", "tls-idle"):
+    s = json.load(open(f"{out}/{name}.json"))["summary"]
+    idle[name] = ((s.get("server") or {}).get("rss_end_bytes"), s["errors_total"])
+n = int(sys.argv[2])
+print()
+print(f"| {n} idle connections | server RSS (MiB) |")
+print("|---|--:|")
+for name, (rss, _) in idle.items():
+    print(f"| {name.removesuffix('-idle')} | " + (f"{rss / 2**20:.1f}" if rss else "-") + " |")
+(plain_rss, _), (tls_rss, _) = idle["plain-idle"], idle["tls-idle"]
+if plain_rss and tls_rss:
+    print(f"| TLS adds per connection at rest | {(tls_rss - plain_rss) / n / 1024:.1f} KiB |")
+if any(f["errors"] for f in runs.values()) or any(e for (_, e) in idle.values()):
     sys.exit("errors were counted: see the logs")
 PY
 echo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, clippy, unit/property/integration/interop tests (the
-# integration and interop tests three times: on the default io_uring backend, with
-# VOLLEY_BACKEND=epoll, and with io_uring direct descriptors, VOLLEY_URING_DIRECT=1), and a build of
+# Runs every check CI runs: formatting, clippy (with and without the tokio and tls features),
+# unit/property/integration/interop tests built once with those features (volley's three times:
+# on the default io_uring backend, with VOLLEY_BACKEND=epoll, and with io_uring direct
+# descriptors, VOLLEY_URING_DIRECT=1), and a build of
 # the fuzz targets with a pass over their seed corpora. Installs the npm packages the
 # interop tests drive (from interop/package-lock.json) when they are missing.
 set -euo pipefail
@@ -38,24 +39,24 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy with the tokio and tls features (asynchronous hooks, TLS listeners)"
 cargo clippy -p volley --features tokio,tls --all-targets -- -D warnings
 
-step "tests"
-cargo test --workspace --all-targets
+# One build of the tests for every pass: volley with its tokio and tls features (clippy above
+# checked the build without them), so asynchronous hooks, TLS and the hand-off to axum run too.
+features=(--features volley/tokio,volley/tls)
 
-step "asynchronous hooks (tokio feature) and TLS (tls feature; epoll, io_uring and direct descriptors)"
-cargo test -p volley --features tokio,tls --lib
-cargo test -p volley --features tokio,tls --test sio_async_events --test sio_async_connect --test tls \
-  --test http_handoff
+step "tests (with the tokio and tls features: asynchronous hooks, TLS listeners, the axum hand-off)"
+cargo test --workspace --all-targets "${features[@]}"
 
-step "integration and interop tests again on epoll (VOLLEY_BACKEND=epoll)"
-VOLLEY_BACKEND=epoll cargo test -p volley --tests
-VOLLEY_BACKEND=epoll cargo test -p volley --features tokio,tls --test http_handoff
+step "without the tokio feature, asynchronous hooks are refused at listen"
+cargo test -p volley --test sio_async_events --test sio_async_connect
+
+step "volley's tests again on epoll (VOLLEY_BACKEND=epoll)"
+VOLLEY_BACKEND=epoll cargo test -p volley --tests "${features[@]}"
 
 step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1)"
-VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --tests
-VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --features tokio,tls --test http_handoff
+VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --tests "${features[@]}"
 
 step "doc tests"
-cargo test --workspace --doc
+cargo test --workspace --doc "${features[@]}"
 
 step "fuzz targets build and replay their seed corpora"
 (
