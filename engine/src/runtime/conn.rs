@@ -90,6 +90,9 @@ pub(crate) struct Conn {
     /// Waiting for a writable event (epoll: the last flush hit WouldBlock) or for the
     /// completion of the send in flight (io_uring).
     pub blocked: bool,
+    /// The socket took less than it was offered since the queue last drained: the peer is
+    /// behind, and only then can it be judged a slow consumer.
+    pub refused: bool,
     /// Requests answered on this connection (keep-alive).
     pub served: u32,
     /// The service wants [`Service::on_drain`] once the write queue is empty.
@@ -116,6 +119,7 @@ impl Conn {
             peer_eof: false,
             dirty: false,
             blocked: false,
+            refused: false,
             served: 0,
             notify_drain: false,
             recv_live: false,

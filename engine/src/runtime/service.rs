@@ -257,18 +257,23 @@ impl<'a, S: Service> Cx<'a, S> {
     }
 
     /// Schedules a flush of `slot`, and cuts it as a slow consumer when its queue passed
-    /// `max_buffered`: memory stays bounded even when a handler sends in a loop.
+    /// `max_buffered` while its socket refuses bytes: a client is judged by what it did not
+    /// read, not by what a handler produced in one burst. A burst may queue up to
+    /// [`BURST_FACTOR`] times `max_buffered` before its first write, so memory stays bounded
+    /// even when a handler sends in a loop.
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
-            let over = c.queued_bytes() > self.config.max_buffered;
-            if over && self.inline_writes && c.is_open() && !c.blocked {
-                // A burst queued within one loop turn is not a slow consumer: offer it to the
-                // socket before judging.
+            let limit = self.config.max_buffered;
+            if c.queued_bytes() > limit && self.inline_writes && c.is_open() && !c.blocked {
+                // Offer the burst to the socket before judging.
                 if let Ok(super::outq::Flush::Blocked) = c.write_now() {
                     c.blocked = true;
+                    c.refused = true;
                 }
             }
-            if c.queued_bytes() > self.config.max_buffered && c.is_open() {
+            let queued = c.queued_bytes();
+            let slow = queued > limit && c.refused;
+            if (slow || queued > limit.saturating_mul(BURST_FACTOR)) && c.is_open() {
                 c.clear_output();
                 c.close_after_flush = true;
                 self.closing.push((slot, CloseReason::SlowConsumer));
@@ -476,6 +481,10 @@ pub(crate) fn live(conns: &mut Slab<Conn>, worker: u16, id: ConnId) -> Option<&m
     }
     conns.get_mut(id.slot as usize).filter(|c| c.gen == id.gen)
 }
+
+/// How many times `max_buffered` a connection may queue before its socket had a chance to take
+/// any of it (a handler's burst, written at the end of the turn on io_uring).
+const BURST_FACTOR: usize = 4;
 
 /// Frames above this size are encoded into their own shared buffer instead of being copied into
 /// the connection's coalescing tail.

@@ -636,6 +636,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         };
         match self.io.flush(slot, c) {
             Ok(Flush::Drained) => {
+                c.refused = false;
                 if c.notify_drain && c.output_is_empty() {
                     c.notify_drain = false;
                     let id = self.id(slot);
@@ -675,7 +676,11 @@ impl<S: Service, B: Io> Worker<S, B> {
             }
             Ok(Flush::Blocked) => {
                 c.blocked = true;
-                if c.queued_bytes() > self.config.max_buffered && c.is_open() {
+                // io_uring reports a send in flight as blocked; only a refusal counts.
+                if B::INLINE_WRITES {
+                    c.refused = true;
+                }
+                if c.queued_bytes() > self.config.max_buffered && c.refused && c.is_open() {
                     self.remove(slot, CloseReason::SlowConsumer);
                 }
             }

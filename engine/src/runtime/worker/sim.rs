@@ -74,7 +74,12 @@ impl Io for SimIo {
 
     fn flush(&mut self, slot: usize, conn: &mut Conn) -> io::Result<Flush> {
         conn.seal();
-        conn.wire().flush_to(self.peer(slot))
+        let flushed = conn.wire().flush_to(self.peer(slot));
+        if let Ok(Flush::Blocked) = flushed {
+            // The peer's window refused bytes, as a full socket buffer would.
+            conn.refused = true;
+        }
+        flushed
     }
 
     fn close(&mut self, slot: usize, _conn: Conn) {

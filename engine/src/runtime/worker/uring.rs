@@ -937,6 +937,10 @@ impl<S: Service> Worker<S, UringIo> {
             match res {
                 0 if offered > 0 => self.remove(slot, CloseReason::Io(io::ErrorKind::WriteZero)),
                 n if n >= 0 => {
+                    // The socket took less than offered: its buffer is full, the peer behind.
+                    if (n as usize) < offered {
+                        conn.refused = true;
+                    }
                     conn.wire().advance(epoch, n as usize);
                     self.flush(slot);
                 }

@@ -219,14 +219,10 @@ fn a_burst_of_max_buffered_reaches_a_healthy_reader() {
 }
 
 /// A handler that emits more than `max_buffered` (eight 16 KiB chunks) in one call to a client
-/// that reads everything (window unlimited) should not cut it: the client is not slow, the
-/// burst was just queued within one turn. Today it is cut: writes are deferred to the end of
-/// the turn (io_uring, and this simulation), and `Cx::mark_dirty` judges the queue at each
-/// emit, so the fifth chunk cuts the session (`slow consumer`) and the emits after it fail
-/// with `EmitError::Closed`. (On epoll `mark_dirty` first writes the queue to the socket
-/// inline and judges only what the socket would not take.)
+/// that reads everything (window unlimited) does not cut it: the client is not slow, the burst
+/// was just queued within one turn, and writes are deferred to the end of the turn (io_uring,
+/// and this simulation). A client is judged only once its socket refused bytes.
 #[test]
-#[ignore = "defect: a burst over max_buffered in one turn cuts a healthy reader (Cx::mark_dirty judges the queue before any flush when writes are deferred)"]
 fn a_burst_over_max_buffered_to_a_healthy_reader_is_not_cut() {
     let (mut sim, _handle, seen) = server();
     let mut peer = WsPeer::open(&mut sim, "");
@@ -241,4 +237,28 @@ fn a_burst_over_max_buffered_to_a_healthy_reader_is_not_cut() {
     assert_eq!(seen.emitted, [true; 8]);
     assert!(seen.reasons.is_empty(), "{:?}", seen.reasons);
     assert!(!sim.write_shut(peer.conn));
+}
+
+/// A burst is not judged, but it is bounded: a handler that queues more than four times
+/// `max_buffered` before the socket could take any of it (twenty 16 KiB chunks against 64 KiB)
+/// is cut as a slow consumer, so a handler sending in a loop cannot grow memory without limit.
+#[test]
+fn a_burst_past_four_times_max_buffered_is_cut() {
+    let (mut sim, _handle, seen) = server();
+    let mut peer = WsPeer::open(&mut sim, "");
+    peer.connect_sio(&mut sim);
+
+    peer.send(&mut sim, r#"42["burst",20]"#);
+    let seen = seen.lock().unwrap();
+    // Sixteen chunks are exactly the bound; the seventeenth passes it, is queued, and cuts the
+    // session, so the three after it fail.
+    assert_eq!(
+        seen.emitted.iter().filter(|e| **e).count(),
+        17,
+        "{:?}",
+        seen.emitted
+    );
+    assert_eq!(seen.reasons, ["slow consumer"]);
+    drop(seen);
+    assert!(sim.write_shut(peer.conn));
 }
