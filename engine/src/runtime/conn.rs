@@ -137,21 +137,14 @@ impl Conn {
     /// The queue the socket is written from: the TLS records, or `outq` on a plain
     /// connection. Call [`Conn::seal`] first so it holds everything queued.
     pub fn wire(&mut self) -> &mut OutQueue {
-        match &mut self.tls {
-            Some(tls) => tls.out(),
-            None => &mut self.outq,
-        }
+        super::tls::wire(&mut self.outq, &mut self.tls)
     }
 
     /// Seals what is queued and writes it straight to the socket (a non-blocking one: epoll)
     /// until it is drained or the socket would block.
     pub fn write_now(&mut self) -> std::io::Result<Flush> {
         self.seal();
-        let wire = match &mut self.tls {
-            Some(tls) => tls.out(),
-            None => &mut self.outq,
-        };
-        wire.flush_to(&mut &self.sock)
+        super::tls::wire(&mut self.outq, &mut self.tls).flush_to(&mut &self.sock)
     }
 
     /// Bytes queued and not yet written: plaintext and records.

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::RuntimeConfig;
+use crate::runtime::outq::OutQueue;
 
 #[cfg(feature = "tls")]
 pub(crate) use with_tls::{Tls, TlsConfig};
@@ -29,6 +30,15 @@ pub(crate) fn load(config: &RuntimeConfig) -> io::Result<Option<Arc<TlsConfig>>>
         (Some(cert), Some(key)) => from_pem_files(cert, key).map(|c| Some(Arc::new(c))),
         (Some(_), None) => Err(invalid("a TLS certificate without a key (VOLLEY_TLS_KEY)")),
         (None, Some(_)) => Err(invalid("a TLS key without a certificate (VOLLEY_TLS_CERT)")),
+    }
+}
+
+/// The queue a connection's socket is written from: its TLS records, or its plaintext queue on
+/// a plain connection (wherever the connection is: in a worker or moving between two).
+pub(crate) fn wire<'a>(outq: &'a mut OutQueue, tls: &'a mut Option<Box<Tls>>) -> &'a mut OutQueue {
+    match tls {
+        Some(tls) => tls.out(),
+        None => outq,
     }
 }
 

@@ -507,10 +507,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         if let Some(tls) = &mut tls {
             tls.seal(&mut outq);
         }
-        let wire = match &mut tls {
-            Some(tls) => tls.out(),
-            None => &mut outq,
-        };
+        let wire = super::tls::wire(&mut outq, &mut tls);
         if !wire.is_empty() && sock.set_nonblocking(true).is_ok() {
             let _ = wire.flush_to(&mut &sock);
         }

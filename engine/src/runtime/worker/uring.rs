@@ -956,10 +956,7 @@ impl<S: Service> Worker<S, UringIo> {
             let m = &mut self.io.moves[i];
             m.send_live = false;
             if res > 0 {
-                match &mut m.tls {
-                    Some(tls) => tls.out().advance(epoch, res as usize),
-                    None => m.outq.advance(epoch, res as usize),
-                }
+                crate::runtime::tls::wire(&mut m.outq, &mut m.tls).advance(epoch, res as usize);
             }
             self.finish_move(i);
         }
