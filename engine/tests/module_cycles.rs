@@ -26,10 +26,7 @@ use std::path::Path;
 const KNOWN_SERVER_KNOT: &[&str] = &[
     "server/ack_futures.rs",
     "server/adapter/convert.rs",
-    "server/adapter/mod.rs",
-    "server/adapter/pending.rs",
     "server/adapter/redis.rs",
-    "server/adapter/sockets.rs",
     "server/adapter/sub.rs",
     "server/adapter/wire.rs",
     "server/broadcast.rs",
@@ -42,7 +39,6 @@ const KNOWN_SERVER_KNOT: &[&str] = &[
     "server/service.rs",
     "server/sessions.rs",
     "server/sio/ack.rs",
-    "server/sio/async_connect.rs",
     "server/sio/async_events.rs",
     "server/sio/client.rs",
     "server/sio/listeners.rs",

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use super::broadcast::BroadcastAcks;
+use super::broadcast_msg::BroadcastAcks;
 use super::oneshot;
 use super::sio::{Ack, AckError};
 use crate::proto::sio::Args;

@@ -14,37 +14,23 @@ use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::TimerKey;
 use crate::runtime::{CloseReason, ConnId, Cx};
 
-use super::broadcast::Shared;
+use super::broadcast_msg::Shared;
+use super::out::Out;
 use super::polling::{Closed, LateReport, Polling};
 use super::raw_eio::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::reason::DisconnectReason;
-use super::service::{Router, Timer};
-use super::sessions::{SessionKey, CLOSED_POLL_TTL};
+use super::service::Router;
+use super::session_key::SessionKey;
+use super::sessions::CLOSED_POLL_TTL;
 use super::sio::client::SioClient;
 use super::sio::{ConnectAnswer, SocketState};
+use super::timer::Timer;
 use super::ws::WsMessage;
 
 /// What sits on top of the Engine.IO session.
 pub(crate) enum Upper {
     Raw(RawUpper),
     Sio(Box<SioClient>),
-}
-
-/// An Engine.IO packet ready to send on either transport: text packets include their type
-/// digit (`4hello`, `2`), binary ones are the raw message.
-#[derive(Clone, Debug)]
-pub(crate) enum Out {
-    Text(Bytes),
-    Binary(Bytes),
-}
-
-impl Out {
-    /// The packet's bytes.
-    pub fn bytes(&self) -> &Bytes {
-        match self {
-            Out::Text(b) | Out::Binary(b) => b,
-        }
-    }
 }
 
 /// Where a session's packets go.

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -16,15 +16,21 @@ use crate::runtime::{ConnId, Peers};
 
 use super::ack_futures::BroadcastAckFuture;
 use super::adapter::{Adapter, RemoteOp};
-use super::broadcast::{
-    ack_parts, encode_event, next_broadcast_ack_id, post_remote, AckCollector, BroadcastAcks,
-    BroadcastMsg,
-};
-use super::eio_session::Out;
+use super::broadcast::post_remote;
+use super::broadcast_msg::ack_parts;
+use super::broadcast_msg::encode_event;
+use super::broadcast_msg::next_broadcast_ack_id;
+use super::broadcast_msg::AckCollector;
+use super::broadcast_msg::BroadcastAcks;
+use super::broadcast_msg::BroadcastMsg;
 use super::oneshot;
+use super::out::Out;
+use super::post::gather;
+use super::post::Post;
+use super::post::SelectOp;
 use super::rooms::{RoomNames, Target};
-use super::service::{Post, SelectOp};
-use super::sio::{EmitError, Handshake};
+use super::sio::EmitError;
+use super::socket_info::SocketInfo;
 use super::stats::{Counter, Stats, StatsSnapshot};
 
 /// Reaches a running server from any thread. `Send + Clone`, cheap to clone.
@@ -33,24 +39,6 @@ pub struct ServerHandle {
     pub(crate) peers: Peers<Post>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) adapter: Arc<dyn Adapter>,
-}
-
-/// A socket as [`HandleBroadcast::fetch_sockets`] reports it.
-#[derive(Debug, Clone)]
-pub struct SocketInfo {
-    /// The socket id.
-    pub id: String,
-    /// Its namespace.
-    pub nsp: String,
-    /// Its rooms (its own id first).
-    pub rooms: Vec<String>,
-    /// The request that opened its connection.
-    pub handshake: Handshake,
-    /// The auth payload of its CONNECT packet (`{}` when it sent none).
-    pub auth: serde_json::Value,
-    /// What the application kept with [`Socket::set_data`](crate::server::Socket::set_data),
-    /// as JSON (`null` when nothing); from another server of a cluster, its `socket.data`.
-    pub data: serde_json::Value,
 }
 
 impl ServerHandle {
@@ -290,7 +278,7 @@ impl HandleBroadcast {
 
     fn post(
         &self,
-        packets: Vec<super::broadcast::Shared>,
+        packets: Vec<super::broadcast_msg::Shared>,
         acks: Option<(u64, Duration, Arc<AckCollector>)>,
     ) {
         self.handle.stats.add(0, Counter::Broadcasts, 1);
@@ -423,23 +411,6 @@ impl HandleBroadcast {
             .into_iter()
             .sum()
     }
-}
-
-/// Collects up to `n` answers arriving within `timeout`.
-pub(crate) fn gather<T>(
-    rx: &crossbeam_channel::Receiver<T>,
-    n: usize,
-    timeout: Duration,
-) -> Vec<T> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        match rx.recv_deadline(deadline) {
-            Ok(v) => out.push(v),
-            Err(_) => break,
-        }
-    }
-    out
 }
 
 #[cfg(test)]

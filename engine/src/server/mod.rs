@@ -4,6 +4,7 @@
 mod ack_futures;
 mod adapter;
 mod broadcast;
+mod broadcast_msg;
 mod eio_http;
 mod eio_session;
 mod fallback;
@@ -11,16 +12,21 @@ mod fallback;
 mod handed_stream;
 mod handle;
 mod oneshot;
+mod out;
 mod polling;
+mod post;
 mod raw_eio;
 mod reason;
 mod rooms;
 mod service;
+mod session_key;
 mod sessions;
 #[cfg(test)]
 mod sim_tests;
 pub mod sio;
+mod socket_info;
 mod stats;
+mod timer;
 mod ws;
 
 use std::io;
@@ -32,12 +38,12 @@ pub use crate::proto::http::Request;
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
-pub use broadcast::BroadcastAcks;
+pub use broadcast_msg::BroadcastAcks;
 pub use eio_http::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 #[cfg(feature = "tokio")]
 pub use handed_stream::HandedStream;
-pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
+pub use handle::{HandleBroadcast, ServerHandle};
 pub use raw_eio::{
     EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
 };
@@ -49,6 +55,7 @@ pub use sio::{
 pub use sio::{
     Compressed, ListenerId, SocketBroadcast, SocketData, SocketRef, TimedBroadcast, TimedEmit,
 };
+pub use socket_info::SocketInfo;
 pub use stats::{Counter, StatsSnapshot};
 pub use ws::encode_ws_frame;
 pub use ws::{WsConn, WsHandler, WsMessage};

@@ -11,11 +11,12 @@ use crate::proto::http::encoding::{self, ContentEncoding};
 use crate::runtime::TimerKey;
 use crate::runtime::{ConnId, Cx};
 
-use super::eio_session::{CustomId, Out};
+use super::eio_session::CustomId;
+use super::out::Out;
 use super::raw_eio::EioHandler;
 use super::reason::DisconnectReason;
 use super::service::Router;
-use super::sessions::SessionKey;
+use super::session_key::SessionKey;
 
 /// Content type of polling payloads, as the reference server sends them.
 pub(crate) const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";

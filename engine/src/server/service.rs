@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::config::Config;
 use crate::proto::eio::{Sid, SidMap, SidRng};
 use crate::proto::http::{self, HttpError, Request};
@@ -14,16 +12,18 @@ use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Detached, Service};
 
 use super::adapter::Adapter;
-use super::broadcast::{deliver_local, BroadcastMsg, DeliverFrom};
+use super::broadcast::{deliver_local, DeliverFrom};
 use super::eio_http::EioEndpoint;
-use super::eio_session::{Out, Tx};
+use super::eio_session::Tx;
 use super::fallback::{self, HttpFallback, HttpHandoff};
-use super::handle::SocketInfo;
+use super::post::{Post, SelectOp};
 use super::reason::DisconnectReason;
 use super::rooms::{Rooms, Target};
-use super::sessions::{with_session, SessionKey, Sessions};
-use super::sio::ConnectAnswer;
+use super::session_key::SessionKey;
+use super::sessions::{with_session, Sessions};
+use super::socket_info::SocketInfo;
 use super::stats::Stats;
+use super::timer::Timer;
 use super::ws::{WsConn, WsHandler, WsMessage};
 
 /// What a path serves.
@@ -40,70 +40,6 @@ pub(crate) enum Session {
     /// A WebSocket for a session that already has one (or is getting one): the reference
     /// completes its handshake and then closes it, so stock clients see a close, not a 400.
     Refused,
-}
-
-/// Messages from other threads (or workers) to a worker.
-pub(crate) enum Post {
-    /// A pre-framed WebSocket message for one connection.
-    Send(ConnId, Bytes),
-    /// Packets for the session of a Socket.IO socket, queued back to back.
-    ToSocket(Sid, Vec<Out>),
-    /// Close one connection.
-    Close(ConnId, CloseCode, String),
-    /// A broadcast for this worker's members.
-    Broadcast(Arc<BroadcastMsg>),
-    /// An asynchronous connect middleware answered for a socket of this session.
-    ConnectAnswer(SessionKey, ConnectAnswer),
-    /// An operation on the sockets a selection matches on this worker.
-    Select {
-        nsp: String,
-        target: Target,
-        op: SelectOp,
-    },
-}
-
-/// What to do with the sockets a [`Post::Select`] matches.
-pub(crate) enum SelectOp {
-    Join(Vec<String>),
-    Leave(Vec<String>),
-    /// Leave the namespace (`true`: close the whole connection).
-    Disconnect(bool),
-    Fetch(crossbeam_channel::Sender<Vec<SocketInfo>>),
-    Count(crossbeam_channel::Sender<usize>),
-    /// The namespace's room names on this worker (the selection does not apply).
-    Rooms(crossbeam_channel::Sender<Vec<String>>),
-}
-
-/// What the endpoints' timers carry.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Timer {
-    /// Engine.IO ping due or pong overdue (also the pong deadline of a raw session that ended
-    /// while its client had still to collect the close packet; see `polling::LateReport`).
-    Heartbeat(SessionKey),
-    /// An upgrade to WebSocket did not complete in time.
-    UpgradeTimeout(SessionKey),
-    /// No namespace joined within connectTimeout.
-    ConnectTimeout(SessionKey),
-    /// A binary packet's attachments are overdue.
-    Attachments(SessionKey),
-    /// A server emit's ack is overdue (socket key, ack id).
-    Ack {
-        session: SessionKey,
-        socket: u32,
-        id: u64,
-    },
-}
-
-impl Timer {
-    fn session(&self) -> SessionKey {
-        match *self {
-            Timer::Heartbeat(k)
-            | Timer::UpgradeTimeout(k)
-            | Timer::ConnectTimeout(k)
-            | Timer::Attachments(k)
-            | Timer::Ack { session: k, .. } => k,
-        }
-    }
 }
 
 /// Each worker's own state for the endpoints.

@@ -15,14 +15,7 @@ use super::eio_session::EioSession;
 use super::polling::{Closed, LateReport};
 use super::reason::DisconnectReason;
 use super::service::Router;
-
-/// Finds a session in its worker's table; the epoch tells a session from a later one that
-/// reuses its slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct SessionKey {
-    pub idx: u32,
-    pub epoch: u32,
-}
+use super::session_key::SessionKey;
 
 /// How long an ended polling session waits for the GET that learns of its end (the
 /// reference's polling `closeTimeout`).

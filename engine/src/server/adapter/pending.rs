@@ -10,8 +10,8 @@ use crossbeam_channel::Sender;
 use serde_json::Value as Json;
 
 use super::wire::kind;
-use crate::server::broadcast::AckCollector;
-use crate::server::handle::SocketInfo;
+use crate::server::broadcast_msg::AckCollector;
+use crate::server::socket_info::SocketInfo;
 
 /// What a request waits for.
 pub(crate) enum Waiting {

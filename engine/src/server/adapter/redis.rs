@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde_json::{json, Value as Json};
 
+use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
 use super::pending::{Pending, Waiting};
 use super::wire::{self, kind, Channels};
-use super::{Adapter, RemoteOp, ServerSideEmitHandler};
 use crate::runtime::Peers;
-use crate::server::broadcast::BroadcastMsg;
-use crate::server::handle::SocketInfo;
+use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::post::Post;
 use crate::server::rooms::Target;
-use crate::server::service::Post;
+use crate::server::socket_info::SocketInfo;
 
 /// Commands waiting for the publisher; beyond this, new ones are dropped rather than queued.
 const QUEUE: usize = 65_536;

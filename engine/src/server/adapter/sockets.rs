@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value as Json};
 
 use crate::proto::http;
-use crate::server::handle::SocketInfo;
 use crate::server::sio::Handshake;
+use crate::server::socket_info::SocketInfo;
 
 /// A socket of this server for another server.
 pub(crate) fn to_json(s: &SocketInfo) -> Json {

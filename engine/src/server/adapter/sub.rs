@@ -20,12 +20,16 @@ use super::convert;
 use super::redis::{Cmd, Core, IO_TIMEOUT, RETRY};
 use super::resp::Reply;
 use super::wire::{self, kind, ChannelKind};
-use crate::server::broadcast::{
-    next_broadcast_ack_id, post_remote, AckCollector, AckStream, BroadcastMsg,
-};
-use crate::server::handle::{gather, SocketInfo};
+use crate::server::broadcast::post_remote;
+use crate::server::broadcast_msg::next_broadcast_ack_id;
+use crate::server::broadcast_msg::AckCollector;
+use crate::server::broadcast_msg::AckStream;
+use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::post::gather;
+use crate::server::post::Post;
+use crate::server::post::SelectOp;
 use crate::server::rooms::Target;
-use crate::server::service::{Post, SelectOp};
+use crate::server::socket_info::SocketInfo;
 
 /// How long a read waits before the thread looks at its stop flag and new namespaces.
 const POLL: Duration = Duration::from_millis(100);

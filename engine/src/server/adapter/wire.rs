@@ -14,8 +14,10 @@ use serde_json::Value as Json;
 use super::convert::{parse, write_mp};
 use super::msgpack::{self, MsgpackError};
 use crate::proto::sio::ArgList;
-use crate::server::broadcast::{encode_event, BroadcastMsg, Shared};
-use crate::server::eio_session::Out;
+use crate::server::broadcast_msg::encode_event;
+use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::broadcast_msg::Shared;
+use crate::server::out::Out;
 use crate::server::rooms::Target;
 
 /// The request types between nodes (the adapter's `RequestType`).

@@ -12,9 +12,11 @@ use crate::proto::sio::{self, Args};
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
 
-use super::super::eio_session::{Out, Tx};
-use super::super::service::Post;
-use super::socket::{EmitError, Socket};
+use super::super::eio_session::Tx;
+use super::super::out::Out;
+use super::super::post::Post;
+use super::errors::EmitError;
+use super::socket::Socket;
 
 /// The arguments of an acknowledgement: a JSON array plus binary attachments (referenced from
 /// the JSON with [`sio::Placeholder`]).

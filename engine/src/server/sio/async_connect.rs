@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::errors::ConnectError;
 use super::handshake::Handshake;
-use super::namespace::ConnectError;
-use super::socket::SocketData;
+use super::socket_data::SocketData;
 
 /// A future the engine hands to the application's runtime.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;

@@ -10,13 +10,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::ack::Ack;
+use super::errors::EmitError;
 use super::namespace::NamespaceBuilder;
-use super::socket::{EmitError, Socket};
+use super::socket::Socket;
 use crate::proto::eio::Sid;
 use crate::server::ack_futures::OwnedArgs;
-use crate::server::handle::{ServerHandle, SocketInfo};
+use crate::server::handle::ServerHandle;
+use crate::server::post::Post;
 use crate::server::rooms::RoomNames;
-use crate::server::service::Post;
+use crate::server::socket_info::SocketInfo;
 
 /// One socket, as asynchronous code holds it: `Send + Clone` (one shared allocation per
 /// socket), usable from any thread. Every call is a message to the socket's worker; a socket

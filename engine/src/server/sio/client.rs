@@ -9,15 +9,17 @@ use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, Si
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
 use crate::server::eio_session::Tx;
+use crate::server::post::Post;
 use crate::server::reason::DisconnectReason;
-use crate::server::service::{Post, Timer};
-use crate::server::sessions::SessionKey;
+use crate::server::session_key::SessionKey;
 use crate::server::stats::Counter;
+use crate::server::timer::Timer;
 
 use super::ack::{Ack, PendingAcks};
 use super::async_connect::{self, ConnectAnswer};
+use super::errors::ConnectError;
 use super::handshake::Handshake;
-use super::namespace::{ConnectError, ConnectStep};
+use super::namespace::ConnectStep;
 use super::socket::{fail_pending, Socket, SocketState};
 use super::SioApp;
 

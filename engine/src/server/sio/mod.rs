@@ -5,20 +5,24 @@ mod ack;
 mod async_connect;
 mod async_events;
 pub(crate) mod client;
+mod errors;
 mod handshake;
 mod listeners;
 mod namespace;
 mod operator;
 mod socket;
+mod socket_data;
 
 pub use ack::{Ack, AckError, AckId, DeferredAck};
 pub use async_connect::{BoxFuture, ConnectRequest, Spawn};
 pub use async_events::SocketRef;
+pub use errors::{ConnectError, EmitError};
 pub use handshake::Handshake;
 pub use listeners::ListenerId;
-pub use namespace::{ConnectError, NamespaceBuilder};
+pub use namespace::NamespaceBuilder;
 pub use operator::{SocketBroadcast, TimedBroadcast};
-pub use socket::{Compressed, EmitError, Socket, SocketData, TimedEmit};
+pub use socket::{Compressed, Socket, TimedEmit};
+pub use socket_data::SocketData;
 
 pub(crate) use ack::ack_pending;
 pub(crate) use async_connect::ConnectAnswer;

@@ -7,38 +7,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::proto::sio::{self, Args, ValueRef};
 
 use super::ack::Ack;
 use super::async_connect::{AsyncConnectFn, ConnectRequest, Spawn};
+use super::errors::ConnectError;
 use super::socket::Socket;
 use crate::server::reason::DisconnectReason;
-
-/// Refuses a connection to a namespace: the client gets `connect_error` with
-/// `{"message": message, "data": data}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectError {
-    pub(crate) message: String,
-    pub(crate) data: Option<Vec<u8>>,
-}
-
-impl ConnectError {
-    /// A refusal with a message and no data.
-    pub fn new(message: impl Into<String>) -> Self {
-        ConnectError {
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// Adds `data` (any serialisable value) to the refusal.
-    pub fn with_data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
-        self.data = serde_json::to_vec(data).ok();
-        self
-    }
-}
 
 /// Runs when a client asks to join: `Err` refuses it with `connect_error`. The auth payload of
 /// the CONNECT packet is the second argument (`None` when the client sent none).

@@ -9,14 +9,18 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::server::ack_futures::BroadcastAckFuture;
-use crate::server::broadcast::{
-    ack_parts, deliver_local, encode_event, next_broadcast_ack_id, post_remote, AckCollector,
-    BroadcastAcks, BroadcastMsg, Current, DeliverFrom,
-};
+use crate::server::broadcast::{deliver_local, post_remote, Current, DeliverFrom};
+use crate::server::broadcast_msg::ack_parts;
+use crate::server::broadcast_msg::encode_event;
+use crate::server::broadcast_msg::next_broadcast_ack_id;
+use crate::server::broadcast_msg::AckCollector;
+use crate::server::broadcast_msg::BroadcastAcks;
+use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::rooms::{RoomNames, Target};
 use crate::server::stats::Counter;
 
-use super::socket::{EmitError, Socket};
+use super::errors::EmitError;
+use super::socket::Socket;
 
 /// A broadcast being built from a handler's socket; nothing is sent until `emit`.
 pub struct SocketBroadcast<'s, 'c, 'a> {

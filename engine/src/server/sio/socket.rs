@@ -13,42 +13,21 @@ use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, PacketType, ValueRef};
 
 use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
+use super::errors::EmitError;
 use super::handshake::Handshake;
 use super::listeners::{OutgoingRun, SocketListeners};
 use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
+use super::socket_data::SocketData;
 use super::SioApp;
 use crate::server::ack_futures::{AckFuture, OwnedArgs};
-use crate::server::eio_session::{Out, Tx};
+use crate::server::eio_session::Tx;
 use crate::server::handle::ServerHandle;
 use crate::server::oneshot;
+use crate::server::out::Out;
 use crate::server::rooms::{RoomNames, Target};
-use crate::server::service::Timer;
-use crate::server::sessions::SessionKey;
-
-/// Why an emit was not queued.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The event name is reserved (`connect`, `disconnect`, ...).
-    ReservedEvent,
-    /// The arguments did not serialise to a JSON array.
-    Serialize(String),
-    /// The connection is closing or gone.
-    Closed,
-}
-
-impl std::fmt::Display for EmitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EmitError::ReservedEvent => f.write_str("reserved event name"),
-            EmitError::Serialize(e) => write!(f, "arguments do not serialise: {e}"),
-            EmitError::Closed => f.write_str("connection closed"),
-        }
-    }
-}
-
-impl std::error::Error for EmitError {}
+use crate::server::session_key::SessionKey;
+use crate::server::timer::Timer;
 
 /// Per-socket state kept by the client that owns it.
 pub(crate) struct SocketState {
@@ -77,19 +56,6 @@ pub(crate) struct SocketState {
     pub listeners: Option<Box<SocketListeners>>,
     /// The socket as asynchronous handlers hold it, once one ran.
     pub socket_ref: Option<super::SocketRef>,
-}
-
-/// Per-socket state an application keeps ([`Socket::set_data`]): any `Serialize` type, so
-/// `fetch_sockets` (on this server and across the cluster) can report it as JSON.
-pub trait SocketData: Any {
-    /// The value as JSON, as `fetch_sockets` reports it (`null` if it does not serialise).
-    fn to_json(&self) -> serde_json::Value;
-}
-
-impl<T: Serialize + Any> SocketData for T {
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
 }
 
 /// Runs once what was queued for the client has gone out.
