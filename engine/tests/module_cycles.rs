@@ -30,13 +30,10 @@ const KNOWN_SERVER_KNOT: &[&str] = &[
     "server/adapter/sub.rs",
     "server/adapter/wire.rs",
     "server/broadcast.rs",
-    "server/eio_http.rs",
     "server/eio_session.rs",
-    "server/fallback.rs",
     "server/handle.rs",
     "server/polling.rs",
     "server/raw_eio.rs",
-    "server/service.rs",
     "server/sessions.rs",
     "server/sio/ack.rs",
     "server/sio/async_events.rs",
@@ -45,7 +42,6 @@ const KNOWN_SERVER_KNOT: &[&str] = &[
     "server/sio/namespace.rs",
     "server/sio/operator.rs",
     "server/sio/socket.rs",
-    "server/ws.rs",
 ];
 
 /// The trees checked, as path prefixes under `engine/src`.

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::proto::sio::Args;
-use crate::runtime::{Cx, Peers};
+use crate::runtime::Peers;
 
 use super::broadcast_msg::{BroadcastMsg, Shared};
-use super::eio_session::{Link, Tx};
+use super::eio_session::{EioSession, Link, Tx};
+use super::port::Port;
 use super::post::Post;
-use super::service::Router;
+
 use super::session_key::SessionKey;
-use super::sessions::with_session;
 use super::sio::{AckError, Socket, SocketState};
 use super::stats::Counter;
 use super::timer::Timer;
@@ -34,7 +34,7 @@ pub(crate) fn deliver_local(cx_current: DeliverFrom<'_, '_, '_, '_>, msg: &Broad
         DeliverFrom::Worker(cx) => (cx, None),
         DeliverFrom::Handler(c) => {
             let Current { key, tx, state } = c;
-            let cx: &mut Cx<'_, Router> = &mut *tx.cx;
+            let cx: &mut dyn Port = &mut *tx.cx;
             let link: &mut Link = &mut *tx.link;
             (cx, Some((key, link, state)))
         }
@@ -63,11 +63,16 @@ pub(crate) fn deliver_local(cx_current: DeliverFrom<'_, '_, '_, '_>, msg: &Broad
                 let mut tx = Tx { cx: &mut *cx, link };
                 deliver_one(&mut tx, key, Some(&mut **state), msg)
             }
-            _ => with_session(cx, key, |cx, s| {
-                let (link, state) = s.link_and_socket(sid);
-                deliver_one(&mut Tx { cx, link }, key, state, msg)
-            })
-            .unwrap_or(false),
+            _ => {
+                let mut sent = false;
+                cx.with_session(key, &mut |cx, s| {
+                    if let Some(s) = s.downcast_mut::<EioSession>() {
+                        let (link, state) = s.link_and_socket(sid);
+                        sent = deliver_one(&mut Tx { cx, link }, key, state, msg);
+                    }
+                });
+                sent
+            }
         };
         delivered += usize::from(sent);
     }
@@ -84,7 +89,7 @@ pub(crate) fn deliver_local(cx_current: DeliverFrom<'_, '_, '_, '_>, msg: &Broad
 
 /// Where a delivery starts: a worker event (mailbox) or a handler sending from its socket.
 pub(crate) enum DeliverFrom<'x, 'c, 'a, 'w> {
-    Worker(&'w mut Cx<'a, Router>),
+    Worker(&'w mut (dyn Port + 'a)),
     Handler(Current<'x, 'c, 'a>),
 }
 

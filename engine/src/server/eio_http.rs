@@ -8,14 +8,15 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::proto::eio::{self, HandshakeError, Heartbeat, PayloadDecoder, Sid, Transport};
 use crate::proto::http::{self, HttpError, Method, Request};
-use crate::runtime::{Action, ConnId, Cx};
+use crate::runtime::{Action, ConnId};
 
+use super::conn_session::Session;
 use super::eio_session::{CustomId, CustomIds, EioSession, Link, Upper};
 use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
+use super::port::Port;
 use super::raw_eio::{EioHandler, RawUpper};
 use super::reason::DisconnectReason;
-use super::service::{Router, Session};
-use super::sessions::with_session;
+use super::sessions::{with_session, SessionsPort};
 use super::sio::client::SioClient;
 use super::sio::{Handshake, SioApp};
 use super::stats::Counter;
@@ -160,7 +161,7 @@ fn pairs(headers: &Headers) -> Vec<(&str, &str)> {
 }
 
 fn reject(
-    cx: &mut Cx<'_, Router>,
+    cx: &mut dyn SessionsPort,
     id: ConnId,
     req: &Request,
     e: HandshakeError,
@@ -249,7 +250,7 @@ impl EioEndpoint {
     }
 
     /// Answers a polling POST whose packets were taken.
-    fn post_ok(&self, cx: &mut Cx<'_, Router>, id: ConnId, req: &Request, cors: &Headers) {
+    fn post_ok(&self, cx: &mut dyn Port, id: ConnId, req: &Request, cors: &Headers) {
         let headers = self.polling_headers(req, "text/html", cors.clone());
         cx.respond(id, 200, &pairs(&headers), b"ok", req.keep_alive);
     }
@@ -309,7 +310,7 @@ impl EioEndpoint {
 
     pub fn on_request(
         &self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn SessionsPort,
         id: ConnId,
         req: &Request,
     ) -> Action<Session> {
@@ -357,7 +358,7 @@ impl EioEndpoint {
 
     fn handshake(
         &self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn SessionsPort,
         id: ConnId,
         req: &Request,
         mut cors: Headers,
@@ -427,12 +428,12 @@ impl EioEndpoint {
             }
         };
         let worker = cx.worker();
-        let state = cx.state();
-        let key = state.sessions.insert(sid, |key| {
+        let key = cx.sessions().insert(sid, |key| {
             let mut session = EioSession::new(sid, key, heartbeat, link, upper, remote);
             session.custom = custom;
             session
         });
+        let state = cx.state();
         state.stats.add(worker, Counter::SessionsOpened, 1);
         state.stats.sessions_delta(worker, 1);
         match accept {
@@ -447,7 +448,7 @@ impl EioEndpoint {
 
     fn existing(
         &self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn SessionsPort,
         id: ConnId,
         req: &Request,
         sid: &str,
@@ -460,12 +461,12 @@ impl EioEndpoint {
         if owner != cx.worker() as usize && owner < cx.workers() {
             return Action::Handoff(owner);
         }
-        let Some(key) = cx.state().sessions.key_of(&sid) else {
+        let Some(key) = cx.sessions().key_of(&sid) else {
             let polling_get = req.method == Method::Get
                 && req.query_param("transport").as_deref() == Some("polling");
             let now = cx.now();
             let owed = polling_get
-                .then(|| cx.state().sessions.closed_body(now, &sid))
+                .then(|| cx.sessions().closed_body(now, &sid))
                 .flatten();
             if let Some((body, compress, late)) = owed {
                 let get = self.parked_get(&cx.state().config.clone(), id, req, cors);
@@ -530,7 +531,7 @@ impl EioEndpoint {
     /// the reference aborts it; the Engine.IO compliance suite expects the 400).
     pub fn on_body(
         &self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn SessionsPort,
         id: ConnId,
         req: &Request,
         body: &mut [u8],
@@ -538,7 +539,7 @@ impl EioEndpoint {
         let cors = cors_headers(&cx.state().config.clone(), req);
         let key = sid_param(req)
             .and_then(|s| self.resolve(&s))
-            .and_then(|sid| cx.state().sessions.key_of(&sid));
+            .and_then(|sid| cx.sessions().key_of(&sid));
         let Some(key) = key else {
             return reject(cx, id, req, HandshakeError::UnknownSid, None, &cors);
         };
@@ -577,10 +578,10 @@ impl EioEndpoint {
     }
 
     /// A polling POST's body was refused (too large, malformed): the session ends.
-    pub fn on_body_error(&self, cx: &mut Cx<'_, Router>, req: &Request, _err: &HttpError) {
+    pub fn on_body_error(&self, cx: &mut dyn SessionsPort, req: &Request, _err: &HttpError) {
         let key = sid_param(req)
             .and_then(|s| self.resolve(&s))
-            .and_then(|sid| cx.state().sessions.key_of(&sid));
+            .and_then(|sid| cx.sessions().key_of(&sid));
         if let Some(key) = key {
             with_session(cx, key, |_, s| s.close(DisconnectReason::TransportError));
         }
@@ -589,7 +590,7 @@ impl EioEndpoint {
     /// A GET or POST for a polling session.
     fn polling_request(
         &self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn Port,
         s: &mut EioSession,
         id: ConnId,
         req: &Request,

@@ -12,14 +12,15 @@ use bytes::Bytes;
 use crate::proto::eio::{self, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
 use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::TimerKey;
-use crate::runtime::{CloseReason, ConnId, Cx};
+use crate::runtime::{CloseReason, ConnId};
 
 use super::broadcast_msg::Shared;
 use super::out::Out;
 use super::polling::{Closed, LateReport, Polling};
+use super::port::Port;
 use super::raw_eio::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::reason::DisconnectReason;
-use super::service::Router;
+
 use super::session_key::SessionKey;
 use super::sessions::CLOSED_POLL_TTL;
 use super::sio::client::SioClient;
@@ -51,7 +52,7 @@ pub(crate) enum Link {
 
 /// Sends packets of one session on whatever link it has now.
 pub(crate) struct Tx<'c, 'a> {
-    pub cx: &'c mut Cx<'a, Router>,
+    pub cx: &'c mut (dyn Port + 'a),
     pub link: &'c mut Link,
 }
 
@@ -65,7 +66,12 @@ impl Tx<'_, '_> {
     /// [`Tx::text`], saying whether the packet allows compression (of a polling payload).
     pub fn text_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool, compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => self.cx.send_with(*conn, OpCode::Text, write),
+            Link::Ws(conn) => {
+                let mut write = Some(write);
+                self.cx.send_with(*conn, OpCode::Text, &mut |b| {
+                    write.take().is_some_and(|w| w(b))
+                })
+            }
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
                 let mut v = Vec::new();
                 write(&mut v) && p.push_with(Out::Text(Bytes::from(v)), compress)
@@ -264,7 +270,7 @@ impl EioSession {
     }
 
     /// Removes Socket.IO socket `sid` from its namespace (`close`: ends the whole session).
-    pub fn disconnect_socket(&mut self, cx: &mut Cx<'_, Router>, sid: &Sid, close: bool) {
+    pub fn disconnect_socket(&mut self, cx: &mut dyn Port, sid: &Sid, close: bool) {
         let Upper::Sio(c) = &mut self.upper else {
             return;
         };
@@ -283,7 +289,7 @@ impl EioSession {
     }
 
     /// An asynchronous connect middleware answered for one of this session's sockets.
-    pub fn connect_answer(&mut self, cx: &mut Cx<'_, Router>, answer: ConnectAnswer) {
+    pub fn connect_answer(&mut self, cx: &mut dyn Port, answer: ConnectAnswer) {
         let Upper::Sio(c) = &mut self.upper else {
             return;
         };
@@ -306,7 +312,7 @@ impl EioSession {
     }
 
     /// Sends the open packet and starts the heartbeat and the layer above.
-    pub fn open(&mut self, cx: &mut Cx<'_, Router>) {
+    pub fn open(&mut self, cx: &mut dyn Port) {
         let transport = if matches!(self.link, Link::Ws(_)) {
             "websocket"
         } else {
@@ -366,7 +372,7 @@ impl EioSession {
     /// session); a `close()` in it ends the session.
     fn raw_event<R>(
         &mut self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn Port,
         f: impl FnOnce(&dyn super::EioHandler, &mut EioSocket<'_, '_>) -> R,
     ) -> Option<R> {
         let Upper::Raw(raw) = &mut self.upper else {
@@ -400,7 +406,7 @@ impl EioSession {
         }
     }
 
-    fn arm_heartbeat(&mut self, cx: &mut Cx<'_, Router>) {
+    fn arm_heartbeat(&mut self, cx: &mut dyn Port) {
         if let Some(k) = self.heartbeat_timer.take() {
             cx.cancel(k);
         }
@@ -409,7 +415,7 @@ impl EioSession {
         }
     }
 
-    pub fn on_timer(&mut self, cx: &mut Cx<'_, Router>, t: Timer) {
+    pub fn on_timer(&mut self, cx: &mut dyn Port, t: Timer) {
         let result = match t {
             Timer::Heartbeat(_) => {
                 self.heartbeat_timer = None;
@@ -447,7 +453,7 @@ impl EioSession {
     }
 
     /// Sends a heartbeat ping, shown to a raw handler's packet events.
-    fn send_ping(&mut self, cx: &mut Cx<'_, Router>) {
+    fn send_ping(&mut self, cx: &mut dyn Port) {
         let events = self.raw_events();
         if events == EioEvents::NONE {
             Tx {
@@ -476,7 +482,7 @@ impl EioSession {
     }
 
     /// One packet from the client, from either transport.
-    pub fn on_packet(&mut self, cx: &mut Cx<'_, Router>, packet: Packet<'_>) {
+    pub fn on_packet(&mut self, cx: &mut dyn Port, packet: Packet<'_>) {
         if self.raw_events().contains(EioEvents::PACKET) {
             if let Some(view) = packet_view(&packet) {
                 let verdict = self.raw_event(cx, |h, s| h.on_packet(s, &view));
@@ -545,13 +551,7 @@ impl EioSession {
     }
 
     /// A text or binary frame on the WebSocket `conn` attached to this session.
-    pub fn on_ws_frame(
-        &mut self,
-        cx: &mut Cx<'_, Router>,
-        conn: ConnId,
-        text: bool,
-        data: &mut [u8],
-    ) {
+    pub fn on_ws_frame(&mut self, cx: &mut dyn Port, conn: ConnId, text: bool, data: &mut [u8]) {
         match &self.link {
             Link::Ws(c) if *c == conn => {
                 if text {
@@ -570,7 +570,7 @@ impl EioSession {
     }
 
     /// The upgrade dance on the probing WebSocket: `2probe` -> `3probe`, then `5`.
-    fn on_probe(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId, text: bool, data: &mut [u8]) {
+    fn on_probe(&mut self, cx: &mut dyn Port, conn: ConnId, text: bool, data: &mut [u8]) {
         match (text, eio::decode_text(data)) {
             (true, Ok(Packet::Ping(b"probe"))) => {
                 cx.send_frame(conn, OpCode::Text, b"3probe");
@@ -621,7 +621,7 @@ impl EioSession {
     }
 
     /// Starts an upgrade: `conn` is a WebSocket for this polling session.
-    pub fn begin_upgrade(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId) -> bool {
+    pub fn begin_upgrade(&mut self, cx: &mut dyn Port, conn: ConnId) -> bool {
         let Link::Polling(_) = self.link else {
             return false;
         };
@@ -642,7 +642,7 @@ impl EioSession {
     }
 
     /// Gives up an upgrade in flight: the session stays on polling.
-    pub fn abort_upgrade(&mut self, cx: &mut Cx<'_, Router>, close_ws: bool) {
+    pub fn abort_upgrade(&mut self, cx: &mut dyn Port, close_ws: bool) {
         let Link::Upgrading { .. } = self.link else {
             return;
         };
@@ -661,7 +661,7 @@ impl EioSession {
     }
 
     /// A connection this session used has closed.
-    pub fn on_conn_closed(&mut self, cx: &mut Cx<'_, Router>, conn: ConnId, reason: &CloseReason) {
+    pub fn on_conn_closed(&mut self, cx: &mut dyn Port, conn: ConnId, reason: &CloseReason) {
         match &self.link {
             Link::Ws(c) if *c == conn => self.close(DisconnectReason::from_close(reason)),
             Link::Upgrading { ws, .. } if *ws == conn => self.abort_upgrade(cx, false),
@@ -690,7 +690,7 @@ impl EioSession {
     }
 
     /// Sends what polling queued to a parked GET.
-    pub fn flush(&mut self, cx: &mut Cx<'_, Router>) {
+    pub fn flush(&mut self, cx: &mut dyn Port) {
         if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut self.link {
             if p.overflowed() {
                 self.closing.get_or_insert(DisconnectReason::SlowConsumer);
@@ -712,7 +712,7 @@ impl EioSession {
     /// Answers the parked GET with what polling queued for a raw handler that wants to know:
     /// its `on_flush` sees the packets, then the callbacks of the packets sent run, then its
     /// `on_drain`.
-    fn raw_flush(&mut self, cx: &mut Cx<'_, Router>) {
+    fn raw_flush(&mut self, cx: &mut dyn Port) {
         let Upper::Raw(raw) = &mut self.upper else {
             return;
         };
@@ -732,7 +732,7 @@ impl EioSession {
 
     /// A raw session's queued packets went out: their send callbacks run, then the handler's
     /// `on_drain` if it asked for flush events.
-    fn raw_sent(&mut self, cx: &mut Cx<'_, Router>) {
+    fn raw_sent(&mut self, cx: &mut dyn Port) {
         let Upper::Raw(raw) = &mut self.upper else {
             return;
         };
@@ -749,7 +749,7 @@ impl EioSession {
     }
 
     /// Everything queued for the client went out: run the drain callbacks waiting for it.
-    pub fn drained(&mut self, cx: &mut Cx<'_, Router>) {
+    pub fn drained(&mut self, cx: &mut dyn Port) {
         match &mut self.upper {
             Upper::Sio(client) => {
                 if client.wants_drain() {
@@ -772,7 +772,7 @@ impl EioSession {
 
     /// The session is gone: close its transport and tell the layers above. Returns what a
     /// polling client is still owed (see [`Polling::finish`]).
-    pub fn finish(mut self: Box<Self>, cx: &mut Cx<'_, Router>) -> Option<Closed> {
+    pub fn finish(mut self: Box<Self>, cx: &mut dyn Port) -> Option<Closed> {
         let reason = self.closing.unwrap_or(DisconnectReason::ForcedClose);
         // The server closing the session on purpose (not after an error) lets a polling client
         // read what was queued, then the close packet, as the reference's `socket.close()` does.

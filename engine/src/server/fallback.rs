@@ -8,11 +8,12 @@ use std::net::{SocketAddr, TcpStream};
 use bytes::Bytes;
 
 use crate::proto::http::{BodyKind, Method, Request};
-use crate::runtime::{Action, ConnId, Cx, Detached};
+use crate::runtime::{Action, ConnId, Detached};
 
+use super::conn_session::Session;
 #[cfg(feature = "tokio")]
 use super::handed_stream::HandedStream;
-use super::service::{Router, Session};
+use super::port::Port;
 
 /// Answers the HTTP requests no endpoint serves (see [`ServerBuilder::http_fallback`]). Runs
 /// on a worker: it must not block.
@@ -184,7 +185,7 @@ pub(crate) fn hand_over(handler: &HttpHandoff, detached: Detached) {
 /// A request head for no endpoint: its body is read first (bounded by `max_payload`, 413
 /// beyond), or, without one, the handler answers now.
 pub(crate) fn on_request(
-    cx: &mut Cx<'_, Router>,
+    cx: &mut dyn Port,
     id: ConnId,
     req: &Request,
     handler: &HttpFallback,
@@ -199,7 +200,7 @@ pub(crate) fn on_request(
 
 /// Runs the handler on a complete request and writes its answer.
 pub(crate) fn serve(
-    cx: &mut Cx<'_, Router>,
+    cx: &mut dyn Port,
     id: ConnId,
     head: &Request,
     body: &[u8],

@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use crate::proto::eio::{self, PacketType};
 use crate::proto::http::encoding::{self, ContentEncoding};
+use crate::runtime::ConnId;
 use crate::runtime::TimerKey;
-use crate::runtime::{ConnId, Cx};
 
 use super::eio_session::CustomId;
 use super::out::Out;
+use super::port::Port;
 use super::raw_eio::EioHandler;
 use super::reason::DisconnectReason;
-use super::service::Router;
+
 use super::session_key::SessionKey;
 
 /// Content type of polling payloads, as the reference server sends them.
@@ -124,7 +125,7 @@ impl Polling {
     }
 
     /// Answers the parked GET with everything queued, if there is both.
-    pub fn flush(&mut self, cx: &mut Cx<'_, Router>) {
+    pub fn flush(&mut self, cx: &mut dyn Port) {
         if self.queue.is_empty() {
             return;
         }
@@ -136,14 +137,14 @@ impl Polling {
     }
 
     /// Answers the parked GET with a noop (during an upgrade, and when the client closed).
-    pub fn answer_all_with_noop(&mut self, cx: &mut Cx<'_, Router>) {
+    pub fn answer_all_with_noop(&mut self, cx: &mut dyn Port) {
         if let Some(get) = self.get.take() {
             respond(cx, &get, &[PacketType::Noop.as_byte()], false);
         }
     }
 
     /// Answers a parked GET with the close packet (the transport is closing).
-    pub fn answer_all_with_close(&mut self, cx: &mut Cx<'_, Router>) {
+    pub fn answer_all_with_close(&mut self, cx: &mut dyn Port) {
         if let Some(get) = self.get.take() {
             respond(cx, &get, &[PacketType::Close.as_byte()], false);
         }
@@ -157,7 +158,7 @@ impl Polling {
     /// (the next GET gets 400, as from the reference); after the client's own close, a noop.
     pub fn finish(
         &mut self,
-        cx: &mut Cx<'_, Router>,
+        cx: &mut dyn Port,
         client_closed: bool,
         graceful: bool,
     ) -> Option<Closed> {
@@ -250,7 +251,7 @@ impl Closed {
 /// Answers a GET with a polling payload, compressed when one of its packets allows it
 /// (`compress`), the client accepts an encoding and the payload reaches the server's
 /// `http_compression_threshold`, as the reference's polling transport decides.
-pub(crate) fn respond(cx: &mut Cx<'_, Router>, get: &ParkedGet, body: &[u8], compress: bool) {
+pub(crate) fn respond(cx: &mut dyn Port, get: &ParkedGet, body: &[u8], compress: bool) {
     cx.state().parked.remove(&get.conn);
     let mut headers: Vec<(&str, &str)> = get.headers.iter().map(|(k, v)| (&**k, &**v)).collect();
     let mut compressed = Vec::new();

@@ -6,25 +6,38 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::proto::eio::{Sid, SidMap, SidRng};
+use crate::proto::eio::{SidMap, SidRng};
 use crate::proto::http::{self, HttpError, Request};
 use crate::proto::ws::{CloseCode, Message};
 use crate::runtime::{Action, CloseReason, ConnId, Cx, Detached, Service};
 
+use std::any::Any;
+use std::net::SocketAddr;
+use std::time::Instant;
+
 use super::adapter::Adapter;
 use super::broadcast::{deliver_local, DeliverFrom};
+use super::conn_session::Session;
 use super::eio_http::EioEndpoint;
 use super::eio_session::Tx;
 use super::fallback::{self, HttpFallback, HttpHandoff};
+use super::port::Port;
 use super::post::{Post, SelectOp};
 use super::reason::DisconnectReason;
 use super::rooms::{Rooms, Target};
 use super::session_key::SessionKey;
+use super::sessions::SessionsPort;
 use super::sessions::{with_session, Sessions};
 use super::socket_info::SocketInfo;
 use super::stats::Stats;
 use super::timer::Timer;
+use super::worker_state::WorkerState;
 use super::ws::{WsConn, WsHandler, WsMessage};
+use bytes::Bytes;
+
+use crate::config::RuntimeConfig;
+use crate::proto::ws::OpCode;
+use crate::runtime::{Peers, TimerKey};
 
 /// What a path serves.
 pub(crate) enum Endpoint {
@@ -32,35 +45,10 @@ pub(crate) enum Endpoint {
     Eio(Arc<EioEndpoint>),
 }
 
-/// Per-connection state kept by the runtime.
-pub(crate) enum Session {
-    WebSocket(Arc<dyn WsHandler>),
-    /// A WebSocket carrying (or probing to carry) an Engine.IO session.
-    Eio(SessionKey),
-    /// A WebSocket for a session that already has one (or is getting one): the reference
-    /// completes its handshake and then closes it, so stock clients see a close, not a 400.
-    Refused,
-}
-
-/// Each worker's own state for the endpoints.
-pub(crate) struct WorkerState {
-    pub rng: SidRng,
-    pub next_key: u32,
+/// A worker's state: the tables its sessions share, and the sessions.
+pub(crate) struct Worker {
+    pub state: WorkerState,
     pub sessions: Sessions,
-    /// Socket.IO sockets of this worker, for emits addressed by socket id.
-    pub sockets: SidMap<SessionKey>,
-    pub rooms: Rooms,
-    /// Reused by every broadcast to list its receivers.
-    pub scratch_sids: Vec<Sid>,
-    pub stats: Arc<Stats>,
-    /// Where broadcasts for the other servers of a cluster go.
-    pub adapter: Arc<dyn Adapter>,
-    /// Parked polling GETs and the session each waits for, so a GET whose connection closes
-    /// before its answer ends its session (`transport error`, as the reference's "poll
-    /// connection closed prematurely"); an entry leaves when the GET is answered.
-    pub parked: HashMap<ConnId, SessionKey>,
-    /// The server's settings (the runtime sees only its own part of them).
-    pub config: Arc<Config>,
 }
 
 pub(crate) struct Router {
@@ -101,23 +89,25 @@ impl Router {
 
 impl Service for Router {
     type Session = Session;
-    type WorkerState = WorkerState;
+    type WorkerState = Worker;
     type Message = Post;
     type Timer = Timer;
 
-    fn worker_state(&self, _worker: usize) -> WorkerState {
-        WorkerState {
-            // The server checked at startup that the system's random source works.
-            rng: SidRng::new().expect("random source checked at server start"),
-            next_key: 0,
+    fn worker_state(&self, _worker: usize) -> Worker {
+        Worker {
+            state: WorkerState {
+                // The server checked at startup that the system's random source works.
+                rng: SidRng::new().expect("random source checked at server start"),
+                next_key: 0,
+                sockets: SidMap::default(),
+                rooms: Rooms::default(),
+                scratch_sids: Vec::new(),
+                stats: self.stats.clone(),
+                adapter: self.adapter.clone(),
+                parked: HashMap::new(),
+                config: self.config.clone(),
+            },
             sessions: Sessions::default(),
-            sockets: SidMap::default(),
-            rooms: Rooms::default(),
-            scratch_sids: Vec::new(),
-            stats: self.stats.clone(),
-            adapter: self.adapter.clone(),
-            parked: HashMap::new(),
-            config: self.config.clone(),
         }
     }
 
@@ -254,7 +244,7 @@ impl Service for Router {
     }
 
     fn on_parked_close(&self, cx: &mut Cx<'_, Self>, id: ConnId, _reason: &CloseReason) {
-        if let Some(key) = cx.state().parked.remove(&id) {
+        if let Some(key) = cx.state().state.parked.remove(&id) {
             with_session(cx, key, |_, s| s.on_parked_get_closed(id));
         }
     }
@@ -294,7 +284,7 @@ impl Service for Router {
                 cx.send_shared(id, frame);
             }
             Post::ToSocket(sid, outs) => {
-                if let Some(&key) = cx.state().sockets.get(&sid) {
+                if let Some(&key) = cx.state().state.sockets.get(&sid) {
                     with_session(cx, key, |cx, s| {
                         let mut tx = Tx {
                             cx,
@@ -321,29 +311,29 @@ impl Service for Router {
 /// Applies a handle's operation to this worker's sockets that `target` selects.
 fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
     if let SelectOp::Rooms(reply) = op {
-        let _ = reply.send(cx.state().rooms.names(nsp));
+        let _ = reply.send(cx.state().state.rooms.names(nsp));
         return;
     }
     let mut sids = Vec::new();
-    cx.state().rooms.select(nsp, target, &mut sids);
+    cx.state().state.rooms.select(nsp, target, &mut sids);
     match op {
         SelectOp::Join(rooms) => {
             for sid in &sids {
                 for r in &rooms {
-                    cx.state().rooms.join(nsp, *sid, r);
+                    cx.state().state.rooms.join(nsp, *sid, r);
                 }
             }
         }
         SelectOp::Leave(rooms) => {
             for sid in &sids {
                 for r in &rooms {
-                    cx.state().rooms.leave(nsp, *sid, r);
+                    cx.state().state.rooms.leave(nsp, *sid, r);
                 }
             }
         }
         SelectOp::Disconnect(close) => {
             for sid in &sids {
-                if let Some(&key) = cx.state().sockets.get(sid) {
+                if let Some(&key) = cx.state().state.sockets.get(sid) {
                     with_session(cx, key, |cx, s| s.disconnect_socket(cx, sid, close));
                 }
             }
@@ -351,10 +341,10 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
         SelectOp::Fetch(reply) => {
             let mut out = Vec::with_capacity(sids.len());
             for sid in &sids {
-                let Some(&key) = cx.state().sockets.get(sid) else {
+                let Some(&key) = cx.state().state.sockets.get(sid) else {
                     continue;
                 };
-                let rooms = cx.state().rooms.rooms_of(nsp, sid);
+                let rooms = cx.state().state.rooms.rooms_of(nsp, sid);
                 if let Some(Some((handshake, auth, data))) =
                     with_session(cx, key, |_, s| s.socket_info(sid))
                 {
@@ -374,5 +364,102 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
             let _ = reply.send(sids.len());
         }
         SelectOp::Rooms(_) => {}
+    }
+}
+
+/// The worker's side of the port: what the session layers do lands on its connections.
+impl Port for Cx<'_, Router> {
+    fn worker(&self) -> u16 {
+        Cx::worker(self)
+    }
+    fn now(&self) -> Instant {
+        Cx::now(self)
+    }
+    fn workers(&self) -> usize {
+        Cx::workers(self)
+    }
+    fn config(&self) -> &RuntimeConfig {
+        Cx::config(self)
+    }
+    fn state(&mut self) -> &mut WorkerState {
+        &mut Cx::state(self).state
+    }
+    fn peers(&self) -> &Peers<Post> {
+        Cx::peers(self)
+    }
+    fn is_parked(&mut self, id: ConnId) -> bool {
+        Cx::is_parked(self, id)
+    }
+    fn notify_drain(&mut self, id: ConnId) -> bool {
+        Cx::notify_drain(self, id)
+    }
+    fn is_open(&mut self, id: ConnId) -> bool {
+        Cx::is_open(self, id)
+    }
+    fn queued_bytes(&mut self, id: ConnId) -> usize {
+        Cx::queued_bytes(self, id)
+    }
+    fn send_frame(&mut self, id: ConnId, opcode: OpCode, payload: &[u8]) -> bool {
+        Cx::send_frame(self, id, opcode, payload)
+    }
+    fn send_with(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        write: &mut dyn FnMut(&mut Vec<u8>) -> bool,
+    ) -> bool {
+        Cx::send_with(self, id, opcode, write)
+    }
+    fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
+        Cx::send_shared(self, id, frame)
+    }
+    fn peer_addr(&mut self, id: ConnId) -> Option<SocketAddr> {
+        Cx::peer_addr(self, id)
+    }
+    fn respond(
+        &mut self,
+        id: ConnId,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        keep_alive: bool,
+    ) {
+        Cx::respond(self, id, status, headers, body, keep_alive)
+    }
+    fn respond_shared(
+        &mut self,
+        id: ConnId,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        head_only: bool,
+        keep_alive: bool,
+    ) {
+        Cx::respond_shared(self, id, status, headers, body, head_only, keep_alive)
+    }
+    fn respond_error(&mut self, id: ConnId, status: u16) {
+        Cx::respond_error(self, id, status)
+    }
+    fn close(&mut self, id: ConnId, code: CloseCode, reason: &str) {
+        Cx::close(self, id, code, reason)
+    }
+    fn arm(&mut self, deadline: Instant, t: Timer) -> TimerKey {
+        Cx::arm(self, deadline, t)
+    }
+    fn cancel(&mut self, key: TimerKey) -> bool {
+        Cx::cancel(self, key)
+    }
+    fn with_session(
+        &mut self,
+        key: SessionKey,
+        f: &mut dyn FnMut(&mut dyn Port, &mut dyn Any),
+    ) -> bool {
+        with_session(self, key, |cx, s| f(cx, s)).is_some()
+    }
+}
+
+impl SessionsPort for Cx<'_, Router> {
+    fn sessions(&mut self) -> &mut Sessions {
+        &mut Cx::state(self).sessions
     }
 }

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::proto::eio::{Sid, SidMap};
-use crate::runtime::Cx;
 
 use super::eio_session::EioSession;
 use super::polling::{Closed, LateReport};
+use super::port::Port;
 use super::reason::DisconnectReason;
-use super::service::Router;
 use super::session_key::SessionKey;
 
 /// How long an ended polling session waits for the GET that learns of its end (the
@@ -143,15 +142,22 @@ impl Sessions {
     }
 }
 
+/// The port of the code that finds sessions by key or id (the HTTP endpoint and the service):
+/// the worker's port and its session table.
+pub(crate) trait SessionsPort: Port {
+    /// The worker's sessions.
+    fn sessions(&mut self) -> &mut Sessions;
+}
+
 /// Runs `f` on session `key` with the whole worker at hand, then flushes what the session
 /// queued for a parked polling request and, if the session ended, removes it and tells the
 /// layers above. Returns `None` if there is no such session (or `f` panicked).
 pub(crate) fn with_session<R>(
-    cx: &mut Cx<'_, Router>,
+    cx: &mut dyn SessionsPort,
     key: SessionKey,
-    f: impl FnOnce(&mut Cx<'_, Router>, &mut EioSession) -> R,
+    f: impl FnOnce(&mut dyn Port, &mut EioSession) -> R,
 ) -> Option<R> {
-    let mut session = cx.state().sessions.take(key)?;
+    let mut session = cx.sessions().take(key)?;
     // A panicking user handler ends its own session only; the worker and every other session
     // carry on.
     let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(cx, &mut session)));
@@ -162,15 +168,14 @@ pub(crate) fn with_session<R>(
     if session.is_closing() {
         let sid = session.sid();
         let worker = cx.worker();
-        let state = cx.state();
-        state.sessions.remove(key, &sid);
-        state.stats.sessions_delta(worker, -1);
+        cx.sessions().remove(key, &sid);
+        cx.state().stats.sessions_delta(worker, -1);
         if let Some(owed) = session.finish(cx) {
             let now = cx.now();
-            cx.state().sessions.bury(sid, owed, now);
+            cx.sessions().bury(sid, owed, now);
         }
     } else {
-        cx.state().sessions.put_back(key, session);
+        cx.sessions().put_back(key, session);
     }
     r.ok()
 }

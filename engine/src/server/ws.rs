@@ -4,9 +4,9 @@
 use bytes::Bytes;
 
 use crate::proto::ws::{CloseCode, OpCode};
-use crate::runtime::{CloseReason, ConnId, Cx};
+use crate::runtime::{CloseReason, ConnId};
 
-use super::service::Router;
+use super::port::Port;
 
 /// A complete message from a WebSocket client. Text is valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub trait WsHandler: Send + Sync + 'static {
 
 /// The connection a [`WsHandler`] callback is about.
 pub struct WsConn<'c, 'a> {
-    pub(crate) cx: &'c mut Cx<'a, Router>,
+    pub(crate) cx: &'c mut (dyn Port + 'a),
     pub(crate) id: ConnId,
 }
 
