@@ -11,7 +11,9 @@ use crate::proto::sio::Args;
 use crate::runtime::Peers;
 
 use super::broadcast_msg::{BroadcastMsg, Shared};
-use super::eio_session::{EioSession, Link, Tx};
+use super::eio_session::EioSession;
+use super::link::Link;
+use super::link::Tx;
 use super::port::Port;
 use super::post::Post;
 

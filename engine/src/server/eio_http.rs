@@ -11,7 +11,10 @@ use crate::proto::http::{self, HttpError, Method, Request};
 use crate::runtime::{Action, ConnId};
 
 use super::conn_session::Session;
-use super::eio_session::{CustomId, CustomIds, EioSession, Link, Upper};
+use super::custom_id::CustomId;
+use super::custom_id::CustomIds;
+use super::eio_session::{EioSession, Upper};
+use super::link::Link;
 use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
 use super::port::Port;
 use super::raw_eio::{EioHandler, RawUpper};

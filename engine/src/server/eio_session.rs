@@ -3,26 +3,26 @@
 //! above (a raw Engine.IO handler or a Socket.IO client), packets out through a [`Tx`], the
 //! upgrade from polling to WebSocket, and the end of the session.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
-
-use bytes::Bytes;
+use std::sync::Arc;
 
 use crate::proto::eio::{self, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
 use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::TimerKey;
 use crate::runtime::{CloseReason, ConnId};
 
-use super::broadcast_msg::Shared;
+use super::closed::Closed;
+use super::closed::LateReport;
+use super::custom_id::CustomId;
+use super::link::{Link, Tx};
 use super::out::Out;
-use super::polling::{Closed, LateReport, Polling};
+use super::polling::Polling;
 use super::port::Port;
 use super::raw_eio::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::reason::DisconnectReason;
 
+use super::closed::CLOSED_POLL_TTL;
 use super::session_key::SessionKey;
-use super::sessions::CLOSED_POLL_TTL;
 use super::sio::client::SioClient;
 use super::sio::{ConnectAnswer, SocketState};
 use super::timer::Timer;
@@ -32,110 +32,6 @@ use super::ws::WsMessage;
 pub(crate) enum Upper {
     Raw(RawUpper),
     Sio(Box<SioClient>),
-}
-
-/// Where a session's packets go.
-pub(crate) enum Link {
-    /// A WebSocket connection.
-    Ws(ConnId),
-    /// HTTP long-polling: packets wait for the next GET.
-    Polling(Polling),
-    /// Still polling while a WebSocket probes to take over; `probed` once `2probe` came, after
-    /// which every GET is answered at once so the client can pause polling and finish.
-    Upgrading {
-        polling: Polling,
-        ws: ConnId,
-        timer: TimerKey,
-        probed: bool,
-    },
-}
-
-/// Sends packets of one session on whatever link it has now.
-pub(crate) struct Tx<'c, 'a> {
-    pub cx: &'c mut (dyn Port + 'a),
-    pub link: &'c mut Link,
-}
-
-impl Tx<'_, '_> {
-    /// Sends one text packet that `write` appends (type digit first); `write` returns false
-    /// to abandon it. False if nothing was queued.
-    pub fn text(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
-        self.text_with(write, true)
-    }
-
-    /// [`Tx::text`], saying whether the packet allows compression (of a polling payload).
-    pub fn text_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool, compress: bool) -> bool {
-        match self.link {
-            Link::Ws(conn) => {
-                let mut write = Some(write);
-                self.cx.send_with(*conn, OpCode::Text, &mut |b| {
-                    write.take().is_some_and(|w| w(b))
-                })
-            }
-            Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
-                let mut v = Vec::new();
-                write(&mut v) && p.push_with(Out::Text(Bytes::from(v)), compress)
-            }
-        }
-    }
-
-    /// Sends one binary message.
-    pub fn binary(&mut self, data: &[u8]) -> bool {
-        self.binary_with(data, true)
-    }
-
-    /// [`Tx::binary`], saying whether the message allows compression (of a polling payload).
-    pub fn binary_with(&mut self, data: &[u8], compress: bool) -> bool {
-        match self.link {
-            Link::Ws(conn) => self.cx.send_frame(*conn, OpCode::Binary, data),
-            Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
-                p.push_with(Out::Binary(Bytes::copy_from_slice(data)), compress)
-            }
-        }
-    }
-
-    /// Sends an already encoded packet.
-    pub fn out(&mut self, out: &Out) -> bool {
-        self.out_with(out, true)
-    }
-
-    /// [`Tx::out`], saying whether the packet allows compression (of a polling payload).
-    pub fn out_with(&mut self, out: &Out, compress: bool) -> bool {
-        match self.link {
-            Link::Ws(conn) => match out {
-                Out::Text(b) => self.cx.send_frame(*conn, OpCode::Text, b),
-                Out::Binary(b) => self.cx.send_frame(*conn, OpCode::Binary, b),
-            },
-            Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
-                p.push_with(out.clone(), compress)
-            }
-        }
-    }
-
-    /// Sends a packet encoded once for many receivers, without copying it.
-    pub fn shared(&mut self, p: &Shared) -> bool {
-        match self.link {
-            Link::Ws(conn) => self.cx.send_shared(*conn, p.frame().clone()),
-            Link::Polling(q) | Link::Upgrading { polling: q, .. } => q.push(p.out()),
-        }
-    }
-
-    /// Asks to hear when the link's queue is empty; false when it is empty already.
-    pub fn notify_drain(&mut self) -> bool {
-        match self.link {
-            Link::Ws(conn) => self.cx.notify_drain(*conn),
-            // Polling drains when a GET takes the queue (see `EioSession::flush`).
-            Link::Polling(q) | Link::Upgrading { polling: q, .. } => !q.is_empty(),
-        }
-    }
-
-    /// Bytes waiting to go out on the link.
-    pub fn queued_bytes(&mut self) -> usize {
-        match self.link {
-            Link::Ws(conn) => self.cx.queued_bytes(*conn),
-            Link::Polling(p) | Link::Upgrading { polling: p, .. } => p.queued_bytes(),
-        }
-    }
 }
 
 /// Hands a message to a raw Engine.IO handler; its `close()` ends the session.
@@ -196,24 +92,6 @@ pub(crate) struct EioSession {
     /// The id the application chose for the session (`ServerBuilder::generate_id`), which the
     /// client knows it by; `sid` stays the internal one.
     pub custom: Option<CustomId>,
-}
-
-/// Custom session ids of one endpoint and the internal session each stands for.
-pub(crate) type CustomIds = RwLock<HashMap<Arc<str>, Sid>>;
-
-/// A custom session id, registered in its endpoint's [`CustomIds`] while the session lives or
-/// what it owes its client is kept; dropping it unregisters the id.
-pub(crate) struct CustomId {
-    pub id: Arc<str>,
-    pub ids: Arc<CustomIds>,
-}
-
-impl Drop for CustomId {
-    fn drop(&mut self) {
-        if let Ok(mut ids) = self.ids.write() {
-            ids.remove(&self.id);
-        }
-    }
 }
 
 impl EioSession {
@@ -801,7 +679,12 @@ impl EioSession {
                 cx.close(ws, CloseCode::NORMAL, "");
                 polling.finish(cx, self.client_closed, graceful)
             }
-        };
+        }
+        .map(|owed| Closed {
+            owed,
+            late: None,
+            custom: None,
+        });
         let mut link = Link::Polling(Polling::default());
         let mut tx = Tx {
             cx,

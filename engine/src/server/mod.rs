@@ -5,13 +5,16 @@ mod ack_futures;
 mod adapter;
 mod broadcast;
 mod broadcast_msg;
+mod closed;
 mod conn_session;
+mod custom_id;
 mod eio_http;
 mod eio_session;
 mod fallback;
 #[cfg(feature = "tokio")]
 mod handed_stream;
 mod handle;
+mod link;
 mod oneshot;
 mod out;
 mod polling;

@@ -4,20 +4,13 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use crate::proto::eio::{self, PacketType};
 use crate::proto::http::encoding::{self, ContentEncoding};
 use crate::runtime::ConnId;
-use crate::runtime::TimerKey;
 
-use super::eio_session::CustomId;
 use super::out::Out;
 use super::port::Port;
-use super::raw_eio::EioHandler;
-use super::reason::DisconnectReason;
-
-use super::session_key::SessionKey;
 
 /// Content type of polling payloads, as the reference server sends them.
 pub(crate) const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
@@ -154,14 +147,14 @@ impl Polling {
     /// queued goes out first and the close packet after it: a parked GET gets the queued
     /// packets (or `1` when there are none), and whatever is still owed — the queue when no GET
     /// was parked, the close packet — waits for the client's next GET in the returned
-    /// [`Closed`]. After an error a parked GET gets what is queued and `1`, and nothing is owed
+    /// [`Owed`]. After an error a parked GET gets what is queued and `1`, and nothing is owed
     /// (the next GET gets 400, as from the reference); after the client's own close, a noop.
     pub fn finish(
         &mut self,
         cx: &mut dyn Port,
         client_closed: bool,
         graceful: bool,
-    ) -> Option<Closed> {
+    ) -> Option<Owed> {
         if client_closed {
             self.answer_all_with_noop(cx);
             return None;
@@ -185,49 +178,23 @@ impl Polling {
             }
             Some(get) => {
                 respond(cx, &get, &queued, compress);
-                Some(Closed {
-                    queued: None,
-                    late: None,
-                    custom: None,
-                })
+                Some(Owed { queued: None })
             }
-            None => Some(Closed {
+            None => Some(Owed {
                 queued: (!queued.is_empty()).then_some((queued, compress)),
-                late: None,
-                custom: None,
             }),
         }
     }
 }
 
 /// What an ended polling session still owes its client, served by its next GETs.
-pub(crate) struct Closed {
+pub(crate) struct Owed {
     /// Packets queued before the end, for the next GET (and whether they allow compression);
     /// then the close packet.
     queued: Option<(Vec<u8>, bool)>,
-    /// The raw handler still to hear of the end, as the reference's socket stays `closing`
-    /// until its client collects the close packet.
-    pub late: Option<LateReport>,
-    /// The custom id the client knows the session by, kept registered meanwhile.
-    pub custom: Option<CustomId>,
 }
 
-/// The end of a raw Engine.IO session closed by the server while no GET was parked: its
-/// handler's `on_close` runs when the client's GET takes the close packet (with `collected`),
-/// or, if the client never comes, when `timer` fires (with `on_timeout`: `ping timeout` at the
-/// session's heartbeat deadline, or `collected` after the polling close timeout).
-pub(crate) struct LateReport {
-    /// The session id the handler knows.
-    pub id: Box<str>,
-    pub handler: Arc<dyn EioHandler>,
-    /// The ended session's key; its `Timer::Heartbeat` is `timer`.
-    pub key: SessionKey,
-    pub timer: TimerKey,
-    pub collected: DisconnectReason,
-    pub on_timeout: DisconnectReason,
-}
-
-impl Closed {
+impl Owed {
     /// The body for the next GET of the ended session, whether it allows compression, and
     /// whether it is the last.
     pub fn next_body(&mut self) -> (Vec<u8>, bool, bool) {

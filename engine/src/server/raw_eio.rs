@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::proto::eio::{PacketType, Sid, Transport};
 
-use super::eio_session::{Link, Tx};
+use super::link::Link;
+use super::link::Tx;
 use super::out::Out;
 use super::reason::DisconnectReason;
 use super::ws::WsMessage;

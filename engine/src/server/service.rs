@@ -19,8 +19,8 @@ use super::adapter::Adapter;
 use super::broadcast::{deliver_local, DeliverFrom};
 use super::conn_session::Session;
 use super::eio_http::EioEndpoint;
-use super::eio_session::Tx;
 use super::fallback::{self, HttpFallback, HttpHandoff};
+use super::link::Tx;
 use super::port::Port;
 use super::post::{Post, SelectOp};
 use super::reason::DisconnectReason;
@@ -177,7 +177,7 @@ impl Service for Router {
             Session::Eio(key) => {
                 with_session(cx, *key, |cx, s| {
                     // A probing WebSocket waits for `2probe`; a new session opens now.
-                    if matches!(s.link, super::eio_session::Link::Ws(c) if c == id) {
+                    if matches!(s.link, super::link::Link::Ws(c) if c == id) {
                         s.open(cx);
                     }
                 });

@@ -4,21 +4,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slab::Slab;
 
 use crate::proto::eio::{Sid, SidMap};
 
+use super::closed::LateReport;
+use super::closed::{Closed, CLOSED_POLL_TTL};
 use super::eio_session::EioSession;
-use super::polling::{Closed, LateReport};
 use super::port::Port;
 use super::reason::DisconnectReason;
 use super::session_key::SessionKey;
-
-/// How long an ended polling session waits for the GET that learns of its end (the
-/// reference's polling `closeTimeout`).
-pub(crate) const CLOSED_POLL_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub(crate) struct Sessions {

@@ -12,7 +12,7 @@ use crate::proto::sio::{self, Args};
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
 
-use super::super::eio_session::Tx;
+use super::super::link::Tx;
 use super::super::out::Out;
 use super::super::post::Post;
 use super::errors::EmitError;

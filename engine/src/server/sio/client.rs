@@ -8,7 +8,7 @@ use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, SioError, ValueRef};
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
-use crate::server::eio_session::Tx;
+use crate::server::link::Tx;
 use crate::server::post::Post;
 use crate::server::reason::DisconnectReason;
 use crate::server::session_key::SessionKey;
