@@ -25,10 +25,6 @@ use std::path::Path;
 /// no longer in any cycle (it was untangled: delete it from the list).
 const KNOWN_SERVER_KNOT: &[&str] = &[
     "server/ack_futures.rs",
-    "server/adapter/convert.rs",
-    "server/adapter/redis.rs",
-    "server/adapter/sub.rs",
-    "server/adapter/wire.rs",
     "server/broadcast.rs",
     "server/eio_session.rs",
     "server/handle.rs",

@@ -3,19 +3,15 @@
 //! and sent as one message to every other worker, which writes the same shared bytes to its own
 //! members. Channels are FIFO per sender, so each receiver gets one sender's emits in order.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use crate::proto::sio::Args;
-use crate::runtime::Peers;
 
 use super::broadcast_msg::{BroadcastMsg, Shared};
 use super::eio_session::EioSession;
 use super::link::Link;
 use super::link::Tx;
 use super::port::Port;
-use super::post::Post;
 
 use super::session_key::SessionKey;
 use super::sio::{AckError, Socket, SocketState};
@@ -164,13 +160,4 @@ fn notify_broadcast(
     };
     let attachments: Vec<Bytes> = rest.iter().map(|p| p.out().bytes().clone()).collect();
     super::sio::notify_outgoing(outgoing, own, sid, text.eio_payload(), &attachments);
-}
-
-/// Sends `msg` to every worker but `skip` (the sender's own, already delivered).
-pub(crate) fn post_remote(peers: &Peers<Post>, skip: Option<usize>, msg: Arc<BroadcastMsg>) {
-    for w in 0..peers.len() {
-        if Some(w) != skip {
-            peers.post(w, Post::Broadcast(msg.clone()));
-        }
-    }
 }

@@ -16,7 +16,6 @@ use crate::runtime::{ConnId, Peers};
 
 use super::ack_futures::BroadcastAckFuture;
 use super::adapter::{Adapter, RemoteOp};
-use super::broadcast::post_remote;
 use super::broadcast_msg::ack_parts;
 use super::broadcast_msg::encode_event;
 use super::broadcast_msg::next_broadcast_ack_id;
@@ -26,6 +25,7 @@ use super::broadcast_msg::BroadcastMsg;
 use super::oneshot;
 use super::out::Out;
 use super::post::gather;
+use super::post::post_remote;
 use super::post::Post;
 use super::post::SelectOp;
 use super::rooms::{RoomNames, Target};

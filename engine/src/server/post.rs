@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::proto::eio::Sid;
 use crate::proto::ws::CloseCode;
-use crate::runtime::ConnId;
+use crate::runtime::{ConnId, Peers};
 
 use super::broadcast_msg::BroadcastMsg;
 use super::out::Out;
@@ -64,4 +64,13 @@ pub(crate) fn gather<T>(
         }
     }
     out
+}
+
+/// Sends `msg` to every worker but `skip` (the sender's own, already delivered).
+pub(crate) fn post_remote(peers: &Peers<Post>, skip: Option<usize>, msg: Arc<BroadcastMsg>) {
+    for w in 0..peers.len() {
+        if Some(w) != skip {
+            peers.post(w, Post::Broadcast(msg.clone()));
+        }
+    }
 }

@@ -8,6 +8,7 @@
 mod api;
 mod conn;
 mod convert;
+mod core;
 mod msgpack;
 mod pending;
 mod redis;
@@ -15,6 +16,7 @@ mod resp;
 mod sockets;
 mod sub;
 mod wire;
+mod wire_error;
 
 pub(crate) use api::{Adapter, LocalAdapter, RemoteOp, ServerSideEmitHandler};
 pub(crate) use conn::RedisUrl;

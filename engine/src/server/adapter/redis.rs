@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::{json, Value as Json};
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
+use super::core::{new_id, send, Cmd, Core, Subs, IO_TIMEOUT, RETRY};
 use super::pending::{Pending, Waiting};
 use super::wire::{self, kind, Channels};
 use crate::runtime::Peers;
@@ -25,120 +26,10 @@ use crate::server::socket_info::SocketInfo;
 
 /// Commands waiting for the publisher; beyond this, new ones are dropped rather than queued.
 const QUEUE: usize = 65_536;
-/// Longest a connect (or a reply) may take.
-pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long a failed connect waits before the next try.
-pub(super) const RETRY: Duration = Duration::from_millis(200);
 /// How often the publisher looks for requests whose time is up.
 const SWEEP: Duration = Duration::from_millis(50);
 /// Slack after a broadcast's ack timeout for the other servers' last answers to travel.
 const ACK_GRACE: Duration = Duration::from_millis(200);
-
-/// What the publisher thread does.
-pub(super) enum Cmd {
-    Publish {
-        channel: String,
-        payload: Vec<u8>,
-    },
-    Broadcast(Arc<BroadcastMsg>),
-    Select {
-        nsp: String,
-        target: Target,
-        op: RemoteOp,
-    },
-    Fetch {
-        nsp: String,
-        target: Target,
-        timeout: Duration,
-        reply: Sender<Vec<SocketInfo>>,
-    },
-    Emit {
-        nsp: String,
-        data: Json,
-        ack: Option<(Duration, Sender<Vec<Json>>)>,
-    },
-}
-
-impl Cmd {
-    /// A command that will not run: a broadcast's collector still gets the adapter's part.
-    fn abandon(self) {
-        if let Cmd::Broadcast(msg) = self {
-            if let Some((_, _, collector)) = &msg.acks {
-                collector.worker_done(0);
-            }
-        }
-    }
-}
-
-/// Which request channels the subscriber holds exactly (Node counts servers with NUMSUB).
-#[derive(Default)]
-pub(super) struct Subs {
-    /// Namespaces this server uses.
-    pub wanted: HashSet<String>,
-    /// Namespaces whose subscription Redis confirmed on the current connection.
-    pub confirmed: HashSet<String>,
-}
-
-/// What both threads share.
-pub(super) struct Core {
-    pub url: RedisUrl,
-    pub channels: Channels,
-    /// This server's id on the wire; messages carrying it are our own.
-    pub uid: String,
-    pub stop: AtomicBool,
-    pub pending: Pending,
-    pub subs: Mutex<Subs>,
-    pub cmds: Sender<Cmd>,
-    pub peers: Peers<Post>,
-    pub on_emit: Option<Arc<ServerSideEmitHandler>>,
-}
-
-impl Core {
-    /// Queues a command; never blocks.
-    pub fn send(&self, cmd: Cmd) {
-        send(&self.cmds, cmd);
-    }
-
-    /// Publishes a JSON response on `nsp`'s response channel.
-    pub fn respond(&self, nsp: &str, body: &Json) {
-        self.send(Cmd::Publish {
-            channel: self.channels.response(nsp),
-            payload: body.to_string().into_bytes(),
-        });
-    }
-
-    fn want(&self, nsp: &str) {
-        if let Ok(mut s) = self.subs.lock() {
-            if !s.wanted.contains(nsp) {
-                s.wanted.insert(nsp.to_string());
-            }
-        }
-    }
-
-    fn subscribed(&self, nsp: &str) -> bool {
-        self.subs.lock().is_ok_and(|s| s.confirmed.contains(nsp))
-    }
-}
-
-fn send(cmds: &Sender<Cmd>, cmd: Cmd) {
-    if let Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) = cmds.try_send(cmd) {
-        tracing::warn!("redis adapter: command queue full or closed; command dropped");
-        c.abandon();
-    }
-}
-
-/// A random id (the adapter's uid and request ids).
-pub(super) fn new_id() -> String {
-    let mut b = [0u8; 8];
-    if getrandom::getrandom(&mut b).is_err() {
-        // Ids only need to differ between servers and requests, not to be secret.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        b = (t as u64).to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 /// The Redis adapter as workers and handles see it.
 pub(crate) struct RedisAdapter {

@@ -17,15 +17,15 @@ use serde_json::{json, Value as Json};
 
 use super::conn::Conn;
 use super::convert;
-use super::redis::{Cmd, Core, IO_TIMEOUT, RETRY};
+use super::core::{Cmd, Core, IO_TIMEOUT, RETRY};
 use super::resp::Reply;
 use super::wire::{self, kind, ChannelKind};
-use crate::server::broadcast::post_remote;
 use crate::server::broadcast_msg::next_broadcast_ack_id;
 use crate::server::broadcast_msg::AckCollector;
 use crate::server::broadcast_msg::AckStream;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::post::gather;
+use crate::server::post::post_remote;
 use crate::server::post::Post;
 use crate::server::post::SelectOp;
 use crate::server::rooms::Target;

@@ -6,13 +6,12 @@
 //! Everything here runs on the adapter's threads, never in a worker: messages are converted
 //! through `serde_json::Value` (allocating), which keeps one code path for JSON and msgpack.
 
-use std::fmt;
-
 use bytes::Bytes;
 use serde_json::Value as Json;
 
 use super::convert::{parse, write_mp};
-use super::msgpack::{self, MsgpackError};
+use super::msgpack;
+use super::wire_error::WireError;
 use crate::proto::sio::ArgList;
 use crate::server::broadcast_msg::encode_event;
 use crate::server::broadcast_msg::BroadcastMsg;
@@ -42,35 +41,6 @@ pub(crate) mod kind {
     pub const BROADCAST_CLIENT_COUNT: u64 = 8;
     /// One client's ack of a broadcast.
     pub const BROADCAST_ACK: u64 = 9;
-}
-
-/// A message from another node that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum WireError {
-    /// Bad msgpack.
-    Msgpack(MsgpackError),
-    /// Bad JSON.
-    Json(String),
-    /// Well-formed, but not the shape the adapter sends (the field named is missing or wrong).
-    Shape(&'static str),
-}
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WireError::Msgpack(e) => write!(f, "{e}"),
-            WireError::Json(e) => write!(f, "JSON: {e}"),
-            WireError::Shape(field) => write!(f, "unexpected message shape at {field}"),
-        }
-    }
-}
-
-impl std::error::Error for WireError {}
-
-impl From<MsgpackError> for WireError {
-    fn from(e: MsgpackError) -> Self {
-        WireError::Msgpack(e)
-    }
 }
 
 /// Channel names for one key prefix (the adapter's `key` option, default `socket.io`).

@@ -9,13 +9,14 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::server::ack_futures::BroadcastAckFuture;
-use crate::server::broadcast::{deliver_local, post_remote, Current, DeliverFrom};
+use crate::server::broadcast::{deliver_local, Current, DeliverFrom};
 use crate::server::broadcast_msg::ack_parts;
 use crate::server::broadcast_msg::encode_event;
 use crate::server::broadcast_msg::next_broadcast_ack_id;
 use crate::server::broadcast_msg::AckCollector;
 use crate::server::broadcast_msg::BroadcastAcks;
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::post::post_remote;
 use crate::server::rooms::{RoomNames, Target};
 use crate::server::stats::Counter;
 
