@@ -26,7 +26,6 @@ use std::path::Path;
 const KNOWN_SERVER_KNOT: &[&str] = &[
     "server/ack_futures.rs",
     "server/broadcast.rs",
-    "server/eio_session.rs",
     "server/handle.rs",
     "server/sio/ack.rs",
     "server/sio/async_events.rs",

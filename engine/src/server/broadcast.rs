@@ -12,6 +12,7 @@ use super::eio_session::EioSession;
 use super::link::Link;
 use super::link::Tx;
 use super::port::Port;
+use super::sio::client::SioClient;
 
 use super::session_key::SessionKey;
 use super::sio::{AckError, Socket, SocketState};
@@ -64,8 +65,9 @@ pub(crate) fn deliver_local(cx_current: DeliverFrom<'_, '_, '_, '_>, msg: &Broad
             _ => {
                 let mut sent = false;
                 cx.with_session(key, &mut |cx, s| {
-                    if let Some(s) = s.downcast_mut::<EioSession>() {
-                        let (link, state) = s.link_and_socket(sid);
+                    let client = s.downcast_mut::<EioSession>().and_then(SioClient::of);
+                    if let Some((client, link)) = client {
+                        let state = client.socket_mut(sid);
                         sent = deliver_one(&mut Tx { cx, link }, key, state, msg);
                     }
                 });

@@ -1,14 +1,12 @@
 //! What a worker keeps of an ended polling session until its client has collected the end (or
 //! the polling close timeout passes).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::runtime::TimerKey;
 
 use super::custom_id::CustomId;
 use super::polling::Owed;
-use super::raw_eio::EioHandler;
 use super::reason::DisconnectReason;
 use super::session_key::SessionKey;
 
@@ -32,9 +30,8 @@ pub(crate) struct Closed {
 /// or, if the client never comes, when `timer` fires (with `on_timeout`: `ping timeout` at the
 /// session's heartbeat deadline, or `collected` after the polling close timeout).
 pub(crate) struct LateReport {
-    /// The session id the handler knows.
-    pub id: Box<str>,
-    pub handler: Arc<dyn EioHandler>,
+    /// Tells the handler the session ended, with the reason given.
+    pub report: Box<dyn FnOnce(DisconnectReason)>,
     /// The ended session's key; its `Timer::Heartbeat` is `timer`.
     pub key: SessionKey,
     pub timer: TimerKey,

@@ -13,7 +13,7 @@ use crate::runtime::{Action, ConnId};
 use super::conn_session::Session;
 use super::custom_id::CustomId;
 use super::custom_id::CustomIds;
-use super::eio_session::{EioSession, Upper};
+use super::eio_session::EioSession;
 use super::link::Link;
 use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
 use super::port::Port;
@@ -23,6 +23,7 @@ use super::sessions::{with_session, SessionsPort};
 use super::sio::client::SioClient;
 use super::sio::{Handshake, SioApp};
 use super::stats::Counter;
+use super::upper::Upper;
 
 /// Decides whether a handshake may proceed: `Err(message)` answers 403 with the reference
 /// server's `{"code":4,"message":message}`.
@@ -410,10 +411,10 @@ impl EioEndpoint {
         };
         let remote = cx.peer_addr(id);
         let upper = match &self.upper {
-            UpperKind::Raw(h) => Upper::Raw(RawUpper::new(h.clone())),
+            UpperKind::Raw(h) => Box::new(RawUpper::new(h.clone())) as Box<dyn Upper>,
             UpperKind::Sio(app) => {
                 let handshake = Handshake::from_request(req, remote);
-                Upper::Sio(Box::new(SioClient::new(app.clone(), handshake)))
+                Box::new(SioClient::new(app.clone(), handshake))
             }
         };
         let c = cx.state().config.clone();
@@ -476,7 +477,7 @@ impl EioEndpoint {
                 polling::respond(cx, &get, &body, compress);
                 if let Some(late) = late {
                     cx.cancel(late.timer);
-                    late.handler.on_close(&late.id, late.collected);
+                    (late.report)(late.collected);
                 }
                 return Action::Responded;
             }

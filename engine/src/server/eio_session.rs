@@ -4,77 +4,20 @@
 //! upgrade from polling to WebSocket, and the end of the session.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use crate::proto::eio::{self, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
 use crate::proto::ws::{CloseCode, OpCode};
-use crate::runtime::TimerKey;
-use crate::runtime::{CloseReason, ConnId};
+use crate::runtime::{CloseReason, ConnId, TimerKey};
 
 use super::closed::Closed;
-use super::closed::LateReport;
 use super::custom_id::CustomId;
 use super::link::{Link, Tx};
-use super::out::Out;
 use super::polling::Polling;
 use super::port::Port;
-use super::raw_eio::{EioEvents, EioPacket, EioSocket, Inbound, RawUpper};
 use super::reason::DisconnectReason;
-
-use super::closed::CLOSED_POLL_TTL;
 use super::session_key::SessionKey;
-use super::sio::client::SioClient;
-use super::sio::{ConnectAnswer, SocketState};
 use super::timer::Timer;
-use super::ws::WsMessage;
-
-/// What sits on top of the Engine.IO session.
-pub(crate) enum Upper {
-    Raw(RawUpper),
-    Sio(Box<SioClient>),
-}
-
-/// Hands a message to a raw Engine.IO handler; its `close()` ends the session.
-fn raw_message(
-    raw: &mut RawUpper,
-    tx: Tx<'_, '_>,
-    sid: Sid,
-    id: Option<Arc<str>>,
-    remote: Option<SocketAddr>,
-    msg: WsMessage<'_>,
-) -> Result<(), DisconnectReason> {
-    let mut socket = EioSocket {
-        tx,
-        sid,
-        id,
-        remote,
-        close: false,
-        handler: &*raw.handler,
-        events: raw.events,
-        sent: &mut raw.sent,
-    };
-    raw.handler.on_message(&mut socket, msg);
-    if socket.close {
-        Err(DisconnectReason::ForcedClose)
-    } else {
-        Ok(())
-    }
-}
-
-/// How a received packet looks to [`super::EioHandler::on_packet`]; `None` for text that is
-/// not UTF-8 (the session ends with a parse error, unseen).
-fn packet_view<'p>(packet: &'p Packet<'_>) -> Option<EioPacket<'p>> {
-    Some(match packet {
-        Packet::Open(d) => EioPacket::Open(std::str::from_utf8(d).ok()?),
-        Packet::Close => EioPacket::Close,
-        Packet::Ping(d) => EioPacket::Ping(d),
-        Packet::Pong(d) => EioPacket::Pong(d),
-        Packet::MessageText(d) => EioPacket::Message(WsMessage::Text(std::str::from_utf8(d).ok()?)),
-        Packet::MessageBinary(d) => EioPacket::Message(WsMessage::Binary(d)),
-        Packet::Upgrade => EioPacket::Upgrade,
-        Packet::Noop => EioPacket::Noop,
-    })
-}
+use super::upper::{SessionInfo, Upper};
 
 pub(crate) struct EioSession {
     sid: Sid,
@@ -86,7 +29,7 @@ pub(crate) struct EioSession {
     /// The client closed the session itself (a `1` packet): a parked GET gets a noop.
     client_closed: bool,
     pub link: Link,
-    upper: Upper,
+    upper: Box<dyn Upper>,
     /// The peer address of the connection that opened the session.
     remote: Option<SocketAddr>,
     /// The id the application chose for the session (`ServerBuilder::generate_id`), which the
@@ -100,7 +43,7 @@ impl EioSession {
         key: SessionKey,
         heartbeat: Heartbeat,
         link: Link,
-        upper: Upper,
+        upper: Box<dyn Upper>,
         remote: Option<SocketAddr>,
     ) -> Self {
         EioSession {
@@ -121,62 +64,35 @@ impl EioSession {
         self.sid
     }
 
-    /// The custom id the client knows the session by, if the application chose one.
-    fn custom_id(&self) -> Option<Arc<str>> {
-        self.custom.as_ref().map(|c| c.id.clone())
+    /// The link and the layer above (split borrows, so the layer above can send on the link
+    /// while it acts on its own state).
+    pub fn parts(&mut self) -> (&mut Link, &mut dyn Upper) {
+        (&mut self.link, &mut *self.upper)
     }
 
-    /// The link and, if this session carries it, Socket.IO socket `sid` (split borrows, so a
-    /// broadcast can register an ack on the socket and send on the link).
-    pub fn link_and_socket(&mut self, sid: &Sid) -> (&mut Link, Option<&mut SocketState>) {
-        let state = match &mut self.upper {
-            Upper::Sio(c) => c.socket_mut(sid),
-            Upper::Raw(_) => None,
-        };
-        (&mut self.link, state)
-    }
-
-    /// What `fetch_sockets` reports of Socket.IO socket `sid` on this session.
-    pub fn socket_info(
-        &self,
-        sid: &Sid,
-    ) -> Option<(super::sio::Handshake, serde_json::Value, serde_json::Value)> {
-        match &self.upper {
-            Upper::Sio(c) => c.socket_info(sid),
-            Upper::Raw(_) => None,
-        }
-    }
-
-    /// Removes Socket.IO socket `sid` from its namespace (`close`: ends the whole session).
-    pub fn disconnect_socket(&mut self, cx: &mut dyn Port, sid: &Sid, close: bool) {
-        let Upper::Sio(c) = &mut self.upper else {
-            return;
+    /// Runs `f` on the layer above with a sender on the link; an `Err` ends the session.
+    /// `None` when it did.
+    fn upper_event<R>(
+        &mut self,
+        cx: &mut dyn Port,
+        f: impl FnOnce(&mut dyn Upper, &mut Tx<'_, '_>, &SessionInfo<'_>) -> Result<R, DisconnectReason>,
+    ) -> Option<R> {
+        let info = SessionInfo {
+            sid: self.sid,
+            key: self.key,
+            custom: self.custom.as_ref().map(|c| &c.id),
+            remote: self.remote,
         };
         let mut tx = Tx {
             cx,
             link: &mut self.link,
         };
-        if close {
-            // As the reference's `disconnect(true)`: every namespace of the connection gets its
-            // DISCONNECT first, then the connection closes.
-            c.disconnect_all(&mut tx);
-            self.close(DisconnectReason::ServerNamespaceDisconnect);
-        } else {
-            c.disconnect(&mut tx, sid);
-        }
-    }
-
-    /// An asynchronous connect middleware answered for one of this session's sockets.
-    pub fn connect_answer(&mut self, cx: &mut dyn Port, answer: ConnectAnswer) {
-        let Upper::Sio(c) = &mut self.upper else {
-            return;
-        };
-        let mut tx = Tx {
-            cx,
-            link: &mut self.link,
-        };
-        if let Err(reason) = c.on_connect_answer(&mut tx, answer) {
-            self.close(reason);
+        match f(&mut *self.upper, &mut tx, &info) {
+            Ok(r) => Some(r),
+            Err(reason) => {
+                self.close(reason);
+                None
+            }
         }
     }
 
@@ -209,7 +125,7 @@ impl EioSession {
             &[]
         };
         let sid = self.sid;
-        let id = self.custom_id();
+        let id = self.custom.as_ref().map(|c| c.id.clone());
         let mut tx = Tx {
             cx,
             link: &mut self.link,
@@ -232,56 +148,7 @@ impl EioSession {
             p.flush(cx);
         }
         self.arm_heartbeat(cx);
-        match &mut self.upper {
-            Upper::Raw(_) => {
-                self.raw_event(cx, |h, s| h.on_open(s));
-            }
-            Upper::Sio(client) => client.on_open(
-                &mut Tx {
-                    cx,
-                    link: &mut self.link,
-                },
-                self.key,
-            ),
-        }
-    }
-
-    /// Runs `f` with the raw handler and a socket of this session (nothing for a Socket.IO
-    /// session); a `close()` in it ends the session.
-    fn raw_event<R>(
-        &mut self,
-        cx: &mut dyn Port,
-        f: impl FnOnce(&dyn super::EioHandler, &mut EioSocket<'_, '_>) -> R,
-    ) -> Option<R> {
-        let Upper::Raw(raw) = &mut self.upper else {
-            return None;
-        };
-        let mut socket = EioSocket {
-            tx: Tx {
-                cx,
-                link: &mut self.link,
-            },
-            sid: self.sid,
-            id: self.custom.as_ref().map(|c| c.id.clone()),
-            remote: self.remote,
-            close: false,
-            handler: &*raw.handler,
-            events: raw.events,
-            sent: &mut raw.sent,
-        };
-        let r = f(&*raw.handler, &mut socket);
-        if socket.close {
-            self.close(DisconnectReason::ForcedClose);
-        }
-        Some(r)
-    }
-
-    /// The raw handler's events, if this is a raw session.
-    fn raw_events(&self) -> EioEvents {
-        match &self.upper {
-            Upper::Raw(raw) => raw.events,
-            Upper::Sio(_) => EioEvents::NONE,
-        }
+        self.upper_event(cx, |u, tx, info| u.on_open(tx, info));
     }
 
     fn arm_heartbeat(&mut self, cx: &mut dyn Port) {
@@ -314,103 +181,40 @@ impl EioSession {
                 self.abort_upgrade(cx, true);
                 Ok(())
             }
-            other => match &mut self.upper {
-                Upper::Sio(client) => client.on_timer(
-                    &mut Tx {
-                        cx,
-                        link: &mut self.link,
-                    },
-                    other,
-                ),
-                Upper::Raw(_) => Ok(()),
-            },
+            other => {
+                self.upper_event(cx, |u, tx, info| u.on_timer(tx, info, other));
+                Ok(())
+            }
         };
         if let Err(reason) = result {
             self.close(reason);
         }
     }
 
-    /// Sends a heartbeat ping, shown to a raw handler's packet events.
+    /// Sends a heartbeat ping (through the layer above, which may watch it).
     fn send_ping(&mut self, cx: &mut dyn Port) {
-        let events = self.raw_events();
-        if events == EioEvents::NONE {
-            Tx {
-                cx,
-                link: &mut self.link,
-            }
-            .text(|b| {
-                b.push(b'2');
-                true
-            });
-            return;
-        }
-        self.raw_event(cx, |h, s| {
-            let ping = EioPacket::Ping(b"");
-            if events.contains(EioEvents::PACKET_CREATE) {
-                h.on_packet_create(s, &ping);
-            }
-            let queued = s.tx.text(|b| {
-                b.push(b'2');
-                true
-            });
-            if queued {
-                s.queued(&[ping], None);
-            }
-        });
+        self.upper_event(cx, |u, tx, info| u.send_ping(tx, info));
     }
 
     /// One packet from the client, from either transport.
     pub fn on_packet(&mut self, cx: &mut dyn Port, packet: Packet<'_>) {
-        if self.raw_events().contains(EioEvents::PACKET) {
-            if let Some(view) = packet_view(&packet) {
-                let verdict = self.raw_event(cx, |h, s| h.on_packet(s, &view));
-                if verdict == Some(Inbound::Ignore) || self.is_closing() {
-                    return;
-                }
-            }
+        let process = self.upper_event(cx, |u, tx, info| u.on_packet(tx, info, &packet));
+        if process != Some(true) || self.is_closing() {
+            return;
         }
         let result = match packet {
             Packet::MessageText(data) => {
-                let mut tx = Tx {
-                    cx,
-                    link: &mut self.link,
-                };
-                match &mut self.upper {
-                    Upper::Raw(h) => match std::str::from_utf8(data) {
-                        Ok(text) => raw_message(
-                            h,
-                            tx,
-                            self.sid,
-                            self.custom.as_ref().map(|c| c.id.clone()),
-                            self.remote,
-                            WsMessage::Text(text),
-                        ),
-                        Err(_) => Err(DisconnectReason::ParseError),
-                    },
-                    Upper::Sio(client) => client.on_text(&mut tx, data),
-                }
+                self.upper_event(cx, |u, tx, info| u.on_message(tx, info, true, data));
+                Ok(())
             }
             Packet::MessageBinary(data) => {
-                let mut tx = Tx {
-                    cx,
-                    link: &mut self.link,
-                };
-                match &mut self.upper {
-                    Upper::Raw(h) => raw_message(
-                        h,
-                        tx,
-                        self.sid,
-                        self.custom.as_ref().map(|c| c.id.clone()),
-                        self.remote,
-                        WsMessage::Binary(data),
-                    ),
-                    Upper::Sio(client) => client.on_binary(&mut tx, data),
-                }
+                self.upper_event(cx, |u, tx, info| u.on_message(tx, info, false, data));
+                Ok(())
             }
             Packet::Pong(_) => {
                 self.heartbeat.on_pong(cx.now());
                 self.arm_heartbeat(cx);
-                self.raw_event(cx, |h, s| h.on_heartbeat(s));
+                self.upper_event(cx, |u, tx, info| u.on_heartbeat(tx, info));
                 Ok(())
             }
             Packet::Close => {
@@ -455,7 +259,7 @@ impl EioSession {
                 if let Link::Upgrading { probed, .. } = &mut self.link {
                     *probed = true;
                 }
-                self.raw_event(cx, |h, s| h.on_upgrading(s));
+                self.upper_event(cx, |u, tx, info| u.on_upgrading(tx, info));
                 // The client pauses polling only once its pending GET returns: with what the
                 // handler just sent (flushed once this event is handled), or else a noop.
                 if let Link::Upgrading { polling, .. } = &mut self.link {
@@ -483,16 +287,7 @@ impl EioSession {
                     }
                     .out(out);
                 }
-                if !moved.is_empty() && matches!(&self.upper, Upper::Raw(r) if r.wants_flush()) {
-                    // What polling still held went out on the WebSocket: flushed there, and
-                    // its callbacks wait for that connection to drain.
-                    self.raw_event(cx, |_, s| {
-                        let views: Vec<EioPacket<'_>> =
-                            moved.iter().map(EioPacket::of_out).collect();
-                        s.queued(&views, None);
-                    });
-                }
-                self.raw_event(cx, |h, s| h.on_upgrade(s));
+                self.upper_event(cx, |u, tx, info| u.on_upgrade(tx, info, &moved));
             }
             _ => self.abort_upgrade(cx, true),
         }
@@ -569,83 +364,40 @@ impl EioSession {
 
     /// Sends what polling queued to a parked GET.
     pub fn flush(&mut self, cx: &mut dyn Port) {
-        if let Link::Polling(p) | Link::Upgrading { polling: p, .. } = &mut self.link {
-            if p.overflowed() {
-                self.closing.get_or_insert(DisconnectReason::SlowConsumer);
-                return;
-            }
-            if matches!(&self.upper, Upper::Raw(r) if r.wants_flush()) {
-                if p.get.is_some() && !p.is_empty() {
-                    self.raw_flush(cx);
-                }
-                return;
-            }
+        let watches = self.upper.watches_flush();
+        let (Link::Polling(p) | Link::Upgrading { polling: p, .. }) = &mut self.link else {
+            return;
+        };
+        if p.overflowed() {
+            self.closing.get_or_insert(DisconnectReason::SlowConsumer);
+            return;
+        }
+        if !watches {
             p.flush(cx);
             if p.is_empty() {
                 self.drained(cx);
             }
-        }
-    }
-
-    /// Answers the parked GET with what polling queued for a raw handler that wants to know:
-    /// its `on_flush` sees the packets, then the callbacks of the packets sent run, then its
-    /// `on_drain`.
-    fn raw_flush(&mut self, cx: &mut dyn Port) {
-        let Upper::Raw(raw) = &mut self.upper else {
             return;
-        };
-        let (Link::Polling(p) | Link::Upgrading { polling: p, .. }) = &mut self.link else {
-            return;
-        };
-        let flush_events = raw.events.contains(EioEvents::FLUSH);
-        if flush_events {
-            let id = self.custom.as_ref().map_or(self.sid.as_str(), |c| &c.id);
-            let packets: Vec<Out> = p.queued().cloned().collect();
-            let views: Vec<EioPacket<'_>> = packets.iter().map(EioPacket::of_out).collect();
-            raw.handler.on_flush(id, &views);
         }
+        // A layer that watches the transport sees the answer's packets, then hears it went out.
+        if p.get.is_none() || p.is_empty() {
+            return;
+        }
+        let info = SessionInfo {
+            sid: self.sid,
+            key: self.key,
+            custom: self.custom.as_ref().map(|c| &c.id),
+            remote: self.remote,
+        };
+        let packets: Vec<_> = p.queued().cloned().collect();
+        self.upper.on_polling_flush(&info, &packets);
         p.flush(cx);
-        self.raw_sent(cx);
+        self.upper_event(cx, |u, tx, info| u.on_sent(tx, info));
     }
 
-    /// A raw session's queued packets went out: their send callbacks run, then the handler's
-    /// `on_drain` if it asked for flush events.
-    fn raw_sent(&mut self, cx: &mut dyn Port) {
-        let Upper::Raw(raw) = &mut self.upper else {
-            return;
-        };
-        let flush_events = raw.events.contains(EioEvents::FLUSH);
-        let callbacks = std::mem::take(&mut raw.sent);
-        self.raw_event(cx, |h, s| {
-            for callback in callbacks {
-                callback(s);
-            }
-            if flush_events {
-                h.on_drain(s);
-            }
-        });
-    }
-
-    /// Everything queued for the client went out: run the drain callbacks waiting for it.
+    /// Everything queued for the client went out.
     pub fn drained(&mut self, cx: &mut dyn Port) {
-        match &mut self.upper {
-            Upper::Sio(client) => {
-                if client.wants_drain() {
-                    client.on_drain(&mut Tx {
-                        cx,
-                        link: &mut self.link,
-                    });
-                }
-            }
-            // A raw session's WebSocket wrote everything queued (polling drains in
-            // `raw_flush`).
-            Upper::Raw(raw) => {
-                if !matches!(self.link, Link::Ws(_)) || !raw.wants_flush() {
-                    return;
-                }
-                self.raw_sent(cx);
-            }
-        }
+        self.upper_event(cx, |u, tx, info| u.on_drain(tx, info));
     }
 
     /// The session is gone: close its transport and tell the layers above. Returns what a
@@ -690,44 +442,25 @@ impl EioSession {
             cx,
             link: &mut link,
         };
-        let id: Box<str> = self
-            .custom_id()
-            .as_deref()
-            .unwrap_or(self.sid.as_str())
-            .into();
+        let custom = self.custom.take();
+        let info = SessionInfo {
+            sid: self.sid,
+            key: self.key,
+            custom: custom.as_ref().map(|c| &c.id),
+            remote: self.remote,
+        };
         tracing::debug!(
             worker = tx.cx.worker(),
-            sid = &*id,
+            sid = info.client_id(),
             reason = reason.as_str(),
             "session closed"
         );
+        let gives_up_at = self.heartbeat.gives_up_at();
+        self.upper
+            .on_closed(&mut tx, &info, reason, owed.as_mut(), gives_up_at);
         if let Some(closed) = owed.as_mut() {
             // The id stays known while the client may still come for what it is owed.
-            closed.custom = self.custom.take();
-        }
-        match (self.upper, owed.as_mut()) {
-            // The client has yet to collect the close packet: as the reference's socket stays
-            // `closing` until then, the handler hears of the end when the client's GET takes
-            // it, or at the heartbeat deadline (`ping timeout`) if the client is gone.
-            (Upper::Raw(RawUpper { handler, .. }), Some(closed)) => {
-                let now = tx.cx.now();
-                let ttl = now + CLOSED_POLL_TTL;
-                let (at, on_timeout) = match self.heartbeat.gives_up_at() {
-                    Some(at) if at < ttl => (at, DisconnectReason::PingTimeout),
-                    _ => (ttl, reason),
-                };
-                let timer = tx.cx.arm(at, Timer::Heartbeat(self.key));
-                closed.late = Some(LateReport {
-                    id,
-                    handler,
-                    key: self.key,
-                    timer,
-                    collected: reason,
-                    on_timeout,
-                });
-            }
-            (Upper::Raw(raw), None) => raw.handler.on_close(&id, reason),
-            (Upper::Sio(client), _) => client.on_closed(&mut tx, reason),
+            closed.custom = custom;
         }
         owed
     }

@@ -32,6 +32,7 @@ pub mod sio;
 mod socket_info;
 mod stats;
 mod timer;
+mod upper;
 mod worker_state;
 mod ws;
 

@@ -4,13 +4,16 @@
 use std::net::SocketAddr;
 use std::ops::BitOr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use crate::proto::eio::{PacketType, Sid, Transport};
+use crate::proto::eio::{Packet, PacketType, Sid, Transport};
 
-use super::link::Link;
-use super::link::Tx;
+use super::closed::{Closed, LateReport, CLOSED_POLL_TTL};
+use super::link::{Link, Tx};
 use super::out::Out;
 use super::reason::DisconnectReason;
+use super::timer::Timer;
+use super::upper::{SessionInfo, Upper};
 use super::ws::WsMessage;
 
 /// Callbacks of an Engine.IO endpoint; they run on the worker that owns the session and must
@@ -218,6 +221,233 @@ impl RawUpper {
     /// Whether a flush or a drain has anything to run.
     pub fn wants_flush(&self) -> bool {
         self.events.contains(EioEvents::FLUSH) || !self.sent.is_empty()
+    }
+}
+
+impl RawUpper {
+    /// Runs `f` with the handler and a socket of session `s`; a `close()` in it ends the
+    /// session (`forced close`).
+    fn event<R>(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+        f: impl FnOnce(&dyn EioHandler, &mut EioSocket<'_, '_>) -> R,
+    ) -> Result<R, DisconnectReason> {
+        let mut socket = EioSocket {
+            tx: Tx {
+                cx: &mut *tx.cx,
+                link: &mut *tx.link,
+            },
+            sid: s.sid,
+            id: s.custom.cloned(),
+            remote: s.remote,
+            close: false,
+            handler: &*self.handler,
+            events: self.events,
+            sent: &mut self.sent,
+        };
+        let r = f(&*self.handler, &mut socket);
+        if socket.close {
+            Err(DisconnectReason::ForcedClose)
+        } else {
+            Ok(r)
+        }
+    }
+
+    /// The queued packets went out: their send callbacks run, then the handler's `on_drain`
+    /// if it asked for flush events.
+    fn sent(&mut self, tx: &mut Tx<'_, '_>, s: &SessionInfo<'_>) -> Result<(), DisconnectReason> {
+        let flush_events = self.events.contains(EioEvents::FLUSH);
+        let callbacks = std::mem::take(&mut self.sent);
+        self.event(tx, s, |h, socket| {
+            for callback in callbacks {
+                callback(socket);
+            }
+            if flush_events {
+                h.on_drain(socket);
+            }
+        })
+    }
+}
+
+/// How a received packet looks to [`EioHandler::on_packet`]; `None` for text that is not
+/// UTF-8 (the session ends with a parse error, unseen).
+fn packet_view<'p>(packet: &'p Packet<'_>) -> Option<EioPacket<'p>> {
+    Some(match packet {
+        Packet::Open(d) => EioPacket::Open(std::str::from_utf8(d).ok()?),
+        Packet::Close => EioPacket::Close,
+        Packet::Ping(d) => EioPacket::Ping(d),
+        Packet::Pong(d) => EioPacket::Pong(d),
+        Packet::MessageText(d) => EioPacket::Message(WsMessage::Text(std::str::from_utf8(d).ok()?)),
+        Packet::MessageBinary(d) => EioPacket::Message(WsMessage::Binary(d)),
+        Packet::Upgrade => EioPacket::Upgrade,
+        Packet::Noop => EioPacket::Noop,
+    })
+}
+
+/// A raw Engine.IO handler as the layer above a session.
+impl Upper for RawUpper {
+    fn on_open(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+    ) -> Result<(), DisconnectReason> {
+        self.event(tx, s, |h, socket| h.on_open(socket))
+    }
+
+    fn on_message(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+        text: bool,
+        data: &[u8],
+    ) -> Result<(), DisconnectReason> {
+        let msg = if text {
+            WsMessage::Text(std::str::from_utf8(data).map_err(|_| DisconnectReason::ParseError)?)
+        } else {
+            WsMessage::Binary(data)
+        };
+        self.event(tx, s, |h, socket| h.on_message(socket, msg))
+    }
+
+    fn on_closed(
+        self: Box<Self>,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+        reason: DisconnectReason,
+        owed: Option<&mut Closed>,
+        gives_up_at: Option<Instant>,
+    ) {
+        let id: Box<str> = s.client_id().into();
+        let Some(closed) = owed else {
+            self.handler.on_close(&id, reason);
+            return;
+        };
+        // The client has yet to collect the close packet: as the reference's socket stays
+        // `closing` until then, the handler hears of the end when the client's GET takes it,
+        // or at the heartbeat deadline (`ping timeout`) if the client is gone.
+        let ttl = tx.cx.now() + CLOSED_POLL_TTL;
+        let (at, on_timeout) = match gives_up_at {
+            Some(at) if at < ttl => (at, DisconnectReason::PingTimeout),
+            _ => (ttl, reason),
+        };
+        let timer = tx.cx.arm(at, Timer::Heartbeat(s.key));
+        let handler = self.handler;
+        closed.late = Some(LateReport {
+            report: Box::new(move |why| handler.on_close(&id, why)),
+            key: s.key,
+            timer,
+            collected: reason,
+            on_timeout,
+        });
+    }
+
+    fn on_packet(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+        packet: &Packet<'_>,
+    ) -> Result<bool, DisconnectReason> {
+        if !self.events.contains(EioEvents::PACKET) {
+            return Ok(true);
+        }
+        let Some(view) = packet_view(packet) else {
+            return Ok(true);
+        };
+        let verdict = self.event(tx, s, |h, socket| h.on_packet(socket, &view))?;
+        Ok(verdict == Inbound::Process)
+    }
+
+    fn send_ping(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+    ) -> Result<(), DisconnectReason> {
+        let events = self.events;
+        if events == EioEvents::NONE {
+            tx.text(|b| {
+                b.push(b'2');
+                true
+            });
+            return Ok(());
+        }
+        self.event(tx, s, |h, socket| {
+            let ping = EioPacket::Ping(b"");
+            if events.contains(EioEvents::PACKET_CREATE) {
+                h.on_packet_create(socket, &ping);
+            }
+            let queued = socket.tx.text(|b| {
+                b.push(b'2');
+                true
+            });
+            if queued {
+                socket.queued(&[ping], None);
+            }
+        })
+    }
+
+    fn on_heartbeat(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+    ) -> Result<(), DisconnectReason> {
+        self.event(tx, s, |h, socket| h.on_heartbeat(socket))
+    }
+
+    fn on_upgrading(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+    ) -> Result<(), DisconnectReason> {
+        self.event(tx, s, |h, socket| h.on_upgrading(socket))
+    }
+
+    fn on_upgrade(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+        moved: &[Out],
+    ) -> Result<(), DisconnectReason> {
+        if !moved.is_empty() && self.wants_flush() {
+            // What polling still held went out on the WebSocket: flushed there, and its
+            // callbacks wait for that connection to drain.
+            self.event(tx, s, |_, socket| {
+                let views: Vec<EioPacket<'_>> = moved.iter().map(EioPacket::of_out).collect();
+                socket.queued(&views, None);
+            })?;
+        }
+        self.event(tx, s, |h, socket| h.on_upgrade(socket))
+    }
+
+    fn watches_flush(&self) -> bool {
+        self.wants_flush()
+    }
+
+    fn on_polling_flush(&mut self, s: &SessionInfo<'_>, packets: &[Out]) {
+        if self.events.contains(EioEvents::FLUSH) {
+            let views: Vec<EioPacket<'_>> = packets.iter().map(EioPacket::of_out).collect();
+            self.handler.on_flush(s.client_id(), &views);
+        }
+    }
+
+    fn on_sent(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+    ) -> Result<(), DisconnectReason> {
+        self.sent(tx, s)
+    }
+
+    /// A WebSocket wrote everything queued (polling reports through `on_sent`).
+    fn on_drain(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        s: &SessionInfo<'_>,
+    ) -> Result<(), DisconnectReason> {
+        if !matches!(tx.link, Link::Ws(_)) || !self.wants_flush() {
+            return Ok(());
+        }
+        self.sent(tx, s)
     }
 }
 

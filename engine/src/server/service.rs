@@ -28,6 +28,7 @@ use super::rooms::{Rooms, Target};
 use super::session_key::SessionKey;
 use super::sessions::SessionsPort;
 use super::sessions::{with_session, Sessions};
+use super::sio::{self, client::SioClient};
 use super::socket_info::SocketInfo;
 use super::stats::Stats;
 use super::timer::Timer;
@@ -236,7 +237,7 @@ impl Service for Router {
             // The heartbeat deadline of a session that ended while its client still had to
             // collect the close packet.
             if let Some((_, late)) = cx.state().sessions.take_late(key) {
-                late.handler.on_close(&late.id, late.on_timeout);
+                (late.report)(late.on_timeout);
                 return;
             }
         }
@@ -302,7 +303,7 @@ impl Service for Router {
             }
             Post::Select { nsp, target, op } => select(cx, &nsp, &target, op),
             Post::ConnectAnswer(key, answer) => {
-                with_session(cx, key, |cx, s| s.connect_answer(cx, answer));
+                with_session(cx, key, |cx, s| sio::connect_answer(s, cx, answer));
             }
         }
     }
@@ -334,7 +335,7 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
         SelectOp::Disconnect(close) => {
             for sid in &sids {
                 if let Some(&key) = cx.state().state.sockets.get(sid) {
-                    with_session(cx, key, |cx, s| s.disconnect_socket(cx, sid, close));
+                    with_session(cx, key, |cx, s| sio::disconnect_socket(s, cx, sid, close));
                 }
             }
         }
@@ -345,9 +346,9 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
                     continue;
                 };
                 let rooms = cx.state().state.rooms.rooms_of(nsp, sid);
-                if let Some(Some((handshake, auth, data))) =
-                    with_session(cx, key, |_, s| s.socket_info(sid))
-                {
+                if let Some(Some((handshake, auth, data))) = with_session(cx, key, |_, s| {
+                    SioClient::of(s).and_then(|(c, _)| c.socket_info(sid))
+                }) {
                     out.push(SocketInfo {
                         id: sid.as_str().to_string(),
                         nsp: nsp.to_string(),

@@ -94,7 +94,7 @@ impl Sessions {
             if let Some(late) = self.closed.remove(&sid).and_then(|c| c.late) {
                 // Its timer is due no later than now; whichever comes first reports.
                 self.late.remove(&late.key);
-                late.handler.on_close(&late.id, late.on_timeout);
+                (late.report)(late.on_timeout);
             }
         }
     }

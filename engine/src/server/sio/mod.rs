@@ -12,6 +12,7 @@ mod namespace;
 mod operator;
 mod socket;
 mod socket_data;
+mod upper;
 
 pub use ack::{Ack, AckError, AckId, DeferredAck};
 pub use async_connect::{BoxFuture, ConnectRequest, Spawn};
@@ -29,6 +30,7 @@ pub(crate) use async_connect::ConnectAnswer;
 pub(crate) use listeners::OutgoingRun;
 pub(crate) use namespace::OutgoingFn;
 pub(crate) use socket::{notify_outgoing, SocketState};
+pub(crate) use upper::{connect_answer, disconnect_socket};
 
 pub(crate) use namespace::{NewNamespaceFn, SioApp};
 
