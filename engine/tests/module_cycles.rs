@@ -18,69 +18,31 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Files of `engine/src/server/` that are still in import cycles (paths under `engine/src`).
-///
-/// This list is the remaining work of the server refactor: it must only shrink, and end empty.
-/// The test fails when a cycle reaches a file outside it (a new knot) and when a file in it is
-/// no longer in any cycle (it was untangled: delete it from the list).
-const KNOWN_SERVER_KNOT: &[&str] = &[
-    "server/ack_futures.rs",
-    "server/broadcast.rs",
-    "server/handle.rs",
-    "server/sio/ack.rs",
-    "server/sio/async_events.rs",
-    "server/sio/client.rs",
-    "server/sio/listeners.rs",
-    "server/sio/namespace.rs",
-    "server/sio/operator.rs",
-    "server/sio/socket.rs",
-];
-
 /// The trees checked, as path prefixes under `engine/src`.
 const CHECKED: &[&str] = &["server/", "client/"];
 
 #[test]
 fn client_has_no_import_cycle() {
+    assert_no_cycle_in("client/");
+}
+
+#[test]
+fn server_has_no_import_cycle() {
+    assert_no_cycle_in("server/");
+}
+
+/// Fails with every cycle that reaches a file of `tree`, each with the `use` line of every edge.
+fn assert_no_cycle_in(tree: &str) {
     let krate = load_crate();
     let cycles: Vec<Cycle> = krate
         .cycles(CHECKED)
         .into_iter()
-        .filter(|c| c.files.iter().any(|f| f.starts_with("client/")))
+        .filter(|c| c.files.iter().any(|f| f.starts_with(tree)))
         .collect();
     assert!(
         cycles.is_empty(),
-        "import cycles in engine/src/client:\n{}",
+        "import cycles in engine/src/{tree}:\n{}",
         report(&cycles)
-    );
-}
-
-#[test]
-fn server_cycles_stay_within_the_known_knot() {
-    let krate = load_crate();
-    let cycles = krate.cycles(CHECKED);
-    println!("{}", report(&cycles));
-    let known: BTreeSet<&str> = KNOWN_SERVER_KNOT.iter().copied().collect();
-    let outside: Vec<&Cycle> = cycles
-        .iter()
-        .filter(|c| c.files.iter().any(|f| !known.contains(f.as_str())))
-        .collect();
-    assert!(
-        outside.is_empty(),
-        "import cycles reach files outside KNOWN_SERVER_KNOT (untangle them; do not grow the \
-         list):\n{}",
-        report(&outside.into_iter().cloned().collect::<Vec<_>>())
-    );
-    let in_cycles: BTreeSet<&str> = cycles
-        .iter()
-        .flat_map(|c| c.files.iter().map(String::as_str))
-        .collect();
-    let untangled: Vec<&&str> = KNOWN_SERVER_KNOT
-        .iter()
-        .filter(|f| !in_cycles.contains(**f))
-        .collect();
-    assert!(
-        untangled.is_empty(),
-        "no longer in any cycle, remove from KNOWN_SERVER_KNOT: {untangled:?}"
     );
 }
 
@@ -93,12 +55,6 @@ fn the_walk_reaches_both_trees() {
         assert!(files.count() >= 5, "too few files found under {tree}");
         let edges = krate.edges(&[tree]);
         assert!(edges.len() >= 5, "too few imports found under {tree}");
-    }
-    for known in KNOWN_SERVER_KNOT {
-        assert!(
-            krate.files.iter().any(|f| f.path == *known),
-            "KNOWN_SERVER_KNOT names {known}, which is not a module file"
-        );
     }
 }
 

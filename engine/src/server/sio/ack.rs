@@ -1,22 +1,17 @@
 //! Acknowledgements: what a handler returns to acknowledge an event, acks sent later from any
 //! thread, and the server's pending acks for its own emits (with timeouts and cancel).
 
-use std::collections::HashMap;
-use std::time::Instant;
-
 use bytes::Bytes;
 use serde::Serialize;
 
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args};
 use crate::runtime::Peers;
-use crate::runtime::TimerKey;
 
 use super::super::link::Tx;
 use super::super::out::Out;
 use super::super::post::Post;
 use super::errors::EmitError;
-use super::socket::Socket;
 
 /// The arguments of an acknowledgement: a JSON array plus binary attachments (referenced from
 /// the JSON with [`sio::Placeholder`]).
@@ -107,88 +102,6 @@ impl Ack {
 /// Identifies a server-to-client emit waiting for its acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AckId(pub u64);
-
-/// Why an emit's acknowledgement callback got no reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AckError {
-    /// No reply within the timeout.
-    Timeout,
-    /// The socket disconnected first.
-    Disconnected,
-}
-
-impl std::fmt::Display for AckError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            AckError::Timeout => "operation has timed out",
-            AckError::Disconnected => "socket has been disconnected",
-        })
-    }
-}
-
-impl std::error::Error for AckError {}
-
-/// A callback run on the socket's worker with the socket (so it can emit again) and the
-/// client's ack arguments or an error.
-pub type AckCallback = Box<dyn FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>)>;
-
-/// A pending ack entry (for broadcasts with acks, which register one per receiver).
-pub(crate) fn ack_pending(
-    timer: TimerKey,
-    deadline: Instant,
-    callback: impl FnOnce(&mut Socket<'_, '_>, Result<&Args<'_>, AckError>) + 'static,
-) -> Pending {
-    Pending {
-        callback: Box::new(callback),
-        timer,
-        deadline,
-    }
-}
-
-pub(crate) struct Pending {
-    pub callback: AckCallback,
-    pub timer: TimerKey,
-    /// An ack at or after this instant is late, whether or not its timer has fired yet: the
-    /// outcome depends on the times only (a zero timeout always times out, as in the reference).
-    pub deadline: Instant,
-}
-
-/// The server's emits waiting for acks on one socket.
-#[derive(Default)]
-pub(crate) struct PendingAcks {
-    next_id: u64,
-    pending: HashMap<u64, Pending>,
-}
-
-impl PendingAcks {
-    pub fn next_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
-        id
-    }
-
-    pub fn insert(&mut self, id: u64, p: Pending) {
-        self.pending.insert(id, p);
-    }
-
-    pub fn take(&mut self, id: u64) -> Option<Pending> {
-        self.pending.remove(&id)
-    }
-
-    /// Takes the pending ack `id` for a reply that came at `now`; a late reply leaves it for
-    /// its timer.
-    pub fn take_in_time(&mut self, id: u64, now: Instant) -> Option<Pending> {
-        match self.pending.get(&id) {
-            Some(p) if now < p.deadline => self.pending.remove(&id),
-            _ => None,
-        }
-    }
-
-    pub fn drain(&mut self) -> Vec<Pending> {
-        self.pending.drain().map(|(_, p)| p).collect()
-    }
-}
 
 /// Sends the acknowledgement of one event later, from any thread. Dropping it sends nothing (the
 /// client's own timeout then applies).

@@ -2,6 +2,9 @@
 //! binary packets waiting for their attachments, and dispatch of every packet to the right
 //! socket and handler. Errors are returned as the reason to end the whole session.
 
+use super::ack::Ack;
+use super::errors::AckError;
+use super::model::{ConnectStep, PendingAcks, SioApp, Socket, SocketState};
 use std::sync::Arc;
 
 use crate::proto::eio::Sid;
@@ -15,13 +18,9 @@ use crate::server::session_key::SessionKey;
 use crate::server::stats::Counter;
 use crate::server::timer::Timer;
 
-use super::ack::{Ack, PendingAcks};
 use super::async_connect::{self, ConnectAnswer};
 use super::errors::ConnectError;
 use super::handshake::Handshake;
-use super::namespace::ConnectStep;
-use super::socket::{fail_pending, Socket, SocketState};
-use super::SioApp;
 
 type Outcome = Result<(), DisconnectReason>;
 
@@ -596,5 +595,29 @@ impl SioClient {
             let mut socket = socket!(self, tx, &mut st, None);
             h(&mut socket, reason);
         }
+    }
+}
+
+/// Runs every pending ack callback of a socket that is going away.
+pub(crate) fn fail_pending(
+    tx: &mut Tx<'_, '_>,
+    session: SessionKey,
+    state: &mut SocketState,
+    handshake: &Handshake,
+) {
+    for p in state.acks.drain() {
+        tx.cx.cancel(p.timer);
+        let tx = Tx {
+            cx: &mut *tx.cx,
+            link: &mut *tx.link,
+        };
+        let mut socket = Socket {
+            tx,
+            session,
+            state,
+            handshake,
+            ack_id: None,
+        };
+        (p.callback)(&mut socket, Err(AckError::Disconnected));
     }
 }

@@ -49,3 +49,24 @@ impl ConnectError {
         self
     }
 }
+
+/// Why an emit's acknowledgement callback got no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AckError {
+    /// No reply within the timeout.
+    Timeout,
+    /// The socket disconnected first.
+    Disconnected,
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AckError::Timeout => "operation has timed out",
+            AckError::Disconnected => "socket has been disconnected",
+        })
+    }
+}
+
+impl std::error::Error for AckError {}

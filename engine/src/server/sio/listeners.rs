@@ -2,80 +2,14 @@
 //! `prependAny`, `offAny`, and their `Outgoing` twins), around the namespace's catch-alls that
 //! every socket gets when it connects. Sockets that add none pay one `None` check per event.
 
+use super::model::{
+    Chain, IncomingRun, ListenerId, OutgoingFn, OutgoingRun, Socket, SocketListeners, SocketState,
+};
+use crate::proto::sio;
+use bytes::Bytes;
 use std::rc::Rc;
 
 use crate::proto::sio::Args;
-
-use super::socket::{Socket, SocketState};
-
-/// A socket's incoming catch-all: the socket, the event name, its arguments.
-type IncomingListener = Rc<dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>)>;
-
-/// A socket's outgoing catch-all: the event name and its arguments, as sent.
-type OutgoingListener = Rc<dyn Fn(&str, &Args<'_>)>;
-
-/// Names a listener added with [`Socket::on_any`] and its kin, to remove it later.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ListenerId(u64);
-
-/// Listeners in two runs: those prepended (latest first) go before the namespace's
-/// catch-alls, those added go after them, in order.
-struct Chain<F> {
-    before: Vec<(ListenerId, F)>,
-    after: Vec<(ListenerId, F)>,
-}
-
-impl<F: Clone> Chain<F> {
-    fn new() -> Self {
-        Chain {
-            before: Vec::new(),
-            after: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.before.len() + self.after.len()
-    }
-
-    fn remove(&mut self, id: ListenerId) -> bool {
-        let len = self.len();
-        self.before.retain(|(i, _)| *i != id);
-        self.after.retain(|(i, _)| *i != id);
-        self.len() != len
-    }
-
-    fn clear(&mut self) {
-        self.before.clear();
-        self.after.clear();
-    }
-
-    /// What to run now: later changes (a listener removing itself) apply from the next event,
-    /// as the reference copies its listener array before calling them.
-    fn snapshot(&self) -> (Vec<F>, Vec<F>) {
-        let take = |v: &[(ListenerId, F)]| v.iter().map(|(_, f)| f.clone()).collect();
-        (take(&self.before), take(&self.after))
-    }
-}
-
-/// The run-time listeners of one socket.
-pub(crate) struct SocketListeners {
-    next: u64,
-    incoming: Chain<IncomingListener>,
-    outgoing: Chain<OutgoingListener>,
-}
-
-impl SocketListeners {
-    fn id(&mut self) -> ListenerId {
-        self.next += 1;
-        ListenerId(self.next)
-    }
-}
-
-/// Incoming catch-alls of a socket to run for one event, before and after the namespace's.
-pub(crate) type IncomingRun = (Vec<IncomingListener>, Vec<IncomingListener>);
-
-/// Outgoing catch-alls of a socket to run for one event, before and after the namespace's.
-pub(crate) type OutgoingRun = (Vec<OutgoingListener>, Vec<OutgoingListener>);
 
 impl SocketState {
     fn listeners(&mut self) -> &mut SocketListeners {
@@ -189,5 +123,38 @@ impl Socket<'_, '_> {
             .as_ref()
             .map_or(0, |l| l.outgoing.len());
         self.state.app.namespaces[self.state.ns].outgoing.len() + own
+    }
+}
+
+/// Runs a namespace's outgoing listeners, and those socket `sid` added itself (`own`, its
+/// prepended ones first, its added ones last), for one event packet (`4...`, the Engine.IO
+/// message) sent to it, with its attachments.
+pub(crate) fn notify_outgoing(
+    listeners: &[Box<OutgoingFn>],
+    own: Option<OutgoingRun>,
+    sid: &str,
+    packet: &[u8],
+    attachments: &[Bytes],
+) {
+    let limits = sio::Limits {
+        max_depth: usize::MAX,
+        ..sio::Limits::default()
+    };
+    let Some(Ok(p)) = packet.strip_prefix(b"4").map(|t| sio::decode(t, &limits)) else {
+        return;
+    };
+    let Some(name) = p.event_name() else {
+        return;
+    };
+    let args = Args::with_attachments(&p, attachments);
+    let (before, after) = own.unwrap_or_default();
+    for f in before {
+        f(name, &args);
+    }
+    for f in listeners {
+        f(sid, name, &args);
+    }
+    for f in after {
+        f(name, &args);
     }
 }

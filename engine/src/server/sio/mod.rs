@@ -8,31 +8,33 @@ pub(crate) mod client;
 mod errors;
 mod handshake;
 mod listeners;
+mod model;
 mod namespace;
 mod operator;
 mod socket;
 mod socket_data;
+mod socket_ref;
 mod upper;
 
-pub use ack::{Ack, AckError, AckId, DeferredAck};
+pub use ack::{Ack, AckId, DeferredAck};
 pub use async_connect::{BoxFuture, ConnectRequest, Spawn};
-pub use async_events::SocketRef;
-pub use errors::{ConnectError, EmitError};
+pub use errors::{AckError, ConnectError, EmitError};
 pub use handshake::Handshake;
-pub use listeners::ListenerId;
+pub use model::ListenerId;
+pub use model::Socket;
 pub use namespace::NamespaceBuilder;
 pub use operator::{SocketBroadcast, TimedBroadcast};
-pub use socket::{Compressed, Socket, TimedEmit};
+pub use socket::{Compressed, TimedEmit};
 pub use socket_data::SocketData;
+pub use socket_ref::SocketRef;
 
-pub(crate) use ack::ack_pending;
 pub(crate) use async_connect::ConnectAnswer;
-pub(crate) use listeners::OutgoingRun;
-pub(crate) use namespace::OutgoingFn;
-pub(crate) use socket::{notify_outgoing, SocketState};
+pub(crate) use listeners::notify_outgoing;
+pub(crate) use model::ack_pending;
+pub(crate) use model::{OutgoingFn, OutgoingRun, SocketState};
 pub(crate) use upper::{connect_answer, disconnect_socket};
 
-pub(crate) use namespace::{NewNamespaceFn, SioApp};
+pub(crate) use model::{NewNamespaceFn, SioApp};
 
 /// Builders for namespaces, used by `ServerBuilder`.
 pub(crate) mod namespace_builder {
@@ -43,6 +45,6 @@ pub(crate) mod namespace_builder {
     }
 
     pub fn for_predicate(f: Box<dyn Fn(&str) -> bool + Send + Sync>) -> NamespaceBuilder {
-        NamespaceBuilder::new(super::namespace::Matcher::Predicate(f))
+        NamespaceBuilder::new(super::model::Matcher::Predicate(f))
     }
 }

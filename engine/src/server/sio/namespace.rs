@@ -2,7 +2,8 @@
 //! each with its connect middleware, event middleware, event handlers (hashed by name, several
 //! per name), catch-alls, outgoing listeners, and disconnecting/disconnect handlers.
 
-use std::collections::{HashMap, HashSet};
+use super::model::{ConnectStep, Matcher, Namespace, NewNamespaceFn, SioApp, Socket};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,89 +11,9 @@ use std::time::Duration;
 use crate::proto::sio::{self, Args, ValueRef};
 
 use super::ack::Ack;
-use super::async_connect::{AsyncConnectFn, ConnectRequest, Spawn};
+use super::async_connect::{ConnectRequest, Spawn};
 use super::errors::ConnectError;
-use super::socket::Socket;
 use crate::server::reason::DisconnectReason;
-
-/// Runs when a client asks to join: `Err` refuses it with `connect_error`. The auth payload of
-/// the CONNECT packet is the second argument (`None` when the client sent none).
-pub type ConnectFn =
-    dyn Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError> + Send + Sync;
-/// One step of a connect: middleware or `on_connect`, run on the worker or as a future.
-pub(crate) enum ConnectStep {
-    Sync(Box<ConnectFn>),
-    Async(Box<AsyncConnectFn>),
-}
-
-/// Handles one event; the returned value, if any, is the acknowledgement.
-pub type EventFn = dyn Fn(&mut Socket<'_, '_>, &Args<'_>) -> Option<Ack> + Send + Sync;
-/// Sees events with their name: catch-alls before the named handlers, and the handler of
-/// events that no named handler takes.
-pub type AnyFn = dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Option<Ack> + Send + Sync;
-/// Runs when a socket leaves the namespace (or is about to), with the reason.
-pub type DisconnectFn = dyn Fn(&mut Socket<'_, '_>, DisconnectReason) + Send + Sync;
-/// Per-socket event middleware: `Err(message)` drops the event and hands `message` to the
-/// namespace's error handlers.
-pub type EventMiddlewareFn =
-    dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Result<(), String> + Send + Sync;
-/// Sees an error of one socket (from event middleware).
-pub type ErrorFn = dyn Fn(&mut Socket<'_, '_>, &str) + Send + Sync;
-/// Sees every event sent to one socket: its id, the event name and the arguments.
-pub type OutgoingFn = dyn Fn(&str, &str, &Args<'_>) + Send + Sync;
-
-pub(crate) enum Matcher {
-    Exact(String),
-    /// `/tenant-{id}`: a prefix, one non-empty segment without `/`, a suffix.
-    Pattern {
-        prefix: String,
-        suffix: String,
-    },
-    Predicate(Box<dyn Fn(&str) -> bool + Send + Sync>),
-}
-
-impl Matcher {
-    fn parse_pattern(pattern: &str) -> Matcher {
-        match (pattern.find('{'), pattern.find('}')) {
-            (Some(a), Some(b)) if a < b => Matcher::Pattern {
-                prefix: pattern[..a].to_string(),
-                suffix: pattern[b + 1..].to_string(),
-            },
-            _ => Matcher::Exact(pattern.to_string()),
-        }
-    }
-
-    fn matches(&self, name: &str) -> bool {
-        match self {
-            Matcher::Exact(n) => n == name,
-            Matcher::Pattern { prefix, suffix } => {
-                name.len() > prefix.len() + suffix.len()
-                    && name.starts_with(prefix.as_str())
-                    && name.ends_with(suffix.as_str())
-                    && !name[prefix.len()..name.len() - suffix.len()].contains('/')
-            }
-            Matcher::Predicate(f) => f(name),
-        }
-    }
-}
-
-/// A namespace's handlers, shared by every socket in it.
-pub(crate) struct Namespace {
-    pub matcher: Matcher,
-    pub connect: Vec<ConnectStep>,
-    pub events: HashMap<String, Vec<Box<EventFn>>>,
-    /// Catch-alls, run before the named handlers, in order.
-    pub any: Vec<Box<AnyFn>>,
-    /// Run for events that have no named handler, after the catch-alls.
-    pub unhandled: Option<Box<AnyFn>>,
-    pub middleware: Vec<Box<EventMiddlewareFn>>,
-    pub error: Vec<Box<ErrorFn>>,
-    pub outgoing: Vec<Box<OutgoingFn>>,
-    pub disconnecting: Vec<Box<DisconnectFn>>,
-    pub disconnect: Vec<Box<DisconnectFn>>,
-    /// Has asynchronous hooks, which need `ServerBuilder::spawner`.
-    pub needs_runtime: bool,
-}
 
 /// Registers the handlers of a namespace. Handlers of one kind run in the order registered,
 /// as listeners of the reference server's `EventEmitter` do.
@@ -282,22 +203,6 @@ impl NamespaceBuilder {
         self
     }
 }
-
-/// Everything the Socket.IO endpoint needs, shared by all workers.
-pub(crate) struct SioApp {
-    /// Static namespaces first, then dynamic ones in the order registered.
-    pub namespaces: Vec<Namespace>,
-    pub limits: sio::Limits,
-    pub attachment_timeout: Duration,
-    /// The application's `new_namespace` hook and the names of dynamic namespaces it has
-    /// been told of (shared by the workers; kept only when there is a hook).
-    pub new_namespace: Option<(Arc<NewNamespaceFn>, Mutex<HashSet<String>>)>,
-    /// Where asynchronous hooks run (`ServerBuilder::spawner`).
-    pub spawn: Option<Arc<Spawn>>,
-}
-
-/// Told the name of each namespace that comes to exist (`io.on("new_namespace")`).
-pub type NewNamespaceFn = dyn Fn(&str) + Send + Sync;
 
 impl SioApp {
     /// The namespace that serves `name`, by index.

@@ -2,6 +2,7 @@
 //! `socket.everyone()`, with `except`, `volatile`, `local`, and acknowledgements collected from
 //! every receiver.
 
+use super::model::Socket;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,6 @@ use crate::server::rooms::{RoomNames, Target};
 use crate::server::stats::Counter;
 
 use super::errors::EmitError;
-use super::socket::Socket;
 
 /// A broadcast being built from a handler's socket; nothing is sent until `emit`.
 pub struct SocketBroadcast<'s, 'c, 'a> {

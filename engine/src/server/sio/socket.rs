@@ -2,75 +2,27 @@
 //! binary, volatile, with an ack callback), cancel of pending acks, deferred acks and
 //! server-side disconnect.
 
+use super::ack::{AckId, DeferredAck};
+use super::errors::AckError;
+use super::listeners::notify_outgoing;
+use super::model::{Pending, Socket};
 use std::any::Any;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, PacketType, ValueRef};
 
-use super::ack::{AckError, AckId, DeferredAck, Pending, PendingAcks};
 use super::errors::EmitError;
 use super::handshake::Handshake;
-use super::listeners::{OutgoingRun, SocketListeners};
-use super::namespace::OutgoingFn;
 use super::operator::SocketBroadcast;
-use super::socket_data::SocketData;
-use super::SioApp;
 use crate::server::ack_futures::{AckFuture, OwnedArgs};
 use crate::server::handle::ServerHandle;
-use crate::server::link::Tx;
 use crate::server::oneshot;
 use crate::server::out::Out;
 use crate::server::rooms::{RoomNames, Target};
-use crate::server::session_key::SessionKey;
 use crate::server::timer::Timer;
-
-/// Per-socket state kept by the client that owns it.
-pub(crate) struct SocketState {
-    pub sid: Sid,
-    pub nsp: String,
-    /// Index of the namespace's handlers in the app.
-    pub ns: usize,
-    /// Worker-unique key, carried by ack timers.
-    pub key: u32,
-    /// False while connect middleware runs: emits wait in `pre_connect` so they follow the
-    /// CONNECT reply.
-    pub connected: bool,
-    pub pre_connect: Vec<Out>,
-    pub acks: PendingAcks,
-    /// A handler asked to leave the namespace.
-    pub leave: bool,
-    /// Callbacks waiting for the client to have read everything queued.
-    pub drain: Vec<DrainCallback>,
-    /// The CONNECT packet's auth payload, as sent (`None`: the client sent none).
-    pub auth: Option<Box<str>>,
-    /// What the application keeps for this socket ([`Socket::set_data`]).
-    pub data: Option<Box<dyn SocketData>>,
-    /// The app, for the namespace's outgoing listeners.
-    pub app: Arc<SioApp>,
-    /// Catch-alls added to this socket alone, once it adds one.
-    pub listeners: Option<Box<SocketListeners>>,
-    /// The socket as asynchronous handlers hold it, once one ran.
-    pub socket_ref: Option<super::SocketRef>,
-}
-
-/// Runs once what was queued for the client has gone out.
-pub type DrainCallback = Box<dyn FnOnce(&mut Socket<'_, '_>)>;
-
-/// One client in one namespace, inside a handler. Handlers run on the socket's worker.
-pub struct Socket<'c, 'a> {
-    pub(crate) tx: Tx<'c, 'a>,
-    /// The Engine.IO session carrying this socket.
-    pub(crate) session: SessionKey,
-    pub(crate) state: &'c mut SocketState,
-    pub(crate) handshake: &'c Handshake,
-    /// Ack id of the event being handled, until taken by [`Socket::ack_later`].
-    pub(crate) ack_id: Option<u64>,
-}
 
 /// Which arguments an emit carries.
 enum Body<'b, T: ?Sized> {
@@ -529,62 +481,5 @@ impl TimedEmit<'_, '_, '_> {
     ) -> Result<AckId, EmitError> {
         self.socket
             .emit_with_ack(event, args, self.timeout, callback)
-    }
-}
-
-/// Runs a namespace's outgoing listeners, and those socket `sid` added itself (`own`, its
-/// prepended ones first, its added ones last), for one event packet (`4...`, the Engine.IO
-/// message) sent to it, with its attachments.
-pub(crate) fn notify_outgoing(
-    listeners: &[Box<OutgoingFn>],
-    own: Option<OutgoingRun>,
-    sid: &str,
-    packet: &[u8],
-    attachments: &[Bytes],
-) {
-    let limits = sio::Limits {
-        max_depth: usize::MAX,
-        ..sio::Limits::default()
-    };
-    let Some(Ok(p)) = packet.strip_prefix(b"4").map(|t| sio::decode(t, &limits)) else {
-        return;
-    };
-    let Some(name) = p.event_name() else {
-        return;
-    };
-    let args = Args::with_attachments(&p, attachments);
-    let (before, after) = own.unwrap_or_default();
-    for f in before {
-        f(name, &args);
-    }
-    for f in listeners {
-        f(sid, name, &args);
-    }
-    for f in after {
-        f(name, &args);
-    }
-}
-
-/// Runs every pending ack callback of a socket that is going away.
-pub(crate) fn fail_pending(
-    tx: &mut Tx<'_, '_>,
-    session: SessionKey,
-    state: &mut SocketState,
-    handshake: &Handshake,
-) {
-    for p in state.acks.drain() {
-        tx.cx.cancel(p.timer);
-        let tx = Tx {
-            cx: &mut *tx.cx,
-            link: &mut *tx.link,
-        };
-        let mut socket = Socket {
-            tx,
-            session,
-            state,
-            handshake,
-            ack_id: None,
-        };
-        (p.callback)(&mut socket, Err(AckError::Disconnected));
     }
 }
