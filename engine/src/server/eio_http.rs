@@ -17,13 +17,10 @@ use super::eio_session::EioSession;
 use super::link::Link;
 use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
 use super::port::Port;
-use super::raw_eio::{EioHandler, RawUpper};
 use super::reason::DisconnectReason;
 use super::sessions::{with_session, SessionsPort};
-use super::sio::client::SioClient;
-use super::sio::{Handshake, SioApp};
 use super::stats::Counter;
-use super::upper::Upper;
+use super::upper::NewUpper;
 
 /// Decides whether a handshake may proceed: `Err(message)` answers 403 with the reference
 /// server's `{"code":4,"message":message}`.
@@ -92,14 +89,9 @@ impl ResponseHeaders {
     }
 }
 
-/// What runs on top of the Engine.IO sessions of an endpoint.
-pub(crate) enum UpperKind {
-    Raw(Arc<dyn EioHandler>),
-    Sio(Arc<SioApp>),
-}
-
 pub(crate) struct EioEndpoint {
-    pub upper: UpperKind,
+    /// Makes the layer above each session: a Socket.IO client or the raw handler.
+    pub upper: Arc<dyn NewUpper>,
     pub allow_request: Option<Arc<AllowRequest>>,
     pub generate_id: Option<Arc<GenerateId>>,
     pub headers: Option<Arc<HeadersHook>>,
@@ -410,13 +402,7 @@ impl EioEndpoint {
             },
         };
         let remote = cx.peer_addr(id);
-        let upper = match &self.upper {
-            UpperKind::Raw(h) => Box::new(RawUpper::new(h.clone())) as Box<dyn Upper>,
-            UpperKind::Sio(app) => {
-                let handshake = Handshake::from_request(req, remote);
-                Box::new(SioClient::new(app.clone(), handshake))
-            }
-        };
+        let upper = self.upper.new_upper(req, remote);
         let c = cx.state().config.clone();
         let heartbeat = Heartbeat::new(cx.now(), c.ping_interval, c.ping_timeout);
         let link = match accept {

@@ -72,7 +72,7 @@ use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
 use crate::runtime::Runtime;
 use adapter::{Adapter, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler};
-use eio_http::{EioEndpoint, UpperKind};
+use eio_http::EioEndpoint;
 use service::{Endpoint, Router};
 use sio::namespace_builder;
 
@@ -380,7 +380,7 @@ impl ServerBuilder {
             self.routes.push((
                 self.config.eio_path.clone(),
                 Endpoint::Eio(Arc::new(EioEndpoint {
-                    upper: UpperKind::Raw(h),
+                    upper: Arc::new(h),
                     allow_request: self.allow_request.clone(),
                     generate_id: self.generate_id.clone(),
                     headers: self.headers.clone(),
@@ -446,7 +446,7 @@ impl ServerBuilder {
             self.routes.push((
                 self.config.path.clone(),
                 Endpoint::Eio(Arc::new(EioEndpoint {
-                    upper: UpperKind::Sio(Arc::new(app)),
+                    upper: Arc::new(Arc::new(app)),
                     allow_request: self.allow_request.clone(),
                     generate_id: self.generate_id.clone(),
                     headers: self.headers.clone(),

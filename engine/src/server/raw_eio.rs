@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::proto::eio::{Packet, PacketType, Sid, Transport};
+use crate::proto::http::Request;
 
 use super::closed::{Closed, LateReport, CLOSED_POLL_TTL};
 use super::link::{Link, Tx};
 use super::out::Out;
 use super::reason::DisconnectReason;
 use super::timer::Timer;
-use super::upper::{SessionInfo, Upper};
+use super::upper::{NewUpper, SessionInfo, Upper};
 use super::ws::WsMessage;
 
 /// Callbacks of an Engine.IO endpoint; they run on the worker that owns the session and must
@@ -448,6 +449,13 @@ impl Upper for RawUpper {
             return Ok(());
         }
         self.sent(tx, s)
+    }
+}
+
+/// An endpoint's raw handler makes the layer above each of its sessions.
+impl NewUpper for Arc<dyn EioHandler> {
+    fn new_upper(&self, _req: &Request, _remote: Option<SocketAddr>) -> Box<dyn Upper> {
+        Box::new(RawUpper::new(self.clone()))
     }
 }
 

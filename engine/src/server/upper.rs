@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::proto::eio::{Packet, Sid};
+use crate::proto::http::Request;
 
 use super::closed::Closed;
 use super::link::Tx;
@@ -149,4 +150,10 @@ pub(crate) trait Upper: Any {
     ) -> Result<(), DisconnectReason> {
         Ok(())
     }
+}
+
+/// Makes the layer above each session an Engine.IO endpoint opens.
+pub(crate) trait NewUpper: Send + Sync {
+    /// The layer above a session opened by `req` from `remote`.
+    fn new_upper(&self, req: &Request, remote: Option<SocketAddr>) -> Box<dyn Upper>;
 }

@@ -2,19 +2,24 @@
 //! the Socket.IO client a session carries.
 
 use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::proto::eio::Sid;
+use crate::proto::http::Request;
 use crate::server::closed::Closed;
 use crate::server::eio_session::EioSession;
 use crate::server::link::{Link, Tx};
 use crate::server::port::Port;
 use crate::server::reason::DisconnectReason;
 use crate::server::timer::Timer;
-use crate::server::upper::{SessionInfo, Upper};
+use crate::server::upper::{NewUpper, SessionInfo, Upper};
 
 use super::async_connect::ConnectAnswer;
 use super::client::SioClient;
+use super::handshake::Handshake;
+use super::model::SioApp;
 
 impl Upper for SioClient {
     fn on_open(
@@ -69,6 +74,17 @@ impl Upper for SioClient {
             SioClient::on_drain(self, tx);
         }
         Ok(())
+    }
+}
+
+/// A Socket.IO endpoint makes a client for each Engine.IO session, with the handshake that
+/// opened it.
+impl NewUpper for Arc<SioApp> {
+    fn new_upper(&self, req: &Request, remote: Option<SocketAddr>) -> Box<dyn Upper> {
+        Box::new(SioClient::new(
+            self.clone(),
+            Handshake::from_request(req, remote),
+        ))
     }
 }
 
