@@ -51,6 +51,9 @@ pub struct Counters {
     pub open: AtomicUsize,
     /// Connections refused because `max_connections` were open.
     pub rejected: AtomicU64,
+    /// Times a worker paused accepting because the process ran out of descriptors (or
+    /// memory), one per back-off.
+    pub accept_pauses: AtomicU64,
 }
 
 /// A running set of workers serving one [`Service`].

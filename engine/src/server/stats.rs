@@ -156,6 +156,8 @@ pub struct StatsSnapshot {
     pub connections: usize,
     /// Connections refused because `max_connections` were open.
     pub rejected: u64,
+    /// Times a worker paused accepting for lack of descriptors (one per back-off).
+    pub accept_pauses: u64,
     counts: Vec<(Counter, u64)>,
 }
 
@@ -187,11 +189,12 @@ impl Stats {
         let _ = self.conns.set(c);
     }
 
-    fn connections(&self) -> (usize, u64) {
-        self.conns.get().map_or((0, 0), |c| {
+    fn connections(&self) -> (usize, u64, u64) {
+        self.conns.get().map_or((0, 0, 0), |c| {
             (
                 c.open.load(Ordering::Relaxed),
                 c.rejected.load(Ordering::Relaxed),
+                c.accept_pauses.load(Ordering::Relaxed),
             )
         })
     }
@@ -242,6 +245,7 @@ impl Stats {
                 .sum(),
             connections: self.connections().0,
             rejected: self.connections().1,
+            accept_pauses: self.connections().2,
             counts,
         }
     }
@@ -249,11 +253,15 @@ impl Stats {
     /// The counters in Prometheus text exposition format, per worker.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
-        let (open, rejected) = self.connections();
+        let (open, rejected, pauses) = self.connections();
         let _ = writeln!(out, "# HELP volley_connections TCP connections open\n# TYPE volley_connections gauge\nvolley_connections {open}");
         let _ = writeln!(
             out,
             "# HELP volley_connections_rejected_total connections refused over max_connections\n# TYPE volley_connections_rejected_total counter\nvolley_connections_rejected_total {rejected}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP volley_accept_pauses_total accept back-offs for lack of descriptors\n# TYPE volley_accept_pauses_total counter\nvolley_accept_pauses_total {pauses}"
         );
         let gauges = [
             ("volley_sessions", "Engine.IO sessions open"),

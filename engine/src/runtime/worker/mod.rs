@@ -144,6 +144,9 @@ pub(crate) struct Worker<S: Service, B: Io> {
     /// Parked connections that were answered and may hold buffered requests.
     reparse: Vec<usize>,
     next_gen: u32,
+    /// Accepting is paused for lack of descriptors: logged once when it begins and once when
+    /// a connection is accepted again, not at every retry.
+    accept_starved: bool,
     /// Time read once per loop turn, shared by everything handled in that turn.
     now: Instant,
     shutdown_deadline: Option<Instant>,
@@ -182,6 +185,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             closing: Vec::new(),
             reparse: Vec::new(),
             next_gen: 0,
+            accept_starved: false,
             now,
             shutdown_deadline: None,
         }
@@ -228,7 +232,11 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// backlog and accepting resumes after [`ACCEPT_BACKOFF`], instead of spinning on a
     /// readiness we cannot act on.
     fn pause_accepting(&mut self, e: &io::Error) {
-        tracing::warn!(worker = self.index, error = %e, "accept failed; pausing accepts");
+        self.counters.accept_pauses.fetch_add(1, Ordering::Relaxed);
+        if !self.accept_starved {
+            self.accept_starved = true;
+            tracing::warn!(worker = self.index, error = %e, "accept failed; pausing accepts until descriptors free");
+        }
         self.timers.arm(
             self.io.now() + ACCEPT_BACKOFF,
             TimerEntry {
@@ -243,6 +251,10 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// short 503 and is closed, and counted.
     /// Accepted sockets inherit TCP_NODELAY from the listener.
     fn admit(&mut self, sock: Sock) {
+        if self.accept_starved {
+            self.accept_starved = false;
+            tracing::info!(worker = self.index, "accepting again");
+        }
         let open = self.counters.open.fetch_add(1, Ordering::Relaxed);
         if open >= self.config.max_connections {
             self.counters.open.fetch_sub(1, Ordering::Relaxed);
