@@ -12,6 +12,7 @@
 //!
 //! `outq` and `timer` are the runtime's own: services see a [`TimerKey`] and [`Cx`]'s methods.
 
+pub(crate) mod budget;
 mod conn;
 pub mod listener;
 mod mailbox;
@@ -54,6 +55,9 @@ pub struct Counters {
     /// Times a worker paused accepting because the process ran out of descriptors (or
     /// memory), one per back-off.
     pub accept_pauses: AtomicU64,
+    /// Connections cut as slow consumers because their worker's queues passed its share of
+    /// `max_buffered_total`.
+    pub budget_cuts: AtomicU64,
 }
 
 /// A running set of workers serving one [`Service`].

@@ -518,6 +518,7 @@ impl ServerBuilder {
     pub(crate) fn simulate(self) -> (crate::runtime::Sim<Router>, ServerHandle) {
         let built = self.build().expect("a valid server");
         let sim = crate::runtime::Sim::new(built.router, (&built.config).into());
+        built.stats.set_connection_counters(sim.counters());
         let handle = ServerHandle {
             peers: sim.peers().clone(),
             stats: built.stats,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use super::budget::Budget;
 use super::conn::{Conn, ConnId, Handoff, Phase};
 use super::mailbox::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
@@ -48,6 +49,7 @@ macro_rules! cx {
             state: &mut $w.state,
             peers: &$w.peers,
             scratch: &mut $w.scratch,
+            budget: &mut $w.budget,
             inline_writes: B::INLINE_WRITES,
         }
     };
@@ -137,6 +139,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     state: S::WorkerState,
     timers: TimerWheel<TimerEntry<S::Timer>>,
     scratch: Vec<u8>,
+    /// Bytes queued over this worker's connections against its share of `max_buffered_total`.
+    budget: Budget,
     /// Plaintext of the TLS input being parsed, lent like the backends' read buffers.
     plain: Vec<u8>,
     dirty: Vec<usize>,
@@ -165,6 +169,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         } = ctx;
         let state = service.worker_state(index as usize);
         let now = io.now();
+        let budget = Budget::new(config.max_buffered_total, peers.len(), config.max_buffered);
         Worker {
             index,
             tls,
@@ -180,6 +185,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             state,
             timers: TimerWheel::new(now, Duration::from_millis(1), 4096),
             scratch: Vec::with_capacity(4096),
+            budget,
             plain: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
@@ -208,10 +214,23 @@ impl<S: Service, B: Io> Worker<S, B> {
         Wait::For(timeout)
     }
 
-    /// The work at the end of each loop turn: due timers, then every queued write.
+    /// The work at the end of each loop turn: due timers, then every queued write; then, if
+    /// what is still queued passes the worker's share of `max_buffered_total`, the largest
+    /// queues are cut (after the writes, so a reader that keeps up is never judged by a burst
+    /// its socket was about to take).
     fn end_turn(&mut self) {
         self.fire_timers();
         self.flush_dirty();
+        if self.budget.over() {
+            self.budget
+                .shed(&mut self.conns, &mut self.closing, &mut self.dirty);
+            self.finish_closes();
+            self.flush_dirty();
+        }
+        let cuts = self.budget.take_cuts();
+        if cuts > 0 {
+            self.counters.budget_cuts.fetch_add(cuts, Ordering::Relaxed);
+        }
     }
 
     fn id(&self, slot: usize) -> ConnId {
@@ -492,6 +511,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
+        self.budget.release(&conn);
         if let Some(k) = conn.deadline.take() {
             self.timers.cancel(k);
         }
@@ -543,6 +563,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         if let Some(c) = self.conns.get_mut(slot) {
             c.inbuf = input;
             c.outq = outq;
+            self.budget.account(c);
             // Answers to the requests before the hand-off go out first.
             if !c.output_is_empty() {
                 c.dirty = true;
@@ -573,6 +594,7 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
+            self.budget.account(c);
             if !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);
@@ -643,7 +665,9 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(c) = self.conns.get_mut(slot) else {
             return;
         };
-        match self.io.flush(slot, c) {
+        let flushed = self.io.flush(slot, c);
+        self.budget.account(c);
+        match flushed {
             Ok(Flush::Drained) => {
                 c.refused = false;
                 if c.notify_drain && c.output_is_empty() {
@@ -766,6 +790,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
+        self.budget.release(&conn);
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
         if let Some(k) = conn.deadline.take() {
             self.timers.cancel(k);

@@ -261,6 +261,16 @@ impl<S: Service> Sim<S> {
         self.settle();
     }
 
+    /// The worker's connection counters.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.worker.counters.clone()
+    }
+
+    /// Bytes queued over the worker's connections, as its budget counts them.
+    pub fn queued_total(&self) -> usize {
+        self.worker.budget.queued()
+    }
+
     /// Connections the worker holds.
     pub fn open_connections(&self) -> usize {
         self.worker.conns.len()

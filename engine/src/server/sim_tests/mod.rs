@@ -5,6 +5,7 @@
 
 mod acks;
 mod attachments;
+mod budget;
 mod connect_timeout;
 mod heartbeat;
 mod polling;
