@@ -198,9 +198,10 @@ pub struct Config {
     /// consumer. Env `VOLLEY_MAX_BUFFERED`, default 4 MiB.
     pub max_buffered: usize,
     /// Bytes that may wait in all WebSocket and HTTP write queues of the server together,
-    /// shared evenly by the workers (each share at least `max_buffered`). Past its share a worker drops volatile packets, and at the
-    /// end of its loop turn cuts the connections holding the most bytes as slow consumers
-    /// until the rest fit (at once past twice its share). A broadcast frame queued for many
+    /// shared evenly by the workers (each share at least `max_buffered`). Past its share a
+    /// worker drops volatile packets, and at the end of its loop turn cuts the connections
+    /// whose sockets refused bytes, most bytes first, as slow consumers until the rest fit
+    /// (and any connection, at once, past twice its share). A broadcast frame queued for many
     /// connections counts once per connection, so this bounds memory from above. Env
     /// `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
     pub max_buffered_total: usize,

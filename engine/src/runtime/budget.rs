@@ -3,8 +3,11 @@
 //! each connection remembers what it last contributed, and whatever queues to it or writes
 //! from it folds the difference in (`account`); a connection that leaves takes its part out
 //! (`release`). Over the limit, volatile emits are dropped (`over`, asked by the service) and,
-//! at the end of the turn, the connections holding the most bytes are cut as slow consumers
-//! until the rest fit (`shed`).
+//! at the end of the turn, the slow readers holding the most bytes are cut as slow consumers
+//! until the rest fit (`shed`). A slow reader is one whose socket refused bytes since its
+//! queue last drained, as for `max_buffered`: a reader taking a burst (in flight on io_uring
+//! until its send completes) is not judged by it. Past twice the limit within a turn any
+//! connection may be cut, so memory stays bounded whatever the readers do.
 
 use slab::Slab;
 
@@ -74,18 +77,20 @@ impl Budget {
         std::mem::take(&mut self.cuts)
     }
 
-    /// Cuts open connections, most queued bytes first, until the rest fit the limit: their
-    /// queues are dropped and each is closed as a slow consumer (pushed on `closing`, and on
-    /// `dirty` so its write side is shut). Connections already closing are left to drain.
+    /// Cuts open connections whose sockets refused bytes (any open connection with `any`),
+    /// most queued bytes first, until the rest fit the limit: their queues are dropped and
+    /// each is closed as a slow consumer (pushed on `closing`, and on `dirty` so its write
+    /// side is shut). Connections already closing are left to drain.
     pub fn shed(
         &mut self,
         conns: &mut Slab<Conn>,
         closing: &mut Vec<(usize, CloseReason)>,
         dirty: &mut Vec<usize>,
+        any: bool,
     ) {
         let mut held: Vec<(usize, usize)> = conns
             .iter()
-            .filter(|(_, c)| c.is_open() && c.accounted > 0)
+            .filter(|(_, c)| c.is_open() && c.accounted > 0 && (any || c.refused))
             .map(|(slot, c)| (c.accounted, slot))
             .collect();
         for slot in victims(&mut held, self.queued, self.limit) {

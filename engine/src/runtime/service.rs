@@ -288,10 +288,10 @@ impl<'a, S: Service> Cx<'a, S> {
                 self.dirty.push(slot);
             }
         }
-        // Over the worker's share the largest queues are cut at the end of the turn, or now if
-        // one turn's burst went far past it.
+        // Over the worker's share the slow readers with the largest queues are cut at the end
+        // of the turn; if one turn's burst went far past it, the largest queues now.
         if self.budget.over_ceiling() {
-            self.budget.shed(self.conns, self.closing, self.dirty);
+            self.budget.shed(self.conns, self.closing, self.dirty, true);
         }
     }
 
