@@ -199,9 +199,9 @@ pub struct Config {
     pub max_buffered: usize,
     /// Bytes that may wait in all WebSocket and HTTP write queues of the server together,
     /// shared evenly by the workers (each share at least `max_buffered`). Past its share a
-    /// worker drops volatile packets, and at the end of its loop turn cuts the connections
-    /// whose sockets refused bytes, most bytes first, as slow consumers until the rest fit
-    /// (and any connection, at once, past twice its share). A broadcast frame queued for many
+    /// worker drops volatile packets, and at the end of its loop turn cuts connections as slow
+    /// consumers until the rest fit: those whose sockets refused bytes first, then any,
+    /// largest queue first (at once, past twice its share). A broadcast frame queued for many
     /// connections counts once per connection, so this bounds memory from above. Env
     /// `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
     pub max_buffered_total: usize,

@@ -3,11 +3,13 @@
 //! each connection remembers what it last contributed, and whatever queues to it or writes
 //! from it folds the difference in (`account`); a connection that leaves takes its part out
 //! (`release`). Over the limit, volatile emits are dropped (`over`, asked by the service) and,
-//! at the end of the turn, the slow readers holding the most bytes are cut as slow consumers
-//! until the rest fit (`shed`). A slow reader is one whose socket refused bytes since its
-//! queue last drained, as for `max_buffered`: a reader taking a burst (in flight on io_uring
-//! until its send completes) is not judged by it. Past twice the limit within a turn any
-//! connection may be cut, so memory stays bounded whatever the readers do.
+//! at the end of the turn (after its writes), connections are cut as slow consumers until the
+//! rest fit (`shed`): first the readers known to be behind, whose sockets refused bytes since
+//! their queues last drained (as for `max_buffered`), largest queue first; then, if that is not
+//! enough, the largest queues, whoever holds them (an io_uring send waits for room instead of
+//! being refused, so a reader behind is not always seen as one). Equal queues go newest
+//! connection first. Past twice the limit within a turn this runs at once, so a turn's burst
+//! cannot grow memory without bound either.
 
 use slab::Slab;
 
@@ -77,23 +79,41 @@ impl Budget {
         std::mem::take(&mut self.cuts)
     }
 
-    /// Cuts open connections whose sockets refused bytes (any open connection with `any`),
-    /// most queued bytes first, until the rest fit the limit: their queues are dropped and
-    /// each is closed as a slow consumer (pushed on `closing`, and on `dirty` so its write
-    /// side is shut). Connections already closing are left to drain.
+    /// Cuts open connections until the rest fit the limit: readers whose sockets refused
+    /// bytes first, then any; most queued bytes first within each. Their queues are dropped and
+    /// each is closed as a slow consumer (pushed on `closing`, and on `dirty` so its write side
+    /// is shut). Connections already closing are left to drain.
     pub fn shed(
         &mut self,
         conns: &mut Slab<Conn>,
         closing: &mut Vec<(usize, CloseReason)>,
         dirty: &mut Vec<usize>,
-        any: bool,
     ) {
-        let mut held: Vec<(usize, usize)> = conns
-            .iter()
-            .filter(|(_, c)| c.is_open() && c.accounted > 0 && (any || c.refused))
-            .map(|(slot, c)| (c.accounted, slot))
-            .collect();
-        for slot in victims(&mut held, self.queued, self.limit) {
+        for refused_only in [true, false] {
+            if !self.over() {
+                return;
+            }
+            let mut held: Vec<Held> = conns
+                .iter()
+                .filter(|(_, c)| c.is_open() && c.accounted > 0 && (c.refused || !refused_only))
+                .map(|(slot, c)| Held {
+                    bytes: c.accounted,
+                    gen: c.gen,
+                    slot,
+                })
+                .collect();
+            self.cut(&mut held, conns, closing, dirty);
+        }
+    }
+
+    fn cut(
+        &mut self,
+        held: &mut [Held],
+        conns: &mut Slab<Conn>,
+        closing: &mut Vec<(usize, CloseReason)>,
+        dirty: &mut Vec<usize>,
+    ) {
+        for slot in victims(held, self.queued, self.limit) {
             let Some(c) = conns.get_mut(slot) else {
                 continue;
             };
@@ -110,29 +130,44 @@ impl Budget {
     }
 }
 
-/// The slots to cut from `held` (bytes, slot) so that `queued` falls to `limit` or below,
-/// largest first; ties go to the lower slot. Sorts `held`.
-fn victims(
-    held: &mut [(usize, usize)],
-    mut queued: usize,
-    limit: usize,
-) -> impl Iterator<Item = usize> + '_ {
-    held.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+/// A connection that may be cut.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    /// Bytes it queues.
+    bytes: usize,
+    /// Its generation: a later connection has a higher one (until the counter wraps).
+    gen: u32,
+    slot: usize,
+}
+
+/// The slots to cut from `held` so that `queued` falls to `limit` or below: largest queue
+/// first, and of equal queues the newest connection (last in, first out: sessions that have
+/// lasted are kept). Sorts `held`.
+fn victims(held: &mut [Held], mut queued: usize, limit: usize) -> impl Iterator<Item = usize> + '_ {
+    held.sort_unstable_by(|a, b| b.bytes.cmp(&a.bytes).then(b.gen.cmp(&a.gen)));
     held.iter()
-        .take_while(move |(bytes, _)| {
+        .take_while(move |h| {
             let cut = queued > limit;
-            queued = queued.saturating_sub(*bytes);
+            queued = queued.saturating_sub(h.bytes);
             cut
         })
-        .map(|(_, slot)| *slot)
+        .map(|h| h.slot)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cut(held: &[(usize, usize)], queued: usize, limit: usize) -> Vec<usize> {
-        let mut held = held.to_vec();
+    /// `held` as (bytes, generation); each one's slot is its generation times ten.
+    fn cut(held: &[(usize, u32)], queued: usize, limit: usize) -> Vec<usize> {
+        let mut held: Vec<Held> = held
+            .iter()
+            .map(|&(bytes, gen)| Held {
+                bytes,
+                gen,
+                slot: gen as usize * 10,
+            })
+            .collect();
         victims(&mut held, queued, limit).collect()
     }
 
@@ -140,11 +175,11 @@ mod tests {
     fn the_largest_queues_go_first_until_the_rest_fit() {
         // 100 + 40 + 30 + 10 = 180 queued against 100: cutting 100 leaves 80.
         let held = [(30, 1), (100, 2), (10, 3), (40, 4)];
-        assert_eq!(cut(&held, 180, 100), [2]);
+        assert_eq!(cut(&held, 180, 100), [20]);
         // Against 50: 100 then 40 (40 left).
-        assert_eq!(cut(&held, 180, 50), [2, 4]);
+        assert_eq!(cut(&held, 180, 50), [20, 40]);
         // Against 0: everything.
-        assert_eq!(cut(&held, 180, 0), [2, 4, 1, 3]);
+        assert_eq!(cut(&held, 180, 0), [20, 40, 10, 30]);
     }
 
     #[test]
@@ -154,8 +189,8 @@ mod tests {
     }
 
     #[test]
-    fn equal_queues_are_cut_in_slot_order() {
-        assert_eq!(cut(&[(10, 7), (10, 3), (10, 5)], 30, 15), [3, 5]);
+    fn equal_queues_are_cut_newest_first() {
+        assert_eq!(cut(&[(10, 7), (10, 3), (10, 5)], 30, 15), [70, 50]);
     }
 
     #[test]

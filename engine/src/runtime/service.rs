@@ -288,10 +288,10 @@ impl<'a, S: Service> Cx<'a, S> {
                 self.dirty.push(slot);
             }
         }
-        // Over the worker's share the slow readers with the largest queues are cut at the end
-        // of the turn; if one turn's burst went far past it, the largest queues now.
+        // Over the worker's share connections are cut at the end of the turn, after its
+        // writes; if one turn's burst went far past it, now.
         if self.budget.over_ceiling() {
-            self.budget.shed(self.conns, self.closing, self.dirty, true);
+            self.budget.shed(self.conns, self.closing, self.dirty);
         }
     }
 

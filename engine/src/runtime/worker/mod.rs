@@ -215,15 +215,14 @@ impl<S: Service, B: Io> Worker<S, B> {
     }
 
     /// The work at the end of each loop turn: due timers, then every queued write; then, if
-    /// what is still queued passes the worker's share of `max_buffered_total`, the slow readers
-    /// with the largest queues are cut (after the writes, and only readers whose sockets
-    /// refused bytes, so a reader that keeps up is never judged by a burst).
+    /// what is still queued passes the worker's share of `max_buffered_total`, connections are
+    /// cut until the rest fit, readers known to be behind first (see [`Budget::shed`]).
     fn end_turn(&mut self) {
         self.fire_timers();
         self.flush_dirty();
         if self.budget.over() {
             self.budget
-                .shed(&mut self.conns, &mut self.closing, &mut self.dirty, false);
+                .shed(&mut self.conns, &mut self.closing, &mut self.dirty);
             self.finish_closes();
             self.flush_dirty();
         }
