@@ -205,6 +205,11 @@ pub struct Config {
     /// connections counts once per connection, so this bounds memory from above. Env
     /// `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
     pub max_buffered_total: usize,
+    /// Messages a worker's mailbox holds before a handle's `try_` forms report it full and its
+    /// blocking forms wait (the plain forms and the workers' own messages always go: this
+    /// paces producers on other threads, it drops nothing). Env `VOLLEY_MAILBOX_CAPACITY`,
+    /// default 65,536; must be positive.
+    pub mailbox_capacity: usize,
     /// Time a closing connection waits for the peer's close frame / EOF after ours.
     /// Env `VOLLEY_CLOSE_TIMEOUT_MS`, default 1,000.
     pub close_timeout: Duration,
@@ -327,6 +332,7 @@ impl Default for Config {
             max_headers: 32,
             max_buffered: 4 << 20,
             max_buffered_total: 256 << 20,
+            mailbox_capacity: 65_536,
             close_timeout: Duration::from_millis(1_000),
             shutdown_timeout: Duration::from_millis(5_000),
             ping_interval: Duration::from_millis(25_000),
@@ -404,6 +410,8 @@ pub struct RuntimeConfig {
     pub max_buffered: usize,
     /// [`Config::max_buffered_total`].
     pub max_buffered_total: usize,
+    /// [`Config::mailbox_capacity`].
+    pub mailbox_capacity: usize,
     /// [`Config::close_timeout`].
     pub close_timeout: Duration,
     /// [`Config::shutdown_timeout`].
@@ -442,6 +450,7 @@ impl From<&Config> for RuntimeConfig {
             max_headers: c.max_headers,
             max_buffered: c.max_buffered,
             max_buffered_total: c.max_buffered_total,
+            mailbox_capacity: c.mailbox_capacity,
             close_timeout: c.close_timeout,
             shutdown_timeout: c.shutdown_timeout,
             max_connections: c.max_connections,
@@ -538,6 +547,14 @@ impl Config {
         )?;
         if c.max_buffered_total == 0 {
             return Err(env.error("VOLLEY_MAX_BUFFERED_TOTAL", "a positive size in bytes"));
+        }
+        env.parse(
+            "VOLLEY_MAILBOX_CAPACITY",
+            "a positive count of messages",
+            &mut c.mailbox_capacity,
+        )?;
+        if c.mailbox_capacity == 0 {
+            return Err(env.error("VOLLEY_MAILBOX_CAPACITY", "a positive count of messages"));
         }
         env.millis("VOLLEY_CLOSE_TIMEOUT_MS", &mut c.close_timeout)?;
         env.millis("VOLLEY_SHUTDOWN_TIMEOUT_MS", &mut c.shutdown_timeout)?;
@@ -716,6 +733,7 @@ mod tests {
         assert!(!c.uring_direct);
         assert_eq!(c.uring_batch, Duration::from_micros(50));
         assert_eq!(c.max_buffered_total, 256 << 20);
+        assert_eq!(c.mailbox_capacity, 65_536);
         assert!(c.workers >= 1);
     }
 
@@ -868,6 +886,10 @@ mod tests {
         assert_eq!(
             from(&[("VOLLEY_WORKERS", "0")]).unwrap_err().var,
             "VOLLEY_WORKERS"
+        );
+        assert_eq!(
+            from(&[("VOLLEY_MAILBOX_CAPACITY", "0")]).unwrap_err().var,
+            "VOLLEY_MAILBOX_CAPACITY"
         );
         assert_eq!(
             from(&[("VOLLEY_MAX_BUFFERED_TOTAL", "0")]).unwrap_err().var,

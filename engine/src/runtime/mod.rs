@@ -205,7 +205,7 @@ impl<S: Service> Runtime<S> {
                 }
             }
         }
-        let (peers, mailboxes) = Peers::new(wakers.clone());
+        let (peers, mailboxes) = Peers::new(wakers.clone(), config.mailbox_capacity);
         let cores = if config.pin_cores {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {

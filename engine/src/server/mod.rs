@@ -37,7 +37,7 @@ pub use eio_http::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 #[cfg(feature = "tokio")]
 pub use handed_stream::HandedStream;
-pub use handle::{HandleBroadcast, ServerHandle, SocketInfo};
+pub use handle::{HandleBroadcast, ServerHandle, SocketInfo, TryEmitError};
 pub use raw_eio::{
     EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
 };

@@ -362,7 +362,7 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     fn drain_mailbox(&mut self) {
         self.mailbox.wake_pending.store(false, Ordering::Release);
-        while let Ok(env) = self.mailbox.rx.try_recv() {
+        while let Some(env) = self.mailbox.try_recv() {
             match env {
                 Envelope::Post(msg) => {
                     self.service.on_post(&mut cx!(self), msg);

@@ -8,6 +8,7 @@ mod attachments;
 mod budget;
 mod connect_timeout;
 mod heartbeat;
+mod mailbox;
 mod polling;
 mod shutdown;
 mod slow_consumer;
