@@ -94,6 +94,21 @@ impl ServerHandle {
         self.emit_to_sid(nsp, sid, event, args)
     }
 
+    /// [`ServerHandle::emit_to`] unless a worker's mailbox is full (see
+    /// [`HandleBroadcast::try_emit`]): then [`TryEmitError::Full`] and nothing is sent.
+    pub fn try_emit_to<T: Serialize + ?Sized>(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        event: &str,
+        args: &T,
+    ) -> Result<bool, TryEmitError> {
+        if !self.peers.has_room() {
+            return Err(TryEmitError::Full);
+        }
+        Ok(self.emit_to(nsp, socket_id, event, args)?)
+    }
+
     /// [`ServerHandle::emit_to`] for a parsed socket id (reserved names already refused).
     pub(crate) fn emit_to_sid<T: Serialize + ?Sized>(
         &self,
