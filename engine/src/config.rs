@@ -197,6 +197,19 @@ pub struct Config {
     /// Bytes that may wait in one connection's write queue before it is closed as a slow
     /// consumer. Env `VOLLEY_MAX_BUFFERED`, default 4 MiB.
     pub max_buffered: usize,
+    /// Bytes that may wait in all WebSocket and HTTP write queues of the server together,
+    /// shared evenly by the workers (each share at least `max_buffered`). Past its share a
+    /// worker drops volatile packets, and at the end of its loop turn cuts connections as slow
+    /// consumers until the rest fit: those whose sockets refused bytes first, then any,
+    /// largest queue first (at once, past twice its share). A broadcast frame queued for many
+    /// connections counts once per connection, so this bounds memory from above. Env
+    /// `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
+    pub max_buffered_total: usize,
+    /// Messages a worker's mailbox holds before a handle's `try_` forms report it full and its
+    /// blocking forms wait (the plain forms and the workers' own messages always go: this
+    /// paces producers on other threads, it drops nothing). Env `VOLLEY_MAILBOX_CAPACITY`,
+    /// default 65,536; must be positive.
+    pub mailbox_capacity: usize,
     /// Time a closing connection waits for the peer's close frame / EOF after ours.
     /// Env `VOLLEY_CLOSE_TIMEOUT_MS`, default 1,000.
     pub close_timeout: Duration,
@@ -318,6 +331,8 @@ impl Default for Config {
             max_header_bytes: 8192,
             max_headers: 32,
             max_buffered: 4 << 20,
+            max_buffered_total: 256 << 20,
+            mailbox_capacity: 65_536,
             close_timeout: Duration::from_millis(1_000),
             shutdown_timeout: Duration::from_millis(5_000),
             ping_interval: Duration::from_millis(25_000),
@@ -393,6 +408,10 @@ pub struct RuntimeConfig {
     pub max_headers: usize,
     /// [`Config::max_buffered`].
     pub max_buffered: usize,
+    /// [`Config::max_buffered_total`].
+    pub max_buffered_total: usize,
+    /// [`Config::mailbox_capacity`].
+    pub mailbox_capacity: usize,
     /// [`Config::close_timeout`].
     pub close_timeout: Duration,
     /// [`Config::shutdown_timeout`].
@@ -430,6 +449,8 @@ impl From<&Config> for RuntimeConfig {
             max_header_bytes: c.max_header_bytes,
             max_headers: c.max_headers,
             max_buffered: c.max_buffered,
+            max_buffered_total: c.max_buffered_total,
+            mailbox_capacity: c.mailbox_capacity,
             close_timeout: c.close_timeout,
             shutdown_timeout: c.shutdown_timeout,
             max_connections: c.max_connections,
@@ -519,6 +540,22 @@ impl Config {
             "a size in bytes",
             &mut c.max_buffered,
         )?;
+        env.parse(
+            "VOLLEY_MAX_BUFFERED_TOTAL",
+            "a positive size in bytes",
+            &mut c.max_buffered_total,
+        )?;
+        if c.max_buffered_total == 0 {
+            return Err(env.error("VOLLEY_MAX_BUFFERED_TOTAL", "a positive size in bytes"));
+        }
+        env.parse(
+            "VOLLEY_MAILBOX_CAPACITY",
+            "a positive count of messages",
+            &mut c.mailbox_capacity,
+        )?;
+        if c.mailbox_capacity == 0 {
+            return Err(env.error("VOLLEY_MAILBOX_CAPACITY", "a positive count of messages"));
+        }
         env.millis("VOLLEY_CLOSE_TIMEOUT_MS", &mut c.close_timeout)?;
         env.millis("VOLLEY_SHUTDOWN_TIMEOUT_MS", &mut c.shutdown_timeout)?;
         env.millis("VOLLEY_PING_INTERVAL_MS", &mut c.ping_interval)?;
@@ -695,6 +732,8 @@ mod tests {
         assert_eq!(c.backend, Backend::Uring);
         assert!(!c.uring_direct);
         assert_eq!(c.uring_batch, Duration::from_micros(50));
+        assert_eq!(c.max_buffered_total, 256 << 20);
+        assert_eq!(c.mailbox_capacity, 65_536);
         assert!(c.workers >= 1);
     }
 
@@ -709,8 +748,10 @@ mod tests {
             ("VOLLEY_BACKEND", "epoll"),
             ("VOLLEY_URING_DIRECT", "1"),
             ("VOLLEY_URING_BATCH_US", "0"),
+            ("VOLLEY_MAX_BUFFERED_TOTAL", "1048576"),
         ])
         .unwrap();
+        assert_eq!(c.max_buffered_total, 1 << 20);
         assert_eq!(c.listen, "127.0.0.1:4000".parse().unwrap());
         assert_eq!(c.workers, 3);
         assert!(c.pin_cores);
@@ -845,6 +886,20 @@ mod tests {
         assert_eq!(
             from(&[("VOLLEY_WORKERS", "0")]).unwrap_err().var,
             "VOLLEY_WORKERS"
+        );
+        assert_eq!(
+            from(&[("VOLLEY_MAILBOX_CAPACITY", "0")]).unwrap_err().var,
+            "VOLLEY_MAILBOX_CAPACITY"
+        );
+        assert_eq!(
+            from(&[("VOLLEY_MAX_BUFFERED_TOTAL", "0")]).unwrap_err().var,
+            "VOLLEY_MAX_BUFFERED_TOTAL"
+        );
+        assert_eq!(
+            from(&[("VOLLEY_MAX_BUFFERED_TOTAL", "1G")])
+                .unwrap_err()
+                .var,
+            "VOLLEY_MAX_BUFFERED_TOTAL"
         );
         assert_eq!(
             from(&[("VOLLEY_BACKEND", "kqueue")]).unwrap_err().var,

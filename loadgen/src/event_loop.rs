@@ -182,9 +182,11 @@ pub fn run<S: Scenario>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-        let now = Now::read();
+        // The clock is read per event, not per batch: behind an overloaded server one batch of
+        // reads can take longer than the measurement window, and a time read before it would
+        // place every delivery in it before the window (and make their latency look shorter).
         for event in events.iter() {
-            lp.on_event(event.token().0, event.is_writable(), now, run);
+            lp.on_event(event.token().0, event.is_writable(), Now::read(), run);
         }
     }
     lp.publish(progress);

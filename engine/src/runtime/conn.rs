@@ -93,6 +93,10 @@ pub(crate) struct Conn {
     /// The socket took less than it was offered since the queue last drained: the peer is
     /// behind, and only then can it be judged a slow consumer.
     pub refused: bool,
+    /// What this connection's queue last added to its worker's [`Budget`] total.
+    ///
+    /// [`Budget`]: super::budget::Budget
+    pub accounted: usize,
     /// Requests answered on this connection (keep-alive).
     pub served: u32,
     /// The service wants [`Service::on_drain`] once the write queue is empty.
@@ -120,6 +124,7 @@ impl Conn {
             dirty: false,
             blocked: false,
             refused: false,
+            accounted: 0,
             served: 0,
             notify_drain: false,
             recv_live: false,

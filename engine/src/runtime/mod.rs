@@ -12,6 +12,7 @@
 //!
 //! `outq` and `timer` are the runtime's own: services see a [`TimerKey`] and [`Cx`]'s methods.
 
+pub(crate) mod budget;
 mod conn;
 pub mod listener;
 mod mailbox;
@@ -51,6 +52,12 @@ pub struct Counters {
     pub open: AtomicUsize,
     /// Connections refused because `max_connections` were open.
     pub rejected: AtomicU64,
+    /// Times a worker paused accepting because the process ran out of descriptors (or
+    /// memory), one per back-off.
+    pub accept_pauses: AtomicU64,
+    /// Connections cut as slow consumers because their worker's queues passed its share of
+    /// `max_buffered_total`.
+    pub budget_cuts: AtomicU64,
 }
 
 /// A running set of workers serving one [`Service`].
@@ -198,7 +205,7 @@ impl<S: Service> Runtime<S> {
                 }
             }
         }
-        let (peers, mailboxes) = Peers::new(wakers.clone());
+        let (peers, mailboxes) = Peers::new(wakers.clone(), config.mailbox_capacity);
         let cores = if config.pin_cores {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {

@@ -13,6 +13,10 @@ use std::io::{self, IoSlice, Write};
 /// Most iovecs handed to one `write_vectored` call (Linux allows 1024; past a few dozen the
 /// kernel copy, not the syscall, dominates).
 const MAX_IOVECS: usize = 64;
+/// Most bytes one coalesced chunk holds (see [`OutQueue::coalesce_front`]).
+const COALESCE_BYTES: usize = 64 * 1024;
+/// Chunks up to this size are copied when coalescing; larger ones are written as they are.
+const COALESCE_CHUNK: usize = 4 * 1024;
 
 /// Outcome of [`OutQueue::flush_to`] when no I/O error occurred.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +96,7 @@ impl OutQueue {
     pub fn flush_to<W: Write>(&mut self, w: &mut W) -> io::Result<Flush> {
         self.seal_tail();
         while !self.chunks.is_empty() {
+            self.coalesce_front();
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let mut count = 0;
             let mut offered = 0usize;
@@ -138,6 +143,7 @@ impl OutQueue {
     /// keep the memory alive for the kernel even if the queue is cleared meanwhile.
     pub fn batch(&mut self, out: &mut Vec<Bytes>, max: usize) -> usize {
         self.seal_tail();
+        self.coalesce_front();
         let mut bytes = 0usize;
         for chunk in self.chunks.iter().take(max) {
             bytes = bytes.saturating_add(chunk.len());
@@ -174,6 +180,34 @@ impl OutQueue {
             n -= front.len();
             self.chunks.pop_front();
         }
+    }
+
+    /// For a reader that fell behind (more chunks queued than one write takes), copies the
+    /// small chunks at the front into one, up to [`COALESCE_BYTES`]: the next write carries
+    /// that much in one slice instead of a few kilobytes in 64 (a broadcast frame per slice),
+    /// which keeps the cost per delivered byte flat however far behind the reader is, and the
+    /// queue holds one entry for them. Byte order and count are unchanged. Called only with
+    /// no write in flight (io_uring takes a batch only after the last send completed).
+    fn coalesce_front(&mut self) {
+        if self.chunks.len() <= MAX_IOVECS {
+            return;
+        }
+        let (mut n, mut bytes) = (0, 0usize);
+        for chunk in &self.chunks {
+            if chunk.len() > COALESCE_CHUNK || bytes + chunk.len() > COALESCE_BYTES {
+                break;
+            }
+            bytes += chunk.len();
+            n += 1;
+        }
+        if n < 2 {
+            return;
+        }
+        let mut merged = BytesMut::with_capacity(bytes);
+        for chunk in self.chunks.drain(..n) {
+            merged.extend_from_slice(&chunk);
+        }
+        self.chunks.push_front(merged.freeze());
     }
 
     /// Freezes the tail into a chunk. `split` shares the tail's allocation, so once the chunk is
@@ -413,7 +447,8 @@ mod tests {
     #[test]
     fn offers_at_most_64_slices_per_call() {
         let mut q = OutQueue::new();
-        let frame = Bytes::from_static(b"0123456789");
+        // Frames too large to coalesce: each is offered as it is, shared, not copied.
+        let frame = Bytes::from(vec![9u8; COALESCE_CHUNK + 1]);
         for _ in 0..200 {
             q.push_shared(frame.clone());
         }
@@ -450,11 +485,81 @@ mod tests {
         ]
     }
 
+    /// Twelve bytes for frame `i`.
+    fn small(i: usize) -> Vec<u8> {
+        format!("frame {i:05};").into_bytes()
+    }
+
+    #[test]
+    fn a_reader_behind_gets_its_small_chunks_in_one_slice() {
+        let mut q = OutQueue::new();
+        let mut pushed = Vec::new();
+        for i in 0..100 {
+            pushed.extend(small(i));
+            q.push_shared(Bytes::from(small(i)));
+        }
+        // A large chunk is written as it is and ends the coalesced run.
+        pushed.extend([7u8; 8192]);
+        q.push_shared(Bytes::from(vec![7u8; 8192]));
+        for i in 100..200 {
+            pushed.extend(small(i));
+            q.push_shared(Bytes::from(small(i)));
+        }
+        let mut w = MockWriter::scripted([Step::Accept(1_000_000), Step::Accept(1_000_000)]);
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Drained);
+        // 201 chunks: the first 100 become one slice, then the large one and 62 small ones;
+        // the 38 left go as they are (too few to coalesce). Every byte arrives in order.
+        let lens: Vec<usize> = w.offered.iter().map(|(_, l)| *l).collect();
+        assert_eq!(lens.len(), MAX_IOVECS + 38);
+        assert_eq!(lens[..3], [1200, 8192, 12]);
+        assert_eq!(w.out, pushed);
+    }
+
+    #[test]
+    fn coalescing_stops_at_64_kib_and_resumes_after_a_partial_write() {
+        let mut q = OutQueue::new();
+        let mut pushed = Vec::new();
+        for i in 0..12_000 {
+            pushed.extend(small(i));
+            q.push_shared(Bytes::from(small(i)));
+        }
+        // 144,000 bytes in 12-byte chunks: slices of 65,532 bytes (5461 chunks) each.
+        let mut w = MockWriter::scripted([Step::Accept(1000), Step::WouldBlock]);
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Blocked);
+        assert_eq!(w.offered[0].1, 5461 * 12);
+        assert_eq!(q.queued_bytes(), 144_000 - 1000);
+        w.script = std::iter::repeat(Step::Accept(usize::MAX / 2))
+            .take(10)
+            .collect();
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Drained);
+        // Slices offered: 64 for the partial write and 64 for the WouldBlock, then three writes:
+        // the rest of the first 65,532 bytes with the 63 small chunks after it, the next 5461
+        // coalesced with 63 more, and the last 952 coalesced into one slice.
+        assert_eq!(w.offered.len(), 64 + 64 + 64 + 64 + 1);
+        assert_eq!(w.out, pushed);
+    }
+
+    #[test]
+    fn a_batch_for_a_reader_behind_is_one_buffer() {
+        let mut q = OutQueue::new();
+        let mut pushed = Vec::new();
+        for i in 0..500 {
+            pushed.extend(small(i));
+            q.push_shared(Bytes::from(small(i)));
+        }
+        let mut out = Vec::new();
+        assert_eq!(q.batch(&mut out, MAX_IOVECS), 6000);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0][..], pushed[..]);
+        q.advance(q.epoch(), 6000);
+        assert!(q.is_empty());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
-        fn delivers_exactly_what_was_pushed(ops in prop::collection::vec(op(), 0..60)) {
+        fn delivers_exactly_what_was_pushed(ops in prop::collection::vec(op(), 0..300)) {
             let mut q = OutQueue::new();
             let mut w = MockWriter::default();
             let mut pushed = Vec::new();

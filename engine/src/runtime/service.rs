@@ -7,6 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use slab::Slab;
 
+use super::budget::Budget;
 use super::conn::{Conn, ConnId, Phase};
 use super::mailbox::Peers;
 use super::timer::{TimerKey, TimerWheel};
@@ -27,7 +28,8 @@ pub enum CloseReason {
     Protocol(WsError),
     /// The server closed the connection with this code.
     Local(CloseCode),
-    /// The connection's write queue passed `max_buffered`.
+    /// The connection's write queue passed `max_buffered`, or held the most bytes when its
+    /// worker passed its share of `max_buffered_total`.
     SlowConsumer,
     /// The server is shutting down.
     Shutdown,
@@ -201,6 +203,8 @@ pub struct Cx<'a, S: Service> {
     pub(crate) state: &'a mut S::WorkerState,
     pub(crate) peers: &'a Peers<S::Message>,
     pub(crate) scratch: &'a mut Vec<u8>,
+    /// The worker's queued bytes against its share of `max_buffered_total`.
+    pub(crate) budget: &'a mut Budget,
     /// Sockets are non-blocking and may be written inline (epoll).
     pub(crate) inline_writes: bool,
 }
@@ -278,11 +282,23 @@ impl<'a, S: Service> Cx<'a, S> {
                 c.close_after_flush = true;
                 self.closing.push((slot, CloseReason::SlowConsumer));
             }
+            self.budget.account(c);
             if !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);
             }
         }
+        // Over the worker's share connections are cut at the end of the turn, after its
+        // writes; if one turn's burst went far past it, now.
+        if self.budget.over_ceiling() {
+            self.budget.shed(self.conns, self.closing, self.dirty);
+        }
+    }
+
+    /// Whether this worker's connections queue more than its share of `max_buffered_total`:
+    /// volatile packets are dropped then, whoever they are for.
+    pub fn over_budget(&self) -> bool {
+        self.budget.over()
     }
 
     /// Asks for [`Service::on_drain`] once `id`'s write queue is empty. False (and no call) when

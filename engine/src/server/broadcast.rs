@@ -101,7 +101,9 @@ fn deliver_one(
 ) -> bool {
     // A socket still in its connect hook has its CONNECT reply to write: not writable.
     let connecting = state.as_deref().is_some_and(|s| !s.connected);
-    if msg.volatile && (connecting || tx.queued_bytes() > 0) {
+    // Dropped while the client is behind, or while this worker is over its share of
+    // `max_buffered_total` (volatile packets go before any client is cut).
+    if msg.volatile && (connecting || tx.queued_bytes() > 0 || tx.cx.over_budget()) {
         let worker = tx.cx.worker();
         tx.cx.state().stats.add(worker, Counter::VolatileDrops, 1);
         return false;

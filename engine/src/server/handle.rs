@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -82,6 +82,21 @@ impl ServerHandle {
         self.emit_to_sid(nsp, sid, event, args)
     }
 
+    /// [`ServerHandle::emit_to`] unless a worker's mailbox is full (see
+    /// [`HandleBroadcast::try_emit`]): then [`TryEmitError::Full`] and nothing is sent.
+    pub fn try_emit_to<T: Serialize + ?Sized>(
+        &self,
+        nsp: &str,
+        socket_id: &str,
+        event: &str,
+        args: &T,
+    ) -> Result<bool, TryEmitError> {
+        if !self.peers.has_room() {
+            return Err(TryEmitError::Full);
+        }
+        Ok(self.emit_to(nsp, socket_id, event, args)?)
+    }
+
     /// [`ServerHandle::emit_to`] for a parsed socket id (reserved names already refused).
     pub(crate) fn emit_to_sid<T: Serialize + ?Sized>(
         &self,
@@ -156,6 +171,34 @@ impl ServerHandle {
     }
 }
 
+/// Why [`HandleBroadcast::try_emit`] or [`HandleBroadcast::emit_blocking`] sent nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TryEmitError {
+    /// A worker's mailbox holds `mailbox_capacity` messages: the workers are behind this
+    /// producer. Nothing was sent; send again once they caught up.
+    Full,
+    /// The event could not be encoded.
+    Emit(EmitError),
+}
+
+impl std::fmt::Display for TryEmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TryEmitError::Full => f.write_str("a worker's mailbox is full"),
+            TryEmitError::Emit(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TryEmitError {}
+
+impl From<EmitError> for TryEmitError {
+    fn from(e: EmitError) -> Self {
+        TryEmitError::Emit(e)
+    }
+}
+
 /// A selection of sockets in one namespace, from any thread.
 #[derive(Clone)]
 pub struct HandleBroadcast {
@@ -227,6 +270,44 @@ impl HandleBroadcast {
     /// Emits `event` with `args` to every selected socket on every worker.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         self.emit_binary(event, args, &[])
+    }
+
+    /// [`HandleBroadcast::emit`] unless a worker's mailbox is full (`mailbox_capacity`
+    /// messages wait in it): then nothing is sent and the producer learns it is ahead of the
+    /// workers, which `emit` never tells it. Checked before sending, so producers racing each
+    /// other may pass the capacity by the few messages they send at the same moment.
+    pub fn try_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), TryEmitError> {
+        if !self.handle.peers.has_room() {
+            return Err(TryEmitError::Full);
+        }
+        Ok(self.emit(event, args)?)
+    }
+
+    /// [`HandleBroadcast::emit`] once every worker's mailbox has room, waiting up to `timeout`
+    /// for it ([`TryEmitError::Full`] after that: the workers stay behind, or have stopped).
+    /// It sleeps while it waits, so it must not run on a worker (in a handler): that worker
+    /// would wait for itself.
+    pub fn emit_blocking<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<(), TryEmitError> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(50);
+        while !self.handle.peers.has_room() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TryEmitError::Full);
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(1));
+        }
+        Ok(self.emit(event, args)?)
     }
 
     /// Like [`HandleBroadcast::emit`] with binary attachments (referenced by placeholders).

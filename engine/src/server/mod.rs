@@ -50,7 +50,7 @@ pub use eio_http::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 #[cfg(feature = "tokio")]
 pub use handed_stream::HandedStream;
-pub use handle::{HandleBroadcast, ServerHandle};
+pub use handle::{HandleBroadcast, ServerHandle, TryEmitError};
 pub use raw_eio::{
     EioEvents, EioHandler, EioPacket, EioSocket, Inbound, SendCallback, SendOptions,
 };
@@ -532,6 +532,7 @@ impl ServerBuilder {
     pub(crate) fn simulate(self) -> (crate::runtime::Sim<Router>, ServerHandle) {
         let built = self.build().expect("a valid server");
         let sim = crate::runtime::Sim::new(built.router, (&built.config).into());
+        built.stats.set_connection_counters(sim.counters());
         let handle = ServerHandle {
             peers: sim.peers().clone(),
             stats: built.stats,

@@ -35,6 +35,9 @@ pub(crate) trait Port {
     fn state(&mut self) -> &mut WorkerState;
     /// The mailboxes of all workers.
     fn peers(&self) -> &Peers<Post>;
+    /// Whether this worker queues more than its share of `max_buffered_total` (volatile
+    /// packets are dropped then).
+    fn over_budget(&self) -> bool;
     /// Whether `id` is parked waiting for its HTTP response.
     fn is_parked(&mut self, id: ConnId) -> bool;
     /// Asks to hear when `id`'s write queue is empty; false when it is empty already.

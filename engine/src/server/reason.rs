@@ -30,7 +30,8 @@ pub enum DisconnectReason {
     ForcedServerClose,
     /// The server is shutting down.
     ServerShuttingDown,
-    /// The connection's write queue passed `max_buffered`.
+    /// The connection's write queue passed `max_buffered`, or held the most bytes when its
+    /// worker passed its share of `max_buffered_total`.
     SlowConsumer,
     /// A handler of this socket panicked (the panic was caught; other sockets carry on).
     HandlerPanic,

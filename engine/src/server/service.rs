@@ -388,6 +388,9 @@ impl Port for Cx<'_, Router> {
     fn peers(&self) -> &Peers<Post> {
         Cx::peers(self)
     }
+    fn over_budget(&self) -> bool {
+        Cx::over_budget(self)
+    }
     fn is_parked(&mut self, id: ConnId) -> bool {
         Cx::is_parked(self, id)
     }

@@ -156,6 +156,10 @@ pub struct StatsSnapshot {
     pub connections: usize,
     /// Connections refused because `max_connections` were open.
     pub rejected: u64,
+    /// Times a worker paused accepting for lack of descriptors (one per back-off).
+    pub accept_pauses: u64,
+    /// Connections cut as slow consumers to keep queued bytes within `max_buffered_total`.
+    pub budget_cuts: u64,
     counts: Vec<(Counter, u64)>,
 }
 
@@ -187,11 +191,16 @@ impl Stats {
         let _ = self.conns.set(c);
     }
 
-    fn connections(&self) -> (usize, u64) {
-        self.conns.get().map_or((0, 0), |c| {
+    /// Open connections, and the runtime's counters: rejected, accept pauses, budget cuts.
+    fn connections(&self) -> (usize, [u64; 3]) {
+        self.conns.get().map_or((0, [0; 3]), |c| {
             (
                 c.open.load(Ordering::Relaxed),
-                c.rejected.load(Ordering::Relaxed),
+                [
+                    c.rejected.load(Ordering::Relaxed),
+                    c.accept_pauses.load(Ordering::Relaxed),
+                    c.budget_cuts.load(Ordering::Relaxed),
+                ],
             )
         })
     }
@@ -241,7 +250,9 @@ impl Stats {
                 .map(|w| w.sockets_now.load(Ordering::Relaxed))
                 .sum(),
             connections: self.connections().0,
-            rejected: self.connections().1,
+            rejected: self.connections().1[0],
+            accept_pauses: self.connections().1[1],
+            budget_cuts: self.connections().1[2],
             counts,
         }
     }
@@ -249,12 +260,28 @@ impl Stats {
     /// The counters in Prometheus text exposition format, per worker.
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
-        let (open, rejected) = self.connections();
+        let (open, runtime) = self.connections();
         let _ = writeln!(out, "# HELP volley_connections TCP connections open\n# TYPE volley_connections gauge\nvolley_connections {open}");
-        let _ = writeln!(
-            out,
-            "# HELP volley_connections_rejected_total connections refused over max_connections\n# TYPE volley_connections_rejected_total counter\nvolley_connections_rejected_total {rejected}"
-        );
+        let totals = [
+            (
+                "volley_connections_rejected_total",
+                "connections refused over max_connections",
+            ),
+            (
+                "volley_accept_pauses_total",
+                "accept back-offs for lack of descriptors",
+            ),
+            (
+                "volley_budget_cuts_total",
+                "connections cut as slow consumers to stay within max_buffered_total",
+            ),
+        ];
+        for ((name, help), v) in totals.iter().zip(runtime) {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        }
         let gauges = [
             ("volley_sessions", "Engine.IO sessions open"),
             ("volley_sockets", "Socket.IO sockets connected"),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use super::budget::Budget;
 use super::conn::{Conn, ConnId, Handoff, Phase};
 use super::mailbox::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
@@ -48,6 +49,7 @@ macro_rules! cx {
             state: &mut $w.state,
             peers: &$w.peers,
             scratch: &mut $w.scratch,
+            budget: &mut $w.budget,
             inline_writes: B::INLINE_WRITES,
         }
     };
@@ -137,6 +139,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     state: S::WorkerState,
     timers: TimerWheel<TimerEntry<S::Timer>>,
     scratch: Vec<u8>,
+    /// Bytes queued over this worker's connections against its share of `max_buffered_total`.
+    budget: Budget,
     /// Plaintext of the TLS input being parsed, lent like the backends' read buffers.
     plain: Vec<u8>,
     dirty: Vec<usize>,
@@ -144,6 +148,9 @@ pub(crate) struct Worker<S: Service, B: Io> {
     /// Parked connections that were answered and may hold buffered requests.
     reparse: Vec<usize>,
     next_gen: u32,
+    /// Accepting is paused for lack of descriptors: logged once when it begins and once when
+    /// a connection is accepted again, not at every retry.
+    accept_starved: bool,
     /// Time read once per loop turn, shared by everything handled in that turn.
     now: Instant,
     shutdown_deadline: Option<Instant>,
@@ -162,6 +169,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         } = ctx;
         let state = service.worker_state(index as usize);
         let now = io.now();
+        let budget = Budget::new(config.max_buffered_total, peers.len(), config.max_buffered);
         Worker {
             index,
             tls,
@@ -177,11 +185,13 @@ impl<S: Service, B: Io> Worker<S, B> {
             state,
             timers: TimerWheel::new(now, Duration::from_millis(1), 4096),
             scratch: Vec::with_capacity(4096),
+            budget,
             plain: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
             reparse: Vec::new(),
             next_gen: 0,
+            accept_starved: false,
             now,
             shutdown_deadline: None,
         }
@@ -204,10 +214,22 @@ impl<S: Service, B: Io> Worker<S, B> {
         Wait::For(timeout)
     }
 
-    /// The work at the end of each loop turn: due timers, then every queued write.
+    /// The work at the end of each loop turn: due timers, then every queued write; then, if
+    /// what is still queued passes the worker's share of `max_buffered_total`, connections are
+    /// cut until the rest fit, readers known to be behind first (see [`Budget::shed`]).
     fn end_turn(&mut self) {
         self.fire_timers();
         self.flush_dirty();
+        if self.budget.over() {
+            self.budget
+                .shed(&mut self.conns, &mut self.closing, &mut self.dirty);
+            self.finish_closes();
+            self.flush_dirty();
+        }
+        let cuts = self.budget.take_cuts();
+        if cuts > 0 {
+            self.counters.budget_cuts.fetch_add(cuts, Ordering::Relaxed);
+        }
     }
 
     fn id(&self, slot: usize) -> ConnId {
@@ -228,7 +250,11 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// backlog and accepting resumes after [`ACCEPT_BACKOFF`], instead of spinning on a
     /// readiness we cannot act on.
     fn pause_accepting(&mut self, e: &io::Error) {
-        tracing::warn!(worker = self.index, error = %e, "accept failed; pausing accepts");
+        self.counters.accept_pauses.fetch_add(1, Ordering::Relaxed);
+        if !self.accept_starved {
+            self.accept_starved = true;
+            tracing::warn!(worker = self.index, error = %e, "accept failed; pausing accepts until descriptors free");
+        }
         self.timers.arm(
             self.io.now() + ACCEPT_BACKOFF,
             TimerEntry {
@@ -243,6 +269,10 @@ impl<S: Service, B: Io> Worker<S, B> {
     /// short 503 and is closed, and counted.
     /// Accepted sockets inherit TCP_NODELAY from the listener.
     fn admit(&mut self, sock: Sock) {
+        if self.accept_starved {
+            self.accept_starved = false;
+            tracing::info!(worker = self.index, "accepting again");
+        }
         let open = self.counters.open.fetch_add(1, Ordering::Relaxed);
         if open >= self.config.max_connections {
             self.counters.open.fetch_sub(1, Ordering::Relaxed);
@@ -332,7 +362,7 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     fn drain_mailbox(&mut self) {
         self.mailbox.wake_pending.store(false, Ordering::Release);
-        while let Ok(env) = self.mailbox.rx.try_recv() {
+        while let Some(env) = self.mailbox.try_recv() {
             match env {
                 Envelope::Post(msg) => {
                     self.service.on_post(&mut cx!(self), msg);
@@ -480,6 +510,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
+        self.budget.release(&conn);
         if let Some(k) = conn.deadline.take() {
             self.timers.cancel(k);
         }
@@ -531,6 +562,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         if let Some(c) = self.conns.get_mut(slot) {
             c.inbuf = input;
             c.outq = outq;
+            self.budget.account(c);
             // Answers to the requests before the hand-off go out first.
             if !c.output_is_empty() {
                 c.dirty = true;
@@ -561,6 +593,7 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
+            self.budget.account(c);
             if !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);
@@ -631,7 +664,9 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(c) = self.conns.get_mut(slot) else {
             return;
         };
-        match self.io.flush(slot, c) {
+        let flushed = self.io.flush(slot, c);
+        self.budget.account(c);
+        match flushed {
             Ok(Flush::Drained) => {
                 c.refused = false;
                 if c.notify_drain && c.output_is_empty() {
@@ -754,6 +789,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(mut conn) = self.conns.try_remove(slot) else {
             return;
         };
+        self.budget.release(&conn);
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
         if let Some(k) = conn.deadline.take() {
             self.timers.cancel(k);

@@ -131,7 +131,7 @@ impl<S: Service> Sim<S> {
     /// Worker 0 of one, serving `service` with `config`.
     pub fn new(service: Arc<S>, config: RuntimeConfig) -> Self {
         let waker = Arc::new(Waker::eventfd().expect("eventfd"));
-        let (peers, mut mailboxes) = Peers::new(vec![waker]);
+        let (peers, mut mailboxes) = Peers::new(vec![waker], config.mailbox_capacity);
         let start = Instant::now();
         let io = SimIo {
             now: start,
@@ -248,7 +248,7 @@ impl<S: Service> Sim<S> {
         for _ in 0..1000 {
             self.worker.drain_mailbox();
             self.worker.end_turn();
-            if self.worker.mailbox.rx.is_empty() {
+            if self.worker.mailbox.is_empty() {
                 return;
             }
         }
@@ -259,6 +259,16 @@ impl<S: Service> Sim<S> {
     pub fn shutdown(&mut self) {
         self.worker.begin_shutdown();
         self.settle();
+    }
+
+    /// The worker's connection counters.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.worker.counters.clone()
+    }
+
+    /// Bytes queued over the worker's connections, as its budget counts them.
+    pub fn queued_total(&self) -> usize {
+        self.worker.budget.queued()
     }
 
     /// Connections the worker holds.

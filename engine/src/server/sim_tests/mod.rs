@@ -5,8 +5,10 @@
 
 mod acks;
 mod attachments;
+mod budget;
 mod connect_timeout;
 mod heartbeat;
+mod mailbox;
 mod polling;
 mod shutdown;
 mod slow_consumer;

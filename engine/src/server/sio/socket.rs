@@ -181,8 +181,8 @@ impl<'c, 'a> Socket<'c, 'a> {
         }
     }
 
-    /// Emits `event` only if the connection has nothing queued (the client is keeping up);
-    /// otherwise drops it. `Ok(false)` when dropped. In `on_connect` it is always dropped: the
+    /// Emits `event` only if the connection has nothing queued (the client is keeping up) and
+    /// its worker is within its share of `max_buffered_total`; otherwise drops it. `Ok(false)` when dropped. In `on_connect` it is always dropped: the
     /// CONNECT reply is still to be written, as it is in flight when the reference's
     /// `connection` handler runs.
     pub fn volatile_emit<T: Serialize + ?Sized>(
@@ -190,7 +190,7 @@ impl<'c, 'a> Socket<'c, 'a> {
         event: &str,
         args: &T,
     ) -> Result<bool, EmitError> {
-        if !self.state.connected || self.tx.queued_bytes() > 0 {
+        if !self.state.connected || self.tx.queued_bytes() > 0 || self.tx.cx.over_budget() {
             return Ok(false);
         }
         self.emit(event, args).map(|()| true)
