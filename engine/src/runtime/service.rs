@@ -313,14 +313,16 @@ impl<'a, S: Service> Cx<'a, S> {
         let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
             return false;
         };
-        if payload.len() > LARGE_FRAME {
-            let mut v = Vec::with_capacity(payload.len() + 10);
-            ws::encode_frame(&mut v, opcode, payload);
-            c.outq.push_shared(Bytes::from(v));
-        } else {
-            scratch.clear();
-            ws::encode_frame(scratch, opcode, payload);
-            c.outq.push_copy(scratch);
+        if !c.push_compressed(opcode, payload, self.config.deflate_threshold) {
+            if payload.len() > LARGE_FRAME {
+                let mut v = Vec::with_capacity(payload.len() + 10);
+                ws::encode_frame(&mut v, opcode, payload);
+                c.outq.push_shared(Bytes::from(v));
+            } else {
+                scratch.clear();
+                ws::encode_frame(scratch, opcode, payload);
+                c.outq.push_copy(scratch);
+            }
         }
         self.mark_dirty(id.slot as usize);
         true
@@ -343,6 +345,11 @@ impl<'a, S: Service> Cx<'a, S> {
         buf.resize(ws::MAX_SERVER_HEADER, 0);
         if !write(buf) {
             return false;
+        }
+        let payload = &buf[ws::MAX_SERVER_HEADER..];
+        if c.push_compressed(opcode, payload, self.config.deflate_threshold) {
+            self.mark_dirty(id.slot as usize);
+            return true;
         }
         let start = ws::frame_in_place(buf, opcode);
         if buf.len() > LARGE_FRAME {
@@ -488,4 +495,4 @@ const BURST_FACTOR: usize = 4;
 
 /// Frames above this size are encoded into their own shared buffer instead of being copied into
 /// the connection's coalescing tail.
-const LARGE_FRAME: usize = 16 * 1024;
+pub(crate) const LARGE_FRAME: usize = 16 * 1024;
