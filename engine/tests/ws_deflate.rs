@@ -1,6 +1,6 @@
 //! permessage-deflate on a plain WebSocket endpoint, byte for byte: the negotiation in the 101
-//! response, compressed messages both ways, the threshold, context takeover, and the errors (a
-//! compression bomb gets 1009, RSV1 without the extension 1002).
+//! response, compressed messages both ways, the threshold, context takeover, shared (broadcast)
+//! frames, and the errors (a compression bomb gets 1009, RSV1 without the extension 1002).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,15 +10,17 @@ use volley::proto::http;
 use volley::proto::ws::{
     apply_mask, parse_frame_header, write_frame_header, Deflater, Inflater, OpCode, RSV1,
 };
-use volley::server::{Server, WsConn, WsHandler, WsMessage};
+use volley::server::{encode_ws_frame, Server, WsConn, WsHandler, WsMessage};
 
+/// Echoes text as a message of its own, binary as a frame encoded once for sharing (the
+/// broadcast path).
 struct Echo;
 
 impl WsHandler for Echo {
     fn on_message(&self, ws: &mut WsConn<'_, '_>, msg: WsMessage<'_>) {
         match msg {
             WsMessage::Text(t) => ws.send_text(t),
-            WsMessage::Binary(b) => ws.send_binary(b),
+            WsMessage::Binary(b) => ws.send_shared(encode_ws_frame(OpCode::Binary, b)),
         };
     }
 }
@@ -52,6 +54,10 @@ struct Frame {
 impl Client {
     /// Upgrades with `extensions` as the offer; returns the client and the response head.
     fn connect(addr: SocketAddr, extensions: Option<&str>) -> (Client, String) {
+        Self::connect_to(addr, "/", extensions)
+    }
+
+    fn connect_to(addr: SocketAddr, path: &str, extensions: Option<&str>) -> (Client, String) {
         let mut sock = TcpStream::connect(addr).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -61,7 +67,7 @@ impl Client {
             .map(|e| ("Sec-WebSocket-Extensions", e))
             .into_iter()
             .collect();
-        http::write_upgrade_request(&mut req, &addr.to_string(), "/", &key, &headers);
+        http::write_upgrade_request(&mut req, &addr.to_string(), path, &key, &headers);
         sock.write_all(&req).unwrap();
         let mut buf = Vec::new();
         let end = loop {
@@ -167,6 +173,11 @@ fn negotiated_messages_are_compressed_both_ways_above_the_threshold() {
     c.send(OpCode::Text, true, true, &compress(&mut d, b"tiny"));
     let f = c.read();
     assert!(!f.rsv1 && f.payload == b"tiny", "{f:?}");
+    // A shared frame goes compressed too, by this connection's own compressor.
+    c.send(OpCode::Binary, true, false, big.as_bytes());
+    let f = c.read();
+    assert!(f.rsv1 && f.opcode == OpCode::Binary, "{f:?}");
+    assert_eq!(inflate(&mut i, &f.payload), big.as_bytes());
     // A compressed message in three fragments, a ping between two of them.
     let payload = compress(&mut d, big.as_bytes());
     let third = payload.len() / 3;
@@ -247,5 +258,80 @@ fn corrupt_compressed_data_gets_1007() {
     let (mut c, _) = Client::connect(server.local_addr(), Some("permessage-deflate"));
     c.send(OpCode::Binary, true, true, &[0xff, 0xff, 0xff, 0xff]);
     c.expect_close(1007);
+    server.shutdown();
+}
+
+/// A Socket.IO client on raw frames, connected to "/" with `server_no_context_takeover`.
+fn sio_client(addr: SocketAddr) -> Client {
+    let offer = "permessage-deflate; server_no_context_takeover";
+    let (mut c, head) =
+        Client::connect_to(addr, "/socket.io/?EIO=4&transport=websocket", Some(offer));
+    assert!(head.contains("server_no_context_takeover"), "{head}");
+    assert!(
+        c.read().payload.starts_with(b"0{"),
+        "the open packet, plain"
+    );
+    c.send(OpCode::Text, true, false, b"40");
+    assert!(c.read().payload.starts_with(b"40{"), "the CONNECT reply");
+    c
+}
+
+#[test]
+fn socket_io_emits_and_broadcasts_are_compressed_unless_told_not_to() {
+    let big = json(100);
+    let sent = big.clone();
+    let server = Server::builder()
+        .configure(|c| {
+            c.listen = "127.0.0.1:0".parse().unwrap();
+            c.workers = 1;
+        })
+        .per_message_deflate(1024)
+        .namespace("/", move |ns| {
+            ns.on_connect(|socket, _| {
+                socket.join("r");
+                Ok(())
+            });
+            let big = sent.clone();
+            ns.on("big", move |socket, _| {
+                socket.emit("big", &big).ok();
+                None
+            });
+            let big = sent.clone();
+            ns.on("plain", move |socket, _| {
+                socket.compress(false).emit("plain", &big).ok();
+                None
+            });
+            let big = sent.clone();
+            ns.on("bcast", move |socket, _| {
+                socket.to("r").emit("b", &big).ok();
+                None
+            });
+        })
+        .listen()
+        .unwrap();
+    let mut a = sio_client(server.local_addr());
+    let mut b = sio_client(server.local_addr());
+    let expected =
+        |event: &str| format!("42[\"{event}\",{}]", serde_json::to_string(&big).unwrap());
+    a.send(OpCode::Text, true, false, b"42[\"big\"]");
+    let f = a.read();
+    assert!(f.rsv1, "{f:?}");
+    assert_eq!(
+        inflate(&mut Inflater::new(15, true), &f.payload),
+        expected("big").as_bytes()
+    );
+    a.send(OpCode::Text, true, false, b"42[\"plain\"]");
+    let f = a.read();
+    assert!(
+        !f.rsv1 && f.payload == expected("plain").as_bytes(),
+        "{f:?}"
+    );
+    a.send(OpCode::Text, true, false, b"42[\"bcast\"]");
+    let f = b.read();
+    assert!(f.rsv1, "{f:?}");
+    assert_eq!(
+        inflate(&mut Inflater::new(15, true), &f.payload),
+        expected("b").as_bytes()
+    );
     server.shutdown();
 }

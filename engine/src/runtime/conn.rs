@@ -130,35 +130,6 @@ impl Conn {
         }
     }
 
-    /// Queues `payload` as one compressed data frame when this WebSocket negotiated
-    /// permessage-deflate and the payload has at least `threshold` bytes; false (nothing
-    /// queued) otherwise. Control frames are never compressed (RFC 7692 §6.1).
-    pub fn push_compressed(
-        &mut self,
-        opcode: ws::OpCode,
-        payload: &[u8],
-        threshold: usize,
-    ) -> bool {
-        let Some(deflater) = self.deflate.as_mut() else {
-            return false;
-        };
-        if opcode.is_control() || payload.len() < threshold {
-            return false;
-        }
-        let mut frame = Vec::with_capacity(ws::MAX_SERVER_HEADER + payload.len() / 2 + 64);
-        frame.resize(ws::MAX_SERVER_HEADER, 0);
-        deflater.deflate(payload, &mut frame);
-        let start = ws::frame_in_place(&mut frame, opcode);
-        frame[start] |= ws::RSV1;
-        if frame.len() > super::service::LARGE_FRAME {
-            self.outq
-                .push_shared(bytes::Bytes::from(frame).slice(start..));
-        } else {
-            self.outq.push_copy(&frame[start..]);
-        }
-        true
-    }
-
     /// Seals what `outq` holds into TLS records (nothing to do on a plain connection).
     pub fn seal(&mut self) {
         if let Some(tls) = &mut self.tls {

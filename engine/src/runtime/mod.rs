@@ -13,6 +13,7 @@
 //! `outq` and `timer` are the runtime's own: services see a [`TimerKey`] and [`Cx`]'s methods.
 
 mod conn;
+mod deflate;
 pub mod listener;
 mod mailbox;
 pub(crate) mod outq;

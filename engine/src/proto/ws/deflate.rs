@@ -264,6 +264,13 @@ impl Deflater {
         }
     }
 
+    /// The window size when the output depends on the message alone (no context takeover):
+    /// two such compressors with the same bits give the same bytes, so one result can be
+    /// shared. `None` with context takeover.
+    pub fn stateless_bits(&self) -> Option<u8> {
+        self.no_context_takeover.then_some(self.window_bits)
+    }
+
     /// Appends `message` compressed as one permessage-deflate payload (without the trailing
     /// `00 00 ff ff`) to `out`. The compressor is made on first use and, without context
     /// takeover, dropped again after the message, so an idle connection holds none.

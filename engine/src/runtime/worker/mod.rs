@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::conn::{Conn, ConnId, Handoff, Phase};
+use super::deflate::SharedDeflate;
 use super::mailbox::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Detached, Service, TimerEntry, TimerKind};
@@ -48,6 +49,7 @@ macro_rules! cx {
             state: &mut $w.state,
             peers: &$w.peers,
             scratch: &mut $w.scratch,
+            shared_deflate: &mut $w.shared_deflate,
             inline_writes: B::INLINE_WRITES,
         }
     };
@@ -137,6 +139,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     state: S::WorkerState,
     timers: TimerWheel<TimerEntry<S::Timer>>,
     scratch: Vec<u8>,
+    /// The last broadcast frame compressed for connections without context takeover.
+    shared_deflate: SharedDeflate,
     /// Plaintext of the TLS input being parsed, lent like the backends' read buffers.
     plain: Vec<u8>,
     dirty: Vec<usize>,
@@ -177,6 +181,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             state,
             timers: TimerWheel::new(now, Duration::from_millis(1), 4096),
             scratch: Vec::with_capacity(4096),
+            shared_deflate: SharedDeflate::default(),
             plain: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),
