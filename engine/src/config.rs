@@ -241,9 +241,9 @@ pub struct Config {
     /// Offer WebSocket clients permessage-deflate (RFC 7692): a client that asks for it gets
     /// messages of at least `deflate_threshold` bytes compressed, and may send compressed ones
     /// (limited by `max_payload` once inflated). Costs worker CPU and memory: a connection that
-    /// keeps its compression context holds about 370 KiB of compressor state from its first
+    /// keeps its compression context holds about 410 KiB of compressor state from its first
     /// large message on (none between messages for clients that ask for
-    /// `server_no_context_takeover`), and about 40 KiB of decompressor state from the first
+    /// `server_no_context_takeover`), and about 46 KiB of decompressor state from the first
     /// compressed message it sends. Off by default, as the reference's `perMessageDeflate`.
     /// Env `VOLLEY_PER_MESSAGE_DEFLATE` (1 or 0).
     pub per_message_deflate: bool,

@@ -199,11 +199,14 @@ impl Inflater {
                 return Err(WsError::TooBig);
             }
             let len = out.len();
-            // Grow geometrically, but never past the limit: a bomb cannot make it allocate more.
-            let cap = (len + room)
-                .max(out.capacity().saturating_mul(2))
-                .min(max.saturating_add(1));
-            out.reserve_exact(cap.saturating_sub(len));
+            if out.capacity() < len + room {
+                // Grow geometrically, but never past the limit: a bomb cannot make it allocate
+                // more.
+                let cap = (len + room)
+                    .max(out.capacity().saturating_mul(2))
+                    .min(max.saturating_add(1));
+                out.reserve_exact(cap - len);
+            }
             out.resize(len + room, 0);
             let before = (z.total_in(), z.total_out());
             let status = z.decompress(input, &mut out[len..], FlushDecompress::Sync);
