@@ -27,10 +27,7 @@ fuzz_target!(|data: &[u8]| {
             };
             let consumed = decoded.consumed;
             if let Some(Message::Text(text)) = decoded.message {
-                assert!(
-                    std::str::from_utf8(text).is_ok(),
-                    "text message is not UTF-8"
-                );
+                assert!(std::str::from_utf8(text).is_ok(), "text message is not UTF-8");
             }
             if consumed == 0 {
                 break;

@@ -181,8 +181,8 @@ impl Inflater {
     }
 
     /// Inflates `input`, a piece of a compressed message, appending to `out`. Fails with
-    /// [`WsError::TooBig`] as soon as `out` would pass `max` bytes (nothing beyond `max` plus
-    /// one step is ever allocated, however well the input compresses) and with
+    /// [`WsError::TooBig`] as soon as `out` would pass `max` bytes (its capacity never grows
+    /// past `max` + 1, however well the input compresses) and with
     /// [`WsError::BadCompression`] on data that is not DEFLATE.
     pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(), WsError> {
         if self.ended {
