@@ -1,11 +1,13 @@
 // Drives a Volley WebSocket echo endpoint with the `ws` npm client, a WebSocket implementation
-// nobody here wrote. Usage: node ws_client.mjs ws://127.0.0.1:PORT/ [maxPayload]
+// nobody here wrote. Usage: node ws_client.mjs ws://127.0.0.1:PORT/ [maxPayload] [deflate]
+// `deflate`: the server offers permessage-deflate, which the client asks for by default.
 // Prints "ok <case>" per passing case; exits 1 at the first failure.
 import WebSocket from 'ws';
 import assert from 'node:assert/strict';
 
 const url = process.argv[2];
 const maxPayload = Number(process.argv[3] ?? 1000000);
+const deflate = process.argv[4] === 'deflate';
 
 function open() {
   return new Promise((resolve, reject) => {
@@ -30,6 +32,12 @@ const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
 
 const sizes = [0, 1, 125, 126, 127, 65535, 65536, 100000, maxPayload];
+
+test(deflate ? 'permessage-deflate is negotiated' : 'no extension is negotiated', async () => {
+  const ws = await open();
+  assert.equal(ws.extensions, deflate ? 'permessage-deflate' : '');
+  ws.close();
+});
 
 test('echo text 0 B .. max', async () => {
   const ws = await open();

@@ -2,7 +2,8 @@
 # Runs every check CI runs: formatting, clippy (with and without the tokio and tls features),
 # unit/property/integration/interop tests built once with those features (volley's three times:
 # on the default io_uring backend, with VOLLEY_BACKEND=epoll, and with io_uring direct
-# descriptors, VOLLEY_URING_DIRECT=1), and a build of
+# descriptors, VOLLEY_URING_DIRECT=1), a subset of the Autobahn WebSocket suite on both backends
+# (kosoku from PyPI, in a venv under .cache/), and a build of
 # the fuzz targets with a pass over their seed corpora. Installs the npm packages the
 # interop tests drive (from interop/package-lock.json) when they are missing.
 set -euo pipefail
@@ -54,6 +55,15 @@ VOLLEY_BACKEND=epoll cargo test -p volley --tests "${features[@]}"
 
 step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1)"
 VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --tests "${features[@]}"
+
+step "Autobahn WebSocket suite: a fixed subset of every section 1-13, on both backends (scripts/autobahn.sh runs all)"
+# The ws_echo the test step built (the same features: nothing is rebuilt); the subset takes the
+# quick cases of each section, and of 12 and 13 the smallest of each permessage-deflate setup.
+cargo build --workspace --examples "${features[@]}"
+AUTOBAHN_BIN=${CARGO_TARGET_DIR:-target}/debug/examples/ws_echo AUTOBAHN_CASES="1.* 2.* 3.* 4.* \
+5.* 6.* 7.* 9.1.1 9.2.1 9.3.1 9.4.1 9.5.1 9.6.1 9.7.1 9.8.1 10.* 12.1.1 12.2.1 12.3.1 12.4.1 \
+12.5.1 12.1.11 13.1.1 13.2.1 13.3.1 13.4.1 13.5.1 13.6.1 13.7.1 13.1.2 13.3.2 13.5.2 13.7.2" \
+  ./scripts/autobahn.sh
 
 step "doc tests"
 cargo test --workspace --doc "${features[@]}"

@@ -251,6 +251,19 @@ pub struct Config {
     /// Smallest polling payload, in bytes, that is compressed (the reference's
     /// `httpCompression.threshold`). Env `VOLLEY_HTTP_COMPRESSION_THRESHOLD`, default 1024.
     pub http_compression_threshold: usize,
+    /// Offer WebSocket clients permessage-deflate (RFC 7692): a client that asks for it gets
+    /// messages of at least `deflate_threshold` bytes compressed, and may send compressed ones
+    /// (limited by `max_payload` once inflated). Costs worker CPU and memory: a connection that
+    /// keeps its compression context holds about 410 KiB of compressor state from its first
+    /// large message on (none between messages for clients that ask for
+    /// `server_no_context_takeover`), and about 46 KiB of decompressor state from the first
+    /// compressed message it sends. Off by default, as the reference's `perMessageDeflate`.
+    /// Env `VOLLEY_PER_MESSAGE_DEFLATE` (1 or 0).
+    pub per_message_deflate: bool,
+    /// Smallest WebSocket message, in bytes, sent compressed where permessage-deflate was
+    /// negotiated (the reference's `perMessageDeflate.threshold`); smaller ones go out plain.
+    /// Env `VOLLEY_DEFLATE_THRESHOLD`, default 1024.
+    pub deflate_threshold: usize,
     /// Origins allowed by CORS (`*` for any); empty turns CORS off. Env
     /// `VOLLEY_CORS_ORIGINS` (comma-separated), default empty.
     pub cors_origins: Vec<String>,
@@ -350,6 +363,8 @@ impl Default for Config {
             upgrade_timeout: Duration::from_millis(10_000),
             http_compression: true,
             http_compression_threshold: 1024,
+            per_message_deflate: false,
+            deflate_threshold: 1024,
             cors_origins: Vec::new(),
             cors_credentials: false,
             cors_methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
@@ -400,6 +415,10 @@ pub struct RuntimeConfig {
     pub accept: AcceptMode,
     /// [`Config::max_payload`]: the largest WebSocket message.
     pub max_payload: usize,
+    /// [`Config::per_message_deflate`].
+    pub per_message_deflate: bool,
+    /// [`Config::deflate_threshold`].
+    pub deflate_threshold: usize,
     /// [`Config::handshake_timeout`].
     pub handshake_timeout: Duration,
     /// [`Config::max_header_bytes`].
@@ -445,6 +464,8 @@ impl From<&Config> for RuntimeConfig {
             uring_batch: c.uring_batch,
             accept: c.accept,
             max_payload: c.max_payload,
+            per_message_deflate: c.per_message_deflate,
+            deflate_threshold: c.deflate_threshold,
             handshake_timeout: c.handshake_timeout,
             max_header_bytes: c.max_header_bytes,
             max_headers: c.max_headers,
@@ -593,6 +614,12 @@ impl Config {
             "VOLLEY_HTTP_COMPRESSION_THRESHOLD",
             "a size in bytes",
             &mut c.http_compression_threshold,
+        )?;
+        env.flag("VOLLEY_PER_MESSAGE_DEFLATE", &mut c.per_message_deflate)?;
+        env.parse(
+            "VOLLEY_DEFLATE_THRESHOLD",
+            "a size in bytes",
+            &mut c.deflate_threshold,
         )?;
         let list = |v: String| -> Vec<String> {
             v.split(',')
@@ -760,6 +787,26 @@ mod tests {
         assert_eq!(c.backend, Backend::Epoll);
         assert!(c.uring_direct);
         assert_eq!(c.uring_batch, Duration::ZERO);
+    }
+
+    #[test]
+    fn per_message_deflate_settings() {
+        let c = from(&[]).unwrap();
+        assert!(!c.per_message_deflate);
+        assert_eq!(c.deflate_threshold, 1024);
+        let c = from(&[
+            ("VOLLEY_PER_MESSAGE_DEFLATE", "1"),
+            ("VOLLEY_DEFLATE_THRESHOLD", "0"),
+        ])
+        .unwrap();
+        assert!(c.per_message_deflate);
+        let r = RuntimeConfig::from(&c);
+        assert!(r.per_message_deflate);
+        assert_eq!(r.deflate_threshold, 0);
+        let e = from(&[("VOLLEY_DEFLATE_THRESHOLD", "-1")]).unwrap_err();
+        assert_eq!(e.var, "VOLLEY_DEFLATE_THRESHOLD");
+        let e = from(&[("VOLLEY_PER_MESSAGE_DEFLATE", "yes please")]).unwrap_err();
+        assert_eq!(e.var, "VOLLEY_PER_MESSAGE_DEFLATE");
     }
 
     #[test]

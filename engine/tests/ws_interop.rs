@@ -1,5 +1,7 @@
 //! The plain WebSocket server against the `ws` npm client: echo of text and binary from 0 bytes
-//! to maxPayload, fragmentation, ping/pong, close codes, 1009/1007/1002, and 200 clients.
+//! to maxPayload, fragmentation, ping/pong, close codes, 1009/1007/1002, and 200 clients; again
+//! with permessage-deflate, which the client offers by default (its messages from 1 KiB on go
+//! compressed, so 1009 comes from the inflated size).
 
 mod common;
 
@@ -28,15 +30,20 @@ impl WsHandler for Echo {
 
 #[test]
 fn ws_npm_client_against_echo() {
-    against_echo(AcceptMode::ReusePort);
+    against_echo(AcceptMode::ReusePort, false);
 }
 
 #[test]
 fn ws_npm_client_against_echo_with_one_acceptor() {
-    against_echo(AcceptMode::Acceptor);
+    against_echo(AcceptMode::Acceptor, false);
 }
 
-fn against_echo(accept: AcceptMode) {
+#[test]
+fn ws_npm_client_against_echo_with_permessage_deflate() {
+    against_echo(AcceptMode::ReusePort, true);
+}
+
+fn against_echo(accept: AcceptMode, deflate: bool) {
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let server = Server::builder()
         .configure(|c| {
@@ -44,6 +51,7 @@ fn against_echo(accept: AcceptMode) {
             c.workers = 4;
             c.max_payload = 1_000_000;
             c.accept = accept;
+            c.per_message_deflate = deflate;
         })
         .websocket(
             "/",
@@ -54,7 +62,16 @@ fn against_echo(accept: AcceptMode) {
         .listen()
         .unwrap();
     let url = format!("ws://{}/", server.local_addr());
-    let out = common::run_node("ws_client.mjs", &[&url, "1000000"]);
+    let mode = if deflate { "deflate" } else { "plain" };
+    let out = common::run_node("ws_client.mjs", &[&url, "1000000", mode]);
+    common::assert_cases(
+        &out,
+        &[if deflate {
+            "permessage-deflate is negotiated"
+        } else {
+            "no extension is negotiated"
+        }],
+    );
     common::assert_cases(
         &out,
         &[

@@ -129,6 +129,12 @@ pub struct Opts {
     /// Payload bytes per message (at least 48).
     #[arg(long = "payload", default_value_t = 64)]
     pub payload: usize,
+    /// ws-echo: offer permessage-deflate (as browsers and the Node client do) and fail a
+    /// connection whose server declines it; messages of 1024 bytes or more go compressed, as
+    /// the Node client's default threshold sends them. The server's threshold decides for the
+    /// echoes.
+    #[arg(long)]
+    pub deflate: bool,
     /// Seconds measured (connect, idle: seconds held after the ramp).
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
@@ -288,6 +294,9 @@ impl Opts {
         if self.tls_insecure {
             a.push("--tls-insecure".into());
         }
+        if self.deflate {
+            a.push("--deflate".into());
+        }
         if self.quiet {
             a.push("--quiet".into());
         }
@@ -420,9 +429,11 @@ mod tests {
             "x.json",
             "--processes",
             "3",
+            "--deflate",
         ])
         .unwrap();
         let o = cli.command.opts();
+        assert!(o.deflate);
         let range = ChildRange {
             first: 300,
             count: 300,

@@ -66,6 +66,7 @@ pub fn settings(opts: &Opts) -> Result<Settings, String> {
         event: opts.event.clone(),
         room: opts.room.clone(),
         senders: opts.senders,
+        deflate: opts.deflate,
     })
 }
 

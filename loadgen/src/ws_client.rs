@@ -1,10 +1,11 @@
 //! The client side of one WebSocket connection, sans-IO, on the engine's HTTP and frame codecs:
-//! the upgrade request and its check, frame decoding, masked sends, pings and closes.
+//! the upgrade request and its check, frame decoding, masked sends, pings and closes, and
+//! permessage-deflate when asked for.
 
 use volley::proto::http::{
     check_upgrade_response, new_websocket_key, parse_response, write_upgrade_request, Limits,
 };
-use volley::proto::ws::{Decoder, Message, OpCode, Role};
+use volley::proto::ws::{negotiate, Decoder, Deflater, Inflater, Message, OpCode, Role, RSV1};
 
 use crate::failure::Failure;
 
@@ -36,18 +37,35 @@ impl Masker {
     }
 }
 
-/// Where a callback writes: the connection's output buffer and its masker.
+/// The offer `--deflate` makes: the one browsers and the Node client send.
+const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// Smallest message sent compressed: the Node client's default `perMessageDeflate.threshold`.
+const DEFLATE_THRESHOLD: usize = 1024;
+
+/// Where a callback writes: the connection's output buffer, its masker and its compressor.
 pub struct Writer<'a> {
     /// Bytes queued for the socket.
     pub out: &'a mut Vec<u8>,
     /// Mask keys for the frames written.
     pub masker: &'a mut Masker,
+    /// permessage-deflate's compressor, once negotiated.
+    deflater: Option<&'a mut Deflater>,
 }
 
 impl Writer<'_> {
-    /// Queues a text frame.
+    /// Queues a text frame, compressed from [`DEFLATE_THRESHOLD`] bytes on where
+    /// permessage-deflate was negotiated.
     pub fn text(&mut self, payload: &[u8]) {
-        self.masker.frame(self.out, OpCode::Text, payload);
+        match self.deflater.as_deref_mut() {
+            Some(d) if payload.len() >= DEFLATE_THRESHOLD => {
+                let mut compressed = Vec::with_capacity(payload.len() / 2 + 64);
+                d.deflate(payload, &mut compressed);
+                let start = self.out.len();
+                self.masker.frame(self.out, OpCode::Text, &compressed);
+                self.out[start] |= RSV1;
+            }
+            _ => self.masker.frame(self.out, OpCode::Text, payload),
+        }
     }
 }
 
@@ -77,17 +95,22 @@ pub struct WsClient {
     key: String,
     decoder: Decoder,
     masker: Masker,
+    /// Offer permessage-deflate, and require it.
+    offer_deflate: bool,
+    deflater: Option<Deflater>,
 }
 
 impl WsClient {
     /// A connection whose masks (and upgrade key) derive from `seed`, accepting messages up to
-    /// `max_payload` bytes.
-    pub fn new(seed: u64, max_payload: usize) -> Self {
+    /// `max_payload` bytes; `deflate` offers permessage-deflate and fails the upgrade without it.
+    pub fn new(seed: u64, max_payload: usize, deflate: bool) -> Self {
         Self {
             state: State::Idle,
             key: String::new(),
             decoder: Decoder::new(Role::Client, max_payload),
             masker: Masker::new(seed),
+            offer_deflate: deflate,
+            deflater: None,
         }
     }
 
@@ -97,7 +120,9 @@ impl WsClient {
         nonce[..8].copy_from_slice(&self.masker.next_u64().to_le_bytes());
         nonce[8..].copy_from_slice(&self.masker.next_u64().to_le_bytes());
         self.key = new_websocket_key(nonce);
-        write_upgrade_request(out, host, path_and_query, &self.key, &[]);
+        let offer = [("Sec-WebSocket-Extensions", DEFLATE_OFFER)];
+        let headers = if self.offer_deflate { &offer[..] } else { &[] };
+        write_upgrade_request(out, host, path_and_query, &self.key, headers);
         self.state = State::AwaitUpgrade;
     }
 
@@ -112,6 +137,7 @@ impl WsClient {
         Writer {
             out,
             masker: &mut self.masker,
+            deflater: self.deflater.as_mut(),
         }
     }
 
@@ -148,6 +174,8 @@ impl WsClient {
             key,
             decoder,
             masker,
+            offer_deflate,
+            deflater,
         } = self;
         loop {
             let rest = input.get_mut(*pos..).unwrap_or_default();
@@ -171,9 +199,34 @@ impl WsClient {
                     }
                     check_upgrade_response(&resp, key)
                         .map_err(|e| Failure::Protocol(format!("upgrade response: {e}")))?;
+                    if *offer_deflate {
+                        // The answer's parameters read as an offer's do.
+                        let accepted = negotiate(resp.header("sec-websocket-extensions"))
+                            .ok_or_else(|| {
+                                Failure::Connect("the server declined permessage-deflate".into())
+                            })?;
+                        let p = accepted.params;
+                        let plain = std::mem::replace(decoder, Decoder::new(Role::Client, 0));
+                        *decoder = plain.with_inflater(Inflater::new(
+                            p.server_max_window_bits,
+                            p.server_no_context_takeover,
+                        ));
+                        *deflater = Some(Deflater::new(
+                            p.client_max_window_bits,
+                            p.client_no_context_takeover,
+                        ));
+                    }
                     *pos += resp.head_len;
                     *state = State::Open;
-                    on(WsEvent::Upgraded, &mut Writer { out, masker })?;
+                    let deflater = deflater.as_mut();
+                    on(
+                        WsEvent::Upgraded,
+                        &mut Writer {
+                            out,
+                            masker,
+                            deflater,
+                        },
+                    )?;
                 }
                 State::Open => {
                     let decoded = decoder
@@ -183,7 +236,12 @@ impl WsClient {
                         return Ok(());
                     }
                     *pos += decoded.consumed;
-                    let mut w = Writer { out, masker };
+                    let deflater = deflater.as_mut();
+                    let mut w = Writer {
+                        out,
+                        masker,
+                        deflater,
+                    };
                     match decoded.message {
                         None | Some(Message::Pong(_)) => {}
                         Some(Message::Ping(data)) => w.masker.frame(w.out, OpCode::Pong, data),
@@ -251,7 +309,7 @@ mod tests {
     }
 
     fn opened() -> WsClient {
-        let mut ws = WsClient::new(7, 1 << 20);
+        let mut ws = WsClient::new(7, 1 << 20, false);
         let mut out = Vec::new();
         ws.start(&mut out, "127.0.0.1:3000", "/");
         let mut input = accept(&out);
@@ -269,7 +327,7 @@ mod tests {
 
     #[test]
     fn upgrade_then_frames_in_one_read_split_anywhere() {
-        let mut ws = WsClient::new(1, 1 << 20);
+        let mut ws = WsClient::new(1, 1 << 20, false);
         let mut out = Vec::new();
         ws.start(&mut out, "h:1", "/socket.io/?EIO=4&transport=websocket");
         assert!(out.starts_with(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"));
@@ -278,7 +336,7 @@ mod tests {
         encode_frame(&mut wire, OpCode::Ping, b"p");
         encode_frame(&mut wire, OpCode::Binary, &[1, 2, 3]);
         for split in 0..wire.len() {
-            let mut ws = WsClient::new(1, 1 << 20);
+            let mut ws = WsClient::new(1, 1 << 20, false);
             ws.start(
                 &mut Vec::new(),
                 "h:1",
@@ -322,7 +380,7 @@ mod tests {
 
     #[test]
     fn refused_or_forged_upgrades_fail() {
-        let mut ws = WsClient::new(3, 1024);
+        let mut ws = WsClient::new(3, 1024, false);
         ws.start(&mut Vec::new(), "h", "/");
         let mut input = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
         let err = ws.handle_input(&mut input, &mut Vec::new(), |_, _| Ok(()));
@@ -331,7 +389,7 @@ mod tests {
             Err(Failure::Connect("upgrade refused with HTTP 404".into()))
         );
 
-        let mut ws = WsClient::new(3, 1024);
+        let mut ws = WsClient::new(3, 1024, false);
         ws.start(&mut Vec::new(), "h", "/");
         let mut input = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                           Connection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n"
@@ -373,5 +431,59 @@ mod tests {
                 "{junk:?}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn deflate_is_offered_required_and_used() {
+        use volley::proto::http::write_switching_protocols_with;
+        let mut ws = WsClient::new(5, 1 << 20, true);
+        let mut out = Vec::new();
+        ws.start(&mut out, "h:1", "/");
+        let head = String::from_utf8(out.clone()).unwrap();
+        assert!(head
+            .contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+        // A server that does not answer the offer fails the connection.
+        let mut input = accept(&out);
+        let e = ws.handle_input(&mut input, &mut Vec::new(), |_, _| Ok(()));
+        assert!(matches!(e, Err(Failure::Connect(_))), "{e:?}");
+
+        let mut ws = WsClient::new(5, 1 << 20, true);
+        let mut request = Vec::new();
+        ws.start(&mut request, "h:1", "/");
+        let req = parse_request(&request, &Limits::default())
+            .unwrap()
+            .unwrap();
+        let mut input = Vec::new();
+        let accepted = negotiate(req.header("sec-websocket-extensions")).unwrap();
+        write_switching_protocols_with(
+            &mut input,
+            &validate_upgrade(&req).unwrap(),
+            &[("Sec-WebSocket-Extensions", &accepted.response)],
+        );
+        // A compressed message from the server, then the client's two sends.
+        let big = "0123456789abcdef".repeat(100);
+        let mut compressed = Vec::new();
+        Deflater::new(15, false).deflate(big.as_bytes(), &mut compressed);
+        let start = input.len();
+        encode_frame(&mut input, OpCode::Text, &compressed);
+        input[start] |= RSV1;
+        let mut sent = Vec::new();
+        let mut got = Vec::new();
+        ws.handle_input(&mut input, &mut sent, |e, w| {
+            if let WsEvent::Text(t) = e {
+                got.push(t.to_vec());
+                w.text(big.as_bytes());
+                w.text(b"short");
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, [big.as_bytes().to_vec()]);
+        assert_eq!(sent[0] & RSV1, RSV1, "the long message goes compressed");
+        let mut dec = Decoder::new(Role::Server, 1 << 20).with_inflater(Inflater::new(15, false));
+        let d = dec.decode(&mut sent).unwrap();
+        assert!(matches!(d.message, Some(Message::Text(t)) if t == big.as_bytes()));
+        let consumed = d.consumed;
+        assert_eq!(sent[consumed] & RSV1, 0, "the short one plain");
     }
 }

@@ -106,6 +106,8 @@ pub(crate) struct Conn {
     /// io_uring: a send of queued bytes is in flight; the next waits for its completion so
     /// bytes never go out of order.
     pub send_live: bool,
+    /// The compressor of a WebSocket that negotiated permessage-deflate.
+    pub deflate: Option<Box<ws::Deflater>>,
 }
 
 impl Conn {
@@ -129,6 +131,7 @@ impl Conn {
             notify_drain: false,
             recv_live: false,
             send_live: false,
+            deflate: None,
         }
     }
 

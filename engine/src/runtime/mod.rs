@@ -14,6 +14,7 @@
 
 pub(crate) mod budget;
 mod conn;
+mod deflate;
 pub mod listener;
 mod mailbox;
 pub(crate) mod outq;

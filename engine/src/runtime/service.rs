@@ -205,6 +205,7 @@ pub struct Cx<'a, S: Service> {
     pub(crate) scratch: &'a mut Vec<u8>,
     /// The worker's queued bytes against its share of `max_buffered_total`.
     pub(crate) budget: &'a mut Budget,
+    pub(crate) shared_deflate: &'a mut super::deflate::SharedDeflate,
     /// Sockets are non-blocking and may be written inline (epoll).
     pub(crate) inline_writes: bool,
 }
@@ -324,19 +325,36 @@ impl<'a, S: Service> Cx<'a, S> {
     }
 
     /// Queues one WebSocket frame for `id`; returns false if the connection is gone or closing.
+    /// A data frame of `deflate_threshold` bytes or more goes compressed where the connection
+    /// negotiated permessage-deflate.
     pub fn send_frame(&mut self, id: ConnId, opcode: OpCode, payload: &[u8]) -> bool {
+        self.send_frame_compressible(id, opcode, payload, true)
+    }
+
+    /// [`Cx::send_frame`], saying whether the message may be compressed (`false`: data the
+    /// application compressed itself, as `socket.compress(false)` says).
+    pub fn send_frame_compressible(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> bool {
         let scratch = &mut *self.scratch;
+        let threshold = self.config.deflate_threshold;
         let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
             return false;
         };
-        if payload.len() > LARGE_FRAME {
-            let mut v = Vec::with_capacity(payload.len() + 10);
-            ws::encode_frame(&mut v, opcode, payload);
-            c.outq.push_shared(Bytes::from(v));
-        } else {
-            scratch.clear();
-            ws::encode_frame(scratch, opcode, payload);
-            c.outq.push_copy(scratch);
+        if !(compress && super::deflate::push_compressed(c, opcode, payload, threshold)) {
+            if payload.len() > LARGE_FRAME {
+                let mut v = Vec::with_capacity(payload.len() + 10);
+                ws::encode_frame(&mut v, opcode, payload);
+                c.outq.push_shared(Bytes::from(v));
+            } else {
+                scratch.clear();
+                ws::encode_frame(scratch, opcode, payload);
+                c.outq.push_copy(scratch);
+            }
         }
         self.mark_dirty(id.slot as usize);
         true
@@ -344,13 +362,26 @@ impl<'a, S: Service> Cx<'a, S> {
 
     /// Queues one frame whose payload `write` appends straight into the frame buffer (no
     /// intermediate copy); false if the connection is gone or closing.
-    /// `write` returns false to abandon the frame (nothing is queued).
+    /// `write` returns false to abandon the frame (nothing is queued). Compressed as
+    /// [`Cx::send_frame`] says.
     pub fn send_with(
         &mut self,
         id: ConnId,
         opcode: OpCode,
         write: impl FnOnce(&mut Vec<u8>) -> bool,
     ) -> bool {
+        self.send_with_compressible(id, opcode, true, write)
+    }
+
+    /// [`Cx::send_with`], saying whether the message may be compressed.
+    pub fn send_with_compressible(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        compress: bool,
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> bool {
+        let threshold = self.config.deflate_threshold;
         let Some(c) = live(self.conns, self.worker, id).filter(|c| c.is_open()) else {
             return false;
         };
@@ -359,6 +390,11 @@ impl<'a, S: Service> Cx<'a, S> {
         buf.resize(ws::MAX_SERVER_HEADER, 0);
         if !write(buf) {
             return false;
+        }
+        let payload = &buf[ws::MAX_SERVER_HEADER..];
+        if compress && super::deflate::push_compressed(c, opcode, payload, threshold) {
+            self.mark_dirty(id.slot as usize);
+            return true;
         }
         let start = ws::frame_in_place(buf, opcode);
         if buf.len() > LARGE_FRAME {
@@ -377,9 +413,19 @@ impl<'a, S: Service> Cx<'a, S> {
     }
 
     /// Queues a complete, already framed message shared with other connections (no copy).
+    /// Where the connection negotiated permessage-deflate and the payload reaches
+    /// `deflate_threshold`, it goes compressed instead: compressed once and shared by every
+    /// connection without context takeover (per window size), by the connection's own
+    /// compressor otherwise.
     pub fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
-        match self.conn(id) {
-            Some(c) if c.is_open() => c.outq.push_shared(frame),
+        let threshold = self.config.deflate_threshold;
+        let cache = &mut *self.shared_deflate;
+        match live(self.conns, self.worker, id) {
+            Some(c) if c.is_open() => {
+                if !super::deflate::push_shared_compressed(c, &frame, threshold, cache) {
+                    c.outq.push_shared(frame);
+                }
+            }
             _ => return false,
         }
         self.mark_dirty(id.slot as usize);
@@ -504,4 +550,4 @@ const BURST_FACTOR: usize = 4;
 
 /// Frames above this size are encoded into their own shared buffer instead of being copied into
 /// the connection's coalescing tail.
-const LARGE_FRAME: usize = 16 * 1024;
+pub(crate) const LARGE_FRAME: usize = 16 * 1024;

@@ -40,14 +40,16 @@ impl Tx<'_, '_> {
         self.text_with(write, true)
     }
 
-    /// [`Tx::text`], saying whether the packet allows compression (of a polling payload).
+    /// [`Tx::text`], saying whether the packet allows compression (of a polling payload, or by
+    /// permessage-deflate).
     pub fn text_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool, compress: bool) -> bool {
         match self.link {
             Link::Ws(conn) => {
                 let mut write = Some(write);
-                self.cx.send_with(*conn, OpCode::Text, &mut |b| {
-                    write.take().is_some_and(|w| w(b))
-                })
+                self.cx
+                    .send_with_compressible(*conn, OpCode::Text, compress, &mut |b| {
+                        write.take().is_some_and(|w| w(b))
+                    })
             }
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
                 let mut v = Vec::new();
@@ -61,10 +63,14 @@ impl Tx<'_, '_> {
         self.binary_with(data, true)
     }
 
-    /// [`Tx::binary`], saying whether the message allows compression (of a polling payload).
+    /// [`Tx::binary`], saying whether the message allows compression (of a polling payload, or
+    /// by permessage-deflate).
     pub fn binary_with(&mut self, data: &[u8], compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => self.cx.send_frame(*conn, OpCode::Binary, data),
+            Link::Ws(conn) => {
+                self.cx
+                    .send_frame_compressible(*conn, OpCode::Binary, data, compress)
+            }
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
                 p.push_with(Out::Binary(Bytes::copy_from_slice(data)), compress)
             }
@@ -76,12 +82,18 @@ impl Tx<'_, '_> {
         self.out_with(out, true)
     }
 
-    /// [`Tx::out`], saying whether the packet allows compression (of a polling payload).
+    /// [`Tx::out`], saying whether the packet allows compression (of a polling payload, or by
+    /// permessage-deflate).
     pub fn out_with(&mut self, out: &Out, compress: bool) -> bool {
         match self.link {
             Link::Ws(conn) => match out {
-                Out::Text(b) => self.cx.send_frame(*conn, OpCode::Text, b),
-                Out::Binary(b) => self.cx.send_frame(*conn, OpCode::Binary, b),
+                Out::Text(b) => self
+                    .cx
+                    .send_frame_compressible(*conn, OpCode::Text, b, compress),
+                Out::Binary(b) => {
+                    self.cx
+                        .send_frame_compressible(*conn, OpCode::Binary, b, compress)
+                }
             },
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
                 p.push_with(out.clone(), compress)

@@ -349,6 +349,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Offers WebSocket clients permessage-deflate, compressing messages of at least
+    /// `threshold` bytes for those that accept it: the same as `config.per_message_deflate`
+    /// and `config.deflate_threshold` (`VOLLEY_PER_MESSAGE_DEFLATE`, `VOLLEY_DEFLATE_THRESHOLD`).
+    /// Default: off, threshold 1024.
+    pub fn per_message_deflate(mut self, threshold: usize) -> Self {
+        self.config.per_message_deflate = true;
+        self.config.deflate_threshold = threshold;
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`

@@ -48,12 +48,22 @@ pub(crate) trait Port {
     fn queued_bytes(&mut self, id: ConnId) -> usize;
     /// Queues one WebSocket frame; false if the connection is gone or closing.
     fn send_frame(&mut self, id: ConnId, opcode: OpCode, payload: &[u8]) -> bool;
-    /// Queues one frame whose payload `write` appends in place; `write` returns false to
-    /// abandon it.
-    fn send_with(
+    /// [`Port::send_frame`], saying whether the message may be compressed (where the
+    /// connection negotiated permessage-deflate).
+    fn send_frame_compressible(
         &mut self,
         id: ConnId,
         opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> bool;
+    /// Queues one frame whose payload `write` appends in place, compressed as
+    /// [`Port::send_frame_compressible`] says; `write` returns false to abandon it.
+    fn send_with_compressible(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        compress: bool,
         write: &mut dyn FnMut(&mut Vec<u8>) -> bool,
     ) -> bool;
     /// Queues a complete frame shared with other connections.

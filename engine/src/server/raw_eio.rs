@@ -186,8 +186,8 @@ pub struct SendOptions {
     /// Whether the message allows compression (default true). A polling response is
     /// compressed when one of the packets it carries allows it, the client accepts gzip or
     /// deflate and the payload reaches `http_compression_threshold` (with `http_compression`
-    /// on); a message sent with `false` alone in its response goes uncompressed. WebSocket
-    /// messages are not compressed.
+    /// on); a message sent with `false` alone in its response goes uncompressed. Over
+    /// WebSocket, `false` sends it plain where permessage-deflate was negotiated.
     pub compress: bool,
 }
 

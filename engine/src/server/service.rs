@@ -406,13 +406,23 @@ impl Port for Cx<'_, Router> {
     fn send_frame(&mut self, id: ConnId, opcode: OpCode, payload: &[u8]) -> bool {
         Cx::send_frame(self, id, opcode, payload)
     }
-    fn send_with(
+    fn send_frame_compressible(
         &mut self,
         id: ConnId,
         opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> bool {
+        Cx::send_frame_compressible(self, id, opcode, payload, compress)
+    }
+    fn send_with_compressible(
+        &mut self,
+        id: ConnId,
+        opcode: OpCode,
+        compress: bool,
         write: &mut dyn FnMut(&mut Vec<u8>) -> bool,
     ) -> bool {
-        Cx::send_with(self, id, opcode, write)
+        Cx::send_with_compressible(self, id, opcode, compress, write)
     }
     fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
         Cx::send_shared(self, id, frame)

@@ -38,6 +38,8 @@ pub struct Settings {
     pub room: String,
     /// Connections with a global index below this send broadcasts.
     pub senders: u64,
+    /// ws-echo offers permessage-deflate and requires it (`--deflate`).
+    pub deflate: bool,
 }
 
 /// Smallest payload: room for the hex-stamped fields.

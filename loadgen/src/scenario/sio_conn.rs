@@ -146,6 +146,7 @@ mod tests {
             event: "echo".into(),
             room: "bench".into(),
             senders: 1,
+            deflate: false,
         }
     }
 

@@ -24,7 +24,7 @@ impl Scenario for WsEcho {
         let pacer = s.rate.map(|r| Pacer::for_share(r, s.connections, index));
         WsEchoConn {
             settings: Arc::clone(s),
-            ws: WsClient::new(index ^ now.ns, MAX_MESSAGE.max(s.payload)),
+            ws: WsClient::new(index ^ now.ns, MAX_MESSAGE.max(s.payload), s.deflate),
             out: Outbuf::default(),
             requests: Requests::new(s.in_flight, pacer, s.request_timeout_ns),
             next_seq: 0,

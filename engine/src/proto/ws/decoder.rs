@@ -1,6 +1,7 @@
 //! The frame decoder: validates each frame, unmasks it in place and reassembles fragments.
 
 use super::close::{parse_close_payload, CloseFrame};
+use super::deflate::Inflater;
 use super::frame::{parse_frame_header, FrameHeader, OpCode};
 use super::mask::apply_mask;
 use super::utf8::IncrementalUtf8;
@@ -9,6 +10,13 @@ use super::{Role, WsError};
 /// Reassembly capacity kept between messages; a larger buffer is freed once its message has been
 /// delivered, so one big message does not pin memory for the connection's lifetime.
 const RETAINED_CAPACITY: usize = 64 * 1024;
+
+/// Largest compressed frame accepted for messages limited to `max_payload` inflated bytes:
+/// DEFLATE can grow incompressible data by 5 bytes per 64 KiB stored block, so a message of
+/// `max_payload` bytes always fits.
+pub fn compressed_limit(max_payload: usize) -> usize {
+    max_payload.saturating_add(max_payload / 8192 + 64)
+}
 
 /// A complete message. Text payloads are already UTF-8 validated. Data payloads are mutable (the
 /// unmasking happened in place; a raw WebSocket handler may reuse the buffer).
@@ -61,6 +69,10 @@ pub struct Decoder {
     delivered: bool,
     /// Bytes the last incomplete frame still needed, as far as its header told.
     pending: usize,
+    /// permessage-deflate's decompressor, when the extension was negotiated.
+    inflater: Option<Inflater>,
+    /// The message in progress is compressed: its fragments are inflated into `fragments`.
+    compressed: bool,
 }
 
 impl Decoder {
@@ -75,7 +87,17 @@ impl Decoder {
             utf8: IncrementalUtf8::default(),
             delivered: false,
             pending: 0,
+            inflater: None,
+            compressed: false,
         }
+    }
+
+    /// Accepts compressed messages (RSV1 set on their first frame), inflated with `inflater`:
+    /// `max_payload` then limits the inflated size, and a compressed frame may be at most
+    /// [`compressed_limit`] of it.
+    pub fn with_inflater(mut self, inflater: Inflater) -> Self {
+        self.inflater = Some(inflater);
+        self
     }
 
     /// Decodes at most one frame from the front of `buf`.
@@ -87,6 +109,8 @@ impl Decoder {
     ///   message borrows `buf`.
     /// - A non-final fragment: its payload is copied into the decoder; no message.
     /// - The final fragment: the message borrows the decoder's reassembly buffer.
+    /// - A compressed message's frames are inflated into the reassembly buffer, which the
+    ///   message borrows.
     /// - Control frames between fragments are returned at once.
     ///
     /// The result borrows both `self` and `buf`: copy out `consumed`, handle the message, then
@@ -120,6 +144,11 @@ impl Decoder {
             OpCode::Ping => Some(Message::Ping(payload)),
             OpCode::Pong => Some(Message::Pong(payload)),
             OpCode::Close => Some(Message::Close(parse_close_payload(payload)?)),
+            OpCode::Text | OpCode::Binary if header.rsv1 => {
+                self.fragment_opcode = Some(header.opcode);
+                self.compressed = true;
+                self.append_fragment(payload, header.fin)?
+            }
             OpCode::Text if header.fin => {
                 std::str::from_utf8(payload).map_err(|_| WsError::InvalidUtf8)?;
                 Some(Message::Text(payload))
@@ -162,6 +191,20 @@ impl Decoder {
             (Role::Client, true) => return Err(WsError::Protocol("masked frame from server")),
             _ => {}
         }
+        if header.rsv1 {
+            match header.opcode {
+                _ if self.inflater.is_none() => {
+                    return Err(WsError::Protocol("RSV1 set without permessage-deflate"))
+                }
+                OpCode::Text | OpCode::Binary => {}
+                _ => {
+                    return Err(WsError::Protocol(
+                        "RSV1 set on a control or continuation frame",
+                    ))
+                }
+            }
+        }
+        let compressed = header.rsv1 || (header.opcode == OpCode::Continuation && self.compressed);
         let already = match (header.opcode, self.fragment_opcode) {
             (OpCode::Continuation, None) => {
                 return Err(WsError::Protocol("continuation without a started message"))
@@ -173,7 +216,13 @@ impl Decoder {
             (OpCode::Text | OpCode::Binary, None) => 0,
             (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => return Ok(()),
         };
-        let limit = u64::try_from(self.max_payload.saturating_sub(already)).unwrap_or(u64::MAX);
+        // A compressed frame's own size says little of its message's; the inflater counts that.
+        let limit = if compressed {
+            compressed_limit(self.max_payload)
+        } else {
+            self.max_payload.saturating_sub(already)
+        };
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
         if header.payload_len > limit {
             return Err(WsError::TooBig);
         }
@@ -187,7 +236,16 @@ impl Decoder {
         payload: &[u8],
         fin: bool,
     ) -> Result<Option<Message<'_>>, WsError> {
-        self.fragments.extend_from_slice(payload);
+        match &mut self.inflater {
+            Some(inflater) if self.compressed => {
+                inflater.inflate(payload, &mut self.fragments, self.max_payload)?;
+                if fin {
+                    inflater.finish(&mut self.fragments, self.max_payload)?;
+                    self.compressed = false;
+                }
+            }
+            _ => self.fragments.extend_from_slice(payload),
+        }
         let opcode = if fin {
             self.fragment_opcode.take()
         } else {

@@ -6,6 +6,10 @@ use super::WsError;
 /// Largest payload a control frame (close, ping, pong) may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// The RSV1 bit of a frame's first byte: with permessage-deflate, the first frame of a
+/// compressed message carries it (RFC 7692 §6).
+pub const RSV1: u8 = 0x40;
+
 /// A frame opcode (RFC 6455 §5.2). Reserved opcodes have no variant: they fail to convert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpCode {
@@ -67,6 +71,8 @@ impl From<OpCode> for u8 {
 pub struct FrameHeader {
     /// FIN bit: this is the last frame of its message.
     pub fin: bool,
+    /// RSV1 bit: a compressed message's first frame, where permessage-deflate was negotiated.
+    pub rsv1: bool,
     /// The frame's opcode.
     pub opcode: OpCode,
     /// Masking key, present when the MASK bit is set.
@@ -80,17 +86,18 @@ pub struct FrameHeader {
 /// Parses the frame header at the front of `buf`.
 ///
 /// Returns `Ok(None)` while the header is incomplete. Rules that need only the bytes already
-/// present are checked at once, so a bad first byte fails without waiting for more: RSV bits set
-/// (no extensions are supported), reserved opcodes, fragmented or over-long control frames, and a
-/// 64-bit length with its top bit set are [`WsError::Protocol`]. Non-minimal length encodings are
-/// accepted. Masking rules depend on the [`Role`](super::Role) and are left to the decoder.
+/// present are checked at once, so a bad first byte fails without waiting for more: RSV2 or RSV3
+/// set (no extension defines them), reserved opcodes, fragmented or over-long control frames,
+/// and a 64-bit length with its top bit set are [`WsError::Protocol`]. Non-minimal length
+/// encodings are accepted. Masking rules and RSV1 (whether permessage-deflate was negotiated)
+/// are left to the decoder.
 pub fn parse_frame_header(buf: &[u8]) -> Result<Option<FrameHeader>, WsError> {
     let Some(&b0) = buf.first() else {
         return Ok(None);
     };
-    if b0 & 0x70 != 0 {
+    if b0 & 0x30 != 0 {
         return Err(WsError::Protocol(
-            "RSV bit set without a negotiated extension",
+            "RSV2 or RSV3 set without a negotiated extension",
         ));
     }
     let fin = b0 & 0x80 != 0;
@@ -134,6 +141,7 @@ pub fn parse_frame_header(buf: &[u8]) -> Result<Option<FrameHeader>, WsError> {
     };
     Ok(Some(FrameHeader {
         fin,
+        rsv1: b0 & RSV1 != 0,
         opcode,
         mask,
         payload_len,
@@ -281,6 +289,7 @@ mod tests {
             header,
             FrameHeader {
                 fin: true,
+                rsv1: false,
                 opcode: OpCode::Binary,
                 mask: Some([1, 2, 3, 4]),
                 payload_len: 256,
@@ -291,7 +300,7 @@ mod tests {
 
     #[test]
     fn bad_first_byte_fails_before_the_rest_arrives() {
-        for b0 in [0xC1, 0xA1, 0x91] {
+        for b0 in [0xA1, 0x91, 0xE1] {
             assert!(matches!(
                 parse_frame_header(&[b0]),
                 Err(WsError::Protocol(_))

@@ -1,12 +1,14 @@
 //! Sans-IO WebSocket (RFC 6455) codec: frame headers, masking, message reassembly, UTF-8
 //! validation of text and close reasons, and frame encoders.
 //!
-//! No extensions are negotiated, so any RSV bit set is a protocol error. Everything here works on
-//! caller-owned byte slices: the runtime reads into a buffer, calls [`Decoder::decode`] until it
-//! needs more bytes, and drains what was consumed.
+//! The one extension is permessage-deflate (RFC 7692, `deflate.rs`): with it negotiated, RSV1
+//! marks a compressed message; any other RSV bit, or RSV1 without it, is a protocol error.
+//! Everything here works on caller-owned byte slices: the runtime reads into a buffer, calls
+//! [`Decoder::decode`] until it needs more bytes, and drains what was consumed.
 
 mod close;
 mod decoder;
+mod deflate;
 mod frame;
 mod mask;
 mod utf8;
@@ -17,10 +19,11 @@ mod proptests;
 use std::fmt;
 
 pub use close::{encode_close, CloseCode, CloseFrame};
-pub use decoder::{Decoded, Decoder, Message};
+pub use decoder::{compressed_limit, Decoded, Decoder, Message};
+pub use deflate::{negotiate, Accepted, DeflateParams, Deflater, Inflater};
 pub use frame::{
     encode_frame, encode_masked_frame, frame_header_len, frame_in_place, parse_frame_header,
-    write_frame_header, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER,
+    write_frame_header, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER, RSV1,
 };
 pub use mask::apply_mask;
 
@@ -43,8 +46,12 @@ pub enum WsError {
     Protocol(&'static str),
     /// A text message or close reason is not valid UTF-8. Close code 1007.
     InvalidUtf8,
-    /// A message is larger than the decoder's `max_payload`. Close code 1009.
+    /// A message is larger than the decoder's `max_payload` (inflated, when compressed). Close
+    /// code 1009.
     TooBig,
+    /// A compressed message is not valid DEFLATE data (permessage-deflate). Close code 1007,
+    /// as Node's `ws` answers.
+    BadCompression,
 }
 
 impl WsError {
@@ -52,7 +59,7 @@ impl WsError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             Self::Protocol(_) => CloseCode::PROTOCOL_ERROR,
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::BadCompression => CloseCode::INVALID_PAYLOAD,
             Self::TooBig => CloseCode::TOO_BIG,
         }
     }
@@ -64,6 +71,9 @@ impl fmt::Display for WsError {
             Self::Protocol(why) => write!(f, "websocket protocol error: {why}"),
             Self::InvalidUtf8 => f.write_str("websocket text or close reason is not valid UTF-8"),
             Self::TooBig => f.write_str("websocket message exceeds the maximum payload size"),
+            Self::BadCompression => {
+                f.write_str("websocket compressed message is not valid deflate")
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ use slab::Slab;
 
 use super::budget::Budget;
 use super::conn::{Conn, ConnId, Handoff, Phase};
+use super::deflate::SharedDeflate;
 use super::mailbox::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
 use super::service::{CloseReason, Cx, Detached, Service, TimerEntry, TimerKind};
@@ -50,6 +51,7 @@ macro_rules! cx {
             peers: &$w.peers,
             scratch: &mut $w.scratch,
             budget: &mut $w.budget,
+            shared_deflate: &mut $w.shared_deflate,
             inline_writes: B::INLINE_WRITES,
         }
     };
@@ -141,6 +143,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     scratch: Vec<u8>,
     /// Bytes queued over this worker's connections against its share of `max_buffered_total`.
     budget: Budget,
+    /// The last broadcast frame compressed for connections without context takeover.
+    shared_deflate: SharedDeflate,
     /// Plaintext of the TLS input being parsed, lent like the backends' read buffers.
     plain: Vec<u8>,
     dirty: Vec<usize>,
@@ -186,6 +190,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             timers: TimerWheel::new(now, Duration::from_millis(1), 4096),
             scratch: Vec::with_capacity(4096),
             budget,
+            shared_deflate: SharedDeflate::default(),
             plain: Vec::new(),
             dirty: Vec::new(),
             closing: Vec::new(),

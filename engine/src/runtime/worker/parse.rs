@@ -63,8 +63,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let action = self.service.on_request(&mut cx!(self), id, &req);
         match action {
             Action::Upgrade { accept, session } => {
-                self.upgrade(slot, &accept, &[], session);
-                let dec = Box::new(ws::Decoder::new(Role::Server, self.config.max_payload));
+                let dec = self.upgrade(slot, &req, &accept, &[], session);
                 (Phase::WebSocket(dec), req.head_len, true)
             }
             Action::UpgradeWith {
@@ -76,8 +75,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                self.upgrade(slot, &accept, &headers, session);
-                let dec = Box::new(ws::Decoder::new(Role::Server, self.config.max_payload));
+                let dec = self.upgrade(slot, &req, &accept, &headers, session);
                 (Phase::WebSocket(dec), req.head_len, true)
             }
             Action::ReadBody { max } => match http::BodyReader::new(&req.body, max) {
@@ -108,25 +106,53 @@ impl<S: Service, B: Io> Worker<S, B> {
         }
     }
 
-    /// Answers 101 (with `headers`) and hands the connection to `session`.
+    /// Answers 101 (with `headers`, and permessage-deflate's answer when the server offers it
+    /// and `req` asked for it), hands the connection to `session`, and returns its frame
+    /// decoder.
     fn upgrade(
         &mut self,
         slot: usize,
+        req: &http::Request,
         accept: &str,
         headers: &[(&str, &str)],
         session: S::Session,
-    ) {
+    ) -> Box<ws::Decoder> {
         let id = self.id(slot);
         self.cancel_deadline(slot);
+        let mut dec = ws::Decoder::new(Role::Server, self.config.max_payload);
+        let deflate = self.config.per_message_deflate.then(|| {
+            ws::negotiate(
+                req.headers()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+                    .map(|(_, value)| value),
+            )
+        });
         let conn = &mut self.conns[slot];
         self.scratch.clear();
-        http::write_switching_protocols_with(&mut self.scratch, accept, headers);
+        match deflate.flatten() {
+            Some(accepted) => {
+                let p = accepted.params;
+                dec = dec.with_inflater(ws::Inflater::new(
+                    p.client_max_window_bits,
+                    p.client_no_context_takeover,
+                ));
+                conn.deflate = Some(Box::new(ws::Deflater::new(
+                    p.server_max_window_bits,
+                    p.server_no_context_takeover,
+                )));
+                let mut all = headers.to_vec();
+                all.push(("Sec-WebSocket-Extensions", &accepted.response));
+                http::write_switching_protocols_with(&mut self.scratch, accept, &all);
+            }
+            None => http::write_switching_protocols_with(&mut self.scratch, accept, headers),
+        }
         conn.outq.push_copy(&self.scratch);
         self.sessions[slot] = Some(session);
         self.mark_dirty(slot);
         if let Some(session) = self.sessions[slot].as_mut() {
             self.service.on_open(&mut cx!(self), id, session);
         }
+        Box::new(dec)
     }
 
     fn parse_body(

@@ -425,9 +425,9 @@ impl<'c, 'a> Socket<'c, 'a> {
 /// reference's `socket.compress(flag)`). A polling response is compressed when one of the
 /// packets it carries allows it (every packet does by default), the client accepts gzip or
 /// deflate and the payload reaches `http_compression_threshold`; so `compress(false)` keeps a
-/// response uncompressed only when nothing else in it allows compression. WebSocket messages
-/// are not compressed; emits made before the CONNECT reply (in `on_connect`) and broadcasts
-/// always allow it.
+/// response uncompressed only when nothing else in it allows compression. Over WebSocket,
+/// `compress(false)` sends the message plain where permessage-deflate was negotiated. Emits
+/// made before the CONNECT reply (in `on_connect`) and broadcasts always allow it.
 pub struct Compressed<'s, 'c, 'a> {
     socket: &'s mut Socket<'c, 'a>,
     compress: bool,
