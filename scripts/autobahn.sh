@@ -11,6 +11,7 @@
 #   AUTOBAHN_PORT      default 9301 (no other test uses it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 venv=.cache/autobahn-venv
 port=${AUTOBAHN_PORT:-9301}
@@ -33,16 +34,6 @@ fi
 include=()
 for c in $cases; do include+=(-i "$c"); done
 
-pid=
-stop_server() {
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
-trap stop_server EXIT
-
 failed=0
 for backend in $backends; do
   out=.cache/autobahn-reports/$backend
@@ -52,15 +43,9 @@ for backend in $backends; do
   # Threshold 0: every message of sections 12 and 13 goes through the compressor (kosoku 0.1.0
   # also errors on an uncompressed text echo there). Section 9 echoes 16 MiB messages, so the
   # payload and write-queue limits are raised past them.
-  VOLLEY_BACKEND=$backend VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=1 \
+  start_server "$log" env VOLLEY_BACKEND=$backend VOLLEY_LISTEN=127.0.0.1:$port VOLLEY_WORKERS=1 \
     VOLLEY_PER_MESSAGE_DEFLATE=1 VOLLEY_DEFLATE_THRESHOLD=0 \
-    VOLLEY_MAX_PAYLOAD=20000000 VOLLEY_MAX_BUFFERED=67108864 "$bin" > "$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do
-    grep -q listening "$log" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
-    sleep 0.05
-  done
+    VOLLEY_MAX_PAYLOAD=20000000 VOLLEY_MAX_BUFFERED=67108864 "$bin"
   echo "==> autobahn on $backend: $cases"
   start=$(date +%s)
   "$venv/bin/kosoku" "${include[@]}" -p 4 -o "$out" "127.0.0.1:$port" > "$out/kosoku.log" 2>&1 || true

@@ -10,7 +10,6 @@
 # the two source trees and their release builds), and bench.sh's own variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
 
 before=${1:?usage: scripts/bench-compare.sh BEFORE [AFTER]}
 after=${2:-HEAD}

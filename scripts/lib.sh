@@ -1,4 +1,4 @@
-# Shared by the benchmark scripts (sourced after `cd` to the repository root): building the
+# Shared by the benchmark and test scripts (sourced after `cd` to the repository root): building the
 # release binaries, starting a server and waiting for its "listening" line, stopping it by its PID
 # (also on exit), and splitting the cores between the server and the load generator.
 

@@ -77,12 +77,7 @@ impl EioSession {
         cx: &mut dyn Port,
         f: impl FnOnce(&mut dyn Upper, &mut Tx<'_, '_>, &SessionInfo<'_>) -> Result<R, DisconnectReason>,
     ) -> Option<R> {
-        let info = SessionInfo {
-            sid: self.sid,
-            key: self.key,
-            custom: self.custom.as_ref().map(|c| &c.id),
-            remote: self.remote,
-        };
+        let info = session_info(self.sid, self.key, self.custom.as_ref(), self.remote);
         let mut tx = Tx {
             cx,
             link: &mut self.link,
@@ -383,14 +378,8 @@ impl EioSession {
         if p.get.is_none() || p.is_empty() {
             return;
         }
-        let info = SessionInfo {
-            sid: self.sid,
-            key: self.key,
-            custom: self.custom.as_ref().map(|c| &c.id),
-            remote: self.remote,
-        };
-        let packets: Vec<_> = p.queued().cloned().collect();
-        self.upper.on_polling_flush(&info, &packets);
+        let info = session_info(self.sid, self.key, self.custom.as_ref(), self.remote);
+        self.upper.on_polling_flush(&info, p);
         p.flush(cx);
         self.upper_event(cx, |u, tx, info| u.on_sent(tx, info));
     }
@@ -443,12 +432,7 @@ impl EioSession {
             link: &mut link,
         };
         let custom = self.custom.take();
-        let info = SessionInfo {
-            sid: self.sid,
-            key: self.key,
-            custom: custom.as_ref().map(|c| &c.id),
-            remote: self.remote,
-        };
+        let info = session_info(self.sid, self.key, custom.as_ref(), self.remote);
         tracing::debug!(
             worker = tx.cx.worker(),
             sid = info.client_id(),
@@ -463,5 +447,21 @@ impl EioSession {
             closed.custom = custom;
         }
         owed
+    }
+}
+
+/// Session `sid` as the layer above sees it. A free function, not a method: its callers hold
+/// the session's link and upper layer borrowed at the same time.
+fn session_info(
+    sid: Sid,
+    key: SessionKey,
+    custom: Option<&CustomId>,
+    remote: Option<SocketAddr>,
+) -> SessionInfo<'_> {
+    SessionInfo {
+        sid,
+        key,
+        custom: custom.map(|c| &c.id),
+        remote,
     }
 }

@@ -12,6 +12,7 @@ use crate::proto::http::Request;
 use super::closed::{Closed, LateReport, CLOSED_POLL_TTL};
 use super::link::{Link, Tx};
 use super::out::Out;
+use super::polling::Polling;
 use super::reason::DisconnectReason;
 use super::timer::Timer;
 use super::upper::{NewUpper, SessionInfo, Upper};
@@ -424,9 +425,9 @@ impl Upper for RawUpper {
         self.wants_flush()
     }
 
-    fn on_polling_flush(&mut self, s: &SessionInfo<'_>, packets: &[Out]) {
+    fn on_polling_flush(&mut self, s: &SessionInfo<'_>, polling: &Polling) {
         if self.events.contains(EioEvents::FLUSH) {
-            let views: Vec<EioPacket<'_>> = packets.iter().map(EioPacket::of_out).collect();
+            let views: Vec<EioPacket<'_>> = polling.queued().map(EioPacket::of_out).collect();
             self.handler.on_flush(s.client_id(), &views);
         }
     }

@@ -12,6 +12,7 @@ use crate::proto::http::Request;
 use super::closed::Closed;
 use super::link::Tx;
 use super::out::Out;
+use super::polling::Polling;
 use super::reason::DisconnectReason;
 use super::session_key::SessionKey;
 use super::timer::Timer;
@@ -130,8 +131,9 @@ pub(crate) trait Upper: Any {
         false
     }
 
-    /// A parked GET is about to take `packets` (only when [`Upper::watches_flush`]).
-    fn on_polling_flush(&mut self, _s: &SessionInfo<'_>, _packets: &[Out]) {}
+    /// A parked GET is about to take what `polling` queued (only when
+    /// [`Upper::watches_flush`]).
+    fn on_polling_flush(&mut self, _s: &SessionInfo<'_>, _polling: &Polling) {}
 
     /// A polling answer went out (only when [`Upper::watches_flush`]).
     fn on_sent(
