@@ -136,6 +136,17 @@ pub trait Service: Send + Sync + Sized + 'static {
     /// (sessions between requests, parked requests) before every WebSocket gets its close
     /// frame. Default: nothing.
     fn on_shutdown(&self, _cx: &mut Cx<'_, Self>) {}
+    /// Shutdown began and `id` is an open WebSocket: whether the runtime closes it now with
+    /// 1001 (the default, true). A service that answers false closes it itself, or the
+    /// shutdown deadline drops it.
+    fn closes_at_shutdown(
+        &self,
+        _cx: &mut Cx<'_, Self>,
+        _id: ConnId,
+        _session: &Self::Session,
+    ) -> bool {
+        true
+    }
     /// A connection given up with [`Action::Detach`] left the runtime and is the service's.
     /// Runs on the worker; must not block. Default: the connection closes.
     fn on_detach(&self, _conn: Detached) {}

@@ -28,6 +28,9 @@ pub(crate) struct EioSession {
     closing: Option<DisconnectReason>,
     /// The client closed the session itself (a `1` packet): a parked GET gets a noop.
     client_closed: bool,
+    /// Shutdown began while the client finished an upgrade: the session ends as soon as the
+    /// upgrade does (or fails).
+    shutting_down: bool,
     pub link: Link,
     upper: Box<dyn Upper>,
     /// The peer address of the connection that opened the session.
@@ -55,6 +58,7 @@ impl EioSession {
             heartbeat_timer: None,
             closing: None,
             client_closed: false,
+            shutting_down: false,
             link,
             upper,
         }
@@ -92,8 +96,25 @@ impl EioSession {
     }
 
     /// Whether the session is on polling (perhaps probing a WebSocket).
-    pub fn is_polling(&self) -> bool {
-        !matches!(self.link, Link::Ws(_))
+    /// The server begins shutting down: a polling session ends now with `server shutting
+    /// down`; a WebSocket one ends when the runtime closes its connection with 1001. A client
+    /// whose probe was answered ends once its `5` arrives: it may have paused polling already,
+    /// and the stock client, its probe closed then, waits paused until its ping timeout
+    /// instead of reconnecting (the reference closes the probe at once and leaves it so).
+    pub fn shut_down(&mut self) {
+        match self.link {
+            Link::Ws(_) => {}
+            Link::Upgrading { probed: true, .. } => self.shutting_down = true,
+            Link::Polling(_) | Link::Upgrading { .. } => {
+                self.close(DisconnectReason::ServerShuttingDown)
+            }
+        }
+    }
+
+    /// Whether WebSocket `conn` is this session's probe, left open by [`EioSession::shut_down`]
+    /// for the upgrade to finish.
+    pub fn awaits_upgrade_on(&self, conn: ConnId) -> bool {
+        self.shutting_down && matches!(self.link, Link::Upgrading { ws, .. } if ws == conn)
     }
 
     pub fn is_closing(&self) -> bool {
@@ -283,6 +304,9 @@ impl EioSession {
                     .out(out);
                 }
                 self.upper_event(cx, |u, tx, info| u.on_upgrade(tx, info, &moved));
+                if self.shutting_down {
+                    self.close(DisconnectReason::ServerShuttingDown);
+                }
             }
             _ => self.abort_upgrade(cx, true),
         }
@@ -322,6 +346,9 @@ impl EioSession {
         };
         self.link = Link::Polling(polling);
         cx.cancel(timer);
+        if self.shutting_down {
+            self.close(DisconnectReason::ServerShuttingDown);
+        }
         if close_ws {
             // As the reference's `transport.close()`: a close frame without a status.
             cx.close(ws, CloseCode::NO_STATUS, "");
@@ -405,6 +432,12 @@ impl EioSession {
             cx.cancel(k);
         }
         let mut owed = match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
+            // A session that outlived the shutdown's close frames (it finished an upgrade)
+            // ends with the same 1001 they carry.
+            Link::Ws(conn) if matches!(reason, DisconnectReason::ServerShuttingDown) => {
+                cx.close(conn, CloseCode::GOING_AWAY, reason.as_str());
+                None
+            }
             Link::Ws(conn) => {
                 cx.close(conn, CloseCode::NORMAL, "");
                 None

@@ -23,7 +23,6 @@ use super::fallback::{self, HttpFallback, HttpHandoff};
 use super::link::Tx;
 use super::port::Port;
 use super::post::{Post, SelectOp};
-use super::reason::DisconnectReason;
 use super::rooms::{Rooms, Target};
 use super::session_key::SessionKey;
 use super::sessions::SessionsPort;
@@ -260,6 +259,15 @@ impl Service for Router {
         }
     }
 
+    fn closes_at_shutdown(&self, cx: &mut Cx<'_, Self>, id: ConnId, session: &Session) -> bool {
+        match session {
+            Session::Eio(key) => {
+                with_session(cx, *key, |_, s| !s.awaits_upgrade_on(id)).unwrap_or(true)
+            }
+            Session::WebSocket(_) | Session::Refused => true,
+        }
+    }
+
     fn on_detach(&self, conn: Detached) {
         if let Some(handler) = &self.handoff {
             fallback::hand_over(&**handler, conn);
@@ -268,14 +276,11 @@ impl Service for Router {
 
     /// Polling sessions end as the reference's `io.close()` ends them: `server shutting down`,
     /// and a parked GET gets what is queued or the close packet. WebSocket sessions end with
-    /// their connections' close frames.
+    /// their connections' close frames; one finishing its upgrade, once it has (see
+    /// `EioSession::shut_down`).
     fn on_shutdown(&self, cx: &mut Cx<'_, Self>) {
         for key in cx.state().sessions.keys() {
-            with_session(cx, key, |_, s| {
-                if s.is_polling() {
-                    s.close(DisconnectReason::ServerShuttingDown);
-                }
-            });
+            with_session(cx, key, |_, s| s.shut_down());
         }
     }
 

@@ -400,6 +400,11 @@ impl<S: Service, B: Io> Worker<S, B> {
                 .is_some_and(|c| c.is_open() && matches!(c.phase, Phase::WebSocket(_)));
             if open_ws {
                 let id = self.id(slot);
+                if let Some(session) = self.sessions.get(slot).and_then(Option::as_ref) {
+                    if !self.service.closes_at_shutdown(&mut cx!(self), id, session) {
+                        continue;
+                    }
+                }
                 cx!(self).close(id, CloseCode::GOING_AWAY, "server shutting down");
                 if let Some(last) = self.closing.last_mut() {
                     last.1 = CloseReason::Shutdown;

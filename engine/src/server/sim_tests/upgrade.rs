@@ -355,3 +355,59 @@ fn a_websocket_for_an_unknown_sid_gets_the_reference_body() {
         (400, "Session ID unknown".into())
     );
 }
+
+/// A client whose probe was answered may have paused polling already: at shutdown its probe
+/// stays open until `5` comes, then the session ends on the WebSocket with 1001 and `server
+/// shutting down`. Closed at once, the probe would leave the stock client paused with nothing
+/// to read until its ping timeout, not reconnecting meanwhile.
+#[test]
+fn an_upgrade_past_its_probe_finishes_before_the_shutdown_ends_it() {
+    let (mut sim, _handle, reasons) = server(|_| {});
+    let conn = sim.connect();
+    let (sid, _) = handshake(&mut sim, conn);
+    join(&mut sim, conn, &sid);
+    sim.send(conn, get_req(&sid).as_bytes());
+    let mut ws = open_ws(&mut sim, &sid);
+    probe(&mut sim, &mut ws);
+    assert_eq!(response(&mut sim, conn), Some((200, "6".into())));
+
+    sim.shutdown();
+    assert!(reasons.lock().unwrap().is_empty(), "{:?}", reasons.lock());
+    assert_eq!(ws.read(&mut sim), [], "the probe stays open");
+    ws.send(&mut sim, "5");
+    assert_eq!(ws.read(&mut sim), [Got::Close(Some(1001))]);
+    assert_eq!(*reasons.lock().unwrap(), ["server shutting down"]);
+}
+
+/// The probe's client gone instead of sending `5`, the waiting session ends all the same.
+#[test]
+fn an_upgrade_that_fails_during_shutdown_still_ends_its_session() {
+    let (mut sim, _handle, reasons) = server(|_| {});
+    let conn = sim.connect();
+    let (sid, _) = handshake(&mut sim, conn);
+    join(&mut sim, conn, &sid);
+    let mut ws = open_ws(&mut sim, &sid);
+    probe(&mut sim, &mut ws);
+
+    sim.shutdown();
+    assert!(reasons.lock().unwrap().is_empty());
+    sim.hang_up(ws.conn);
+    assert_eq!(*reasons.lock().unwrap(), ["server shutting down"]);
+}
+
+/// Before its probe the client still polls: the shutdown ends the session at once, the parked
+/// GET gets the close packet and the WebSocket a close frame.
+#[test]
+fn an_upgrade_before_its_probe_ends_at_once_at_shutdown() {
+    let (mut sim, _handle, reasons) = server(|_| {});
+    let conn = sim.connect();
+    let (sid, _) = handshake(&mut sim, conn);
+    join(&mut sim, conn, &sid);
+    sim.send(conn, get_req(&sid).as_bytes());
+    let mut ws = open_ws(&mut sim, &sid);
+
+    sim.shutdown();
+    assert_eq!(response(&mut sim, conn), Some((200, "1".into())));
+    assert!(matches!(ws.read(&mut sim)[..], [Got::Close(_)]));
+    assert_eq!(*reasons.lock().unwrap(), ["server shutting down"]);
+}
