@@ -1,11 +1,14 @@
 // Reference Socket.IO 4.x server for the Rust client's interop tests (engine/tests/client_*.rs).
-// Usage: node ref_server.mjs PORT   -> prints "listening PORT" once ready.
+// Usage: node ref_server.mjs PORT [deflate]  -> prints "listening PORT" once ready. With
+// `deflate`, WebSockets offer permessage-deflate (`perMessageDeflate: true`).
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
 const port = Number(process.argv[2] ?? 3000);
 const httpServer = createServer();
-const io = new Server(httpServer, { pingInterval: 300, pingTimeout: 200 });
+const io = new Server(httpServer, {
+  pingInterval: 300, pingTimeout: 200, perMessageDeflate: process.argv[3] === "deflate",
+});
 
 function setup(nsp) {
   nsp.on("connection", (socket) => {
@@ -30,6 +33,8 @@ function setup(nsp) {
       });
     });
     socket.on("disconnect-me", () => socket.disconnect());
+    // The extensions negotiated on this socket's WebSocket ("" over polling).
+    socket.on("extensions", (ack) => ack(socket.conn.transport.socket?.extensions ?? ""));
   });
 }
 

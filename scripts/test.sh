@@ -59,9 +59,11 @@ node_only=(--skip ::node_ --skip node_query_and_headers --skip the_reference_ser
 step "volley's integration tests again on epoll (VOLLEY_BACKEND=epoll)"
 VOLLEY_BACKEND=epoll cargo test -p volley --test '*' "${features[@]}" -- "${node_only[@]}"
 
-step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1), unit tests included"
-VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 cargo test -p volley --tests "${features[@]}" -- \
-  "${node_only[@]}"
+# This pass also offers permessage-deflate wherever a server reads the environment (examples,
+# the parity servers): every stock client of the suite negotiates it.
+step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1) and permessage-deflate on, unit tests included"
+VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 VOLLEY_PER_MESSAGE_DEFLATE=1 cargo test -p volley --tests \
+  "${features[@]}" -- "${node_only[@]}"
 
 step "Autobahn WebSocket suite: a fixed subset of every section 1-13, on both backends (scripts/autobahn.sh runs all)"
 # The ws_echo the test step built (the same features: nothing is rebuilt); the subset takes the

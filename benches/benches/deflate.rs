@@ -9,6 +9,9 @@
 //! - `volley/*`: what a polling response costs in the engine (`proto::http::encoding`), gzip and
 //!   deflate, on the backend the engine is built with.
 //!
+//! - `permessage-deflate/*`: a WebSocket message's compression on the same kind of content,
+//!   with and without context takeover, and its inflation.
+//!
 //! Before the timings the compressed sizes are printed (they do not depend on the run).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -184,5 +187,107 @@ fn deflate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, deflate);
+/// `n` distinct Socket.IO messages of at least `size` bytes each, as a dashboard or a chat
+/// history sends them: `42["update",[event,...]]` with the chat events of [`payload`], none
+/// repeated.
+fn messages(n: usize, size: usize) -> Vec<Vec<u8>> {
+    let all = payload(n * size + size);
+    let mut events = all.split(|b| *b == 0x1e).filter_map(|e| {
+        let start = e.iter().position(|b| *b == b'{')?;
+        let end = e.iter().rposition(|b| *b == b'}')?;
+        e.get(start..=end)
+    });
+    (0..n)
+        .map(|_| {
+            let mut m = b"42[\"update\",[".to_vec();
+            while m.len() < size {
+                match events.next() {
+                    Some(e) => {
+                        if !m.ends_with(b"[") {
+                            m.push(b',');
+                        }
+                        m.extend_from_slice(e);
+                    }
+                    None => break,
+                }
+            }
+            m.extend_from_slice(b"]]");
+            m
+        })
+        .collect()
+}
+
+/// permessage-deflate (issue "Compression", items 1 and 2): what one message costs to deflate
+/// with context takeover (a connection's own compressor, which browsers and the Node client ask
+/// for) and without (the compressor a broadcast shares), and to inflate; before the timings, the
+/// bytes on the wire per message for each.
+fn permessage_deflate(c: &mut Criterion) {
+    use volley::proto::ws::{Deflater, Inflater};
+    let shapes = [("2k", messages(64, 2048)), ("16k", messages(64, 16 * 1024))];
+    for (name, msgs) in &shapes {
+        let plain: usize = msgs.iter().map(Vec::len).sum();
+        let mut sizes = Vec::new();
+        for takeover in [false, true] {
+            let mut d = Deflater::new(15, !takeover);
+            let mut total = 0;
+            for m in msgs {
+                let mut out = Vec::new();
+                d.deflate(m, &mut out);
+                total += out.len();
+            }
+            sizes.push(total / msgs.len());
+        }
+        eprintln!(
+            "messages {name}: {} bytes each; permessage-deflate: {} without context takeover \
+             ({:.1}x), {} with it ({:.1}x)",
+            plain / msgs.len(),
+            sizes[0],
+            plain as f64 / (sizes[0] * msgs.len()) as f64,
+            sizes[1],
+            plain as f64 / (sizes[1] * msgs.len()) as f64,
+        );
+    }
+    let mut g = c.benchmark_group("permessage-deflate");
+    for (name, msgs) in &shapes {
+        g.throughput(Throughput::Bytes((msgs[0].len()) as u64));
+        for (label, no_takeover) in [("no-context", true), ("context", false)] {
+            let mut d = Deflater::new(15, no_takeover);
+            let mut out = Vec::new();
+            let mut i = 0;
+            g.bench_function(format!("deflate/{label}/{name}"), |b| {
+                b.iter(|| {
+                    out.clear();
+                    d.deflate(black_box(&msgs[i % msgs.len()]), &mut out);
+                    i += 1;
+                    black_box(out.len())
+                })
+            });
+        }
+        let mut d = Deflater::new(15, true);
+        let compressed: Vec<Vec<u8>> = msgs
+            .iter()
+            .map(|m| {
+                let mut out = Vec::new();
+                d.deflate(m, &mut out);
+                out
+            })
+            .collect();
+        let mut inflater = Inflater::new(15, true);
+        let mut out = Vec::new();
+        let mut i = 0;
+        g.bench_function(format!("inflate/{name}"), |b| {
+            b.iter(|| {
+                out.clear();
+                let m = &compressed[i % compressed.len()];
+                inflater.inflate(black_box(m), &mut out, 1 << 20).unwrap();
+                inflater.finish(&mut out, 1 << 20).unwrap();
+                i += 1;
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, deflate, permessage_deflate);
 criterion_main!(benches);

@@ -46,7 +46,7 @@ impl Srv {
     fn start(self, port: u16) -> Running {
         match self {
             Srv::Node => Running {
-                _node: Some(NodeServer::start(port)),
+                _node: Some(NodeServer::start(port, false)),
                 _volley: None,
             },
             Srv::Volley => Running {
@@ -66,7 +66,8 @@ struct NodeServer {
 }
 
 impl NodeServer {
-    fn start(port: u16) -> Self {
+    /// Starts the reference on `port`, offering permessage-deflate if `deflate`.
+    fn start(port: u16, deflate: bool) -> Self {
         assert!(
             interop_dir().join("node_modules/socket.io").exists(),
             "interop/node_modules missing: run npm ci in interop/"
@@ -74,6 +75,7 @@ impl NodeServer {
         let mut child = Command::new("node")
             .arg("ref_server.mjs")
             .arg(port.to_string())
+            .args(deflate.then_some("deflate"))
             .current_dir(interop_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -526,4 +528,45 @@ fn node_query_and_headers_polling() {
 #[test]
 fn node_query_and_headers_polling_then_upgrade() {
     query_and_headers_reach_the_server(TransportKind::PollingThenUpgrade);
+}
+
+/// The client offers permessage-deflate as the JS client does: the reference server with
+/// `perMessageDeflate` accepts it (it says so), and messages large enough to go compressed
+/// both ways (the client's threshold and the server's are 1024 bytes) round-trip intact, as do
+/// small ones; with `per_message_deflate` off, nothing is negotiated.
+#[test]
+fn node_permessage_deflate_both_ways() {
+    for offer in [true, false] {
+        let port = free_port();
+        let _server = NodeServer::start(port, true);
+        let mut opts = options(port, TransportKind::WebSocket);
+        opts.per_message_deflate = offer;
+        let client = Client::builder(opts).connect().unwrap();
+        let socket = client.socket("/");
+        let log = record(&socket);
+        socket.connect().unwrap();
+        expect(&log, "#connect /");
+        let (tx, acks) = ack_sink();
+        socket
+            .emit_with_ack("extensions", Payload::new(), Some(WAIT), move |r| {
+                drop(tx.send(("extensions", r)))
+            })
+            .unwrap();
+        let negotiated = values(&expect_ack(&acks, "extensions").unwrap());
+        assert_eq!(
+            negotiated[0]
+                .as_str()
+                .unwrap()
+                .contains("permessage-deflate"),
+            offer,
+            "{negotiated:?}"
+        );
+        let big: String = (0..20_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        for text in [big.as_str(), "small"] {
+            socket.emit("message", Payload::new().arg(text)).unwrap();
+            assert_eq!(values(&expect(&log, "message-back")), vec![json!(text)]);
+        }
+    }
 }

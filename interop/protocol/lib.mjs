@@ -11,13 +11,17 @@ import WebSocket from 'ws';
 
 export const base = process.argv[2];
 if (!base) {
-  console.error('usage: node protocol/<suite>.mjs http://127.0.0.1:PORT [volley|reference]');
+  console.error('usage: node protocol/<suite>.mjs http://127.0.0.1:PORT [volley|reference] [deflate]');
   process.exit(2);
 }
 export const wsBase = base.replace(/^http/, 'ws');
 /** `reference` when the server is the reference Node one (interop/protocol/reference-server.mjs):
  * the few places where the reference itself misses what its suite expects say so. */
 export const against = process.argv[3] ?? 'volley';
+/** Whether the server offers permessage-deflate (`deflate` as the third argument): every raw
+ * WebSocket (the `ws` client offers the extension) then checks it was negotiated, and otherwise
+ * that it was not. */
+export const deflate = process.argv[4] === 'deflate';
 
 /** The heartbeat every scenario assumes the server runs with (the suites' PING_INTERVAL/TIMEOUT). */
 export const PING_INTERVAL = 300;
@@ -75,6 +79,10 @@ export class RawSocket {
     this.ws.binaryType = 'arraybuffer';
     this.openP = new Promise((resolve) => this.ws.once('open', () => {
       this.everOpened = true;
+      const negotiated = this.ws.extensions.includes('permessage-deflate');
+      if (negotiated !== deflate) {
+        this.wrongExtension = `permessage-deflate ${negotiated ? '' : 'not '}negotiated on ${url}`;
+      }
       resolve();
     }));
     this.closeP = new Promise((resolve) => this.ws.once('close', (code) => {
@@ -96,14 +104,21 @@ export class RawSocket {
   }
 
   /** Resolves once the WebSocket handshake completed. */
-  opened(ms = WAIT_MS) {
-    return withTimeout(this.openP, ms, `open of ${this.url}`);
+  async opened(ms = WAIT_MS) {
+    await withTimeout(this.openP, ms, `open of ${this.url}`);
+    this.checkExtension();
+  }
+
+  /** Fails if the handshake's permessage-deflate is not what the run expects (see `deflate`). */
+  checkExtension() {
+    if (this.wrongExtension) throw new Error(this.wrongExtension);
   }
 
   /** The next message (string or ArrayBuffer); fails if the socket closes first. */
   async next(ms = WAIT_MS) {
     const deadline = Date.now() + ms;
     for (;;) {
+      this.checkExtension();
       if (this.queue.length) return this.queue.shift();
       if (this.closeCode !== undefined) {
         throw new Error(`closed (${this.closeCode}) while waiting for a message on ${this.url}`);
@@ -130,8 +145,12 @@ export class RawSocket {
     return withTimeout(this.closeP, ms, `close of ${this.url}`);
   }
 
+  /** Sends `data`; resolves once it is written to the socket (with the error, if the socket
+   * could not take it: callers that ignore the promise must not crash the script). With
+   * permessage-deflate, `ws` compresses in the background, so a message goes out later than
+   * `send` returns. */
   send(data) {
-    this.ws.send(data);
+    return new Promise((resolve) => this.ws.send(data, resolve));
   }
 
   close() {

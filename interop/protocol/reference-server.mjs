@@ -1,13 +1,17 @@
 // The reference servers the official compliance suites are written against, configured as their
 // READMEs say, so engine/tests/protocol_suites.rs can check that our scenarios pass against the
 // reference too (a scenario that only Volley passes would be asserting Volley, not the protocol).
-// Usage: node protocol/reference-server.mjs engine.io|socket.io  -> prints "listening on ADDR".
+// Usage: node protocol/reference-server.mjs engine.io|socket.io [deflate]  -> prints "listening on
+// ADDR". With `deflate`, WebSockets offer permessage-deflate (`perMessageDeflate: true`).
 import { createServer } from 'node:http';
 import { attach } from 'engine.io';
 import { Server } from 'socket.io';
 
 const kind = process.argv[2];
-const options = { pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6 };
+const options = {
+  pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6,
+  perMessageDeflate: process.argv[3] === 'deflate',
+};
 const httpServer = createServer();
 
 if (kind === 'engine.io') {

@@ -129,12 +129,16 @@ pub struct Opts {
     /// Payload bytes per message (at least 48).
     #[arg(long = "payload", default_value_t = 64)]
     pub payload: usize,
-    /// ws-echo: offer permessage-deflate (as browsers and the Node client do) and fail a
-    /// connection whose server declines it; messages of 1024 bytes or more go compressed, as
-    /// the Node client's default threshold sends them. The server's threshold decides for the
-    /// echoes.
+    /// Offer permessage-deflate (as browsers and the Node client do) and fail a connection
+    /// whose server declines it; messages of 1024 bytes or more go compressed, as the Node
+    /// client's default threshold sends them. The server's threshold decides for what it
+    /// sends. Socket.IO scenarios connect over WebSocket with it, through the engine's client.
     #[arg(long)]
     pub deflate: bool,
+    /// Pad payloads with English-like words (they compress about as chat JSON does, 3-4x)
+    /// instead of `x` (which compresses without limit), for measuring compression.
+    #[arg(long)]
+    pub words: bool,
     /// Seconds measured (connect, idle: seconds held after the ramp).
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
@@ -297,6 +301,9 @@ impl Opts {
         if self.deflate {
             a.push("--deflate".into());
         }
+        if self.words {
+            a.push("--words".into());
+        }
         if self.quiet {
             a.push("--quiet".into());
         }
@@ -430,10 +437,11 @@ mod tests {
             "--processes",
             "3",
             "--deflate",
+            "--words",
         ])
         .unwrap();
         let o = cli.command.opts();
-        assert!(o.deflate);
+        assert!(o.deflate && o.words);
         let range = ChildRange {
             first: 300,
             count: 300,

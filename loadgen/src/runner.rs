@@ -52,6 +52,7 @@ pub fn settings(opts: &Opts) -> Result<Settings, String> {
         host: target.host.clone(),
         path: opts.path.clone(),
         connect_timeout: Duration::from_secs_f64(opts.handshake_timeout),
+        per_message_deflate: opts.deflate,
         ..ConnectOptions::default()
     };
     Ok(Settings {
@@ -67,6 +68,7 @@ pub fn settings(opts: &Opts) -> Result<Settings, String> {
         room: opts.room.clone(),
         senders: opts.senders,
         deflate: opts.deflate,
+        words: opts.words,
     })
 }
 

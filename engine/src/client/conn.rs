@@ -119,6 +119,8 @@ impl ClientConn {
                 state: WsState::Off,
                 key: String::new(),
                 out: OutBuf::default(),
+                deflater: None,
+                compressed: Vec::new(),
             },
             poll: HttpLane::new(),
             post: HttpLane::new(),
@@ -229,6 +231,9 @@ impl ClientConn {
                         return Ok(());
                     };
                     http::check_upgrade_response(&resp, &self.core.ws.key)?;
+                    if let Some(answer) = resp.header("sec-websocket-extensions") {
+                        self.accept_deflate(answer)?;
+                    }
                     *consumed += resp.head_len;
                     self.core.on_ws_up();
                 }
@@ -244,6 +249,34 @@ impl ClientConn {
                 }
             }
         }
+    }
+
+    /// The server's `Sec-WebSocket-Extensions` answer: permessage-deflate, with parameters
+    /// our offer allows (RFC 7692 §5: anything else fails the connection).
+    fn accept_deflate(&mut self, answer: &str) -> Result<(), ClientError> {
+        let refused = ClientError::Ws(ws::WsError::Protocol(
+            "the server answered with an extension we did not offer",
+        ));
+        if !self.core.target.deflate {
+            return Err(refused);
+        }
+        // The answer's parameters read as an offer's do.
+        let p = ws::negotiate([answer]).ok_or(refused)?.params;
+        let plain = std::mem::replace(&mut self.decoder, ws::Decoder::new(Role::Client, 0));
+        self.decoder = plain.with_inflater(ws::Inflater::new(
+            p.server_max_window_bits,
+            p.server_no_context_takeover,
+        ));
+        self.core.ws.deflater = Some(ws::Deflater::new(
+            p.client_max_window_bits,
+            p.client_no_context_takeover,
+        ));
+        Ok(())
+    }
+
+    /// Whether the WebSocket negotiated permessage-deflate (known once its `101` arrived).
+    pub fn is_deflating(&self) -> bool {
+        self.core.ws.deflater.is_some()
     }
 
     /// The next event, oldest first.

@@ -27,7 +27,8 @@ pub enum TransportKind {
 /// Defaults: `host` `"127.0.0.1:3000"`, `path` `"/socket.io/"`, no query or headers,
 /// [`TransportKind::WebSocket`],
 /// `max_message` 16 MiB, `sio_limits` the [`sio::Limits`] defaults but 64 attachments and
-/// 16 MiB of them, `connect_timeout` 20 s (the JS client's `timeout`).
+/// 16 MiB of them, `connect_timeout` 20 s (the JS client's `timeout`), `per_message_deflate`
+/// on (as the JS client's `perMessageDeflate`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectOptions {
     /// `host:port` for the `Host` header, e.g. `"127.0.0.1:3000"`.
@@ -48,7 +49,20 @@ pub struct ConnectOptions {
     pub sio_limits: sio::Limits,
     /// Time allowed from [`ClientConn::new`](super::ClientConn::new) to the server's open packet.
     pub connect_timeout: Duration,
+    /// Offer permessage-deflate (RFC 7692) on the WebSocket, as the JS client does by default.
+    /// Where the server accepts, messages of [`DEFLATE_THRESHOLD`] bytes or more go compressed
+    /// (the JS client's threshold) and the server's compressed messages are inflated, within
+    /// `max_message`; that costs CPU and up to about 460 KiB of compressor and decompressor
+    /// state per connection for fewer bytes on the wire. Default on.
+    pub per_message_deflate: bool,
 }
+
+/// The smallest message the client sends compressed where permessage-deflate was negotiated:
+/// the JS client's default `perMessageDeflate.threshold`.
+pub const DEFLATE_THRESHOLD: usize = 1024;
+
+/// The permessage-deflate offer: the one browsers and the JS client send.
+const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -65,6 +79,7 @@ impl Default for ConnectOptions {
                 ..sio::Limits::default()
             },
             connect_timeout: Duration::from_secs(20),
+            per_message_deflate: true,
         }
     }
 }
@@ -78,6 +93,8 @@ pub(super) struct Target {
     /// `&name=value...` of the extra query parameters, encoded.
     query: String,
     pub headers: Vec<(String, String)>,
+    /// Whether the WebSocket upgrade offers permessage-deflate.
+    pub deflate: bool,
 }
 
 impl Target {
@@ -102,6 +119,7 @@ impl Target {
             path,
             query,
             headers: opts.headers.clone(),
+            deflate: opts.per_message_deflate,
         }
     }
 
@@ -127,10 +145,15 @@ impl Target {
             .collect()
     }
 
-    /// Appends the WebSocket upgrade request with key `key`.
+    /// Appends the WebSocket upgrade request with key `key` (and the permessage-deflate offer
+    /// when `deflate`).
     pub fn write_upgrade(&self, out: &mut Vec<u8>, sid: Option<&str>, key: &str) {
         let uri = self.uri(Transport::WebSocket, sid);
-        http::write_upgrade_request(out, &self.host, &uri, key, &self.header_refs());
+        let mut headers = self.header_refs();
+        if self.deflate {
+            headers.push(("Sec-WebSocket-Extensions", DEFLATE_OFFER));
+        }
+        http::write_upgrade_request(out, &self.host, &uri, key, &headers);
     }
 }
 
@@ -161,6 +184,7 @@ mod tests {
             path: "socket.io".to_owned(),
             query: vec![("token".to_owned(), "a b&c=é".to_owned())],
             headers: vec![("Authorization".to_owned(), "Bearer x".to_owned())],
+            per_message_deflate: false,
             ..ConnectOptions::default()
         };
         let mut out = Vec::new();

@@ -37,7 +37,7 @@ pub use conn::{ClientConn, Lane, LaneCommand};
 pub use errors::{AckError, ConnectErrorInfo, EmitError};
 pub use event::{ClientError, ClientEvent, DisconnectReason};
 pub use handle::{ClientHandle, Event, Socket};
-pub use handshake::{ConnectOptions, TransportKind};
+pub use handshake::{ConnectOptions, TransportKind, DEFLATE_THRESHOLD};
 pub use options::{ClientOptions, UrlError};
 pub use payload::Payload;
 pub use rng::Rng;

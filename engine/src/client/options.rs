@@ -11,7 +11,7 @@ use super::handshake::{ConnectOptions, TransportKind};
 /// `None` (unlimited), `reconnection_delay` 1000 ms, `reconnection_delay_max` 5000 ms,
 /// `randomization_factor` 0.5, `connect_timeout` 20 s, `max_buffered_emits` 1024, `transport`
 /// [`TransportKind::WebSocket`] (the JS client starts with polling; choose
-/// [`TransportKind::PollingThenUpgrade`] for that).
+/// [`TransportKind::PollingThenUpgrade`] for that), `per_message_deflate` on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientOptions {
     /// The server, `http://host:port` (or `ws://`); a path in the URL is refused: namespaces
@@ -42,6 +42,9 @@ pub struct ClientOptions {
     pub max_buffered_emits: usize,
     /// The transport of each connection.
     pub transport: TransportKind,
+    /// Offer permessage-deflate on WebSockets, as the JS client does (see
+    /// [`ConnectOptions::per_message_deflate`]).
+    pub per_message_deflate: bool,
 }
 
 impl ClientOptions {
@@ -60,6 +63,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(20),
             max_buffered_emits: 1024,
             transport: TransportKind::WebSocket,
+            per_message_deflate: true,
         }
     }
 
@@ -97,6 +101,7 @@ impl ClientOptions {
             headers: self.headers.clone(),
             connect_timeout: self.connect_timeout,
             transport: self.transport,
+            per_message_deflate: self.per_message_deflate,
             ..ConnectOptions::default()
         }
     }

@@ -4,17 +4,28 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Condvar, Mutex};
 
+use volley::config::Config;
 use volley::server::{Server, ServerBuilder};
 
 use super::common;
 
 /// The builder every parity server starts from: 127.0.0.1 on a free port, two workers (so
-/// sockets of one scenario sit on different workers).
+/// sockets of one scenario sit on different workers), compression as the environment says.
 pub fn builder() -> ServerBuilder {
     Server::builder().configure(|c| {
         c.listen = "127.0.0.1:0".parse().unwrap();
         c.workers = 2;
+        compression_from_env(c);
     })
+}
+
+/// Takes permessage-deflate's settings from `VOLLEY_PER_MESSAGE_DEFLATE` and
+/// `VOLLEY_DEFLATE_THRESHOLD`, so a pass of the test suite runs every scenario with the stock
+/// clients negotiating compression (scripts/test.sh's direct-descriptor pass).
+pub fn compression_from_env(c: &mut Config) {
+    let env = Config::from_env().expect("the VOLLEY_* variables parse");
+    c.per_message_deflate = env.per_message_deflate;
+    c.deflate_threshold = env.deflate_threshold;
 }
 
 /// Runs `interop/parity/<file>.mjs` against `server` in every mode ([`run`]), then shuts it down.

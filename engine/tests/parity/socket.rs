@@ -107,6 +107,7 @@ fn aux_server(port: u16) -> std::io::Result<Server> {
             c.listen = format!("127.0.0.1:{port}").parse().unwrap();
             c.workers = 1;
             c.shutdown_timeout = Duration::from_secs(1);
+            super::harness::compression_from_env(c);
         })
         .namespace("/", |ns| {
             ns.on("ev", |s, args| {

@@ -151,7 +151,12 @@ impl BroadcastConn {
             scratch.push(b'[');
             scratch.extend_from_slice(room_json);
             scratch.extend_from_slice(b",\"");
-            stamp(scratch, &[*index, *seq, now], settings.payload);
+            stamp(
+                scratch,
+                &[*index, *seq, now],
+                settings.payload,
+                settings.words,
+            );
             scratch.extend_from_slice(b"\"]");
             sio.conn.emit(&sio.nsp, "broadcast", scratch, &[], false);
             cx.stats.ledger.note_sent(*index, *seq);

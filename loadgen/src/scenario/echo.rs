@@ -22,7 +22,11 @@ impl Echo {
     /// The scenario for `settings`.
     pub fn new(settings: Arc<Settings>) -> Self {
         let mut args = b"[\"".to_vec();
-        args.resize(2 + settings.payload, b'x');
+        if settings.words {
+            super::pad_with_words(&mut args, 2 + settings.payload, 7);
+        } else {
+            args.resize(2 + settings.payload, b'x');
+        }
         args.extend_from_slice(b"\"]");
         Self {
             settings,

@@ -38,15 +38,18 @@ pub struct Settings {
     pub room: String,
     /// Connections with a global index below this send broadcasts.
     pub senders: u64,
-    /// ws-echo offers permessage-deflate and requires it (`--deflate`).
+    /// Connections offer permessage-deflate and require it (`--deflate`).
     pub deflate: bool,
+    /// Payloads are padded with words, not `x` (`--words`).
+    pub words: bool,
 }
 
 /// Smallest payload: room for the hex-stamped fields.
 pub const MIN_PAYLOAD: usize = 48;
 
-/// Appends `fields` as 16 hex digits each, padded with `x` to `size` bytes; JSON-safe text.
-pub fn stamp(out: &mut Vec<u8>, fields: &[u64], size: usize) {
+/// Appends `fields` as 16 hex digits each, padded to `size` bytes with `x`, or with words when
+/// `words` (see [`pad_with_words`]); JSON-safe text.
+pub fn stamp(out: &mut Vec<u8>, fields: &[u64], size: usize, words: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let start = out.len();
     for field in fields {
@@ -55,7 +58,32 @@ pub fn stamp(out: &mut Vec<u8>, fields: &[u64], size: usize) {
         }
     }
     let target = start + size.max(fields.len() * 16);
-    out.resize(target, b'x');
+    if words {
+        pad_with_words(out, target, fields.iter().fold(0, |a, f| a ^ f));
+    } else {
+        out.resize(target, b'x');
+    }
+}
+
+/// Pads `out` to `len` bytes with words of a small vocabulary, picked by a generator seeded with
+/// `seed`: text that compresses about as chat messages do, rather than without limit.
+pub fn pad_with_words(out: &mut Vec<u8>, len: usize, seed: u64) {
+    const WORDS: &[&str] = &[
+        "the", "meeting", "moved", "to", "room", "at", "noon", "please", "bring", "laptop",
+        "deploy", "finished", "green", "build", "latency", "is", "fine", "now", "thanks", "price",
+        "update", "order", "shipped", "user", "joined", "left", "channel", "alert", "cpu", "high",
+        "on", "node", "seven", "resolved", "ticket", "review", "merged", "main",
+    ];
+    let mut x = seed | 1;
+    while out.len() < len {
+        // xorshift64: cheap, and the same text for the same seed.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(b' ');
+        out.extend_from_slice(WORDS[(x % WORDS.len() as u64) as usize].as_bytes());
+    }
+    out.truncate(len);
 }
 
 /// Reads `N` fields written by [`stamp`] from the start of `bytes`.
@@ -121,7 +149,7 @@ mod tests {
     #[test]
     fn stamp_round_trip_and_padding() {
         let mut out = b"[\"".to_vec();
-        stamp(&mut out, &[1, u64::MAX, 0xabc], 64);
+        stamp(&mut out, &[1, u64::MAX, 0xabc], 64, false);
         assert_eq!(out.len(), 2 + 64);
         assert_eq!(
             &out[2..],
@@ -129,10 +157,29 @@ mod tests {
         );
         assert_eq!(read_stamp::<3>(&out[2..]), Some([1, u64::MAX, 0xabc]));
         let mut short = Vec::new();
-        stamp(&mut short, &[5, 6], 1);
+        stamp(&mut short, &[5, 6], 1, false);
         assert_eq!(short.len(), 32, "never shorter than the fields");
         assert_eq!(read_stamp::<3>(&short), None);
         assert_eq!(read_stamp::<1>(b"zzzzzzzzzzzzzzzz"), None);
+    }
+
+    #[test]
+    fn word_padding_is_text_of_the_size_and_repeats_per_seed() {
+        let mut a = Vec::new();
+        stamp(&mut a, &[3, 4], 300, true);
+        assert_eq!(a.len(), 300);
+        assert_eq!(read_stamp::<2>(&a), Some([3, 4]));
+        assert!(a[32..].iter().all(|b| b.is_ascii_lowercase() || *b == b' '));
+        assert!(
+            a[32..]
+                .split(|b| *b == b' ')
+                .filter(|w| !w.is_empty())
+                .count()
+                > 30
+        );
+        let mut b = Vec::new();
+        stamp(&mut b, &[3, 4], 300, true);
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct SioConn {
     pub conn: ClientConn,
     /// The namespace joined.
     pub nsp: String,
+    /// permessage-deflate is required (`--deflate`): a server that declines fails the
+    /// connection rather than measuring something else.
+    deflate: bool,
 }
 
 impl SioConn {
@@ -49,6 +52,7 @@ impl SioConn {
         Self {
             conn,
             nsp: settings.nsp.clone(),
+            deflate: settings.deflate,
         }
     }
 
@@ -67,6 +71,11 @@ impl SioConn {
     pub fn next(&mut self) -> Result<Option<Heard>, Failure> {
         while let Some(event) = self.conn.poll_event() {
             match event {
+                ClientEvent::Open { .. } if self.deflate && !self.conn.is_deflating() => {
+                    return Err(Failure::Connect(
+                        "the server declined permessage-deflate".into(),
+                    ))
+                }
                 ClientEvent::Open { .. } => {}
                 ClientEvent::Connected { nsp, .. } if nsp == self.nsp => {
                     return Ok(Some(Heard::Connected))
@@ -147,6 +156,7 @@ mod tests {
             room: "bench".into(),
             senders: 1,
             deflate: false,
+            words: false,
         }
     }
 

@@ -60,7 +60,7 @@ impl WsEchoConn {
             let seq = *next_seq;
             *next_seq += 1;
             scratch.clear();
-            stamp(scratch, &[seq], settings.payload);
+            stamp(scratch, &[seq], settings.payload, settings.words);
             ws.writer(out.buf()).text(scratch);
             Some(seq)
         });

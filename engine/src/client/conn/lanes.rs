@@ -1,7 +1,7 @@
 //! The connections of a [`ClientConn`](super::ClientConn): lane names and commands for the
 //! caller, and per-lane output buffers and request state inside.
 
-use crate::proto::http;
+use crate::proto::{http, ws};
 
 /// One of the TCP connections a [`ClientConn`](super::ClientConn) uses. A WebSocket session uses only
 /// [`Lane::WebSocket`]; a polling session uses [`Lane::Poll`] and [`Lane::Post`], plus
@@ -81,6 +81,10 @@ pub(super) struct WsLane {
     pub(super) state: WsState,
     pub(super) key: String,
     pub(super) out: OutBuf,
+    /// permessage-deflate's compressor, once the server accepted the offer.
+    pub(super) deflater: Option<ws::Deflater>,
+    /// A compressed message while it is being framed.
+    pub(super) compressed: Vec<u8>,
 }
 
 /// One HTTP lane of a polling session: at most one request in flight, on a connection kept

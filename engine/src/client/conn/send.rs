@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::{push_record, records, Core, Lane, State, Upgrade, WsState};
+use crate::client::DEFLATE_THRESHOLD;
 use crate::proto::eio::{self, Transport};
 use crate::proto::ws::{self, CloseCode, OpCode};
 
@@ -46,8 +47,7 @@ impl Core {
         match self.state {
             State::Closed => {}
             State::Open if self.transport == Transport::WebSocket => {
-                let mask = self.rng.mask();
-                ws::encode_masked_frame(&mut self.ws.out.buf, opcode(binary), data, mask);
+                self.write_ws_message(opcode(binary), data);
             }
             State::Handshake | State::Open => {
                 push_record(&mut self.pending, binary, data);
@@ -60,8 +60,7 @@ impl Core {
     pub(super) fn flush_pending_to_ws(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
         for (binary, data) in records(&pending) {
-            let mask = self.rng.mask();
-            ws::encode_masked_frame(&mut self.ws.out.buf, opcode(binary), data, mask);
+            self.write_ws_message(opcode(binary), data);
         }
         pending.clear();
         self.pending = pending;
@@ -116,7 +115,28 @@ impl Core {
 
     /// Queues one Engine.IO text packet straight on the WebSocket (the probe and `5`).
     pub(super) fn queue_ws_text(&mut self, packet: &[u8]) {
+        self.write_ws_message(OpCode::Text, packet);
+    }
+
+    /// Frames one data message on the WebSocket, compressed where permessage-deflate was
+    /// negotiated and it has [`DEFLATE_THRESHOLD`] bytes or more.
+    fn write_ws_message(&mut self, opcode: OpCode, data: &[u8]) {
         let mask = self.rng.mask();
-        ws::encode_masked_frame(&mut self.ws.out.buf, OpCode::Text, packet, mask);
+        let out = &mut self.ws.out.buf;
+        match self.ws.deflater.as_mut() {
+            Some(d) if data.len() >= DEFLATE_THRESHOLD => {
+                let compressed = &mut self.ws.compressed;
+                compressed.clear();
+                d.deflate(data, compressed);
+                let start = out.len();
+                ws::encode_masked_frame(out, opcode, compressed, mask);
+                out[start] |= ws::RSV1;
+                // One huge message must not pin its buffer for the session's life.
+                if compressed.capacity() > 1 << 20 {
+                    *compressed = Vec::new();
+                }
+            }
+            _ => ws::encode_masked_frame(out, opcode, data, mask),
+        }
     }
 }

@@ -552,3 +552,120 @@ proptest! {
         }
     }
 }
+
+/// The client's frames in `raw`, each as (RSV1 set, message as the server reads it).
+fn frames_with_rsv1(raw: &mut [u8], server: &mut Decoder) -> Vec<(bool, String)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < raw.len() {
+        let rsv1 = crate::proto::ws::parse_frame_header(&raw[pos..])
+            .unwrap()
+            .unwrap()
+            .rsv1;
+        let d = server.decode(&mut raw[pos..]).unwrap();
+        pos += d.consumed;
+        match d.message {
+            Some(Message::Text(t)) => out.push((rsv1, String::from_utf8(t.to_vec()).unwrap())),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
+
+/// As the JS client, the upgrade offers permessage-deflate; once the server accepts, messages
+/// of 1024 bytes or more go compressed (RSV1), shorter ones as they are, and the server's
+/// compressed messages inflate.
+#[test]
+fn permessage_deflate_once_the_server_accepts() {
+    let t0 = Instant::now();
+    let mut conn = ClientConn::new(&ConnectOptions::default(), t0, 1);
+    let bytes = drain(&mut conn);
+    let req = parse_request(&bytes, &Limits::default()).unwrap().unwrap();
+    let offer = req
+        .headers()
+        .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, v)| v.to_owned());
+    assert_eq!(
+        offer.as_deref(),
+        Some("permessage-deflate; client_max_window_bits")
+    );
+    let accepted = ws::negotiate(offer.as_deref()).unwrap();
+    let mut answer = Vec::new();
+    crate::proto::http::write_switching_protocols_with(
+        &mut answer,
+        &validate_upgrade(&req).unwrap(),
+        &[("Sec-WebSocket-Extensions", &accepted.response)],
+    );
+    answer.extend(text(OPEN));
+    feed(&mut conn, &answer, t0);
+
+    let p = accepted.params;
+    let mut server = Decoder::new(Role::Server, 1 << 20).with_inflater(ws::Inflater::new(
+        p.client_max_window_bits,
+        p.client_no_context_takeover,
+    ));
+    conn.connect_namespace("/", None);
+    let big = "x".repeat(2000);
+    conn.emit("/", "big", format!(r#"["{big}"]"#).as_bytes(), &[], false);
+    let mut raw = drain(&mut conn);
+    assert!(raw.len() < 200, "compressed: {} bytes", raw.len());
+    assert_eq!(
+        frames_with_rsv1(&mut raw, &mut server),
+        [
+            (false, "40".to_owned()),
+            (true, format!(r#"42["big","{big}"]"#))
+        ]
+    );
+
+    let mut deflater = ws::Deflater::new(p.server_max_window_bits, p.server_no_context_takeover);
+    let news = format!(r#"42["news","{big}"]"#);
+    let mut compressed = Vec::new();
+    deflater.deflate(news.as_bytes(), &mut compressed);
+    let mut frame = Vec::new();
+    encode_frame(&mut frame, OpCode::Text, &compressed);
+    frame[0] |= ws::RSV1;
+    let mut input = text(r#"40{"sid":"s1"}"#);
+    input.extend(frame);
+    feed(&mut conn, &input, t0);
+    let got: Vec<_> = events(&mut conn)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::Event {
+                name, args_json, ..
+            } => Some((name, String::from_utf8(args_json).unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, [("news".to_owned(), format!(r#"["{big}"]"#))]);
+}
+
+/// Without an offer, a server that answers with permessage-deflate anyway fails the connection
+/// (RFC 7692 §5), as does an answer our offer does not allow.
+#[test]
+fn an_extension_the_client_did_not_offer_fails_the_upgrade() {
+    for (offer, answer) in [
+        (false, "permessage-deflate"),
+        (true, "permessage-deflate; server_max_window_bits=7"),
+        (true, "x-webkit-deflate-frame"),
+    ] {
+        let t0 = Instant::now();
+        let opts = ConnectOptions {
+            per_message_deflate: offer,
+            ..ConnectOptions::default()
+        };
+        let mut conn = ClientConn::new(&opts, t0, 1);
+        let bytes = drain(&mut conn);
+        let req = parse_request(&bytes, &Limits::default()).unwrap().unwrap();
+        let mut input = Vec::new();
+        crate::proto::http::write_switching_protocols_with(
+            &mut input,
+            &validate_upgrade(&req).unwrap(),
+            &[("Sec-WebSocket-Extensions", answer)],
+        );
+        let got = conn.handle_input(Lane::WebSocket, &mut input, t0);
+        assert!(
+            matches!(got, Err(ClientError::Ws(ws::WsError::Protocol(_)))),
+            "{offer} {answer}: {got:?}"
+        );
+    }
+}
