@@ -1,5 +1,6 @@
 // Connection state recovery with the stock socket.io-client, against the servers of
-// engine/tests/sio_recovery.rs: the first keeps sessions for 60 s, the second for 300 ms.
+// engine/tests/sio_recovery.rs (engine/examples/recovery.rs): the first keeps sessions for 60 s,
+// the second for 300 ms.
 // Usage: node sio_recovery.mjs http://127.0.0.1:PORT_LONG http://127.0.0.1:PORT_SHORT
 // Prints "ok <case>" per passing case; exits 1 at the first failure.
 import { io } from 'socket.io-client';
