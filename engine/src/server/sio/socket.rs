@@ -499,7 +499,8 @@ impl<'c, 'a> Socket<'c, 'a> {
 /// deflate and the payload reaches `http_compression_threshold`; so `compress(false)` keeps a
 /// response uncompressed only when nothing else in it allows compression. Over WebSocket,
 /// `compress(false)` sends the message plain where permessage-deflate was negotiated. Emits
-/// made before the CONNECT reply (in `on_connect`) and broadcasts always allow it.
+/// made before the CONNECT reply (in `on_connect`) and broadcasts always allow it, and so do
+/// emits without an ack while connection state recovery is on (kept as shared frames).
 pub struct Compressed<'s, 'c, 'a> {
     socket: &'s mut Socket<'c, 'a>,
     compress: bool,
