@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{ms, WsPeer};
 use crate::runtime::Sim;
-use crate::server::{Ack, Server};
+use crate::server::{Ack, Server, ServerHandle};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -18,9 +18,18 @@ type Log = Arc<Mutex<Vec<String>>>;
 /// `plain`/`acked`/`volatile` emit `hi` to the sender in each way, `rooms` answers the
 /// sender's rooms.
 fn server(window_ms: u64, skip_middlewares: bool) -> (Sim<super::Router>, Log) {
+    let (sim, _, log) = server_with_handle(window_ms, skip_middlewares);
+    (sim, log)
+}
+
+/// [`server`], with its handle.
+fn server_with_handle(
+    window_ms: u64,
+    skip_middlewares: bool,
+) -> (Sim<super::Router>, ServerHandle, Log) {
     let log = Log::default();
     let (mw, cn) = (log.clone(), log.clone());
-    let (sim, _handle) = Server::builder()
+    let (sim, handle) = Server::builder()
         .recovery(ms(window_ms))
         .recovery_skip_middlewares(skip_middlewares)
         .namespace("/", move |ns| {
@@ -54,6 +63,11 @@ fn server(window_ms: u64, skip_middlewares: bool) -> (Sim<super::Router>, Log) {
                 s.within(&room).emit("news", &(n,)).unwrap();
                 None
             });
+            ns.on("all", |s, args| {
+                let n: u32 = args.deserialize(0).unwrap();
+                s.everyone().emit("news", &(n,)).unwrap();
+                None
+            });
             ns.on("plain", |s, _| {
                 s.emit("hi", &("plain",)).unwrap();
                 None
@@ -75,7 +89,7 @@ fn server(window_ms: u64, skip_middlewares: bool) -> (Sim<super::Router>, Log) {
             });
         })
         .simulate();
-    (sim, log)
+    (sim, handle, log)
 }
 
 /// The CONNECT reply's `(sid, pid)`.
@@ -168,26 +182,34 @@ fn the_reply_has_a_pid_and_kept_packets_an_offset() {
 }
 
 /// Lost, then back within the window with its pid and offset: the missed packets for its
-/// rooms come first, in order, then the CONNECT reply with the same id and pid; the socket is
-/// in its rooms again with its data, `recovered()` is true, middleware was skipped.
+/// rooms (a room broadcast, an emit to its id through the handle, a broadcast to everyone)
+/// come first, in order, then the CONNECT reply with the same id and pid; the socket is in its
+/// rooms again with its data, `recovered()` is true, middleware was skipped.
 #[test]
 fn back_within_the_window_the_socket_is_restored_and_missed_packets_replayed() {
-    let (mut sim, log) = server(60_000, true);
+    let (mut sim, handle, log) = server_with_handle(60_000, true);
     let (a, sid, pid, off, b) = in_room(&mut sim);
     sim.hang_up(a.conn);
     sim.advance(ms(1_000));
     b.send(&mut sim, r#"42["tell","r",2]"#);
+    handle.emit_to("/", &sid, "news", &(5,)).unwrap();
+    sim.advance(ms(1));
     b.send(&mut sim, r#"42["join","s"]"#);
     b.send(&mut sim, r#"42["tell","s",99]"#);
     b.send(&mut sim, r#"42["tell","r",3]"#);
+    b.send(&mut sim, r#"42["all",6]"#);
     sim.advance(ms(1_000));
     log.lock().unwrap().clear();
 
     let (mut a, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}","offset":"{off}"}}"#));
-    assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got[0].starts_with(r#"42["news",2,""#), "{got:?}");
-    assert!(got[1].starts_with(r#"42["news",3,""#), "{got:?}");
-    assert_eq!(reply_ids(&got[2]), (sid.clone(), Some(pid)));
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert!(
+        got[..4].iter().all(|t| t.starts_with(r#"42["news","#)),
+        "{got:?}"
+    );
+    let ns: Vec<&str> = got[..4].iter().map(|t| &t[10..11]).collect();
+    assert_eq!(ns, ["2", "5", "3", "6"], "{got:?}");
+    assert_eq!(reply_ids(&got[4]), (sid.clone(), Some(pid)));
     assert_eq!(
         *log.lock().unwrap(),
         ["connect recovered=true data=Some(7)"]
@@ -278,4 +300,17 @@ fn bad_pids_and_offsets_get_a_fresh_socket() {
     // The session went with that try: shown again, even with its offset, it is unknown.
     let (_, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}","offset":"{off}"}}"#));
     assert_ne!(reply_ids(&got[0]).0, sid, "taken once");
+}
+
+/// A client that leaves the namespace on purpose (`client namespace disconnect`) keeps
+/// nothing: back with its pid and offset, it gets a fresh socket.
+#[test]
+fn a_deliberate_leave_keeps_nothing() {
+    let (mut sim, _) = server(60_000, true);
+    let (a, sid, pid, off, _b) = in_room(&mut sim);
+    a.send(&mut sim, "41");
+    sim.hang_up(a.conn);
+    let (_, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}","offset":"{off}"}}"#));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_ne!(reply_ids(&got[0]).0, sid);
 }
