@@ -326,8 +326,9 @@ pub struct Config {
     /// `skipMiddlewares`); `on_connect` runs either way. Env
     /// `VOLLEY_RECOVERY_SKIP_MIDDLEWARES`, default 1 (skip).
     pub recovery_skip_middlewares: bool,
-    /// Most bytes of kept packets (with their bookkeeping) held for recovery; past it the oldest
-    /// go first, and a client whose offset went with them gets a fresh session. Env
+    /// Most bytes held for recovery: kept packets and lost sockets' sessions (their data aside),
+    /// with their bookkeeping. Past it the oldest packets go first, then the oldest sessions; a
+    /// client whose offset or session went gets a fresh session. Env
     /// `VOLLEY_RECOVERY_MAX_BYTES`, default 64 MiB.
     pub recovery_max_bytes: usize,
     /// PEM file with the server's certificate chain (leaf first): with [`Config::tls_key`],

@@ -383,8 +383,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Most bytes of packets kept for recovery, the oldest dropped first past it. Same as
-    /// `config.recovery_max_bytes`; default: 64 MiB.
+    /// Most bytes held for recovery (kept packets, then sessions, the oldest dropped first past
+    /// it). Same as `config.recovery_max_bytes`; default: 64 MiB.
     pub fn recovery_max_bytes(mut self, bytes: usize) -> Self {
         self.config.recovery_max_bytes = bytes;
         self

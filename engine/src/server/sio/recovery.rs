@@ -182,18 +182,31 @@ impl Kept {
     }
 }
 
+impl Inner {
+    /// Takes session `pid` out, with when it was kept.
+    fn take(&mut self, pid: &str) -> Option<(Instant, Session)> {
+        let (at, session, bytes) = self.sessions.remove(pid)?;
+        self.session_bytes -= bytes;
+        Some((at, session))
+    }
+}
+
 struct Inner {
     next: u64,
     packets: VecDeque<Kept>,
     bytes: usize,
-    sessions: HashMap<Box<str>, (Instant, Session)>,
+    /// Sessions by pid, with when they were kept and what they cost.
+    sessions: HashMap<Box<str>, (Instant, Session, usize)>,
+    /// Bytes held for sessions, their data aside (its size is the application's).
+    session_bytes: usize,
     /// Sessions by the time they were kept, to drop the expired ones in order.
     expiry: VecDeque<(Instant, Box<str>)>,
 }
 
-/// Kept packets and sessions of this server, in memory. Packets are dropped once older than
-/// the window (as the reference) or, oldest first, once they hold more than `max_bytes`;
-/// sessions once older than the window. Expired entries go when the store is next used.
+/// Kept packets and sessions of this server, in memory. Both are dropped once older than the
+/// window (as the reference), and while together they hold more than `max_bytes` (sessions'
+/// data aside), the oldest packets first, then the oldest sessions. Expired entries go when
+/// the store is next used.
 pub(crate) struct MemoryStore {
     window: Duration,
     max_bytes: usize,
@@ -210,6 +223,7 @@ impl MemoryStore {
                 packets: VecDeque::new(),
                 bytes: 0,
                 sessions: HashMap::new(),
+                session_bytes: 0,
                 expiry: VecDeque::new(),
             }),
         }
@@ -222,6 +236,13 @@ impl MemoryStore {
         (inner.bytes, inner.packets.len())
     }
 
+    /// Bytes held for sessions (their data aside) and how many sessions that is.
+    #[cfg(test)]
+    fn session_usage(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.session_bytes, inner.sessions.len())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -230,23 +251,25 @@ impl MemoryStore {
         at + self.window < now
     }
 
-    /// Drops what is past the window or over the byte cap.
+    /// Drops what is past the window; then, while over the byte cap, the oldest packets, and
+    /// once none is left the oldest sessions.
     fn sweep(&self, inner: &mut Inner, now: Instant) {
+        let over = |inner: &Inner| inner.bytes + inner.session_bytes > self.max_bytes;
         while let Some(k) = inner.packets.front() {
-            if !self.expired(k.at, now) && inner.bytes <= self.max_bytes {
+            if !self.expired(k.at, now) && !over(inner) {
                 break;
             }
             inner.bytes -= k.bytes;
             inner.packets.pop_front();
         }
         while let Some((at, _)) = inner.expiry.front() {
-            if !self.expired(*at, now) {
+            if !self.expired(*at, now) && !over(inner) {
                 break;
             }
             if let Some((at, pid)) = inner.expiry.pop_front() {
                 // A pid kept again later has a newer entry; this one is stale.
-                if inner.sessions.get(&pid).is_some_and(|(t, _)| *t == at) {
-                    inner.sessions.remove(&pid);
+                if inner.sessions.get(&pid).is_some_and(|(t, _, _)| *t == at) {
+                    inner.take(&pid);
                 }
             }
         }
@@ -294,9 +317,23 @@ impl SessionStore for MemoryStore {
 
     fn persist(&self, session: Session, now: Instant) {
         let mut inner = self.lock();
-        self.sweep(&mut inner, now);
+        inner.take(&session.pid);
+        let bytes = std::mem::size_of::<(Instant, Session, usize)>()
+            + std::mem::size_of::<(Instant, Box<str>)>()
+            + 3 * session.pid.len()
+            + session.nsp.len()
+            + session
+                .rooms
+                .iter()
+                .map(|r| r.len() + std::mem::size_of::<String>())
+                .sum::<usize>()
+            + session.data.as_ref().map_or(0, |_| 16);
+        inner.session_bytes += bytes;
         inner.expiry.push_back((now, session.pid.clone()));
-        inner.sessions.insert(session.pid.clone(), (now, session));
+        inner
+            .sessions
+            .insert(session.pid.clone(), (now, session, bytes));
+        self.sweep(&mut inner, now);
     }
 
     fn restore(&self, nsp: &str, pid: &str, offset: &str, now: Instant) -> Option<Restored> {
@@ -304,7 +341,7 @@ impl SessionStore for MemoryStore {
         self.sweep(&mut inner, now);
         // Taken, not read: one session comes back once, so two clients showing the same pid
         // never share a socket id.
-        let (at, session) = inner.sessions.remove(pid)?;
+        let (at, session) = inner.take(pid)?;
         if session.nsp != nsp || self.expired(at, now) {
             return None;
         }
@@ -362,8 +399,9 @@ mod tests {
         }
     }
 
-    /// What one kept packet costs (a 100-byte argument, a one-room target), printed; the byte
-    /// cap holds however many are kept, the oldest going first.
+    /// What one kept packet (a 100-byte argument, a one-room target) and one kept session cost,
+    /// printed; both go once past the window; the byte cap holds however many packets are
+    /// kept, the oldest going first.
     #[test]
     fn kept_packets_cost_what_is_counted_and_stay_under_the_cap() {
         let now = Instant::now();
@@ -383,6 +421,24 @@ mod tests {
         assert_eq!(packets, 1_000);
         assert!(bytes / packets < frame + 256, "{bytes} for {packets}");
 
+        let mut rng = SidRng::new().unwrap();
+        for n in 0..1_000 {
+            let sid = Sid::generate(0, &mut rng);
+            let pid = Sid::generate(0, &mut rng);
+            store.persist(session(pid.as_str(), sid, &[sid.as_str(), "r"]), now);
+            assert_eq!(store.session_usage().1, n + 1);
+        }
+        let (bytes, sessions) = store.session_usage();
+        println!(
+            "recovery: {} bytes per kept session (two rooms, its data aside)",
+            bytes / sessions
+        );
+        let later = now + Duration::from_secs(121);
+        keep(&store, &room("r"), later, 0);
+        assert_eq!(store.usage().1, 1, "the expired packets went");
+        store.persist(session("last", Sid::generate(0, &mut rng), &["r"]), later);
+        assert_eq!(store.session_usage().1, 1, "the expired sessions went");
+
         let capped = MemoryStore::new(Duration::from_secs(120), 10_000);
         let first = keep(&capped, &room("r"), now, 0);
         for n in 1..1_000 {
@@ -390,7 +446,14 @@ mod tests {
         }
         let (bytes, packets) = capped.usage();
         assert!(bytes <= 10_000 && packets > 10, "{bytes} in {packets}");
-        let mut rng = SidRng::new().unwrap();
+        let crowded = MemoryStore::new(Duration::from_secs(120), 10_000);
+        for _ in 0..1_000 {
+            let sid = Sid::generate(0, &mut rng);
+            let pid = Sid::generate(0, &mut rng);
+            crowded.persist(session(pid.as_str(), sid, &[sid.as_str()]), now);
+        }
+        let (bytes, sessions) = crowded.session_usage();
+        assert!(bytes <= 10_000 && sessions > 10, "{bytes} in {sessions}");
         let sid = Sid::generate(0, &mut rng);
         capped.persist(session("p", sid, &[sid.as_str(), "r"]), now);
         assert!(
