@@ -113,7 +113,8 @@ impl<'c, 'a> Socket<'c, 'a> {
     /// Keeps `value` for this socket (`socket.data`), replacing what was kept: set it in
     /// middleware or `on_connect`, read it in any handler with [`Socket::data`]. It is what
     /// `fetch_sockets` reports as the socket's `data` (as JSON, also to other servers of a
-    /// cluster). Default: nothing (`null`).
+    /// cluster). It must be `Send`: with connection state recovery on, a lost socket's data
+    /// is kept where any worker can give it back. Default: nothing (`null`).
     pub fn set_data<T: Serialize + Any + Send>(&mut self, value: T) {
         self.state.data = Some(Box::new(value));
     }
