@@ -314,6 +314,23 @@ pub struct Config {
     /// First part of every Redis channel name (the Node adapter's `key` option). Env
     /// `VOLLEY_REDIS_PREFIX`, default `socket.io`.
     pub redis_prefix: String,
+    /// Connection state recovery (the reference's `connectionStateRecovery`
+    /// `maxDisconnectionDuration`): how long a socket that lost its connection keeps its id,
+    /// rooms and data, and how long the packets it could miss are kept, for its client to come
+    /// back with them. Zero turns recovery off. Env `VOLLEY_RECOVERY_MS`, default 0 (off, as
+    /// the reference where it must be enabled; [`crate::server::ServerBuilder::connection_state_recovery`]
+    /// turns it on with the reference's 2 minutes). It costs memory: every broadcast and emit
+    /// without an ack is kept for this long (bounded by [`Config::recovery_max_bytes`]).
+    pub recovery: Duration,
+    /// Whether a recovered socket skips the connect middleware (the reference's
+    /// `skipMiddlewares`); `on_connect` runs either way. Env
+    /// `VOLLEY_RECOVERY_SKIP_MIDDLEWARES`, default 1 (skip).
+    pub recovery_skip_middlewares: bool,
+    /// Most bytes held for recovery: kept packets and lost sockets' sessions (their data aside),
+    /// with their bookkeeping. Past it the oldest packets go first, then the oldest sessions; a
+    /// client whose offset or session went gets a fresh session. Env
+    /// `VOLLEY_RECOVERY_MAX_BYTES`, default 64 MiB.
+    pub recovery_max_bytes: usize,
     /// PEM file with the server's certificate chain (leaf first): with [`Config::tls_key`],
     /// every listener speaks TLS (`https://`, `wss://`; needs the `tls` cargo feature). A file
     /// that cannot be used makes the server fail to start. Env `VOLLEY_TLS_CERT`, default none
@@ -382,6 +399,9 @@ impl Default for Config {
             max_connections: usize::MAX,
             redis_url: None,
             redis_prefix: "socket.io".to_string(),
+            recovery: Duration::ZERO,
+            recovery_skip_middlewares: true,
+            recovery_max_bytes: 64 << 20,
             tls_cert: None,
             tls_key: None,
             #[cfg(feature = "tls")]
@@ -681,6 +701,16 @@ impl Config {
         if let Some(v) = get("VOLLEY_REDIS_URL") {
             c.redis_url = (!v.trim().is_empty()).then(|| v.trim().to_string());
         }
+        env.millis("VOLLEY_RECOVERY_MS", &mut c.recovery)?;
+        env.flag(
+            "VOLLEY_RECOVERY_SKIP_MIDDLEWARES",
+            &mut c.recovery_skip_middlewares,
+        )?;
+        env.parse(
+            "VOLLEY_RECOVERY_MAX_BYTES",
+            "a size in bytes",
+            &mut c.recovery_max_bytes,
+        )?;
         if let Some(v) = get("VOLLEY_REDIS_PREFIX") {
             if v.trim().is_empty() {
                 return Err(env.error("VOLLEY_REDIS_PREFIX", "a channel prefix"));
@@ -908,6 +938,27 @@ mod tests {
         assert_eq!(
             from(&[("VOLLEY_REDIS_PREFIX", " ")]).unwrap_err().var,
             "VOLLEY_REDIS_PREFIX"
+        );
+    }
+
+    #[test]
+    fn recovery_settings() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.recovery, Duration::ZERO);
+        assert!(c.recovery_skip_middlewares);
+        assert_eq!(c.recovery_max_bytes, 64 << 20);
+        let c = from(&[
+            ("VOLLEY_RECOVERY_MS", "120000"),
+            ("VOLLEY_RECOVERY_SKIP_MIDDLEWARES", "0"),
+            ("VOLLEY_RECOVERY_MAX_BYTES", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(c.recovery, Duration::from_secs(120));
+        assert!(!c.recovery_skip_middlewares);
+        assert_eq!(c.recovery_max_bytes, 1000);
+        assert_eq!(
+            from(&[("VOLLEY_RECOVERY_MS", "soon")]).unwrap_err().var,
+            "VOLLEY_RECOVERY_MS"
         );
     }
 

@@ -1,11 +1,11 @@
 //! Every ```rust block of the README is the region of an example program, word for word
-//! (MIRRORS: the first is `engine/examples/readme.rs`, then `http_fallback.rs` and
-//! `axum_handoff.rs`, which engine/tests/http_fallback.rs and http_handoff.rs run): this test
-//! checks that the texts match and that no block lacks its example. It runs the first example
-//! and drives it with the stock socket.io-client (interop/readme.mjs), as a user copying the
-//! example would, and builds what the README tells a user to make (a new crate with its
-//! ```toml dependencies and the first ```rust block in `main`) and drives that program the same
-//! way.
+//! (MIRRORS: the first is `engine/examples/readme.rs`, then `http_fallback.rs`,
+//! `axum_handoff.rs` and `recovery.rs`, which engine/tests/http_fallback.rs, http_handoff.rs and
+//! sio_recovery.rs run): this test checks that the texts match and that no block lacks its
+//! example. It runs the first example and drives it with the stock socket.io-client
+//! (interop/readme.mjs), as a user copying the example would, and builds what the README tells
+//! a user to make (a new crate with its ```toml dependencies and the first ```rust block in
+//! `main`) and drives that program the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +19,7 @@ fn root() -> PathBuf {
 
 /// The README's ```rust blocks, in order, and the example (`engine/examples/<name>.rs`) whose
 /// region between `// README begin` and `// README end` each one is.
-const MIRRORS: &[&str] = &["readme", "http_fallback", "axum_handoff"];
+const MIRRORS: &[&str] = &["readme", "http_fallback", "axum_handoff", "recovery"];
 
 /// The texts of the README's ```<lang> blocks, in order (a block's info string may add
 /// attributes after the language: ```rust,ignore is a rust block too).

@@ -81,6 +81,18 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     args: &T,
     attachments: &[Bytes],
 ) -> Result<Vec<Shared>, EmitError> {
+    encode_event_at(nsp, id, event, args, attachments, None)
+}
+
+/// [`encode_event`] with a recovery offset as the last argument, when given.
+pub(crate) fn encode_event_at<T: Serialize + ?Sized>(
+    nsp: &str,
+    id: Option<u64>,
+    event: &str,
+    args: &T,
+    attachments: &[Bytes],
+    offset: Option<&str>,
+) -> Result<Vec<Shared>, EmitError> {
     if sio::is_reserved_event(event) {
         return Err(EmitError::ReservedEvent);
     }
@@ -88,7 +100,11 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     let text = Shared::text(|b| {
         b.push(b'4');
         sio::encode_event_ser(b, nsp, id, event, args, &mut binary)
-            .map_err(|e| EmitError::Serialize(e.to_string()))
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        if let Some(offset) = offset {
+            sio::push_offset(b, offset);
+        }
+        Ok(())
     })?;
     let mut packets = Vec::with_capacity(1 + binary.len());
     packets.push(text);

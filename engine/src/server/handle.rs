@@ -17,19 +17,18 @@ use crate::runtime::{ConnId, Peers};
 use super::ack_futures::BroadcastAckFuture;
 use super::adapter::{Adapter, RemoteOp};
 use super::broadcast_msg::ack_parts;
-use super::broadcast_msg::encode_event;
 use super::broadcast_msg::next_broadcast_ack_id;
 use super::broadcast_msg::AckCollector;
 use super::broadcast_msg::BroadcastAcks;
 use super::broadcast_msg::BroadcastMsg;
+use super::broadcast_msg::{encode_event, encode_event_at};
 use super::oneshot;
-use super::out::Out;
 use super::post::gather;
 use super::post::post_remote;
 use super::post::Post;
 use super::post::SelectOp;
 use super::rooms::{RoomNames, Target};
-use super::sio::EmitError;
+use super::sio::{encode_for, EmitError, Recovery};
 use super::socket_info::SocketInfo;
 use super::stats::{Counter, Stats, StatsSnapshot};
 
@@ -39,6 +38,7 @@ pub struct ServerHandle {
     pub(crate) peers: Peers<Post>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) adapter: Arc<dyn Adapter>,
+    pub(crate) recovery: Option<Arc<Recovery>>,
 }
 
 impl ServerHandle {
@@ -105,12 +105,21 @@ impl ServerHandle {
         event: &str,
         args: &T,
     ) -> Result<bool, EmitError> {
-        let mut packet = vec![b'4'];
-        let mut binary = Vec::new();
-        sioproto::encode_event_ser(&mut packet, nsp, None, event, args, &mut binary)
-            .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        let mut outs = vec![Out::Text(Bytes::from(packet))];
-        outs.extend(binary.into_iter().map(Out::Binary));
+        // Kept as the reference keeps `socket.emit` with recovery on: a packet to the
+        // socket's own room.
+        let target = Target {
+            rooms: vec![sid.as_str().to_string()],
+            ..Target::default()
+        };
+        let packets = encode_for(
+            self.recovery.as_deref(),
+            true,
+            nsp,
+            &target,
+            Instant::now(),
+            &mut |offset| encode_event_at(nsp, None, event, args, &[], offset),
+        )?;
+        let outs = packets.iter().map(|p| p.out()).collect();
         Ok(self
             .peers
             .post(sid.worker() as usize, Post::ToSocket(sid, outs)))
@@ -317,7 +326,14 @@ impl HandleBroadcast {
         args: &T,
         attachments: &[Bytes],
     ) -> Result<(), EmitError> {
-        let packets = encode_event(&self.nsp, None, event, args, attachments)?;
+        let packets = encode_for(
+            self.handle.recovery.as_deref(),
+            !self.volatile,
+            &self.nsp,
+            &self.target,
+            Instant::now(),
+            &mut |offset| encode_event_at(&self.nsp, None, event, args, attachments, offset),
+        )?;
         self.post(packets, None);
         Ok(())
     }

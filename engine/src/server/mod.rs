@@ -39,6 +39,7 @@ mod ws;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use crate::proto::http::Request;
 /// Handler arguments (JSON values borrowed from the packet, plus binary attachments).
@@ -359,6 +360,36 @@ impl ServerBuilder {
         self
     }
 
+    /// Turns on connection state recovery with the reference's defaults: a socket whose
+    /// connection is lost may come back within 2 minutes with its id, rooms and data, and get
+    /// the packets it missed; a recovered socket skips the connect middleware. Same as
+    /// `config.recovery` = 2 min; default: off. See [`ServerBuilder::recovery`].
+    pub fn connection_state_recovery(self) -> Self {
+        self.recovery(Duration::from_secs(120))
+    }
+
+    /// Connection state recovery within `window` (the reference's
+    /// `maxDisconnectionDuration`); zero turns it off. Same as `config.recovery`; default: off.
+    pub fn recovery(mut self, window: Duration) -> Self {
+        self.config.recovery = window;
+        self
+    }
+
+    /// Whether a recovered socket skips the connect middleware (the reference's
+    /// `skipMiddlewares`; `on_connect` runs either way). Same as
+    /// `config.recovery_skip_middlewares`; default: true.
+    pub fn recovery_skip_middlewares(mut self, skip: bool) -> Self {
+        self.config.recovery_skip_middlewares = skip;
+        self
+    }
+
+    /// Most bytes held for recovery (kept packets, then sessions, the oldest dropped first past
+    /// it). Same as `config.recovery_max_bytes`; default: 64 MiB.
+    pub fn recovery_max_bytes(mut self, bytes: usize) -> Self {
+        self.config.recovery_max_bytes = bytes;
+        self
+    }
+
     /// Joins a cluster through Redis at `url` (`redis://host:port`): broadcasts, room
     /// operations, `fetch_sockets` and server-side emits reach every server sharing that Redis
     /// and channel prefix (`config.redis_prefix`), Node servers with `@socket.io/redis-adapter`
@@ -488,8 +519,16 @@ impl ServerBuilder {
             Some(r) => r.clone(),
             None => Arc::new(LocalAdapter),
         };
+        let recovery = (!self.config.recovery.is_zero()).then(|| {
+            Arc::new(sio::Recovery::new(
+                self.config.recovery,
+                self.config.recovery_skip_middlewares,
+                self.config.recovery_max_bytes,
+            ))
+        });
         let router = Arc::new(Router {
             config: Arc::new(self.config.clone()),
+            recovery: recovery.clone(),
             routes: self.routes,
             stats: stats.clone(),
             adapter: adapter.clone(),
@@ -508,6 +547,7 @@ impl ServerBuilder {
             stats,
             adapter,
             redis,
+            recovery,
             #[cfg(feature = "tokio")]
             async_runtime,
         })
@@ -528,6 +568,7 @@ impl ServerBuilder {
             peers: runtime.peers().clone(),
             stats: built.stats,
             adapter: built.adapter,
+            recovery: built.recovery,
         };
         Ok(Server {
             runtime,
@@ -547,6 +588,7 @@ impl ServerBuilder {
             peers: sim.peers().clone(),
             stats: built.stats,
             adapter: built.adapter,
+            recovery: built.recovery,
         };
         (sim, handle)
     }
@@ -560,6 +602,7 @@ struct Built {
     stats: Arc<stats::Stats>,
     adapter: Arc<dyn Adapter>,
     redis: Option<Arc<RedisAdapter>>,
+    recovery: Option<Arc<sio::Recovery>>,
     #[cfg(feature = "tokio")]
     async_runtime: Option<tokio::runtime::Runtime>,
 }

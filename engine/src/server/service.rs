@@ -27,7 +27,7 @@ use super::rooms::{Rooms, Target};
 use super::session_key::SessionKey;
 use super::sessions::SessionsPort;
 use super::sessions::{with_session, Sessions};
-use super::sio::{self, client::SioClient};
+use super::sio::{self, client::SioClient, Recovery};
 use super::socket_info::SocketInfo;
 use super::stats::Stats;
 use super::timer::Timer;
@@ -53,6 +53,8 @@ pub(crate) struct Worker {
 
 pub(crate) struct Router {
     pub config: Arc<Config>,
+    /// Connection state recovery, when on.
+    pub recovery: Option<Arc<Recovery>>,
     pub routes: Vec<(String, Endpoint)>,
     pub stats: Arc<Stats>,
     pub adapter: Arc<dyn Adapter>,
@@ -104,6 +106,7 @@ impl Service for Router {
                 scratch_sids: Vec::new(),
                 stats: self.stats.clone(),
                 adapter: self.adapter.clone(),
+                recovery: self.recovery.clone(),
                 parked: HashMap::new(),
                 config: self.config.clone(),
             },
@@ -290,7 +293,16 @@ impl Service for Router {
                 cx.send_shared(id, frame);
             }
             Post::ToSocket(sid, outs) => {
-                if let Some(&key) = cx.state().state.sockets.get(&sid) {
+                let moved = cx
+                    .state()
+                    .state
+                    .recovery
+                    .as_ref()
+                    .and_then(|r| r.worker_of(&sid));
+                if let Some(worker) = moved.filter(|w| *w != cx.worker()) {
+                    // Recovered on another worker than its id names: forwarded there.
+                    cx.peers().post(worker as usize, Post::ToSocket(sid, outs));
+                } else if let Some(&key) = cx.state().state.sockets.get(&sid) {
                     with_session(cx, key, |cx, s| {
                         let mut tx = Tx {
                             cx,

@@ -11,6 +11,7 @@ use crate::runtime::ConnId;
 use super::adapter::Adapter;
 use super::rooms::Rooms;
 use super::session_key::SessionKey;
+use super::sio::Recovery;
 use super::stats::Stats;
 
 /// Each worker's tables the sessions share (its sessions themselves are kept by the service,
@@ -26,6 +27,8 @@ pub(crate) struct WorkerState {
     pub stats: Arc<Stats>,
     /// Where broadcasts for the other servers of a cluster go.
     pub adapter: Arc<dyn Adapter>,
+    /// Connection state recovery, when on.
+    pub recovery: Option<Arc<Recovery>>,
     /// Parked polling GETs and the session each waits for, so a GET whose connection closes
     /// before its answer ends its session (`transport error`, as the reference's "poll
     /// connection closed prematurely"); an entry leaves when the GET is answered.

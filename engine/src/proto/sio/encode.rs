@@ -172,12 +172,29 @@ pub fn encode_ack(
     }
 }
 
-/// Appends the server's CONNECT reply, `0[/nsp,]{"sid":"<sid>"}`.
-pub fn encode_connect(out: &mut Vec<u8>, nsp: &str, sid: &str) {
+/// Appends the server's CONNECT reply, `0[/nsp,]{"sid":"<sid>"[,"pid":"<pid>"]}`; `pid` is the
+/// private session id sent when connection state recovery is on, as the reference sends it.
+pub fn encode_connect(out: &mut Vec<u8>, nsp: &str, sid: &str, pid: Option<&str>) {
     encode_header(out, PacketType::Connect, 0, nsp, None);
     out.extend_from_slice(b"{\"sid\":");
     write_json_str(out, sid);
+    if let Some(pid) = pid {
+        out.extend_from_slice(b",\"pid\":");
+        write_json_str(out, pid);
+    }
     out.push(b'}');
+}
+
+/// Appends `offset` as the last argument of the EVENT packet `out` ends with (`...]` becomes
+/// `...,"<offset>"]`), as the reference's session-aware adapter pushes a kept packet's offset
+/// onto its data; the client reads it back as the offset it has reached.
+pub fn push_offset(out: &mut Vec<u8>, offset: &str) {
+    if out.last() == Some(&b']') {
+        out.pop();
+        out.push(b',');
+        write_json_str(out, offset);
+        out.push(b']');
+    }
 }
 
 /// Appends a client CONNECT request, `0[/nsp,][auth]`; `auth` must be a JSON object.
@@ -231,6 +248,18 @@ mod tests {
     fn golden_spec_packets() {
         assert_eq!(text(|o| encode_connect_request(o, "/", None)), "0");
         assert_eq!(
+            text(|o| encode_connect(o, "/", "a", Some("p"))),
+            r#"0{"sid":"a","pid":"p"}"#
+        );
+        let mut event = Vec::new();
+        encode_event_ser(&mut event, "/", None, "e", &(1,), &mut Vec::new()).unwrap();
+        push_offset(&mut event, "7");
+        assert_eq!(event, br#"2["e",1,"7"]"#);
+        event.clear();
+        encode_event_ser(&mut event, "/", None, "e", &(), &mut Vec::new()).unwrap();
+        push_offset(&mut event, "8");
+        assert_eq!(event, br#"2["e","8"]"#);
+        assert_eq!(
             text(|o| encode_connect_request(o, "/admin", None)),
             "0/admin,"
         );
@@ -239,11 +268,11 @@ mod tests {
             r#"0/admin,{"token":"123"}"#
         );
         assert_eq!(
-            text(|o| encode_connect(o, "/", "oSO0OpakMV_3jnilAAAA")),
+            text(|o| encode_connect(o, "/", "oSO0OpakMV_3jnilAAAA", None)),
             r#"0{"sid":"oSO0OpakMV_3jnilAAAA"}"#
         );
         assert_eq!(
-            text(|o| encode_connect(o, "/admin", "oSO0OpakMV_3jnilAAAA")),
+            text(|o| encode_connect(o, "/admin", "oSO0OpakMV_3jnilAAAA", None)),
             r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#
         );
         assert_eq!(

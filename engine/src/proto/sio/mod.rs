@@ -30,7 +30,7 @@ pub use binary::{BinaryAssembler, Placeholder};
 pub use decode::decode;
 pub use encode::{
     encode_ack, encode_connect, encode_connect_error, encode_connect_request, encode_disconnect,
-    encode_event, encode_event_ser, encode_header, write_json_str,
+    encode_event, encode_event_ser, encode_header, push_offset, write_json_str,
 };
 pub use error::SioError;
 pub use limits::Limits;

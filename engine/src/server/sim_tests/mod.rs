@@ -10,6 +10,7 @@ mod connect_timeout;
 mod heartbeat;
 mod mailbox;
 mod polling;
+mod recovery;
 mod shutdown;
 mod slow_consumer;
 mod upgrade;

@@ -5,6 +5,7 @@
 use super::ack::Ack;
 use super::errors::AckError;
 use super::model::{ConnectStep, PendingAcks, SioApp, Socket, SocketState};
+use super::recovery::{self, Session};
 use std::sync::Arc;
 
 use crate::proto::eio::Sid;
@@ -325,10 +326,28 @@ impl SioClient {
         };
         self.app.note_child(ns, nsp);
         let worker = tx.cx.worker();
+        let now = tx.cx.now();
         let state = tx.cx.state();
+        let recovery = state.recovery.clone();
+        // A CONNECT with a `pid` and an `offset` asks for an earlier socket back; anything the
+        // store does not know (forged, expired, another namespace) gets a fresh socket.
+        let restored = recovery.as_ref().and_then(|r| {
+            let (pid, offset) = recovery::resume_of(auth.map(|a| a.json()))?;
+            let restored = r.store.restore(nsp, &pid, &offset, now)?;
+            Some((pid, restored))
+        });
         state.next_key = state.next_key.wrapping_add(1);
-        let st = SocketState {
-            sid: Sid::generate(worker, &mut state.rng),
+        let pid = match (&restored, &recovery) {
+            (Some((pid, _)), _) => Some(pid.as_str().into()),
+            (None, Some(_)) => Some(Sid::generate(worker, &mut state.rng).as_str().into()),
+            (None, None) => None,
+        };
+        let sid = match &restored {
+            Some((_, r)) => r.sid,
+            None => Sid::generate(worker, &mut state.rng),
+        };
+        let mut st = SocketState {
+            sid,
             nsp: nsp.to_string(),
             ns,
             key: state.next_key,
@@ -339,6 +358,8 @@ impl SioClient {
             drain: Vec::new(),
             auth: auth.map(|a| a.json().into()),
             data: None,
+            pid,
+            recovered: restored.is_some(),
             app: self.app.clone(),
             listeners: None,
             socket_ref: None,
@@ -348,6 +369,19 @@ impl SioClient {
         // Broadcasts find sockets through `state.sockets`, filled only once connected, so nothing
         // reaches the client before its CONNECT reply.
         state.rooms.add_socket(nsp, st.sid);
+        if let Some((_, r)) = restored {
+            for room in &r.rooms {
+                state.rooms.join(nsp, st.sid, room);
+            }
+            st.data = r.data;
+            // Before the CONNECT reply, as the reference sends them: the client holds events
+            // until it is connected, then hands them over in order.
+            for packets in &r.missed {
+                for p in packets {
+                    tx.shared(p);
+                }
+            }
+        }
         self.run_connect(tx, st, 0, auth.map(|a| a.json()))
     }
 
@@ -362,8 +396,18 @@ impl SioClient {
         auth: Option<&str>,
     ) -> Outcome {
         let app = Arc::clone(&self.app);
-        for (i, step) in app.namespaces[st.ns].connect.iter().enumerate().skip(from) {
-            match step {
+        let skip_middlewares = st.recovered
+            && tx
+                .cx
+                .state()
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.skip_middlewares);
+        for (i, hook) in app.namespaces[st.ns].connect.iter().enumerate().skip(from) {
+            if skip_middlewares && hook.middleware {
+                continue;
+            }
+            match &hook.step {
                 ConnectStep::Sync(hook) => {
                     let mut socket = socket!(self, tx, &mut st, None);
                     if let Err(e) = hook(&mut socket, auth.map(ValueRef::new)) {
@@ -448,7 +492,9 @@ impl SioClient {
     /// Every connect step accepted socket `st`: the CONNECT reply, then what the steps emitted.
     fn connected(&mut self, tx: &mut Tx<'_, '_>, mut st: SocketState) {
         let sid = st.sid;
-        send_packet(tx, |b| sio::encode_connect(b, &st.nsp, sid.as_str()));
+        send_packet(tx, |b| {
+            sio::encode_connect(b, &st.nsp, sid.as_str(), st.pid.as_deref())
+        });
         for out in st.pre_connect.drain(..) {
             tx.out(&out);
         }
@@ -456,6 +502,9 @@ impl SioClient {
         let worker = tx.cx.worker();
         tracing::debug!(worker, sid = %sid, namespace = &*st.nsp, "socket connected");
         let state = tx.cx.state();
+        if let Some(recovery) = state.recovery.as_ref().filter(|_| st.recovered) {
+            recovery.moved_to(sid, worker);
+        }
         state.sockets.insert(sid, self.key);
         state.stats.add(worker, Counter::SocketsConnected, 1);
         state.stats.sockets_delta(worker, 1);
@@ -585,6 +634,12 @@ impl SioClient {
             "socket disconnected"
         );
         let state = tx.cx.state();
+        let recovery = state.recovery.clone();
+        // The rooms as they were, own id's room included, for the kept session.
+        let rooms = recovery
+            .as_ref()
+            .filter(|_| recovery::recoverable(reason))
+            .map(|_| state.rooms.rooms_of(&st.nsp, &st.sid));
         state.sockets.remove(&st.sid);
         state.rooms.remove_socket(&st.nsp, st.sid);
         state.stats.add(worker, Counter::for_reason(reason), 1);
@@ -594,6 +649,20 @@ impl SioClient {
         for h in &ns.disconnect {
             let mut socket = socket!(self, tx, &mut st, None);
             h(&mut socket, reason);
+        }
+        if let Some(recovery) = recovery {
+            recovery.gone(&st.sid);
+            // Kept once the disconnect handlers ran, so they still read the socket's data.
+            if let (Some(rooms), Some(pid)) = (rooms, st.pid.take()) {
+                let session = Session {
+                    pid,
+                    sid: st.sid,
+                    nsp: std::mem::take(&mut st.nsp),
+                    rooms,
+                    data: st.data.take(),
+                };
+                recovery.store.persist(session, tx.cx.now());
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod listeners;
 mod model;
 mod namespace;
 mod operator;
+mod recovery;
 mod socket;
 mod socket_data;
 mod socket_ref;
@@ -35,6 +36,7 @@ pub(crate) use model::{OutgoingFn, OutgoingRun, SocketState};
 pub(crate) use upper::{connect_answer, disconnect_socket};
 
 pub(crate) use model::{NewNamespaceFn, SioApp};
+pub(crate) use recovery::{encode_for, Recovery};
 
 /// Builders for namespaces, used by `ServerBuilder`.
 pub(crate) mod namespace_builder {

@@ -43,7 +43,12 @@ pub(crate) struct SocketState {
     /// The CONNECT packet's auth payload, as sent (`None`: the client sent none).
     pub auth: Option<Box<str>>,
     /// What the application keeps for this socket ([`Socket::set_data`]).
-    pub data: Option<Box<dyn SocketData>>,
+    pub data: Option<Box<dyn SocketData + Send>>,
+    /// The private session id under which the socket's state is kept when its connection is
+    /// lost (only with connection state recovery on).
+    pub pid: Option<Box<str>>,
+    /// The socket came back with the state of an earlier connection.
+    pub recovered: bool,
     /// The app, for the namespace's outgoing listeners.
     pub app: Arc<SioApp>,
     /// Catch-alls added to this socket alone, once it adds one.
@@ -206,6 +211,13 @@ pub(crate) enum ConnectStep {
     Async(Box<AsyncConnectFn>),
 }
 
+/// A connect step and whether it is middleware (which a recovered socket may skip) or an
+/// `on_connect` handler (which always runs).
+pub(crate) struct ConnectHook {
+    pub step: ConnectStep,
+    pub middleware: bool,
+}
+
 /// Handles one event; the returned value, if any, is the acknowledgement.
 pub type EventFn = dyn Fn(&mut Socket<'_, '_>, &Args<'_>) -> Option<Ack> + Send + Sync;
 /// Sees events with their name: catch-alls before the named handlers, and the handler of
@@ -260,7 +272,7 @@ impl Matcher {
 /// A namespace's handlers, shared by every socket in it.
 pub(crate) struct Namespace {
     pub matcher: Matcher,
-    pub connect: Vec<ConnectStep>,
+    pub connect: Vec<ConnectHook>,
     pub events: HashMap<String, Vec<Box<EventFn>>>,
     /// Catch-alls, run before the named handlers, in order.
     pub any: Vec<Box<AnyFn>>,

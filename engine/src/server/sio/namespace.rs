@@ -2,7 +2,7 @@
 //! each with its connect middleware, event middleware, event handlers (hashed by name, several
 //! per name), catch-alls, outgoing listeners, and disconnecting/disconnect handlers.
 
-use super::model::{ConnectStep, Matcher, Namespace, NewNamespaceFn, SioApp, Socket};
+use super::model::{ConnectHook, ConnectStep, Matcher, Namespace, NewNamespaceFn, SioApp, Socket};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -53,7 +53,8 @@ impl NamespaceBuilder {
     }
 
     /// Adds connect middleware; they run in the order added, before `on_connect`, and the
-    /// first `Err` refuses the client.
+    /// first `Err` refuses the client. A recovered socket skips them unless
+    /// `recovery_skip_middlewares` is off.
     pub fn middleware(
         &mut self,
         f: impl Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError>
@@ -61,7 +62,10 @@ impl NamespaceBuilder {
             + Sync
             + 'static,
     ) -> &mut Self {
-        self.ns.connect.push(ConnectStep::Sync(Box::new(f)));
+        self.ns.connect.push(ConnectHook {
+            step: ConnectStep::Sync(Box::new(f)),
+            middleware: true,
+        });
         self
     }
 
@@ -80,15 +84,17 @@ impl NamespaceBuilder {
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         self.ns.needs_runtime = true;
-        self.ns
-            .connect
-            .push(ConnectStep::Async(Box::new(move |req| Box::pin(f(req)))));
+        self.ns.connect.push(ConnectHook {
+            step: ConnectStep::Async(Box::new(move |req| Box::pin(f(req)))),
+            middleware: true,
+        });
         self
     }
 
     /// The connect handler: runs after the middleware, may join rooms, set
     /// [`Socket::set_data`] and emit (delivered right after the CONNECT reply), and may still
-    /// refuse with `Err`. Several run in the order added.
+    /// refuse with `Err`. Several run in the order added. Unlike middleware it runs for a
+    /// recovered socket too ([`Socket::recovered`]).
     pub fn on_connect(
         &mut self,
         f: impl Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError>
@@ -96,7 +102,11 @@ impl NamespaceBuilder {
             + Sync
             + 'static,
     ) -> &mut Self {
-        self.middleware(f)
+        self.ns.connect.push(ConnectHook {
+            step: ConnectStep::Sync(Box::new(f)),
+            middleware: false,
+        });
+        self
     }
 
     /// Handles event `name`; the first handler (catch-alls first) that returns an [`Ack`]

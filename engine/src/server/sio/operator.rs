@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::server::ack_futures::BroadcastAckFuture;
 use crate::server::broadcast::{deliver_local, Current, DeliverFrom};
 use crate::server::broadcast_msg::ack_parts;
-use crate::server::broadcast_msg::encode_event;
+use crate::server::broadcast_msg::encode_event_at;
 use crate::server::broadcast_msg::next_broadcast_ack_id;
 use crate::server::broadcast_msg::AckCollector;
 use crate::server::broadcast_msg::BroadcastAcks;
@@ -22,6 +22,7 @@ use crate::server::rooms::{RoomNames, Target};
 use crate::server::stats::Counter;
 
 use super::errors::EmitError;
+use super::recovery::encode_for;
 
 /// A broadcast being built from a handler's socket; nothing is sent until `emit`.
 pub struct SocketBroadcast<'s, 'c, 'a> {
@@ -129,7 +130,17 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
             let id = next_broadcast_ack_id();
             (id, timeout, AckCollector::new(parts, cb))
         });
-        let packets = encode_event(&nsp, acks.as_ref().map(|a| a.0), event, args, attachments)?;
+        let recovery = socket.tx.cx.state().recovery.clone();
+        let keep = !self.volatile && acks.is_none();
+        let id = acks.as_ref().map(|a| a.0);
+        let packets = encode_for(
+            recovery.as_deref(),
+            keep,
+            &nsp,
+            &self.target,
+            socket.tx.cx.now(),
+            &mut |offset| encode_event_at(&nsp, id, event, args, attachments, offset),
+        )?;
         let msg = Arc::new(BroadcastMsg {
             nsp,
             target: self.target,

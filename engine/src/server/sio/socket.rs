@@ -17,7 +17,9 @@ use crate::proto::sio::{self, Args, PacketType, ValueRef};
 use super::errors::EmitError;
 use super::handshake::Handshake;
 use super::operator::SocketBroadcast;
+use super::recovery::Recovery;
 use crate::server::ack_futures::{AckFuture, OwnedArgs};
+use crate::server::broadcast_msg::Shared;
 use crate::server::handle::ServerHandle;
 use crate::server::oneshot;
 use crate::server::out::Out;
@@ -85,6 +87,13 @@ impl<'c, 'a> Socket<'c, 'a> {
         self.state.connected
     }
 
+    /// Whether this socket came back with the id, rooms and data of an earlier connection
+    /// that was lost, its missed packets replayed (`socket.recovered`; only with connection
+    /// state recovery on). Readable from middleware and `on_connect` on. Default: false.
+    pub fn recovered(&self) -> bool {
+        self.state.recovered
+    }
+
     /// The worker thread that owns this socket (its handlers always run there).
     pub fn worker(&self) -> u16 {
         self.tx.cx.worker()
@@ -104,8 +113,9 @@ impl<'c, 'a> Socket<'c, 'a> {
     /// Keeps `value` for this socket (`socket.data`), replacing what was kept: set it in
     /// middleware or `on_connect`, read it in any handler with [`Socket::data`]. It is what
     /// `fetch_sockets` reports as the socket's `data` (as JSON, also to other servers of a
-    /// cluster). Default: nothing (`null`).
-    pub fn set_data<T: Serialize + Any>(&mut self, value: T) {
+    /// cluster). It must be `Send`: with connection state recovery on, a lost socket's data
+    /// is kept where any worker can give it back. Default: nothing (`null`).
+    pub fn set_data<T: Serialize + Any + Send>(&mut self, value: T) {
         self.state.data = Some(Box::new(value));
     }
 
@@ -129,6 +139,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             peers,
             stats: state.stats.clone(),
             adapter: state.adapter.clone(),
+            recovery: state.recovery.clone(),
         }
     }
 
@@ -193,7 +204,9 @@ impl<'c, 'a> Socket<'c, 'a> {
         if !self.state.connected || self.tx.queued_bytes() > 0 || self.tx.cx.over_budget() {
             return Ok(false);
         }
-        self.emit(event, args).map(|()| true)
+        // Not kept for recovery, as the reference keeps no volatile packet.
+        self.send_with(event, Body::Ser(args), &[], None, true, false)
+            .map(|()| true)
     }
 
     /// Emits `event` and returns a future of the client's acknowledgement within `timeout`
@@ -350,7 +363,7 @@ impl<'c, 'a> Socket<'c, 'a> {
         attachments: &[Bytes],
         ack: Option<u64>,
     ) -> Result<(), EmitError> {
-        self.send_with(event, body, attachments, ack, true)
+        self.send_with(event, body, attachments, ack, true, true)
     }
 
     fn send_with<T: Serialize + ?Sized>(
@@ -360,9 +373,18 @@ impl<'c, 'a> Socket<'c, 'a> {
         attachments: &[Bytes],
         ack: Option<u64>,
         compress: bool,
+        keep: bool,
     ) -> Result<(), EmitError> {
         if sio::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent);
+        }
+        // With recovery on, the reference sends an emit without an ack as a packet to the
+        // socket's own room, kept with an offset.
+        let recovery = (keep && ack.is_none())
+            .then(|| self.tx.cx.state().recovery.clone())
+            .flatten();
+        if let Some(recovery) = recovery {
+            return self.send_kept(&recovery, event, &body, attachments);
         }
         let nsp = self.state.nsp.as_str();
         let mut binary = attachments.to_vec();
@@ -402,6 +424,57 @@ impl<'c, 'a> Socket<'c, 'a> {
         Ok(())
     }
 
+    /// Sends an emit kept for recovery, its offset as the last argument.
+    fn send_kept<T: Serialize + ?Sized>(
+        &mut self,
+        recovery: &Recovery,
+        event: &str,
+        body: &Body<'_, T>,
+        attachments: &[Bytes],
+    ) -> Result<(), EmitError> {
+        let nsp = self.state.nsp.as_str();
+        let target = Target {
+            rooms: vec![self.state.sid.as_str().to_string()],
+            ..Target::default()
+        };
+        let now = self.tx.cx.now();
+        let packets = recovery.store.keep(nsp, &target, now, &mut |offset| {
+            let mut binary = attachments.to_vec();
+            let text = Shared::text(|b| {
+                b.push(b'4');
+                body.write(b, nsp, None, event, &mut binary)?;
+                sio::push_offset(b, offset);
+                Ok(())
+            })?;
+            let mut packets = vec![text];
+            packets.extend(binary.iter().map(|a| Shared::binary(a)));
+            Ok(packets)
+        })?;
+        let outgoing = &self.state.app.namespaces[self.state.ns].outgoing;
+        let own = self.state.outgoing_run();
+        if let (Some((text, rest)), true) =
+            (packets.split_first(), !outgoing.is_empty() || own.is_some())
+        {
+            let binary: Vec<Bytes> = rest.iter().map(|p| p.out().bytes().clone()).collect();
+            let sid = self.state.sid;
+            notify_outgoing(outgoing, own, sid.as_str(), text.eio_payload(), &binary);
+        }
+        if !self.state.connected {
+            self.state
+                .pre_connect
+                .extend(packets.iter().map(Shared::out));
+            return Ok(());
+        }
+        let mut packets = packets.iter();
+        if packets.next().is_some_and(|text| !self.tx.shared(text)) {
+            return Err(EmitError::Closed);
+        }
+        for p in packets {
+            self.tx.shared(p);
+        }
+        Ok(())
+    }
+
     /// Queues an encoded packet and its attachments (before the CONNECT reply: held back).
     fn queue(&mut self, packet: Out, binary: Vec<Bytes>, compress: bool) -> Result<(), EmitError> {
         if !self.state.connected {
@@ -427,7 +500,8 @@ impl<'c, 'a> Socket<'c, 'a> {
 /// deflate and the payload reaches `http_compression_threshold`; so `compress(false)` keeps a
 /// response uncompressed only when nothing else in it allows compression. Over WebSocket,
 /// `compress(false)` sends the message plain where permessage-deflate was negotiated. Emits
-/// made before the CONNECT reply (in `on_connect`) and broadcasts always allow it.
+/// made before the CONNECT reply (in `on_connect`) and broadcasts always allow it, and so do
+/// emits without an ack while connection state recovery is on (kept as shared frames).
 pub struct Compressed<'s, 'c, 'a> {
     socket: &'s mut Socket<'c, 'a>,
     compress: bool,
@@ -437,7 +511,7 @@ impl Compressed<'_, '_, '_> {
     /// [`Socket::emit`] with this compression flag.
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<(), EmitError> {
         self.socket
-            .send_with(event, Body::Ser(args), &[], None, self.compress)
+            .send_with(event, Body::Ser(args), &[], None, self.compress, true)
     }
 
     /// [`Socket::emit_binary`] with this compression flag.
@@ -447,8 +521,14 @@ impl Compressed<'_, '_, '_> {
         args: &T,
         attachments: &[Bytes],
     ) -> Result<(), EmitError> {
-        self.socket
-            .send_with(event, Body::Ser(args), attachments, None, self.compress)
+        self.socket.send_with(
+            event,
+            Body::Ser(args),
+            attachments,
+            None,
+            self.compress,
+            true,
+        )
     }
 }
 
