@@ -68,6 +68,28 @@ test('a large event is echoed, and small ones too', async () => {
   s.disconnect();
 });
 
+test('a large broadcast reaches every member, and their own messages still inflate after it', async () => {
+  const members = await Promise.all([connect(), connect(), connect()]);
+  for (const m of members) assert.deepEqual(await withTimeout(m.emitWithAck('join', 'deflate-room'), 5000, 'join'), true);
+  const [read0] = [tcp(members[1]).bytesRead];
+  for (const payload of [big, big.slice(0, 5000)]) {
+    const got = members.map((m) => withTimeout(once(m, 'msg'), 5000, 'msg'));
+    await withTimeout(members[0].emitWithAck('within', 'deflate-room', payload), 5000, 'within');
+    for (const [p] of await Promise.all(got)) assert.equal(p, payload);
+  }
+  if (on) {
+    const read = tcp(members[1]).bytesRead - read0;
+    assert.ok(read < (big.length + 5000) / 3, `a member read ${read} bytes`);
+  }
+  // Each member's own compressor goes on after the shared frames.
+  for (const m of members) {
+    const got = once(m, 'message-back');
+    m.emit('message', big.slice(0, 3000));
+    assert.equal((await withTimeout(got, 5000, 'message-back'))[0], big.slice(0, 3000));
+  }
+  members.forEach((m) => m.disconnect());
+});
+
 for (const [name, fn] of cases) {
   try {
     await fn();

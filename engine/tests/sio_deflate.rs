@@ -21,6 +21,7 @@ fn run(deflate: &str) -> String {
 const ROUND_TRIPS: &[&str] = &[
     "a large message round-trips both ways",
     "a large event is echoed, and small ones too",
+    "a large broadcast reaches every member, and their own messages still inflate after it",
 ];
 
 #[test]

@@ -173,7 +173,8 @@ fn negotiated_messages_are_compressed_both_ways_above_the_threshold() {
     c.send(OpCode::Text, true, true, &compress(&mut d, b"tiny"));
     let f = c.read();
     assert!(!f.rsv1 && f.payload == b"tiny", "{f:?}");
-    // A shared frame goes compressed too, by this connection's own compressor.
+    // A shared frame goes compressed too (made without context); what follows it still
+    // inflates in the context this side keeps.
     c.send(OpCode::Binary, true, false, big.as_bytes());
     let f = c.read();
     assert!(f.rsv1 && f.opcode == OpCode::Binary, "{f:?}");

@@ -425,9 +425,8 @@ impl<'a, S: Service> Cx<'a, S> {
 
     /// Queues a complete, already framed message shared with other connections (no copy).
     /// Where the connection negotiated permessage-deflate and the payload reaches
-    /// `deflate_threshold`, it goes compressed instead: compressed once and shared by every
-    /// connection without context takeover (per window size), by the connection's own
-    /// compressor otherwise.
+    /// `deflate_threshold`, it goes compressed instead: compressed once per window size and
+    /// shared by every such connection (see `runtime/deflate.rs`).
     pub fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
         let threshold = self.config.deflate_threshold;
         let cache = &mut *self.shared_deflate;

@@ -267,11 +267,18 @@ impl Deflater {
         }
     }
 
-    /// The window size when the output depends on the message alone (no context takeover):
-    /// two such compressors with the same bits give the same bytes, so one result can be
-    /// shared. `None` with context takeover.
-    pub fn stateless_bits(&self) -> Option<u8> {
-        self.no_context_takeover.then_some(self.window_bits)
+    /// The window size this compressor uses (what the peer allowed, 9 for 8).
+    pub fn window_bits(&self) -> u8 {
+        self.window_bits
+    }
+
+    /// Forgets what was sent: the next message refers to nothing before it. A sender may
+    /// always do without its context (RFC 7692 only lets it keep it), and must once a message
+    /// compressed elsewhere went out between two of its own: the peer's window holds that
+    /// message, this compressor's history does not, and references into it would read wrong
+    /// bytes. Frees the compressor until the next message.
+    pub fn forget_context(&mut self) {
+        self.z = None;
     }
 
     /// Appends `message` compressed as one permessage-deflate payload (without the trailing
