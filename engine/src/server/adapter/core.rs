@@ -1,20 +1,22 @@
 //! What the Redis adapter's two threads share: the commands the publisher takes, the
 //! subscriptions the subscriber keeps, and the state both read.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 use serde_json::Value as Json;
 
 use super::api::{RemoteOp, ServerSideEmitHandler};
 use super::conn::RedisUrl;
+use super::health::Health;
 use super::pending::Pending;
 use super::wire::Channels;
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::cluster::RequestError;
 use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
@@ -23,6 +25,8 @@ use crate::server::socket_info::SocketInfo;
 pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a failed connect waits before the next try.
 pub(super) const RETRY: Duration = Duration::from_millis(200);
+/// Longest wait between reconnection attempts.
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What the publisher thread does.
 pub(super) enum Cmd {
@@ -40,22 +44,35 @@ pub(super) enum Cmd {
         nsp: String,
         target: Target,
         timeout: Duration,
-        reply: Sender<Vec<SocketInfo>>,
+        reply: Sender<Answers<Vec<SocketInfo>>>,
     },
     Emit {
         nsp: String,
         data: Json,
-        ack: Option<(Duration, Sender<Vec<Json>>)>,
+        ack: Option<(Duration, Sender<Answers<Vec<Json>>>)>,
     },
 }
 
 impl Cmd {
-    /// A command that will not run: a broadcast's collector still gets the adapter's part.
-    pub fn abandon(self) {
-        if let Cmd::Broadcast(msg) = self {
-            if let Some((_, _, collector)) = &msg.acks {
-                collector.worker_done(0);
+    /// A command that will not run: a broadcast's collector still gets the adapter's part,
+    /// and a request's caller learns that nobody was asked.
+    pub fn abandon(self, nodes: &Nodes) {
+        match self {
+            Cmd::Broadcast(msg) => {
+                if let Some((_, _, collector)) = &msg.acks {
+                    collector.worker_done(0);
+                }
             }
+            Cmd::Fetch { reply, .. } => {
+                let _ = reply.send(unavailable(nodes));
+            }
+            Cmd::Emit {
+                ack: Some((_, reply)),
+                ..
+            } => {
+                let _ = reply.send(unavailable(nodes));
+            }
+            Cmd::Publish { .. } | Cmd::Select { .. } | Cmd::Emit { ack: None, .. } => {}
         }
     }
 }
@@ -81,16 +98,24 @@ pub(super) struct Core {
     pub cmds: Sender<Cmd>,
     pub peers: Peers<Post>,
     pub on_emit: Option<Arc<ServerSideEmitHandler>>,
+    pub health: Arc<Health>,
+    /// Longest a request waits for the other servers (Node's `requestsTimeout`).
+    pub requests_timeout: Duration,
+    pub nodes: Arc<Nodes>,
 }
 
 impl Core {
     /// Queues a command; never blocks.
     pub fn send(&self, cmd: Cmd) {
-        send(&self.cmds, cmd);
+        send(&self.cmds, &self.health, &self.nodes, cmd);
     }
 
-    /// Publishes a JSON response on `nsp`'s response channel.
-    pub fn respond(&self, nsp: &str, body: &Json) {
+    /// Publishes a JSON response on `nsp`'s response channel, signed with this server's uid
+    /// so the requester can tell who answered (Node's adapter ignores the extra field).
+    pub fn respond(&self, nsp: &str, mut body: Json) {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("uid".into(), Json::String(self.uid.clone()));
+        }
         self.send(Cmd::Publish {
             channel: self.channels.response(nsp),
             payload: body.to_string().into_bytes(),
@@ -110,11 +135,68 @@ impl Core {
     }
 }
 
-/// Hands `cmd` to the publisher; dropped, with a warning, when its queue is full or gone.
-pub(super) fn send(cmds: &Sender<Cmd>, cmd: Cmd) {
-    if let Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) = cmds.try_send(cmd) {
-        tracing::warn!("redis adapter: command queue full or closed; command dropped");
-        c.abandon();
+/// Hands `cmd` to the publisher; dropped, and counted, when its queue is full or gone.
+pub(super) fn send(cmds: &Sender<Cmd>, health: &Health, nodes: &Nodes, cmd: Cmd) {
+    match cmds.try_send(cmd) {
+        Ok(()) => health.queue_ok(),
+        Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => {
+            health.queue_full();
+            c.abandon(nodes);
+        }
+    }
+}
+
+/// A request that was never sent: nothing from the others, every known server missing.
+pub(super) fn unavailable<T: Default>(nodes: &Nodes) -> Answers<T> {
+    Err(RequestError::Unavailable {
+        got: T::default(),
+        missing_nodes: nodes.missing(&[]),
+    })
+}
+
+/// What a cluster request collected: every server's answer, or what came and who is missing.
+pub(crate) type Answers<T> = Result<T, RequestError<T>>;
+
+/// Most other servers remembered; beyond it the one heard from least recently is forgotten.
+const MAX_NODES: usize = 1024;
+
+/// The other servers this one heard from (by uid), so a request they leave unanswered can
+/// name them. A server that never sent anything is counted as missing but cannot be named.
+#[derive(Default)]
+pub(super) struct Nodes(Mutex<HashMap<String, Instant>>);
+
+impl Nodes {
+    /// Another server sent something.
+    pub fn seen(&self, uid: &str) {
+        let Ok(mut m) = self.0.lock() else { return };
+        let now = Instant::now();
+        match m.get_mut(uid) {
+            Some(t) => *t = now,
+            None => {
+                if m.len() >= MAX_NODES {
+                    let oldest = m.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone());
+                    if let Some(k) = oldest {
+                        m.remove(&k);
+                    }
+                }
+                m.insert(uid.to_string(), now);
+            }
+        }
+    }
+
+    /// The known servers not in `answered`, sorted.
+    pub fn missing(&self, answered: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.0.lock().map_or_else(
+            |_| Vec::new(),
+            |m| {
+                m.keys()
+                    .filter(|k| !answered.contains(k))
+                    .cloned()
+                    .collect()
+            },
+        );
+        out.sort_unstable();
+        out
     }
 }
 

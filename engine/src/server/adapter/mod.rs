@@ -9,6 +9,7 @@ mod api;
 mod conn;
 mod convert;
 mod core;
+mod health;
 mod msgpack;
 mod pending;
 mod redis;
@@ -20,4 +21,5 @@ mod wire_error;
 
 pub(crate) use api::{Adapter, LocalAdapter, RemoteOp, ServerSideEmitHandler};
 pub(crate) use conn::RedisUrl;
+pub(crate) use health::Health;
 pub(crate) use redis::RedisAdapter;
