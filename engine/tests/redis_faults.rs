@@ -303,6 +303,32 @@ fn a_server_that_never_answers_is_named_within_the_requests_timeout() {
     }
     assert!(started.elapsed() < REQUESTS_TIMEOUT + SLACK);
 
+    // A broadcast with acks keeps its own timeout; the silent server is reported, not hidden.
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    a.handle()
+        .of("/")
+        .to("r")
+        .emit_with_ack("question", &["?"], REQUESTS_TIMEOUT, move |acks| {
+            let _ = tx.send(acks);
+        })
+        .unwrap();
+    for c in [&mut a1, &mut b1] {
+        // Skips the repeats `until_delivered` sent.
+        let q = loop {
+            let t = expect_prefix(c, "42");
+            if t.ends_with(r#"["question","?"]"#) {
+                break t;
+            }
+        };
+        let id: String = q[2..].chars().take_while(char::is_ascii_digit).collect();
+        c.send_text(&format!(r#"43{id}["yes"]"#));
+    }
+    let acks = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("no ack callback");
+    assert_eq!(acks.replies.len(), 2, "{acks:?}");
+    assert_eq!((acks.no_reply, acks.missing_servers), (0, 1), "{acks:?}");
+
     // Garbage on the request channel is dropped and counted.
     let reply = redis.query(&["PUBLISH", "socket.io-request#/#", "{not json"]);
     assert!(reply.is_some());
@@ -314,7 +340,7 @@ fn a_server_that_never_answers_is_named_within_the_requests_timeout() {
             &text,
             "volley_adapter_errors_total{kind=\"request_timeout\"}"
         ),
-        2,
+        3,
         "{text}"
     );
     // Redis never went away.

@@ -20,7 +20,8 @@ pub enum RequestError<T> {
         /// How many servers did not answer (Redis counts the servers that listen).
         missing: usize,
         /// The uids of those servers that this one has heard from before, sorted; a server
-        /// that never sent anything is counted in `missing` without a name.
+        /// that never sent anything is counted in `missing` without a name, and none is
+        /// named when a server answered without saying who it is (Node's adapter does not).
         missing_nodes: Vec<String>,
     },
     /// The request could not be sent: Redis is unreachable (or the adapter's command queue

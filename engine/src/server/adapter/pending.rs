@@ -42,6 +42,9 @@ struct Entry {
     servers_left: usize,
     /// The uids of the servers that answered and said who they are.
     answered: Vec<String>,
+    /// Whether a server answered without its uid (Node's adapter does): then the known
+    /// servers missing from `answered` may include it, so none is named.
+    anonymous: bool,
     deadline: Instant,
     waiting: Waiting,
 }
@@ -69,6 +72,7 @@ impl Pending {
                     nsp: nsp.to_string(),
                     servers_left: servers,
                     answered: Vec::new(),
+                    anonymous: false,
                     deadline,
                     waiting,
                 },
@@ -147,8 +151,11 @@ impl Entry {
     ) -> Option<Option<(Arc<AckCollector>, AckEffect)>> {
         let uid = response.get("uid").and_then(Json::as_str);
         let effect = self.apply_to_waiting(ty, response)?;
-        if let (Some(uid), None) = (uid, &effect) {
-            self.answered.push(uid.to_string());
+        if effect.is_none() {
+            match uid {
+                Some(uid) => self.answered.push(uid.to_string()),
+                None => self.anonymous = true,
+            }
         }
         Some(effect)
     }
@@ -207,7 +214,11 @@ impl Entry {
     fn finish(self, nodes: &Nodes, health: &Health) {
         let missing = (self.servers_left > 0).then(|| {
             let n = health.count(Fault::RequestTimeout);
-            let missing_nodes = nodes.missing(&self.answered);
+            let missing_nodes = if self.anonymous {
+                Vec::new()
+            } else {
+                nodes.missing(&self.answered)
+            };
             // A count, not a line per request: a dead server fails every request alike.
             if n.is_power_of_two() {
                 tracing::warn!(
@@ -296,7 +307,27 @@ mod tests {
         p.insert("f".into(), "/", 4, now, waiting);
         let answer = json!({"requestId": "f", "uid": "n2", "sockets": [{"id": "s"}]});
         p.respond(&answer, &nodes, &health);
+        let (tx2, rx2) = crossbeam_channel::unbounded();
+        let waiting = Waiting::Fetch {
+            sockets: Vec::new(),
+            reply: tx2,
+        };
+        p.insert("g".into(), "/", 2, now, waiting);
+        p.respond(&json!({"requestId": "g", "sockets": []}), &nodes, &health);
         p.sweep(now, &nodes, &health);
+        match rx2.try_recv().unwrap() {
+            Err(RequestError::Timeout {
+                missing: 1,
+                missing_nodes,
+                ..
+            }) => {
+                assert!(
+                    missing_nodes.is_empty(),
+                    "an anonymous answer makes names guesses"
+                );
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
         match rx.try_recv().unwrap() {
             Err(RequestError::Timeout {
                 got,
@@ -311,7 +342,7 @@ mod tests {
         }
         let mut text = String::new();
         health.prometheus(&mut text);
-        assert!(text.contains("kind=\"request_timeout\"} 1"), "{text}");
+        assert!(text.contains("kind=\"request_timeout\"} 2"), "{text}");
     }
 
     #[test]

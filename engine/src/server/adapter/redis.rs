@@ -432,8 +432,14 @@ impl Publisher {
             }
             return;
         };
-        // Unreachable Redis: the local receivers' acks are all there is (the failure counted).
-        let others = self.others(&msg.nsp).unwrap_or(0);
+        let Some(others) = self.others(&msg.nsp) else {
+            // Redis unreachable: the servers this one knows are missing from the result.
+            let known = self.core.nodes.missing(&[]).len();
+            collector.add_parts(known);
+            collector.give_up(known, 0);
+            collector.worker_done(0);
+            return;
+        };
         let id = new_id();
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let request = wire::encode_broadcast_request(&self.core.uid, &id, msg, ms);
