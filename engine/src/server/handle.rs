@@ -330,6 +330,39 @@ impl HandleBroadcast {
         Ok(self.emit(event, args)?)
     }
 
+    /// [`HandleBroadcast::emit_blocking`] as a future, for tokio code: it waits for room in
+    /// every worker's mailbox on tokio's timer, so no thread blocks while the workers catch up
+    /// (the executor runs its other tasks meanwhile). [`TryEmitError::Full`] once `timeout`
+    /// passed without room. The event is encoded at once, so an encoding error is the
+    /// future's answer as soon as it is polled. Await it inside a tokio runtime with its timer
+    /// enabled (the server's, [`super::ServerBuilder::tokio`], or the application's).
+    #[cfg(feature = "tokio")]
+    pub fn emit_async<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TryEmitError>> + Send + 'static {
+        let encoded = encode_event(&self.nsp, None, event, args, &[]);
+        let this = self.clone();
+        async move {
+            let packets = encoded?;
+            let deadline = tokio::time::Instant::now() + timeout;
+            // Workers do not signal producers: a short poll, as `emit_blocking`.
+            let mut pause = Duration::from_micros(50);
+            while !this.handle.peers.has_room() {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Err(TryEmitError::Full);
+                }
+                tokio::time::sleep_until((now + pause).min(deadline)).await;
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
+            this.post(packets, None);
+            Ok(())
+        }
+    }
+
     /// Like [`HandleBroadcast::emit`] with binary attachments (referenced by placeholders).
     pub fn emit_binary<T: Serialize + ?Sized>(
         &self,
