@@ -1,7 +1,7 @@
 //! The Redis adapter: two threads of its own, so no worker ever waits on Redis. Workers and
 //! handles hand commands over a bounded channel to the publisher thread, which pipelines
 //! PUBLISHes on one connection; the subscriber thread (see [`super::sub`]) holds the other
-//! connection in subscribed mode. Each reconnects by itself; what is published while Redis is
+//! connection in subscribed mode. Each reconnects by itself, with backoff; what is published while Redis is
 //! unreachable is dropped (the local delivery has already happened).
 
 use std::collections::HashSet;
@@ -243,9 +243,13 @@ impl Publisher {
                 .into_iter()
                 .chain(self.rx.try_iter().take(255))
                 .collect();
-            if !batch.is_empty() && self.conn.as_ref().is_some_and(Conn::is_closed) {
+            // Checked when idle too, so the connection metric tells the truth between bursts.
+            if self.conn.as_ref().is_some_and(Conn::is_closed) {
                 self.lost(Fault::ConnectionLost, &"closed by redis");
                 self.retry_at = Instant::now();
+            }
+            if batch.is_empty() && self.conn.is_none() {
+                self.conn();
             }
             for cmd in batch {
                 self.handle(cmd);
