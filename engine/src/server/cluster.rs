@@ -3,6 +3,9 @@
 
 use super::sio::EmitError;
 
+/// What a cluster request collected: every server's answer, or what came and who is missing.
+pub(crate) type Answers<T> = Result<T, RequestError<T>>;
+
 /// Why a cluster request ([`super::HandleBroadcast::fetch_sockets`],
 /// [`super::ServerHandle::server_side_emit_with_ack`]) did not hear from every server. The
 /// answers that did come are in `got`, this server's own part included, so a caller can use

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 use serde_json::Value as Json;
 
-use super::core::Answers;
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::cluster::Answers;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
 

@@ -1,10 +1,10 @@
 //! What the Redis adapter's two threads share: the commands the publisher takes, the
 //! subscriptions the subscriber keeps, and the state both read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use serde_json::Value as Json;
@@ -12,11 +12,12 @@ use serde_json::Value as Json;
 use super::api::{RemoteOp, ServerSideEmitHandler};
 use super::conn::RedisUrl;
 use super::health::Health;
+use super::nodes::Nodes;
 use super::pending::Pending;
 use super::wire::Channels;
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
-use crate::server::cluster::RequestError;
+use crate::server::cluster::Answers;
 use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
@@ -64,13 +65,13 @@ impl Cmd {
                 }
             }
             Cmd::Fetch { reply, .. } => {
-                let _ = reply.send(unavailable(nodes));
+                let _ = reply.send(nodes.unavailable());
             }
             Cmd::Emit {
                 ack: Some((_, reply)),
                 ..
             } => {
-                let _ = reply.send(unavailable(nodes));
+                let _ = reply.send(nodes.unavailable());
             }
             Cmd::Publish { .. } | Cmd::Select { .. } | Cmd::Emit { ack: None, .. } => {}
         }
@@ -143,60 +144,6 @@ pub(super) fn send(cmds: &Sender<Cmd>, health: &Health, nodes: &Nodes, cmd: Cmd)
             health.queue_full();
             c.abandon(nodes);
         }
-    }
-}
-
-/// A request that was never sent: nothing from the others, every known server missing.
-pub(super) fn unavailable<T: Default>(nodes: &Nodes) -> Answers<T> {
-    Err(RequestError::Unavailable {
-        got: T::default(),
-        missing_nodes: nodes.missing(&[]),
-    })
-}
-
-/// What a cluster request collected: every server's answer, or what came and who is missing.
-pub(crate) type Answers<T> = Result<T, RequestError<T>>;
-
-/// Most other servers remembered; beyond it the one heard from least recently is forgotten.
-const MAX_NODES: usize = 1024;
-
-/// The other servers this one heard from (by uid), so a request they leave unanswered can
-/// name them. A server that never sent anything is counted as missing but cannot be named.
-#[derive(Default)]
-pub(super) struct Nodes(Mutex<HashMap<String, Instant>>);
-
-impl Nodes {
-    /// Another server sent something.
-    pub fn seen(&self, uid: &str) {
-        let Ok(mut m) = self.0.lock() else { return };
-        let now = Instant::now();
-        match m.get_mut(uid) {
-            Some(t) => *t = now,
-            None => {
-                if m.len() >= MAX_NODES {
-                    let oldest = m.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone());
-                    if let Some(k) = oldest {
-                        m.remove(&k);
-                    }
-                }
-                m.insert(uid.to_string(), now);
-            }
-        }
-    }
-
-    /// The known servers not in `answered`, sorted.
-    pub fn missing(&self, answered: &[String]) -> Vec<String> {
-        let mut out: Vec<String> = self.0.lock().map_or_else(
-            |_| Vec::new(),
-            |m| {
-                m.keys()
-                    .filter(|k| !answered.contains(k))
-                    .cloned()
-                    .collect()
-            },
-        );
-        out.sort_unstable();
-        out
     }
 }
 

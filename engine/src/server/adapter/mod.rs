@@ -11,6 +11,7 @@ mod convert;
 mod core;
 mod health;
 mod msgpack;
+mod nodes;
 mod pending;
 mod redis;
 mod resp;

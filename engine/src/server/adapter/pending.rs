@@ -9,11 +9,11 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use serde_json::Value as Json;
 
-use super::core::{Answers, Nodes};
 use super::health::{Fault, Health};
+use super::nodes::Nodes;
 use super::wire::kind;
 use crate::server::broadcast_msg::AckCollector;
-use crate::server::cluster::RequestError;
+use crate::server::cluster::{Answers, RequestError};
 use crate::server::socket_info::SocketInfo;
 
 /// What a request waits for.

@@ -15,14 +15,14 @@ use serde_json::{json, Value as Json};
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
-use super::core::{
-    new_id, send, unavailable, Answers, Cmd, Core, Nodes, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY,
-};
+use super::core::{new_id, send, Cmd, Core, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
 use super::health::{io_fault, Fault, Health, Link};
+use super::nodes::Nodes;
 use super::pending::{Pending, Waiting};
 use super::wire::{self, kind, Channels};
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::cluster::Answers;
 use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
@@ -337,7 +337,7 @@ impl Publisher {
     /// unreachable, or nobody else to ask).
     fn count_others<T: Default>(&mut self, nsp: &str) -> Result<usize, Answers<T>> {
         match self.others(nsp) {
-            None => Err(unavailable(&self.core.nodes)),
+            None => Err(self.core.nodes.unavailable()),
             Some(0) => Err(Ok(T::default())),
             Some(n) => Ok(n),
         }
