@@ -355,3 +355,78 @@ fn a_server_that_never_answers_is_named_within_the_requests_timeout() {
     a.shutdown();
     b.shutdown();
 }
+
+/// Sets (or, with `""`, clears) the password Redis wants from new connections, as an operator
+/// would with `CONFIG SET requirepass`; `current` is the one it wants now.
+fn set_password(redis: &Redis, current: Option<&str>, new: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut cmds = String::new();
+    let mut cmd = |args: &[&str]| {
+        cmds.push_str(&format!("*{}\r\n", args.len()));
+        for a in args {
+            cmds.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+    };
+    if let Some(p) = current {
+        cmd(&["AUTH", p]);
+    }
+    cmd(&["CONFIG", "SET", "requirepass", new]);
+    s.write_all(cmds.as_bytes()).unwrap();
+    let want = if current.is_some() {
+        "+OK\r\n+OK\r\n"
+    } else {
+        "+OK\r\n"
+    };
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while got.len() < want.len() {
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(n > 0, "redis closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}
+
+#[test]
+fn a_redis_that_refuses_the_adapter_is_counted_retried_with_backoff_and_healed() {
+    let redis = Redis::start();
+    set_password(&redis, None, "secret");
+    // The node's URL has no password: Redis takes its connections and refuses its commands.
+    let a = node(&redis, "a", Board::default());
+    let (mut a1, _) = client_in(a.local_addr(), "r");
+    let text = wait_metrics(&a, "counted the refusals", |t| {
+        metric(t, "volley_adapter_errors_total{kind=\"subscribe\"}") >= 1
+            && metric(t, "volley_adapter_errors_total{kind=\"connect\"}") >= 1
+    });
+    assert!(
+        text.contains("volley_adapter_connected{link=\"subscriber\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("volley_adapter_connected{link=\"publisher\"} 0"),
+        "{text}"
+    );
+    a.handle().of("/").to("r").emit("news", &["local"]).unwrap();
+    assert_eq!(expect_prefix(&mut a1, "42"), r#"42["news","local"]"#);
+
+    // Retries back off (to 2 s apart): over two seconds a handful, not a flood.
+    let attempts = |t: &str| {
+        metric(t, "volley_adapter_errors_total{kind=\"subscribe\"}")
+            + metric(t, "volley_adapter_errors_total{kind=\"connect\"}")
+    };
+    let (before, started) = (attempts(&text), Instant::now());
+    let text = wait_metrics(&a, "two seconds passed", |_| {
+        started.elapsed() >= Duration::from_secs(2)
+    });
+    let more = attempts(&text) - before;
+    assert!(more <= 12, "{more} attempts in {:?}", started.elapsed());
+
+    set_password(&redis, Some("secret"), "");
+    wait_metrics(&a, "reconnected", |t| {
+        t.contains("volley_adapter_connected{link=\"publisher\"} 1")
+            && t.contains("volley_adapter_connected{link=\"subscriber\"} 1")
+    });
+    redis.wait_servers(1);
+    a.shutdown();
+}

@@ -246,6 +246,7 @@ impl Publisher {
             // Checked when idle too, so the connection metric tells the truth between bursts.
             if self.conn.as_ref().is_some_and(Conn::is_closed) {
                 self.lost(Fault::ConnectionLost, &"closed by redis");
+                // A restarted Redis may be back already: try at once.
                 self.retry_at = Instant::now();
             }
             if batch.is_empty() && self.conn.is_none() {
@@ -269,11 +270,20 @@ impl Publisher {
         self.conn = None;
         self.unread = 0;
         self.core.health.down(Link::Publisher, fault, error);
+        self.back_off();
     }
 
+    fn back_off(&mut self) {
+        self.retry_at = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    /// The connection, made when there is none and the backoff has passed. A new one must
+    /// answer PING: Redis may accept the socket and refuse every command (no password).
     fn conn(&mut self) -> Option<&mut Conn> {
         if self.conn.is_none() && Instant::now() >= self.retry_at {
-            match Conn::connect(&self.core.url, IO_TIMEOUT) {
+            let url = &self.core.url;
+            match Conn::connect(url, IO_TIMEOUT).and_then(|mut c| c.ping().map(|()| c)) {
                 Ok(c) => {
                     self.conn = Some(c);
                     self.backoff = RETRY;
@@ -281,8 +291,7 @@ impl Publisher {
                 }
                 Err(e) => {
                     self.core.health.down(Link::Publisher, Fault::Connect, &e);
-                    self.retry_at = Instant::now() + self.backoff;
-                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    self.back_off();
                 }
             }
         }

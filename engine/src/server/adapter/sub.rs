@@ -45,15 +45,14 @@ pub(super) fn run(core: &Arc<Core>) {
     while !core.stop.load(Ordering::Acquire) {
         match Conn::connect(&core.url, IO_TIMEOUT) {
             Ok(mut conn) => {
-                backoff = RETRY;
-                // Any error ends this connection; the loop makes a new one.
-                if let Err((fault, e)) = session(core, &mut conn) {
+                // Any error ends this connection; the loop makes a new one after the backoff,
+                // so a Redis that accepts and then refuses subscriptions is not hammered.
+                if let Err((fault, e)) = session(core, &mut conn, &mut backoff) {
                     core.health.down(Link::Subscriber, fault, &e);
                 }
                 if let Ok(mut s) = core.subs.lock() {
                     s.confirmed.clear();
                 }
-                continue;
             }
             Err(e) => core.health.down(Link::Subscriber, Fault::Connect, &e),
         }
@@ -66,7 +65,12 @@ pub(super) fn run(core: &Arc<Core>) {
 }
 
 /// Subscribes and delivers until the connection fails; the error says which fault it was.
-fn session(core: &Arc<Core>, conn: &mut Conn) -> Result<(), (Fault, io::Error)> {
+/// Once Redis confirms a subscription, `backoff` starts over.
+fn session(
+    core: &Arc<Core>,
+    conn: &mut Conn,
+    backoff: &mut Duration,
+) -> Result<(), (Fault, io::Error)> {
     let subscribe = |e: io::Error| (Fault::Subscribe, e);
     conn.set_read_timeout(POLL).map_err(subscribe)?;
     let patterns = core.channels.patterns();
@@ -91,11 +95,20 @@ fn session(core: &Arc<Core>, conn: &mut Conn) -> Result<(), (Fault, io::Error)> 
             asked.extend(new);
         }
         let pushed = conn
-            .read(|reply| on_push(core, reply))
+            .read(|reply| match reply {
+                // Only a (P)SUBSCRIBE gets an error reply here (ACL, a Redis in trouble).
+                Reply::Error(e) => Err(String::from_utf8_lossy(e).into_owned()),
+                other => Ok(on_push(core, other)),
+            })
             .map_err(|e| (io_fault(&e), e))?;
-        if !confirmed && pushed == Some(true) {
-            confirmed = true;
-            core.health.up(Link::Subscriber);
+        match pushed {
+            Some(Err(e)) => return Err((Fault::Subscribe, io::Error::other(e))),
+            Some(Ok(true)) if !confirmed => {
+                confirmed = true;
+                *backoff = RETRY;
+                core.health.up(Link::Subscriber);
+            }
+            _ => {}
         }
     }
     Ok(())
