@@ -1,7 +1,8 @@
 //! The Redis adapter under faults: redis-server killed and restarted under two Volley nodes
 //! (local delivery goes on, the metrics show the outage, requests fail fast with a typed error
 //! naming the other node, the cluster heals), and a server that listens but never answers
-//! (requests end at the requests timeout, naming it).
+//! (requests end at the requests timeout, naming it), a Redis that refuses the adapter, and a
+//! peer that does not speak RESP.
 
 mod common;
 mod redis_common;
@@ -428,5 +429,44 @@ fn a_redis_that_refuses_the_adapter_is_counted_retried_with_backoff_and_healed()
             && t.contains("volley_adapter_connected{link=\"subscriber\"} 1")
     });
     redis.wait_servers(1);
+    a.shutdown();
+}
+
+#[test]
+fn a_peer_that_does_not_speak_resp_is_counted_as_malformed_replies() {
+    // Something else listens where Redis should be, and answers every connection with noise.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let noise = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // One connection for each of the adapter's links; later ones are refused.
+        for conn in listener.incoming().take(2) {
+            let mut conn = conn.unwrap();
+            let _ = conn.write_all(b"?not resp\r\n");
+            held.push(conn);
+        }
+    });
+    let a = Server::builder()
+        .configure(|c| {
+            c.listen = "127.0.0.1:0".parse().unwrap();
+            c.workers = 1;
+            c.metrics_path = Some("/metrics".into());
+        })
+        .redis(&format!("redis://127.0.0.1:{port}"))
+        .namespace("/", |_| {})
+        .listen()
+        .unwrap();
+    let text = wait_metrics(&a, "counted the noise", |t| {
+        metric(t, "volley_adapter_errors_total{kind=\"malformed_reply\"}") >= 2
+    });
+    assert!(
+        text.contains("volley_adapter_connected{link=\"subscriber\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("volley_adapter_connected{link=\"publisher\"} 0"),
+        "{text}"
+    );
+    noise.join().unwrap();
     a.shutdown();
 }

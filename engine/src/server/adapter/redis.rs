@@ -290,7 +290,11 @@ impl Publisher {
                     self.core.health.up(Link::Publisher);
                 }
                 Err(e) => {
-                    self.core.health.down(Link::Publisher, Fault::Connect, &e);
+                    let fault = match io_fault(&e) {
+                        Fault::MalformedReply => Fault::MalformedReply,
+                        _ => Fault::Connect,
+                    };
+                    self.core.health.down(Link::Publisher, fault, &e);
                     self.back_off();
                 }
             }
