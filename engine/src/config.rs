@@ -331,6 +331,11 @@ pub struct Config {
     /// client whose offset or session went gets a fresh session. Env
     /// `VOLLEY_RECOVERY_MAX_BYTES`, default 64 MiB.
     pub recovery_max_bytes: usize,
+    /// Longest a cluster request (`fetch_sockets`, server-side emits with acks) waits for the
+    /// other servers before it returns what came and names the servers missing (Node's
+    /// `requestsTimeout`). Shorter: a dead server fails requests sooner; longer: a busy server
+    /// has more time to answer. Env `VOLLEY_REQUESTS_TIMEOUT_MS`, default 5000.
+    pub requests_timeout: Duration,
     /// PEM file with the server's certificate chain (leaf first): with [`Config::tls_key`],
     /// every listener speaks TLS (`https://`, `wss://`; needs the `tls` cargo feature). A file
     /// that cannot be used makes the server fail to start. Env `VOLLEY_TLS_CERT`, default none
@@ -402,6 +407,7 @@ impl Default for Config {
             recovery: Duration::ZERO,
             recovery_skip_middlewares: true,
             recovery_max_bytes: 64 << 20,
+            requests_timeout: Duration::from_millis(5000),
             tls_cert: None,
             tls_key: None,
             #[cfg(feature = "tls")]
@@ -717,6 +723,11 @@ impl Config {
             }
             c.redis_prefix = v.trim().to_string();
         }
+        env.millis("VOLLEY_REQUESTS_TIMEOUT_MS", &mut c.requests_timeout)?;
+        if c.requests_timeout.is_zero() {
+            // Every request would fail before any server could answer.
+            return Err(env.error("VOLLEY_REQUESTS_TIMEOUT_MS", "milliseconds above 0"));
+        }
         let path = |v: String| (!v.trim().is_empty()).then(|| PathBuf::from(v.trim()));
         if let Some(v) = get("VOLLEY_TLS_CERT") {
             c.tls_cert = path(v);
@@ -927,13 +938,20 @@ mod tests {
         let c = from(&[]).unwrap();
         assert_eq!(c.redis_url, None);
         assert_eq!(c.redis_prefix, "socket.io");
+        assert_eq!(c.requests_timeout, Duration::from_millis(5000));
         let c = from(&[
             ("VOLLEY_REDIS_URL", " redis://127.0.0.1:7000 "),
             ("VOLLEY_REDIS_PREFIX", "app"),
+            ("VOLLEY_REQUESTS_TIMEOUT_MS", "250"),
         ])
         .unwrap();
         assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:7000"));
         assert_eq!(c.redis_prefix, "app");
+        assert_eq!(c.requests_timeout, Duration::from_millis(250));
+        for bad in ["0", "soon", "-5"] {
+            let e = from(&[("VOLLEY_REQUESTS_TIMEOUT_MS", bad)]).unwrap_err();
+            assert_eq!(e.var, "VOLLEY_REQUESTS_TIMEOUT_MS");
+        }
         assert_eq!(from(&[("VOLLEY_REDIS_URL", "")]).unwrap().redis_url, None);
         assert_eq!(
             from(&[("VOLLEY_REDIS_PREFIX", " ")]).unwrap_err().var,

@@ -73,7 +73,8 @@ fn broadcasts_rooms_and_fetch_across_two_volley_nodes() {
         .handle()
         .of("/")
         .to("r")
-        .fetch_sockets(Duration::from_secs(3));
+        .fetch_sockets(Duration::from_secs(3))
+        .unwrap();
     fetched.sort_by(|x, y| x.id.cmp(&y.id));
     let mut want = vec![a1_id.clone(), b1_id.clone()];
     want.sort();

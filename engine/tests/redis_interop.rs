@@ -115,6 +115,7 @@ fn volley_and_node_servers_share_one_redis_cluster() {
         .of("/")
         .to("r")
         .fetch_sockets(Duration::from_secs(3))
+        .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();

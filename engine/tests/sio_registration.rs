@@ -103,7 +103,8 @@ fn fetch_sockets_reports_data_and_auth() {
     let sockets = server
         .handle()
         .of("/")
-        .fetch_sockets(Duration::from_secs(2));
+        .fetch_sockets(Duration::from_secs(2))
+        .unwrap();
     assert_eq!(sockets.len(), 1);
     assert_eq!(
         sockets[0].data,

@@ -87,7 +87,11 @@ fn start(handle_slot: Arc<OnceLock<ServerHandle>>) -> Server {
                     let ns = handle.of("/");
                     let before = ns.clone().to(&from).count(Duration::from_secs(2));
                     ns.clone().to(&from).sockets_join(&to);
-                    let fetched = ns.clone().to(&to).fetch_sockets(Duration::from_secs(2));
+                    let fetched = ns
+                        .clone()
+                        .to(&to)
+                        .fetch_sockets(Duration::from_secs(2))
+                        .unwrap();
                     let _ = ns.clone().to(&to).emit("msg", &["from the handle"]);
                     let mut ids: Vec<String> = fetched.iter().map(|s| s.id.clone()).collect();
                     ids.sort();

@@ -77,8 +77,8 @@ impl Future for AckFuture {
     }
 }
 
-/// Some receivers of a broadcast did not acknowledge in time (the reference's rejection, whose
-/// `responses` are in [`MissingAcks::acks`]).
+/// Some receivers of a broadcast did not acknowledge in time, or other servers of a cluster
+/// did not report (the reference's rejection, whose `responses` are in [`MissingAcks::acks`]).
 #[derive(Debug)]
 pub struct MissingAcks {
     /// The replies that came, and how many sockets did not answer.
@@ -92,7 +92,11 @@ impl std::fmt::Display for MissingAcks {
             "operation has timed out: {} of {} sockets did not acknowledge",
             self.acks.no_reply,
             self.acks.no_reply + self.acks.replies.len()
-        )
+        )?;
+        match self.acks.missing_servers {
+            0 => Ok(()),
+            n => write!(f, ", {n} other server(s) did not report"),
+        }
     }
 }
 
@@ -117,7 +121,7 @@ impl Future for BroadcastAckFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0).poll(cx).map(|acks| match acks {
-            Some(acks) if acks.no_reply == 0 => Ok(acks),
+            Some(acks) if acks.no_reply == 0 && acks.missing_servers == 0 => Ok(acks),
             Some(acks) => Err(MissingAcks { acks }),
             // The server shut down before the broadcast completed.
             None => Err(MissingAcks {

@@ -121,6 +121,10 @@ pub struct BroadcastAcks {
     pub replies: Vec<(String, Vec<u8>)>,
     /// Sockets that did not answer in time (or disconnected first).
     pub no_reply: usize,
+    /// Other servers of a cluster that never said how many sockets they reached (no answer
+    /// in time, or Redis unreachable): their sockets are in neither `replies` nor `no_reply`.
+    /// Node's broadcast then times out too.
+    pub missing_servers: usize,
 }
 
 type AcksCallback = Box<dyn FnOnce(BroadcastAcks) + Send>;
@@ -178,10 +182,7 @@ impl AckCollector {
             state: Mutex::new(CollectorState {
                 workers_left: workers,
                 expected: 0,
-                acks: BroadcastAcks {
-                    replies: Vec::new(),
-                    no_reply: 0,
-                },
+                acks: BroadcastAcks::default(),
                 sink,
             }),
         })
@@ -204,13 +205,7 @@ impl AckCollector {
                     if s.workers_left == 0
                         && s.acks.replies.len() + s.acks.no_reply >= s.expected =>
                 {
-                    let acks = std::mem::replace(
-                        &mut s.acks,
-                        BroadcastAcks {
-                            replies: Vec::new(),
-                            no_reply: 0,
-                        },
-                    );
+                    let acks = std::mem::take(&mut s.acks);
                     callback.take().map(|cb| (cb, acks))
                 }
                 Sink::Callback(_) => None,
@@ -239,6 +234,7 @@ impl AckCollector {
     pub fn give_up(&self, parts: usize, acks: usize) {
         self.update(|s| {
             s.workers_left = s.workers_left.saturating_sub(parts);
+            s.acks.missing_servers += parts;
             s.acks.no_reply += acks;
         });
     }

@@ -22,6 +22,7 @@ use super::broadcast_msg::AckCollector;
 use super::broadcast_msg::BroadcastAcks;
 use super::broadcast_msg::BroadcastMsg;
 use super::broadcast_msg::{encode_event, encode_event_at};
+use super::cluster::RequestError;
 use super::oneshot;
 use super::post::gather;
 use super::post::post_remote;
@@ -152,21 +153,40 @@ impl ServerHandle {
         Ok(())
     }
 
-    /// Like [`ServerHandle::server_side_emit`], and waits up to `timeout` for every other
-    /// server's answer; returns the answers that came. Blocks: call it from your own threads.
+    /// Like [`ServerHandle::server_side_emit`], and waits for every other server's answer,
+    /// up to `timeout` and at most the requests timeout (`requests_timeout`, default 5 s, as
+    /// Node's `requestsTimeout`). `Ok`: every server answered (none without a cluster).
+    /// [`RequestError::Timeout`] holds the answers that came and the servers that did not
+    /// answer (Node passes its callback an error and the responses); [`RequestError::Unavailable`]:
+    /// Redis is unreachable, nobody was asked. Blocks: call it from your own threads.
     pub fn server_side_emit_with_ack<T: Serialize + ?Sized>(
         &self,
         nsp: &str,
         event: &str,
         args: &T,
         timeout: Duration,
-    ) -> Result<Vec<serde_json::Value>, EmitError> {
+    ) -> Result<Vec<serde_json::Value>, RequestError<Vec<serde_json::Value>>> {
         let data = server_side_data(event, args)?;
         let Some(rx) = self.adapter.server_side_emit(nsp, data, Some(timeout)) else {
             return Ok(Vec::new());
         };
         // The adapter answers by the deadline itself; the slack covers its sweep interval.
-        Ok(rx.recv_timeout(timeout + REMOTE_SLACK).unwrap_or_default())
+        rx.recv_timeout(timeout + REMOTE_SLACK)
+            .unwrap_or_else(|_| self.adapter_silent())
+    }
+
+    /// The answer when the adapter gave none in time (stopping, or stuck connecting).
+    fn adapter_silent<T: Default>(&self) -> Result<T, RequestError<T>> {
+        Err(RequestError::Unavailable {
+            got: T::default(),
+            missing_nodes: Vec::new(),
+        })
+    }
+
+    /// This server's id in its cluster (the `uid` of the Redis adapter's messages, which
+    /// [`RequestError`] names servers by); `None` without a cluster adapter.
+    pub fn cluster_uid(&self) -> Option<String> {
+        self.adapter.uid()
     }
 
     /// The server's counters summed over workers.
@@ -319,6 +339,39 @@ impl HandleBroadcast {
         Ok(self.emit(event, args)?)
     }
 
+    /// [`HandleBroadcast::emit_blocking`] as a future, for tokio code: it waits for room in
+    /// every worker's mailbox on tokio's timer, so no thread blocks while the workers catch up
+    /// (the executor runs its other tasks meanwhile). [`TryEmitError::Full`] once `timeout`
+    /// passed without room. The event is encoded at once, so an encoding error is the
+    /// future's answer as soon as it is polled. Await it inside a tokio runtime with its timer
+    /// enabled (the server's, [`super::ServerBuilder::tokio`], or the application's).
+    #[cfg(feature = "tokio")]
+    pub fn emit_async<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), TryEmitError>> + Send + 'static {
+        let encoded = encode_event(&self.nsp, None, event, args, &[]);
+        let this = self.clone();
+        async move {
+            let packets = encoded?;
+            let deadline = tokio::time::Instant::now() + timeout;
+            // Workers do not signal producers: a short poll, as `emit_blocking`.
+            let mut pause = Duration::from_micros(50);
+            while !this.handle.peers.has_room() {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Err(TryEmitError::Full);
+                }
+                tokio::time::sleep_until((now + pause).min(deadline)).await;
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
+            this.post(packets, None);
+            Ok(())
+        }
+    }
+
     /// Like [`HandleBroadcast::emit`] with binary attachments (referenced by placeholders).
     pub fn emit_binary<T: Serialize + ?Sized>(
         &self,
@@ -434,27 +487,41 @@ impl HandleBroadcast {
     }
 
     /// Asks every worker (and every other server of a cluster) for its selected sockets and
-    /// waits up to `timeout` for the answers. Blocks: call it from your own threads, never from
-    /// a handler (its worker could not answer).
-    pub fn fetch_sockets(&self, timeout: Duration) -> Vec<SocketInfo> {
+    /// waits up to `timeout` for the answers; other servers get at most the requests timeout
+    /// (`requests_timeout`, default 5 s, as Node's `requestsTimeout`). `Ok`: every server
+    /// answered. [`RequestError::Timeout`]: some did not (Node rejects with "timeout reached
+    /// while waiting for fetchSockets response"); it holds the sockets that came, this
+    /// server's included, and the servers missing. [`RequestError::Unavailable`]: Redis is
+    /// unreachable; it holds this server's sockets. Blocks: call it from your own threads,
+    /// never from a handler (its worker could not answer).
+    pub fn fetch_sockets(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<SocketInfo>, RequestError<Vec<SocketInfo>>> {
         let remote = self
             .remote()
             .and_then(|a| a.fetch(&self.nsp, &self.target, timeout));
         let (tx, rx) = crossbeam_channel::unbounded();
         self.select(|| SelectOp::Fetch(tx.clone()));
         drop(tx);
-        let mut out: Vec<SocketInfo> = gather(&rx, self.handle.peers.len(), timeout)
+        let mut local: Vec<SocketInfo> = gather(&rx, self.handle.peers.len(), timeout)
             .into_iter()
             .flatten()
             .collect();
-        if let Some(remote) = remote {
-            out.extend(
-                remote
-                    .recv_timeout(timeout + REMOTE_SLACK)
-                    .unwrap_or_default(),
-            );
+        let Some(remote) = remote else {
+            return Ok(local);
+        };
+        let answers = remote
+            .recv_timeout(timeout + REMOTE_SLACK)
+            .unwrap_or_else(|_| self.handle.adapter_silent());
+        let with_local = |mut others: Vec<SocketInfo>| {
+            local.append(&mut others);
+            local
+        };
+        match answers {
+            Ok(others) => Ok(with_local(others)),
+            Err(e) => Err(e.map(with_local)),
         }
-        out
     }
 
     /// The rooms of this namespace that have members on this server (every worker; each
@@ -479,7 +546,8 @@ impl HandleBroadcast {
     pub fn fetch_sockets_future(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Vec<SocketInfo>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<SocketInfo>, RequestError<Vec<SocketInfo>>>> + Send + 'static
+    {
         let (tx, rx) = oneshot::channel();
         let this = self.clone();
         let fallback = self.clone();
@@ -496,10 +564,15 @@ impl HandleBroadcast {
     }
 
     /// Counts the selected sockets over all workers (and, in a cluster, over every server,
-    /// by fetching them), waiting up to `timeout`. Blocks like [`HandleBroadcast::fetch_sockets`].
+    /// by fetching them), waiting up to `timeout`. Servers that do not answer are left out of
+    /// the count (and counted in `volley_adapter_errors_total`); use
+    /// [`HandleBroadcast::fetch_sockets`] to know which. Blocks like it.
     pub fn count(&self, timeout: Duration) -> usize {
         if self.handle.adapter.is_remote() && !self.local {
-            return self.fetch_sockets(timeout).len();
+            return self
+                .fetch_sockets(timeout)
+                .unwrap_or_else(RequestError::got)
+                .len();
         }
         let (tx, rx) = crossbeam_channel::unbounded();
         self.select(|| SelectOp::Count(tx.clone()));

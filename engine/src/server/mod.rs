@@ -6,6 +6,7 @@ mod adapter;
 mod broadcast;
 mod broadcast_msg;
 mod closed;
+mod cluster;
 mod conn_session;
 mod custom_id;
 mod eio_http;
@@ -47,6 +48,7 @@ pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
 pub use broadcast_msg::BroadcastAcks;
+pub use cluster::RequestError;
 pub use eio_http::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
 pub use fallback::{HandedConnection, HttpFallback, HttpHandoff, HttpRequest, HttpResponse};
 #[cfg(feature = "tokio")]
@@ -399,6 +401,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Longest a cluster request (`fetch_sockets`, server-side emits with acks) waits for the
+    /// other servers before it returns what came with [`RequestError`] naming those missing
+    /// (Node's `requestsTimeout`). Same as `config.requests_timeout`; default 5 s. A zero
+    /// timeout makes [`ServerBuilder::listen`] fail with a `ConfigError`.
+    pub fn requests_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.requests_timeout = timeout;
+        self
+    }
+
     /// Runs `f(namespace, event, args)` for each server-side emit from another server of the
     /// cluster, on the adapter's thread (it must not block); what it returns answers a sender
     /// that asked for acknowledgements (`None` answers `null`). Default: emits are ignored.
@@ -504,14 +515,25 @@ impl ServerBuilder {
                     value: url.clone(),
                     expected: "a URL such as redis://127.0.0.1:6379",
                 })?;
+                if self.config.requests_timeout.is_zero() {
+                    return Err(ConfigError {
+                        var: "VOLLEY_REQUESTS_TIMEOUT_MS",
+                        value: "0".into(),
+                        expected: "milliseconds above 0",
+                    }
+                    .into());
+                }
                 let mut nsps = std::mem::take(&mut self.exact_namespaces);
                 nsps.push("/".to_string());
-                Some(Arc::new(RedisAdapter::new(
+                let adapter = RedisAdapter::new(
                     url,
                     &self.config.redis_prefix,
                     nsps,
                     self.on_server_side_emit.take(),
-                )))
+                    self.config.requests_timeout,
+                );
+                stats.set_adapter_health(adapter.health());
+                Some(Arc::new(adapter))
             }
             None => None,
         };

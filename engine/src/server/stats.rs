@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::runtime::Counters;
+use crate::server::adapter::Health;
 
 /// What is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +144,8 @@ pub struct Stats {
     workers: Vec<WorkerCounters>,
     /// The runtime's connection counters, known once it has started.
     conns: OnceLock<Arc<Counters>>,
+    /// The cluster adapter's faults, with a Redis adapter.
+    adapter: OnceLock<Arc<Health>>,
 }
 
 /// A snapshot of the counters summed over workers.
@@ -160,6 +163,9 @@ pub struct StatsSnapshot {
     pub accept_pauses: u64,
     /// Connections cut as slow consumers to keep queued bytes within `max_buffered_total`.
     pub budget_cuts: u64,
+    /// Whether the Redis adapter's connections are both up; `None` without a Redis adapter.
+    /// Its errors by kind are in the Prometheus text (`volley_adapter_errors_total`).
+    pub adapter_connected: Option<bool>,
     counts: Vec<(Counter, u64)>,
 }
 
@@ -180,6 +186,7 @@ impl Stats {
                 .map(|_| WorkerCounters::default())
                 .collect(),
             conns: OnceLock::new(),
+            adapter: OnceLock::new(),
         }
     }
 
@@ -189,6 +196,10 @@ impl Stats {
 
     pub(crate) fn set_connection_counters(&self, c: Arc<Counters>) {
         let _ = self.conns.set(c);
+    }
+
+    pub(crate) fn set_adapter_health(&self, h: Arc<Health>) {
+        let _ = self.adapter.set(h);
     }
 
     /// Open connections, and the runtime's counters: rejected, accept pauses, budget cuts.
@@ -253,6 +264,7 @@ impl Stats {
             rejected: self.connections().1[0],
             accept_pauses: self.connections().1[1],
             budget_cuts: self.connections().1[2],
+            adapter_connected: self.adapter.get().map(|h| h.connected()),
             counts,
         }
     }
@@ -332,6 +344,9 @@ impl Stats {
                     c.counts[i].load(Ordering::Relaxed)
                 );
             }
+        }
+        if let Some(h) = self.adapter.get() {
+            h.prometheus(&mut out);
         }
         out
     }

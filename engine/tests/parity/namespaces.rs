@@ -115,8 +115,12 @@ fn server() -> Server {
                     if let Some(room) = &room {
                         sel = sel.to(room);
                     }
-                    let ids: Vec<String> =
-                        sel.fetch_sockets(FETCH).into_iter().map(|i| i.id).collect();
+                    let ids: Vec<String> = sel
+                        .fetch_sockets(FETCH)
+                        .unwrap()
+                        .into_iter()
+                        .map(|i| i.id)
+                        .collect();
                     Ack::new(&ids).unwrap_or_default()
                 })
             });

@@ -35,14 +35,14 @@ fn server() -> Server {
                     }
                     let arg = arg.unwrap_or_default();
                     let fetched = match op.as_str() {
-                        "fetch" => target.fetch_sockets(WAIT),
+                        "fetch" => target.fetch_sockets(WAIT).unwrap(),
                         "join" => {
                             target.sockets_join(&arg);
-                            handle.of(&nsp).fetch_sockets(WAIT)
+                            handle.of(&nsp).fetch_sockets(WAIT).unwrap()
                         }
                         "leave" => {
                             target.sockets_leave(&arg);
-                            handle.of(&nsp).fetch_sockets(WAIT)
+                            handle.of(&nsp).fetch_sockets(WAIT).unwrap()
                         }
                         "disconnect" => {
                             // The asker is left out of the room it asks about, so it gets this.

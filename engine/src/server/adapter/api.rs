@@ -8,6 +8,7 @@ use crossbeam_channel::Receiver;
 use serde_json::Value as Json;
 
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::cluster::Answers;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
 
@@ -39,22 +40,25 @@ pub(crate) trait Adapter: Send + Sync {
     fn select(&self, nsp: &str, target: &Target, op: RemoteOp);
 
     /// Asks the other servers for their selected sockets; the answer arrives within `timeout`
-    /// on the returned channel (`None`: no other servers).
+    /// (at most the requests timeout) on the returned channel (`None`: no other servers).
     fn fetch(
         &self,
         nsp: &str,
         target: &Target,
         timeout: Duration,
-    ) -> Option<Receiver<Vec<SocketInfo>>>;
+    ) -> Option<Receiver<Answers<Vec<SocketInfo>>>>;
 
     /// Emits `[event, ...args]` to the other servers; with `ack`, their answers arrive within
-    /// that time on the returned channel.
+    /// that time (at most the requests timeout) on the returned channel.
     fn server_side_emit(
         &self,
         nsp: &str,
         data: Json,
         ack: Option<Duration>,
-    ) -> Option<Receiver<Vec<Json>>>;
+    ) -> Option<Receiver<Answers<Vec<Json>>>>;
+
+    /// This server's id in the cluster (`None`: no cluster, or not started).
+    fn uid(&self) -> Option<String>;
 
     /// Stops the adapter's threads (at server shutdown).
     fn stop(&self);
@@ -72,7 +76,12 @@ impl Adapter for LocalAdapter {
 
     fn select(&self, _nsp: &str, _target: &Target, _op: RemoteOp) {}
 
-    fn fetch(&self, _: &str, _: &Target, _: Duration) -> Option<Receiver<Vec<SocketInfo>>> {
+    fn fetch(
+        &self,
+        _: &str,
+        _: &Target,
+        _: Duration,
+    ) -> Option<Receiver<Answers<Vec<SocketInfo>>>> {
         None
     }
 
@@ -81,7 +90,11 @@ impl Adapter for LocalAdapter {
         _: &str,
         _: Json,
         _: Option<Duration>,
-    ) -> Option<Receiver<Vec<Json>>> {
+    ) -> Option<Receiver<Answers<Vec<Json>>>> {
+        None
+    }
+
+    fn uid(&self) -> Option<String> {
         None
     }
 

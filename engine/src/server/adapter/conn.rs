@@ -167,6 +167,14 @@ impl Conn {
         self.reply(|_| ())
     }
 
+    /// Runs `PING`: whether Redis takes commands on this connection (it refuses them, say,
+    /// when it wants a password the URL does not give).
+    pub fn ping(&mut self) -> io::Result<()> {
+        self.queue(&[b"PING"]);
+        self.flush()?;
+        self.expect_ok()
+    }
+
     /// Reads an integer reply (PUBLISH's receiver count).
     pub fn expect_int(&mut self) -> io::Result<i64> {
         self.reply(|r| match r {

@@ -11,10 +11,13 @@ use serde_json::Value as Json;
 
 use super::api::{RemoteOp, ServerSideEmitHandler};
 use super::conn::RedisUrl;
+use super::health::Health;
+use super::nodes::Nodes;
 use super::pending::Pending;
 use super::wire::Channels;
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::cluster::Answers;
 use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
@@ -23,6 +26,8 @@ use crate::server::socket_info::SocketInfo;
 pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a failed connect waits before the next try.
 pub(super) const RETRY: Duration = Duration::from_millis(200);
+/// Longest wait between reconnection attempts.
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What the publisher thread does.
 pub(super) enum Cmd {
@@ -40,22 +45,35 @@ pub(super) enum Cmd {
         nsp: String,
         target: Target,
         timeout: Duration,
-        reply: Sender<Vec<SocketInfo>>,
+        reply: Sender<Answers<Vec<SocketInfo>>>,
     },
     Emit {
         nsp: String,
         data: Json,
-        ack: Option<(Duration, Sender<Vec<Json>>)>,
+        ack: Option<(Duration, Sender<Answers<Vec<Json>>>)>,
     },
 }
 
 impl Cmd {
-    /// A command that will not run: a broadcast's collector still gets the adapter's part.
-    pub fn abandon(self) {
-        if let Cmd::Broadcast(msg) = self {
-            if let Some((_, _, collector)) = &msg.acks {
-                collector.worker_done(0);
+    /// A command that will not run: a broadcast's collector still gets the adapter's part,
+    /// and a request's caller learns that nobody was asked.
+    pub fn abandon(self, nodes: &Nodes) {
+        match self {
+            Cmd::Broadcast(msg) => {
+                if let Some((_, _, collector)) = &msg.acks {
+                    collector.worker_done(0);
+                }
             }
+            Cmd::Fetch { reply, .. } => {
+                let _ = reply.send(nodes.unavailable());
+            }
+            Cmd::Emit {
+                ack: Some((_, reply)),
+                ..
+            } => {
+                let _ = reply.send(nodes.unavailable());
+            }
+            Cmd::Publish { .. } | Cmd::Select { .. } | Cmd::Emit { ack: None, .. } => {}
         }
     }
 }
@@ -81,16 +99,24 @@ pub(super) struct Core {
     pub cmds: Sender<Cmd>,
     pub peers: Peers<Post>,
     pub on_emit: Option<Arc<ServerSideEmitHandler>>,
+    pub health: Arc<Health>,
+    /// Longest a request waits for the other servers (Node's `requestsTimeout`).
+    pub requests_timeout: Duration,
+    pub nodes: Arc<Nodes>,
 }
 
 impl Core {
     /// Queues a command; never blocks.
     pub fn send(&self, cmd: Cmd) {
-        send(&self.cmds, cmd);
+        send(&self.cmds, &self.health, &self.nodes, cmd);
     }
 
-    /// Publishes a JSON response on `nsp`'s response channel.
-    pub fn respond(&self, nsp: &str, body: &Json) {
+    /// Publishes a JSON response on `nsp`'s response channel, signed with this server's uid
+    /// so the requester can tell who answered (Node's adapter ignores the extra field).
+    pub fn respond(&self, nsp: &str, mut body: Json) {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("uid".into(), Json::String(self.uid.clone()));
+        }
         self.send(Cmd::Publish {
             channel: self.channels.response(nsp),
             payload: body.to_string().into_bytes(),
@@ -110,11 +136,14 @@ impl Core {
     }
 }
 
-/// Hands `cmd` to the publisher; dropped, with a warning, when its queue is full or gone.
-pub(super) fn send(cmds: &Sender<Cmd>, cmd: Cmd) {
-    if let Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) = cmds.try_send(cmd) {
-        tracing::warn!("redis adapter: command queue full or closed; command dropped");
-        c.abandon();
+/// Hands `cmd` to the publisher; dropped, and counted, when its queue is full or gone.
+pub(super) fn send(cmds: &Sender<Cmd>, health: &Health, nodes: &Nodes, cmd: Cmd) {
+    match cmds.try_send(cmd) {
+        Ok(()) => health.queue_ok(),
+        Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => {
+            health.queue_full();
+            c.abandon(nodes);
+        }
     }
 }
 

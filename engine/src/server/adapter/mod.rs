@@ -9,7 +9,9 @@ mod api;
 mod conn;
 mod convert;
 mod core;
+mod health;
 mod msgpack;
+mod nodes;
 mod pending;
 mod redis;
 mod resp;
@@ -20,4 +22,5 @@ mod wire_error;
 
 pub(crate) use api::{Adapter, LocalAdapter, RemoteOp, ServerSideEmitHandler};
 pub(crate) use conn::RedisUrl;
+pub(crate) use health::Health;
 pub(crate) use redis::RedisAdapter;

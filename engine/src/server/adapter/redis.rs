@@ -1,7 +1,7 @@
 //! The Redis adapter: two threads of its own, so no worker ever waits on Redis. Workers and
 //! handles hand commands over a bounded channel to the publisher thread, which pipelines
 //! PUBLISHes on one connection; the subscriber thread (see [`super::sub`]) holds the other
-//! connection in subscribed mode. Each reconnects by itself; what is published while Redis is
+//! connection in subscribed mode. Each reconnects by itself, with backoff; what is published while Redis is
 //! unreachable is dropped (the local delivery has already happened).
 
 use std::collections::HashSet;
@@ -15,11 +15,14 @@ use serde_json::{json, Value as Json};
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
-use super::core::{new_id, send, Cmd, Core, Subs, IO_TIMEOUT, RETRY};
+use super::core::{new_id, send, Cmd, Core, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::health::{io_fault, Fault, Health, Link};
+use super::nodes::Nodes;
 use super::pending::{Pending, Waiting};
 use super::wire::{self, kind, Channels};
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::cluster::Answers;
 use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
@@ -34,6 +37,8 @@ const ACK_GRACE: Duration = Duration::from_millis(200);
 /// The Redis adapter as workers and handles see it.
 pub(crate) struct RedisAdapter {
     cmds: Sender<Cmd>,
+    health: Arc<Health>,
+    nodes: Arc<Nodes>,
     starting: Mutex<Option<Starting>>,
     core: Mutex<Option<Arc<Core>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -45,26 +50,32 @@ struct Starting {
     prefix: String,
     nsps: Vec<String>,
     on_emit: Option<Arc<ServerSideEmitHandler>>,
+    requests_timeout: Duration,
 }
 
 impl RedisAdapter {
     /// An adapter for `url` with channel prefix `prefix`, subscribed from the start to the
-    /// request channels of `nsps`; threads start with [`RedisAdapter::start`].
+    /// request channels of `nsps`, whose requests wait at most `requests_timeout` for the
+    /// other servers; threads start with [`RedisAdapter::start`].
     pub fn new(
         url: RedisUrl,
         prefix: &str,
         nsps: Vec<String>,
         on_emit: Option<Arc<ServerSideEmitHandler>>,
+        requests_timeout: Duration,
     ) -> RedisAdapter {
         let (cmds, rx) = crossbeam_channel::bounded(QUEUE);
         RedisAdapter {
             cmds,
+            health: Arc::default(),
+            nodes: Arc::default(),
             starting: Mutex::new(Some(Starting {
                 rx,
                 url,
                 prefix: prefix.to_string(),
                 nsps,
                 on_emit,
+                requests_timeout,
             })),
             core: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -89,12 +100,16 @@ impl RedisAdapter {
             cmds: self.cmds.clone(),
             peers,
             on_emit: s.on_emit,
+            health: self.health.clone(),
+            requests_timeout: s.requests_timeout,
+            nodes: self.nodes.clone(),
         });
         let publisher = Publisher {
             core: core.clone(),
             rx: s.rx,
             conn: None,
             retry_at: Instant::now(),
+            backoff: RETRY,
             unread: 0,
         };
         let sub_core = core.clone();
@@ -114,6 +129,15 @@ impl RedisAdapter {
         }
         Ok(())
     }
+
+    /// The adapter's fault counters (for the metrics).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    fn send(&self, cmd: Cmd) {
+        send(&self.cmds, &self.health, &self.nodes, cmd);
+    }
 }
 
 impl Adapter for RedisAdapter {
@@ -122,18 +146,15 @@ impl Adapter for RedisAdapter {
     }
 
     fn broadcast(&self, msg: &Arc<BroadcastMsg>) {
-        send(&self.cmds, Cmd::Broadcast(msg.clone()));
+        self.send(Cmd::Broadcast(msg.clone()));
     }
 
     fn select(&self, nsp: &str, target: &Target, op: RemoteOp) {
-        send(
-            &self.cmds,
-            Cmd::Select {
-                nsp: nsp.to_string(),
-                target: target.clone(),
-                op,
-            },
-        );
+        self.send(Cmd::Select {
+            nsp: nsp.to_string(),
+            target: target.clone(),
+            op,
+        });
     }
 
     fn fetch(
@@ -141,17 +162,14 @@ impl Adapter for RedisAdapter {
         nsp: &str,
         target: &Target,
         timeout: Duration,
-    ) -> Option<Receiver<Vec<SocketInfo>>> {
+    ) -> Option<Receiver<Answers<Vec<SocketInfo>>>> {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        send(
-            &self.cmds,
-            Cmd::Fetch {
-                nsp: nsp.to_string(),
-                target: target.clone(),
-                timeout,
-                reply,
-            },
-        );
+        self.send(Cmd::Fetch {
+            nsp: nsp.to_string(),
+            target: target.clone(),
+            timeout,
+            reply,
+        });
         Some(rx)
     }
 
@@ -160,7 +178,7 @@ impl Adapter for RedisAdapter {
         nsp: &str,
         data: Json,
         ack: Option<Duration>,
-    ) -> Option<Receiver<Vec<Json>>> {
+    ) -> Option<Receiver<Answers<Vec<Json>>>> {
         let (ack, rx) = match ack {
             Some(t) => {
                 let (tx, rx) = crossbeam_channel::bounded(1);
@@ -169,8 +187,13 @@ impl Adapter for RedisAdapter {
             None => (None, None),
         };
         let nsp = nsp.to_string();
-        send(&self.cmds, Cmd::Emit { nsp, data, ack });
+        self.send(Cmd::Emit { nsp, data, ack });
         rx
+    }
+
+    fn uid(&self) -> Option<String> {
+        let core = self.core.lock().ok()?;
+        core.as_ref().map(|c| c.uid.clone())
     }
 
     fn stop(&self) {
@@ -202,6 +225,8 @@ struct Publisher {
     rx: Receiver<Cmd>,
     conn: Option<Conn>,
     retry_at: Instant,
+    /// Wait before the next connect after a failure; doubles up to [`MAX_BACKOFF`].
+    backoff: Duration,
     /// PUBLISH replies still to read.
     unread: usize,
 }
@@ -218,37 +243,76 @@ impl Publisher {
                 .into_iter()
                 .chain(self.rx.try_iter().take(255))
                 .collect();
-            if !batch.is_empty() && self.conn.as_ref().is_some_and(Conn::is_closed) {
-                self.conn = None;
+            // Checked when idle too, so the connection metric tells the truth between bursts.
+            if self.conn.as_ref().is_some_and(Conn::is_closed) {
+                self.lost(Fault::ConnectionLost, &"closed by redis");
+                // A restarted Redis may be back already: try at once.
                 self.retry_at = Instant::now();
+            }
+            if batch.is_empty() && self.conn.is_none() {
+                self.conn();
             }
             for cmd in batch {
                 self.handle(cmd);
             }
             self.read_replies();
-            self.core.pending.sweep(Instant::now());
+            let core = &self.core;
+            core.pending
+                .sweep(Instant::now(), &core.nodes, &core.health);
         }
-        self.core.pending.clear();
-        self.rx.try_iter().for_each(Cmd::abandon);
+        let core = &self.core;
+        core.pending.clear(&core.nodes, &core.health);
+        self.rx.try_iter().for_each(|c| c.abandon(&core.nodes));
     }
 
+    /// The connection failed: dropped, counted, and a new one tried after the backoff.
+    fn lost(&mut self, fault: Fault, error: &dyn std::fmt::Display) {
+        self.conn = None;
+        self.unread = 0;
+        self.core.health.down(Link::Publisher, fault, error);
+        self.back_off();
+    }
+
+    fn back_off(&mut self) {
+        self.retry_at = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    /// The connection, made when there is none and the backoff has passed. A new one must
+    /// answer PING: Redis may accept the socket and refuse every command (no password).
     fn conn(&mut self) -> Option<&mut Conn> {
         if self.conn.is_none() && Instant::now() >= self.retry_at {
-            match Conn::connect(&self.core.url, IO_TIMEOUT) {
-                Ok(c) => self.conn = Some(c),
+            let url = &self.core.url;
+            match Conn::connect(url, IO_TIMEOUT).and_then(|mut c| c.ping().map(|()| c)) {
+                Ok(c) => {
+                    self.conn = Some(c);
+                    self.backoff = RETRY;
+                    self.core.health.up(Link::Publisher);
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "redis adapter: publisher cannot connect; retrying");
-                    self.retry_at = Instant::now() + RETRY;
+                    let fault = match io_fault(&e) {
+                        Fault::MalformedReply => Fault::MalformedReply,
+                        _ => Fault::Connect,
+                    };
+                    self.core.health.down(Link::Publisher, fault, &e);
+                    self.back_off();
                 }
             }
         }
         self.conn.as_mut()
     }
 
+    /// Queues a PUBLISH; dropped, and counted, while Redis is unreachable (the local delivery
+    /// has happened, and a late copy would arrive out of order).
     fn publish(&mut self, channel: &str, payload: &[u8]) {
-        if let Some(c) = self.conn() {
-            c.queue(&[b"PUBLISH", channel.as_bytes(), payload]);
-            self.unread += 1;
+        match self.conn() {
+            Some(c) => {
+                c.queue(&[b"PUBLISH", channel.as_bytes(), payload]);
+                self.unread += 1;
+            }
+            None => {
+                self.core.health.count(Fault::Publish);
+            }
         }
     }
 
@@ -260,23 +324,35 @@ impl Publisher {
             .flush()
             .and_then(|()| (0..n).try_for_each(|_| c.expect_int().map(drop)));
         if let Err(e) = result {
-            tracing::warn!(error = %e, "redis adapter: publisher connection lost");
-            self.conn = None;
+            // The PUBLISHes in flight are lost with the connection.
+            self.core.health.count(Fault::Publish);
+            self.lost(io_fault(&e), &e);
         }
     }
 
-    /// How many other servers subscribe to `nsp`'s request channel (0 when Redis is down).
-    fn others(&mut self, nsp: &str) -> usize {
+    /// How many other servers subscribe to `nsp`'s request channel; `None` when Redis is
+    /// unreachable.
+    fn others(&mut self, nsp: &str) -> Option<usize> {
         self.read_replies();
         let channel = self.core.channels.request(nsp);
-        let Some(c) = self.conn() else { return 0 };
+        let c = self.conn()?;
         match c.numsub(&channel) {
-            Ok(n) => n.saturating_sub(usize::from(self.core.subscribed(nsp))),
+            Ok(n) => Some(n.saturating_sub(usize::from(self.core.subscribed(nsp)))),
             Err(e) => {
-                tracing::warn!(error = %e, "redis adapter: NUMSUB failed; publisher reconnects");
-                self.conn = None;
-                0
+                self.core.health.count(Fault::Publish);
+                self.lost(io_fault(&e), &e);
+                None
             }
+        }
+    }
+
+    /// How many servers a request waits for, or `Err` with the answer to give at once (Redis
+    /// unreachable, or nobody else to ask).
+    fn count_others<T: Default>(&mut self, nsp: &str) -> Result<usize, Answers<T>> {
+        match self.others(nsp) {
+            None => Err(self.core.nodes.unavailable()),
+            Some(0) => Err(Ok(T::default())),
+            Some(n) => Ok(n),
         }
     }
 
@@ -313,17 +389,19 @@ impl Publisher {
                 reply,
             } => {
                 self.core.want(&nsp);
-                let others = self.others(&nsp);
-                if others == 0 {
-                    let _ = reply.send(Vec::new());
-                    return;
-                }
+                let others = match self.count_others(&nsp) {
+                    Ok(n) => n,
+                    Err(now) => {
+                        let _ = reply.send(now);
+                        return;
+                    }
+                };
                 let id = new_id();
                 let waiting = Waiting::Fetch {
                     sockets: Vec::new(),
                     reply,
                 };
-                let deadline = Instant::now() + timeout;
+                let deadline = Instant::now() + timeout.min(self.core.requests_timeout);
                 self.core
                     .pending
                     .insert(id.clone(), &nsp, others, deadline, waiting);
@@ -339,17 +417,19 @@ impl Publisher {
                     self.request(&nsp, &body);
                     return;
                 };
-                let others = self.others(&nsp);
-                if others == 0 {
-                    let _ = reply.send(Vec::new());
-                    return;
-                }
+                let others = match self.count_others(&nsp) {
+                    Ok(n) => n,
+                    Err(now) => {
+                        let _ = reply.send(now);
+                        return;
+                    }
+                };
                 let id = new_id();
                 let waiting = Waiting::Emit {
                     answers: Vec::new(),
                     reply,
                 };
-                let deadline = Instant::now() + timeout;
+                let deadline = Instant::now() + timeout.min(self.core.requests_timeout);
                 self.core
                     .pending
                     .insert(id.clone(), &nsp, others, deadline, waiting);
@@ -369,7 +449,14 @@ impl Publisher {
             }
             return;
         };
-        let others = self.others(&msg.nsp);
+        let Some(others) = self.others(&msg.nsp) else {
+            // Redis unreachable: the servers this one knows are missing from the result.
+            let known = self.core.nodes.missing(&[]).len();
+            collector.add_parts(known);
+            collector.give_up(known, 0);
+            collector.worker_done(0);
+            return;
+        };
         let id = new_id();
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let request = wire::encode_broadcast_request(&self.core.uid, &id, msg, ms);

@@ -17,7 +17,8 @@ use serde_json::{json, Value as Json};
 
 use super::conn::Conn;
 use super::convert;
-use super::core::{Cmd, Core, IO_TIMEOUT, RETRY};
+use super::core::{Cmd, Core, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::health::{io_fault, Fault, Link};
 use super::resp::Reply;
 use super::wire::{self, kind, ChannelKind};
 use crate::server::broadcast_msg::next_broadcast_ack_id;
@@ -33,8 +34,6 @@ use crate::server::socket_info::SocketInfo;
 
 /// How long a read waits before the thread looks at its stop flag and new namespaces.
 const POLL: Duration = Duration::from_millis(100);
-/// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How long the workers have to report their sockets for another server's request.
 const LOCAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Ack timeout for another server's broadcast that names none.
@@ -43,29 +42,19 @@ const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs until the adapter stops.
 pub(super) fn run(core: &Arc<Core>) {
     let mut backoff = RETRY;
-    // Whether Redis is known to be unreachable: one warning per outage, not per attempt.
-    let mut down = false;
     while !core.stop.load(Ordering::Acquire) {
         match Conn::connect(&core.url, IO_TIMEOUT) {
             Ok(mut conn) => {
-                backoff = RETRY;
-                if std::mem::take(&mut down) {
-                    tracing::info!("redis adapter: subscriber reconnected");
-                }
-                // Any error ends this connection; the loop makes a new one.
-                if let Err(e) = session(core, &mut conn) {
-                    tracing::warn!(error = %e, "redis adapter: subscription lost; reconnecting");
+                // Any error ends this connection; the loop makes a new one after the backoff,
+                // so a Redis that accepts and then refuses subscriptions is not hammered.
+                if let Err((fault, e)) = session(core, &mut conn, &mut backoff) {
+                    core.health.down(Link::Subscriber, fault, &e);
                 }
                 if let Ok(mut s) = core.subs.lock() {
                     s.confirmed.clear();
                 }
-                continue;
             }
-            Err(e) if !down => {
-                tracing::warn!(error = %e, "redis adapter: subscriber cannot connect; retrying");
-                down = true;
-            }
-            Err(_) => {}
+            Err(e) => core.health.down(Link::Subscriber, Fault::Connect, &e),
         }
         let until = Instant::now() + backoff;
         while Instant::now() < until && !core.stop.load(Ordering::Acquire) {
@@ -75,13 +64,22 @@ pub(super) fn run(core: &Arc<Core>) {
     }
 }
 
-fn session(core: &Arc<Core>, conn: &mut Conn) -> io::Result<()> {
-    conn.set_read_timeout(POLL)?;
+/// Subscribes and delivers until the connection fails; the error says which fault it was.
+/// Once Redis confirms a subscription, `backoff` starts over.
+fn session(
+    core: &Arc<Core>,
+    conn: &mut Conn,
+    backoff: &mut Duration,
+) -> Result<(), (Fault, io::Error)> {
+    let subscribe = |e: io::Error| (Fault::Subscribe, e);
+    conn.set_read_timeout(POLL).map_err(subscribe)?;
     let patterns = core.channels.patterns();
     let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
     args.extend(patterns.iter().map(|p| p.as_bytes()));
     conn.queue(&args);
-    conn.flush()?;
+    conn.flush().map_err(subscribe)?;
+    // Up once Redis confirms a subscription: a connection it cuts at once is no reconnect.
+    let mut confirmed = false;
     let mut asked = HashSet::new();
     while !core.stop.load(Ordering::Acquire) {
         let new: Vec<String> = match core.subs.lock() {
@@ -93,67 +91,87 @@ fn session(core: &Arc<Core>, conn: &mut Conn) -> io::Result<()> {
             let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
             args.extend(channels.iter().map(|c| c.as_bytes()));
             conn.queue(&args);
-            conn.flush()?;
+            conn.flush().map_err(subscribe)?;
             asked.extend(new);
         }
-        conn.read(|reply| on_push(core, reply))?;
+        let pushed = conn
+            .read(|reply| match reply {
+                // Only a (P)SUBSCRIBE gets an error reply here (ACL, a Redis in trouble).
+                Reply::Error(e) => Err(String::from_utf8_lossy(e).into_owned()),
+                other => Ok(on_push(core, other)),
+            })
+            .map_err(|e| (io_fault(&e), e))?;
+        match pushed {
+            Some(Err(e)) => return Err((Fault::Subscribe, io::Error::other(e))),
+            Some(Ok(true)) if !confirmed => {
+                confirmed = true;
+                *backoff = RETRY;
+                core.health.up(Link::Subscriber);
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
 
-fn on_push(core: &Arc<Core>, reply: Reply<'_>) {
+/// Handles one push; `true` when it confirms a subscription.
+fn on_push(core: &Arc<Core>, reply: Reply<'_>) -> bool {
     let Reply::Array(Some(items)) = reply else {
-        return;
+        return false;
     };
     let part = |i: usize| items.get(i).and_then(Reply::bytes);
     match part(0) {
         Some(b"pmessage") => {
             let (Some(pattern), Some(channel), Some(payload)) = (part(1), part(2), part(3)) else {
-                return;
+                return false;
             };
             let Some((kind, nsp)) = core.channels.classify(pattern, channel) else {
-                return;
+                return false;
             };
             match kind {
                 ChannelKind::Broadcast => on_broadcast(core, payload),
                 ChannelKind::Request => match convert::parse(payload) {
                     Ok((req, bins)) => on_request(core, nsp, &req, &bins),
-                    Err(e) => malformed("request", &e),
+                    Err(e) => core.health.malformed("request", &e),
                 },
                 ChannelKind::Response => match convert::parse(payload) {
-                    Ok((resp, _)) => core.pending.respond(&resp),
-                    Err(e) => malformed("response", &e),
+                    Ok((resp, _)) => {
+                        if let Some(uid) = resp.get("uid").and_then(Json::as_str) {
+                            core.nodes.seen(uid);
+                        }
+                        core.pending.respond(&resp, &core.nodes, &core.health);
+                    }
+                    Err(e) => core.health.malformed("response", &e),
                 },
             }
+            false
         }
+        Some(b"psubscribe") => true,
         Some(b"subscribe") => {
             let Some(channel) = part(1).and_then(|c| std::str::from_utf8(c).ok()) else {
-                return;
+                return true;
             };
             let Some(nsp) = core.channels.request_nsp(channel) else {
-                return;
+                return true;
             };
             if let Ok(mut s) = core.subs.lock() {
                 s.confirmed.insert(nsp.to_string());
             }
+            true
         }
-        _ => {}
+        _ => false,
     }
-}
-
-/// A message from another server that does not decode: dropped, and said why.
-fn malformed(kind: &'static str, e: &dyn std::fmt::Display) {
-    tracing::warn!(kind, error = %e, "redis adapter: dropped a malformed message");
 }
 
 fn on_broadcast(core: &Arc<Core>, payload: &[u8]) {
     let inc = match wire::decode_broadcast(payload) {
         Ok(inc) => inc,
-        Err(e) => return malformed("broadcast", &e),
+        Err(e) => return core.health.malformed("broadcast", &e),
     };
     if inc.uid == core.uid {
         return;
     }
+    core.nodes.seen(&inc.uid);
     let msg = BroadcastMsg {
         nsp: inc.nsp,
         target: inc.target,
@@ -199,8 +217,10 @@ fn strings(v: Option<&Json>) -> Vec<String> {
 }
 
 fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
-    if req.get("uid").and_then(Json::as_str) == Some(core.uid.as_str()) {
-        return;
+    match req.get("uid").and_then(Json::as_str) {
+        Some(uid) if uid == core.uid => return,
+        Some(uid) => core.nodes.seen(uid),
+        None => {}
     }
     let request_id = req.get("requestId").cloned().unwrap_or(Json::Null);
     let opts = req.get("opts");
@@ -214,7 +234,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 .into_iter()
                 .map(|s| s.id)
                 .collect();
-            core.respond(nsp, &json!({"requestId": request_id, "sockets": ids}));
+            core.respond(nsp, json!({"requestId": request_id, "sockets": ids}));
         }
         Some(kind::ALL_ROOMS) => {
             let mut rooms: Vec<String> = local_fetch(core, nsp, &Target::default())
@@ -223,7 +243,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 .collect();
             rooms.sort_unstable();
             rooms.dedup();
-            core.respond(nsp, &json!({"requestId": request_id, "rooms": rooms}));
+            core.respond(nsp, json!({"requestId": request_id, "rooms": rooms}));
         }
         Some(ty @ (kind::REMOTE_JOIN | kind::REMOTE_LEAVE | kind::REMOTE_DISCONNECT)) => {
             let (target, single) = match (opts, req.get("sid").and_then(Json::as_str)) {
@@ -253,7 +273,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 _ => SelectOp::Disconnect(close),
             });
             if single {
-                core.respond(nsp, &json!({"requestId": request_id}));
+                core.respond(nsp, json!({"requestId": request_id}));
             }
         }
         Some(kind::REMOTE_FETCH) => {
@@ -264,7 +284,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 .iter()
                 .map(super::sockets::to_json)
                 .collect();
-            core.respond(nsp, &json!({"requestId": request_id, "sockets": sockets}));
+            core.respond(nsp, json!({"requestId": request_id, "sockets": sockets}));
         }
         Some(kind::SERVER_SIDE_EMIT) => {
             let data = req.get("data").and_then(Json::as_array);
@@ -276,7 +296,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 let data = answer.unwrap_or(Json::Null);
                 core.respond(
                     nsp,
-                    &json!({"type": kind::SERVER_SIDE_EMIT, "requestId": request_id, "data": data}),
+                    json!({"type": kind::SERVER_SIDE_EMIT, "requestId": request_id, "data": data}),
                 );
             }
         }
@@ -321,7 +341,7 @@ impl AckStream for Answer {
     fn count(&mut self, receivers: usize) {
         let body = json!({"type": kind::BROADCAST_CLIENT_COUNT,
             "requestId": self.request_id, "clientCount": receivers});
-        self.core.respond(&self.nsp, &body);
+        self.core.respond(&self.nsp, body);
     }
 
     fn reply(&mut self, args_json: &[u8]) {

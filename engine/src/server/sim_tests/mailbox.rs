@@ -1,6 +1,7 @@
 //! Producer backpressure on the simulated worker, with `mailbox_capacity` 2: a handle's
 //! `try_emit` (and `try_emit_to`) reports a full mailbox instead of queueing without bound, `emit_blocking` waits
-//! until the worker drains it, and the plain `emit` is never refused. What was accepted
+//! until the worker drains it (`emit_async` too, without blocking its executor's thread), and
+//! the plain `emit` is never refused. What was accepted
 //! arrives, in order; what was refused never does.
 
 use std::time::Duration;
@@ -73,6 +74,57 @@ fn emit_blocking_waits_for_room_and_gives_up_at_its_timeout() {
     );
     sim.settle();
     assert_eq!(producer.join().unwrap(), Ok(()));
+    sim.settle();
+    assert_eq!(
+        peer.texts(&mut sim),
+        [1, 2, 3].map(|i| format!(r#"42["n",{i}]"#))
+    );
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn emit_async_waits_for_room_without_blocking_its_executor() {
+    let (mut sim, handle, mut peer, _) = server();
+    let ns = handle.of("/");
+    ns.emit("n", &(1,)).unwrap();
+    ns.emit("n", &(2,)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.block_on(ns.emit_async("n", &(0,), ms(20))),
+        Err(TryEmitError::Full)
+    );
+    assert!(matches!(
+        rt.block_on(ns.emit_async("connect", &(), ms(20))),
+        Err(TryEmitError::Emit(_))
+    ));
+
+    // One executor thread: the emit waits while another task on that thread keeps ticking.
+    let (ticks_tx, ticks) = crossbeam_channel::unbounded();
+    let emit = ns.emit_async("n", &(3,), Duration::from_secs(30));
+    let executor = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let emit = tokio::spawn(emit);
+            while !emit.is_finished() {
+                tokio::time::sleep(ms(1)).await;
+                let _ = ticks_tx.send(());
+            }
+            emit.await.unwrap()
+        })
+    });
+    for _ in 0..5 {
+        ticks
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the executor's other task ran while the emit waited");
+    }
+    assert!(
+        !executor.is_finished(),
+        "it waits while the mailbox is full"
+    );
+    sim.settle();
+    assert_eq!(executor.join().unwrap(), Ok(()));
     sim.settle();
     assert_eq!(
         peer.texts(&mut sim),

@@ -108,6 +108,10 @@ impl SocketRef {
             .local()
             .fetch_sockets_future(timeout)
             .await;
-        found.into_iter().next()
+        // Local: no other server to miss.
+        found
+            .unwrap_or_else(crate::server::RequestError::got)
+            .into_iter()
+            .next()
     }
 }
