@@ -66,6 +66,35 @@ export const next = (socket, ev, ms = 3000) => withTimeout(once(socket, ev), ms,
 export const ask = (socket, ev, ...args) => withTimeout(
   new Promise((resolve) => socket.emit(ev, ...args, (...reply) => resolve(reply))), 3000, `ack of ${ev}`);
 
+/**
+ * Over raw long-polling (`fetch`, which accepts gzip): joins `nsp`, emits `event` and returns
+ * the `Content-Encoding` of the GET response that carries the server's `woot` ('' when plain),
+ * so whether the server let a packet be compressed shows on the wire.
+ */
+export async function pollingEncodingOf(nsp, event) {
+  const poll = `${base}/socket.io/?EIO=4&transport=polling`;
+  const { sid } = JSON.parse((await (await fetch(poll)).text()).slice(1));
+  const url = `${poll}&sid=${sid}`;
+  const prefix = nsp === '/' ? '' : `${nsp},`;
+  const post = async (body) => {
+    const res = await fetch(url, { method: 'POST', body });
+    if (res.status !== 200) throw new Error(`POST ${body}: ${res.status}`);
+  };
+  await post(`40${prefix}`);
+  // The CONNECT reply first, alone: a response is compressed when any packet in it allows it.
+  const reply = await (await fetch(url)).text();
+  if (!reply.startsWith(`40${prefix}`)) throw new Error(`CONNECT reply ${reply}`);
+  await post(`42${prefix}["${event}"]`);
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(url, { headers: { 'accept-encoding': 'gzip' } });
+    if ((await res.text()).includes('"woot"')) {
+      await post('1');
+      return res.headers.get('content-encoding') ?? '';
+    }
+  }
+  throw new Error(`no woot for ${event}`);
+}
+
 /** Collects every `ev` on `socket` for `ms`. */
 export async function collect(socket, ev, ms) {
   const got = [];

@@ -1,6 +1,8 @@
 // packages/socket.io/test/namespaces.ts, against engine/tests/parity/namespaces.rs.
 import assert from 'node:assert/strict';
-import { it, run, client, connected, next, ask, sleep } from './lib.mjs';
+import {
+  it, run, client, connected, next, ask, sleep, pollingEncodingOf,
+} from './lib.mjs';
 
 /** What a handler of the server recorded under `key`, once it is there. */
 async function seen(key) {
@@ -212,6 +214,15 @@ it('should emit volatile event', async () => {
   assert.deepEqual(got, ['data']);
   s.disconnect();
 });
+
+// As in socket.mjs, for a broadcast to the namespace.
+it('should enable compression by default', async () => {
+  assert.equal(await pollingEncodingOf('/compression', 'compress-default'), 'gzip');
+}, { modes: ['polling'] });
+
+it('should disable compression', async () => {
+  assert.equal(await pollingEncodingOf('/compression', 'compress-off'), '');
+}, { modes: ['polling'] });
 
 it('should throw on reserved event', async () => {
   const s = await connected(client('/'));

@@ -3,7 +3,10 @@
 // binary attachment shown as {"$binary": <length>} (a Buffer on the server's side).
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { it, run, client, connected, next, ask, sleep, once, withTimeout, settled, base, mode } from './lib.mjs';
+import {
+  it, run, client, connected, next, ask, sleep, once, withTimeout, settled, base, mode,
+  pollingEncodingOf,
+} from './lib.mjs';
 
 /** `byte[i]` of the server's stand-ins for the reference's image fixtures. */
 const image = (len) => Buffer.from(Array.from({ length: len }, (_, i) => (i * 31 + 7) % 251));
@@ -446,6 +449,16 @@ it('should be able to emit after server close and restart', async () => {
   assert.deepEqual(await ask(ctl, 'close', port), [true]);
   ctl.disconnect();
 });
+
+// The reference checks the `compress` option of the packet its Engine.IO socket creates; a
+// client sees it as a polling response compressed or not (4 KiB, the client accepting gzip).
+it('should enable compression by default', async () => {
+  assert.equal(await pollingEncodingOf('/compression', 'compress-default'), 'gzip');
+}, { modes: ['polling'] });
+
+it('should disable compression', async () => {
+  assert.equal(await pollingEncodingOf('/compression', 'compress-off'), '');
+}, { modes: ['polling'] });
 
 /** After the upgrade, writes `raw` as an Engine.IO message, then checks the server still serves. */
 async function rawAfterUpgrade(raw) {

@@ -428,11 +428,19 @@ impl<'a, S: Service> Cx<'a, S> {
     /// `deflate_threshold`, it goes compressed instead: compressed once per window size and
     /// shared by every such connection (see `runtime/deflate.rs`).
     pub fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
+        self.send_shared_compressible(id, frame, true)
+    }
+
+    /// [`Cx::send_shared`], saying whether the message may be compressed (`false`: the
+    /// application asked for it plain, as `compress(false)` on a broadcast does).
+    pub fn send_shared_compressible(&mut self, id: ConnId, frame: Bytes, compress: bool) -> bool {
         let threshold = self.config.deflate_threshold;
         let cache = &mut *self.shared_deflate;
         match live(self.conns, self.worker, id) {
             Some(c) if c.is_open() => {
-                if !super::deflate::push_shared_compressed(c, &frame, threshold, cache) {
+                if !(compress
+                    && super::deflate::push_shared_compressed(c, &frame, threshold, cache))
+                {
                     c.outq.push_shared(frame);
                 }
             }

@@ -147,7 +147,7 @@ fn deliver_one(
         }
     }
     for p in &msg.packets {
-        tx.shared(p);
+        tx.shared_with(p, msg.compress);
     }
     true
 }

@@ -266,6 +266,8 @@ pub(crate) struct BroadcastMsg {
     pub nsp: String,
     pub target: Target,
     pub volatile: bool,
+    /// Whether the packets may go compressed (`compress(false)` on the broadcast says not).
+    pub compress: bool,
     pub packets: Vec<Shared>,
     /// For broadcasts with acks: the shared ack id, timeout and collector.
     pub acks: Option<(u64, Duration, Arc<AckCollector>)>,

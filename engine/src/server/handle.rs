@@ -135,6 +135,7 @@ impl ServerHandle {
             target: Target::default(),
             volatile: false,
             local: false,
+            compress: true,
         }
     }
 
@@ -236,6 +237,7 @@ pub struct HandleBroadcast {
     target: Target,
     volatile: bool,
     local: bool,
+    compress: bool,
 }
 
 /// Time allowed past a caller's timeout for the adapter to hand over what other servers sent.
@@ -289,6 +291,13 @@ impl HandleBroadcast {
     /// Only this server's sockets: nothing goes to the other servers of a cluster.
     pub fn local(mut self) -> Self {
         self.local = true;
+        self
+    }
+
+    /// Whether the packets may go compressed, where a receiver negotiated permessage-deflate
+    /// or a polling response is compressed (the reference's `io.compress(flag)`); default true.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
         self
     }
 
@@ -436,6 +445,7 @@ impl HandleBroadcast {
             nsp: self.nsp.clone(),
             target: self.target.clone(),
             volatile: self.volatile,
+            compress: self.compress,
             packets,
             acks,
         };

@@ -103,9 +103,15 @@ impl Tx<'_, '_> {
 
     /// Sends a packet encoded once for many receivers, without copying it.
     pub fn shared(&mut self, p: &Shared) -> bool {
+        self.shared_with(p, true)
+    }
+
+    /// [`Tx::shared`], saying whether the packet allows compression (of a polling payload, or
+    /// by permessage-deflate).
+    pub fn shared_with(&mut self, p: &Shared, compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => self.cx.send_shared(*conn, p.frame().clone()),
-            Link::Polling(q) | Link::Upgrading { polling: q, .. } => q.push(p.out()),
+            Link::Ws(conn) => self.cx.send_shared(*conn, p.frame().clone(), compress),
+            Link::Polling(q) | Link::Upgrading { polling: q, .. } => q.push_with(p.out(), compress),
         }
     }
 

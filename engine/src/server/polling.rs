@@ -52,13 +52,8 @@ impl Polling {
         }
     }
 
-    /// Queues a packet that allows compression; false (and the session must end) when the
-    /// client lets more than the limit pile up.
-    pub fn push(&mut self, out: Out) -> bool {
-        self.push_with(out, true)
-    }
-
-    /// Queues a packet, allowing its payload to be compressed or not ([`Polling::push`]).
+    /// Queues a packet, allowing its payload to be compressed or not; false (and the session
+    /// must end) when the client lets more than the limit pile up.
     pub fn push_with(&mut self, out: Out, compress: bool) -> bool {
         let len = match &out {
             Out::Text(b) | Out::Binary(b) => b.len(),
@@ -241,9 +236,9 @@ mod tests {
     #[test]
     fn payload_joins_text_and_base64_binary() {
         let mut p = Polling::new(0);
-        p.push(Out::Text(Bytes::from_static(b"4hello")));
-        p.push(Out::Binary(Bytes::from_static(&[1, 2, 3, 4])));
-        p.push(Out::Text(Bytes::from_static(b"2")));
+        p.push_with(Out::Text(Bytes::from_static(b"4hello")), true);
+        p.push_with(Out::Binary(Bytes::from_static(&[1, 2, 3, 4])), true);
+        p.push_with(Out::Text(Bytes::from_static(b"2")), true);
         let mut body = Vec::new();
         assert!(p.encode(&mut body));
         assert_eq!(body, b"4hello\x1ebAQIDBA==\x1e2");
@@ -259,12 +254,12 @@ mod tests {
         p.push_with(Out::Text(Bytes::from_static(b"4b")), false);
         assert!(!p.encode(&mut body));
         p.push_with(Out::Text(Bytes::from_static(b"4a")), false);
-        p.push(Out::Text(Bytes::from_static(b"4b")));
+        p.push_with(Out::Text(Bytes::from_static(b"4b")), true);
         assert!(p.encode(&mut body));
         // The flag goes with the payload that took it.
         p.push_with(Out::Text(Bytes::from_static(b"4c")), false);
         assert!(!p.encode(&mut body));
-        p.push(Out::Text(Bytes::from_static(b"4d")));
+        p.push_with(Out::Text(Bytes::from_static(b"4d")), true);
         p.drain();
         p.push_with(Out::Text(Bytes::from_static(b"4e")), false);
         assert!(!p.encode(&mut body));
@@ -273,8 +268,8 @@ mod tests {
     #[test]
     fn the_bound_is_enforced() {
         let mut p = Polling::new(8);
-        assert!(p.push(Out::Text(Bytes::from_static(b"4hello"))));
-        assert!(!p.push(Out::Text(Bytes::from_static(b"4world"))));
+        assert!(p.push_with(Out::Text(Bytes::from_static(b"4hello")), true));
+        assert!(!p.push_with(Out::Text(Bytes::from_static(b"4world")), true));
         assert!(p.overflowed());
     }
 }

@@ -66,8 +66,9 @@ pub(crate) trait Port {
         compress: bool,
         write: &mut dyn FnMut(&mut Vec<u8>) -> bool,
     ) -> bool;
-    /// Queues a complete frame shared with other connections.
-    fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool;
+    /// Queues a complete frame shared with other connections, compressed (where negotiated)
+    /// unless `compress` is false.
+    fn send_shared(&mut self, id: ConnId, frame: Bytes, compress: bool) -> bool;
     /// The peer address of `id`.
     fn peer_addr(&mut self, id: ConnId) -> Option<SocketAddr>;
     /// Writes a complete HTTP response.

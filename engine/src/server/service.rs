@@ -441,8 +441,8 @@ impl Port for Cx<'_, Router> {
     ) -> bool {
         Cx::send_with_compressible(self, id, opcode, compress, write)
     }
-    fn send_shared(&mut self, id: ConnId, frame: Bytes) -> bool {
-        Cx::send_shared(self, id, frame)
+    fn send_shared(&mut self, id: ConnId, frame: Bytes, compress: bool) -> bool {
+        Cx::send_shared_compressible(self, id, frame, compress)
     }
     fn peer_addr(&mut self, id: ConnId) -> Option<SocketAddr> {
         Cx::peer_addr(self, id)

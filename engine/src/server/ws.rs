@@ -53,7 +53,7 @@ impl WsConn<'_, '_> {
     /// Queues a frame encoded once and shared with other connections (see
     /// [`encode_ws_frame`]); no copy is made.
     pub fn send_shared(&mut self, frame: Bytes) -> bool {
-        self.cx.send_shared(self.id, frame)
+        self.cx.send_shared(self.id, frame, true)
     }
 
     /// Starts the close handshake with `code` and `reason` (at most 123 bytes).

@@ -175,6 +175,20 @@ fn server() -> Server {
                 Ack::new(&fact).ok()
             });
         })
+        .namespace("/compression", |ns| {
+            // As in socket.rs, for a broadcast to the namespace (`nsp.compress(false).emit`).
+            ns.on("compress-default", |s, _| {
+                let _ = s.everyone().emit("woot", &("hi ".repeat(1365),));
+                None
+            });
+            ns.on("compress-off", |s, _| {
+                let _ = s
+                    .everyone()
+                    .compress(false)
+                    .emit("woot", &("hi ".repeat(1365),));
+                None
+            });
+        })
         .namespace("/volatile-after-regular", |ns| {
             ns.on("trigger", |s, _| {
                 s.everyone().emit("ev", &"data").ok()?;

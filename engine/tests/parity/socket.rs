@@ -292,6 +292,19 @@ fn server(aux: AuxServers) -> Server {
                 }
             });
         })
+        .namespace("/compression", |ns| {
+            // The reference checks each packet's `compress` option on the Engine.IO socket;
+            // here the client sees it: a `woot` of 4 KiB in a polling response compressed, or
+            // plain for `socket.compress(false)`.
+            ns.on("compress-default", |s, _| {
+                let _ = s.emit("woot", &("hi ".repeat(1365),));
+                None
+            });
+            ns.on("compress-off", |s, _| {
+                let _ = s.compress(false).emit("woot", &("hi ".repeat(1365),));
+                None
+            });
+        })
         .namespace("/ack-with-binary", |ns| {
             ns.on("woot", |_, _| Ack::new(&Bytes::from(vec![0u8; 2])).ok());
         })

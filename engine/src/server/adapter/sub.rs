@@ -176,6 +176,7 @@ fn on_broadcast(core: &Arc<Core>, payload: &[u8]) {
         nsp: inc.nsp,
         target: inc.target,
         volatile: inc.volatile,
+        compress: inc.compress,
         packets: inc.packets,
         acks: None,
     };
@@ -321,6 +322,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 nsp: inc.nsp,
                 target: inc.target,
                 volatile: inc.volatile,
+                compress: inc.compress,
                 packets: inc.packets,
                 acks: Some((id, timeout, collector)),
             };

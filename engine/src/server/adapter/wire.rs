@@ -206,17 +206,19 @@ fn write_opts(out: &mut Vec<u8>, msg: &BroadcastMsg, timeout_ms: Option<u64>) {
         msgpack::write_str(out, s);
     }
     msgpack::write_str(out, "flags");
+    // As the Node adapter's flags: `volatile: true` and `compress: false` only when set.
     let flags = [
         msg.volatile.then_some(("volatile", 1)),
+        (!msg.compress).then_some(("compress", 0)),
         timeout_ms.map(|ms| ("timeout", ms)),
     ];
     msgpack::write_map_len(out, flags.iter().flatten().count());
     for (name, v) in flags.iter().flatten() {
         msgpack::write_str(out, name);
-        if *name == "volatile" {
-            msgpack::write_bool(out, true);
-        } else {
-            msgpack::write_uint(out, *v);
+        match *name {
+            "volatile" => msgpack::write_bool(out, true),
+            "compress" => msgpack::write_bool(out, false),
+            _ => msgpack::write_uint(out, *v),
         }
     }
 }
@@ -286,6 +288,8 @@ pub(crate) struct Incoming {
     pub target: Target,
     /// Whether receivers that are behind skip it.
     pub volatile: bool,
+    /// Whether it may go compressed (the Node adapter's `flags.compress`, unless `false`).
+    pub compress: bool,
     /// The EVENT (with `id` when acks are wanted) and its attachments, encoded once.
     pub packets: Vec<Shared>,
     /// The sender's ack timeout (`flags.timeout`), for broadcasts with acks.
@@ -385,6 +389,7 @@ fn incoming(
         nsp,
         target: target_of(Some(opts))?,
         volatile: flag("volatile").is_some_and(|v| v != &Json::Null && v != &Json::Bool(false)),
+        compress: flag("compress") != Some(&Json::Bool(false)),
         packets,
         timeout_ms: flag("timeout").and_then(Json::as_u64),
     })
@@ -400,6 +405,7 @@ mod tests {
             nsp: nsp.to_string(),
             target,
             volatile,
+            compress: true,
             packets: encode_event(nsp, None, "news", &ArgList(args.as_array().unwrap()), bins)
                 .unwrap(),
             acks: None,
@@ -455,7 +461,23 @@ mod tests {
         assert_eq!(back.target.rooms, ["r"]);
         assert_eq!(back.target.except, ["x"]);
         assert!(!back.volatile);
+        assert!(back.compress, "no flag: compressible, as Node's default");
         assert_eq!(text(&back.packets[0]), r#"42["news",1]"#);
+    }
+
+    /// `compress(false)` travels as the Node adapter's `flags.compress: false`.
+    #[test]
+    fn compress_false_round_trips_as_nodes_flag() {
+        let mut m = msg("/", Target::default(), false, &serde_json::json!([1]), &[]);
+        m.compress = false;
+        let wire = encode_broadcast("u", &m).unwrap();
+        let flags: &[u8] = &[0xa5, b'f', b'l', b'a', b'g', b's', 0x81, 0xa8];
+        assert!(
+            wire.windows(flags.len()).any(|w| w == flags),
+            "a one-entry flags map: {wire:x?}"
+        );
+        assert!(wire.ends_with(b"compress\xc2"), "compress: false");
+        assert!(!decode_broadcast(&wire).unwrap().compress);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub struct SocketBroadcast<'s, 'c, 'a> {
     pub(crate) target: Target,
     pub(crate) volatile: bool,
     pub(crate) local: bool,
+    pub(crate) compress: bool,
 }
 
 impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
@@ -55,6 +56,13 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
     /// servers of a cluster).
     pub fn local(mut self) -> Self {
         self.local = true;
+        self
+    }
+
+    /// Whether the packets may go compressed, where a receiver negotiated permessage-deflate
+    /// or a polling response is compressed (the reference's `compress(flag)`); default true.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
         self
     }
 
@@ -145,6 +153,7 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
             nsp,
             target: self.target,
             volatile: self.volatile,
+            compress: self.compress,
             packets,
             acks,
         });

@@ -317,6 +317,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             },
             volatile: false,
             local: false,
+            compress: true,
         }
     }
 
@@ -384,7 +385,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             .then(|| self.tx.cx.state().recovery.clone())
             .flatten();
         if let Some(recovery) = recovery {
-            return self.send_kept(&recovery, event, &body, attachments);
+            return self.send_kept(&recovery, event, &body, attachments, compress);
         }
         let nsp = self.state.nsp.as_str();
         let mut binary = attachments.to_vec();
@@ -431,6 +432,7 @@ impl<'c, 'a> Socket<'c, 'a> {
         event: &str,
         body: &Body<'_, T>,
         attachments: &[Bytes],
+        compress: bool,
     ) -> Result<(), EmitError> {
         let nsp = self.state.nsp.as_str();
         let target = Target {
@@ -466,11 +468,14 @@ impl<'c, 'a> Socket<'c, 'a> {
             return Ok(());
         }
         let mut packets = packets.iter();
-        if packets.next().is_some_and(|text| !self.tx.shared(text)) {
+        if packets
+            .next()
+            .is_some_and(|text| !self.tx.shared_with(text, compress))
+        {
             return Err(EmitError::Closed);
         }
         for p in packets {
-            self.tx.shared(p);
+            self.tx.shared_with(p, compress);
         }
         Ok(())
     }
@@ -500,8 +505,8 @@ impl<'c, 'a> Socket<'c, 'a> {
 /// deflate and the payload reaches `http_compression_threshold`; so `compress(false)` keeps a
 /// response uncompressed only when nothing else in it allows compression. Over WebSocket,
 /// `compress(false)` sends the message plain where permessage-deflate was negotiated. Emits
-/// made before the CONNECT reply (in `on_connect`) and broadcasts always allow it, and so do
-/// emits without an ack while connection state recovery is on (kept as shared frames).
+/// made before the CONNECT reply (in `on_connect`) always allow it; broadcasts have their own
+/// `compress` flag.
 pub struct Compressed<'s, 'c, 'a> {
     socket: &'s mut Socket<'c, 'a>,
     compress: bool,
