@@ -7,8 +7,8 @@ mod redis_common;
 
 use std::time::Duration;
 
-use common::{Board, RawWs};
-use redis_common::{client_in, expect_prefix, expect_silence, volley_node, Redis};
+use common::Board;
+use redis_common::{client_in, expect_prefix, expect_silence, until_delivered, volley_node, Redis};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -189,23 +189,6 @@ fn broadcast_with_acks_and_server_side_emit_across_nodes() {
 
     a.shutdown();
     b.shutdown();
-}
-
-/// Sends `news` from `from`'s handle until `to` gets it (the adapter is reconnecting).
-fn until_delivered(from: &volley::server::Server, to: &mut RawWs, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{text:?} never crossed nodes"
-        );
-        from.handle().of("/").to("r").emit("news", &[text]).unwrap();
-        match to.read_within(Duration::from_millis(300)) {
-            Some(common::Got::Text(t)) if t == format!(r#"42["news","{text}"]"#) => return,
-            Some(common::Got::Text(t)) if t == "2" => to.send_text("3"),
-            _ => {}
-        }
-    }
 }
 
 #[test]

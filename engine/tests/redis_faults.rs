@@ -11,8 +11,8 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Board, RawWs};
-use redis_common::{client_in, expect_prefix, Redis};
+use common::Board;
+use redis_common::{client_in, expect_prefix, until_delivered, Redis};
 use volley::server::{Ack, RequestError, Server, SocketInfo};
 
 /// The requests timeout of these nodes: short, so a missing server costs the test little.
@@ -87,21 +87,6 @@ fn sorted_ids(sockets: &[SocketInfo]) -> Vec<String> {
     let mut ids: Vec<String> = sockets.iter().map(|s| s.id.clone()).collect();
     ids.sort();
     ids
-}
-
-/// Emits `text` to room `r` from `from` until `to` gets it (within 15 s): the adapter's
-/// reconnect is a matter of time, so the test waits for it rather than guessing how long.
-fn until_delivered(from: &Server, to: &mut RawWs, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        assert!(Instant::now() < deadline, "{text:?} never crossed nodes");
-        from.handle().of("/").to("r").emit("news", &[text]).unwrap();
-        match to.read_within(Duration::from_millis(300)) {
-            Some(common::Got::Text(t)) if t == format!(r#"42["news","{text}"]"#) => return,
-            Some(common::Got::Text(t)) if t == "2" => to.send_text("3"),
-            _ => {}
-        }
-    }
 }
 
 #[test]

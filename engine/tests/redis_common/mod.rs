@@ -200,3 +200,18 @@ pub fn expect_silence(ws: &mut RawWs, wait: Duration) {
         }
     }
 }
+
+/// Emits `text` to room `r` from `from` until `to` gets it (within 15 s): the adapter's
+/// reconnect is a matter of time, so the test waits for it rather than guessing how long.
+pub fn until_delivered(from: &Server, to: &mut RawWs, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert!(Instant::now() < deadline, "{text:?} never crossed nodes");
+        from.handle().of("/").to("r").emit("news", &[text]).unwrap();
+        match to.read_within(Duration::from_millis(300)) {
+            Some(common::Got::Text(t)) if t == format!(r#"42["news","{text}"]"#) => return,
+            Some(common::Got::Text(t)) if t == "2" => to.send_text("3"),
+            _ => {}
+        }
+    }
+}
