@@ -9,7 +9,6 @@ mod api;
 mod conn;
 mod convert;
 mod core;
-mod msgpack;
 mod pending;
 mod redis;
 mod resp;

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use serde_json::Value as Json;
 
 use super::convert::{parse, write_mp};
-use super::msgpack;
 use super::wire_error::WireError;
+use crate::proto::msgpack;
 use crate::proto::sio::ArgList;
 use crate::server::broadcast_msg::encode_event;
 use crate::server::broadcast_msg::BroadcastMsg;
