@@ -31,6 +31,7 @@ use super::rooms::{RoomNames, Target};
 use super::sio::{encode_for, EmitError, Recovery};
 use super::socket_info::SocketInfo;
 use super::stats::{Counter, Stats, StatsSnapshot};
+use crate::config::Parser;
 
 /// Reaches a running server from any thread. `Send + Clone`, cheap to clone.
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub struct ServerHandle {
     pub(crate) stats: Arc<Stats>,
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) recovery: Option<Arc<Recovery>>,
+    /// How this server's Socket.IO packets are encoded.
+    pub(crate) parser: Parser,
 }
 
 impl ServerHandle {
@@ -117,7 +120,7 @@ impl ServerHandle {
             nsp,
             &target,
             Instant::now(),
-            &mut |offset| encode_event_at(nsp, None, event, args, &[], offset),
+            &mut |offset| encode_event_at(self.parser, nsp, None, event, args, &[], offset),
         )?;
         let outs = packets.iter().map(|p| p.out()).collect();
         Ok(self
@@ -332,7 +335,17 @@ impl HandleBroadcast {
             &self.nsp,
             &self.target,
             Instant::now(),
-            &mut |offset| encode_event_at(&self.nsp, None, event, args, attachments, offset),
+            &mut |offset| {
+                encode_event_at(
+                    self.handle.parser,
+                    &self.nsp,
+                    None,
+                    event,
+                    args,
+                    attachments,
+                    offset,
+                )
+            },
         )?;
         self.post(packets, None);
         Ok(())
@@ -348,7 +361,7 @@ impl HandleBroadcast {
         callback: impl FnOnce(BroadcastAcks) + Send + 'static,
     ) -> Result<(), EmitError> {
         let id = next_broadcast_ack_id();
-        let packets = encode_event(&self.nsp, Some(id), event, args, &[])?;
+        let packets = encode_event(self.handle.parser, &self.nsp, Some(id), event, args, &[])?;
         let parts = ack_parts(
             self.handle.peers.len(),
             self.local,

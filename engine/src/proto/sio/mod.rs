@@ -37,7 +37,7 @@ pub use encode::{
 };
 pub use error::SioError;
 pub use limits::Limits;
-pub use msgpack::{decode_msgpack, encode_msgpack};
+pub use msgpack::{decode_msgpack, encode_msgpack, transcode_msgpack, MsgpackText};
 pub use packet::{is_reserved_event, OwnedPacket, Packet, PacketType};
 pub use ser::{write_args, write_value, ArgList, SerError};
 pub use value::{Args, ValueRef};

@@ -33,6 +33,39 @@ use crate::proto::msgpack::{self, MsgpackError, Value};
 /// with `/`, or holding a `,`), [`SioError::BadAckId`], and every error of
 /// [`decode`](super::decode) and [`BinaryAssembler`] on the transcoded packet.
 pub fn decode_msgpack(input: &[u8], limits: &Limits) -> Result<OwnedPacket, SioError> {
+    let t = transcode_msgpack(input, limits)?;
+    let packet = super::decode(&t.text, limits)?;
+    if !packet.ty.is_binary() {
+        return Ok(packet.into_owned());
+    }
+    let mut asm = BinaryAssembler::start(packet, limits)?;
+    for a in t.attachments {
+        if let Some(done) = asm.push(a)? {
+            return Ok(done);
+        }
+    }
+    asm.finish()
+}
+
+/// A msgpack packet in the default parser's form, not yet decoded: what a receiver that already
+/// handles text packets and attachments feeds through its usual path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgpackText<'a> {
+    /// The packet text (what follows the Engine.IO `4`), for [`decode`](super::decode).
+    pub text: Vec<u8>,
+    /// The `bin` values in placeholder order, borrowed from the input, for
+    /// [`BinaryAssembler`].
+    pub attachments: Vec<&'a [u8]>,
+}
+
+/// The first half of [`decode_msgpack`]: checks the msgpack packet as the reference's
+/// `checkPacket` does and writes it in the default parser's form. Errors: as
+/// [`decode_msgpack`] before the text is decoded; `limits.max_attachments` is checked here,
+/// `max_attachment_bytes` and the payload rules are left to the text's decoding and assembly.
+pub fn transcode_msgpack<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<MsgpackText<'a>, SioError> {
     // The outer map is depth 0 here, the data array depth 1, as the JSON decoder counts it.
     let root = msgpack::decode_max_depth(input, limits.max_depth).map_err(|e| match e {
         MsgpackError::TooDeep => SioError::TooDeep,
@@ -81,17 +114,7 @@ pub fn decode_msgpack(input: &[u8], limits: &Limits) -> Result<OwnedPacket, SioE
     let mut text = Vec::with_capacity(json.len() + nsp.len() + 24);
     encode_header(&mut text, ty, attachments.len(), nsp, id);
     text.extend_from_slice(&json);
-    let packet = super::decode(&text, limits)?;
-    if !ty.is_binary() {
-        return Ok(packet.into_owned());
-    }
-    let mut asm = BinaryAssembler::start(packet, limits)?;
-    for a in attachments {
-        if let Some(done) = asm.push_bytes(Bytes::copy_from_slice(a))? {
-            return Ok(done);
-        }
-    }
-    asm.finish()
+    Ok(MsgpackText { text, attachments })
 }
 
 /// Encodes a packet given in the default parser's form (`packet`: the text after the Engine.IO

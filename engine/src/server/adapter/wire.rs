@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 
 use super::convert::{parse, write_mp};
 use super::wire_error::WireError;
+use crate::config::Parser;
 use crate::proto::msgpack;
 use crate::proto::sio::ArgList;
 use crate::server::broadcast_msg::encode_event;
@@ -338,8 +339,16 @@ pub(crate) fn event_of(
         .ok_or(WireError::Shape("packet.data"))?;
     let (event, args) = data.split_first().ok_or(WireError::Shape("packet.data"))?;
     let event = event.as_str().ok_or(WireError::Shape("packet.data[0]"))?;
-    let packets = encode_event(nsp, id, event, &ArgList(args), attachments)
-        .map_err(|_| WireError::Shape("packet.data[0]"))?;
+    let packets = encode_event(
+        // The adapter is refused with the msgpack parser (`ServerBuilder::build`).
+        Parser::Json,
+        nsp,
+        id,
+        event,
+        &ArgList(args),
+        attachments,
+    )
+    .map_err(|_| WireError::Shape("packet.data[0]"))?;
     Ok((nsp.to_string(), packets))
 }
 
@@ -400,8 +409,15 @@ mod tests {
             nsp: nsp.to_string(),
             target,
             volatile,
-            packets: encode_event(nsp, None, "news", &ArgList(args.as_array().unwrap()), bins)
-                .unwrap(),
+            packets: encode_event(
+                Parser::Json,
+                nsp,
+                None,
+                "news",
+                &ArgList(args.as_array().unwrap()),
+                bins,
+            )
+            .unwrap(),
             acks: None,
         }
     }
