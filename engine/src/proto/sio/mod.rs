@@ -23,6 +23,7 @@ mod decode;
 mod encode;
 mod error;
 mod json;
+mod json_msgpack;
 mod limits;
 mod msgpack;
 mod packet;

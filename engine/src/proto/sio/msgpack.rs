@@ -15,8 +15,8 @@
 //! than `undefined` (notepack writes dates as timestamp extensions).
 
 use bytes::Bytes;
-use serde_json::Value as Json;
 
+use super::json_msgpack::json_to_msgpack;
 use super::SioError;
 use super::{encode_header, write_json_str, BinaryAssembler, Limits, OwnedPacket, PacketType};
 use crate::proto::msgpack::{self, MsgpackError, Value};
@@ -124,45 +124,38 @@ pub fn transcode_msgpack<'a>(
 /// attachment as a `bin`. The namespace is always written (`"/"` when the text has none), the
 /// id and data only when present, as the reference's encoder omits `undefined` keys.
 ///
-/// Errors: any [`decode`](super::decode) error of `packet`, or [`SioError::BadPlaceholder`]
-/// for a placeholder with no attachment; `out` is then left as it was.
+/// The header is parsed as [`decode`](super::decode) parses it and the data checked as JSON
+/// while it is converted (not against the packet type: these are the server's own packets).
+/// Errors: the header's, [`SioError::Json`] for data that is not JSON, or
+/// [`SioError::BadPlaceholder`] for a placeholder with no attachment; `out` is then left as it
+/// was.
 pub fn encode_msgpack(
     packet: &[u8],
     attachments: &[Bytes],
     out: &mut Vec<u8>,
 ) -> Result<(), SioError> {
-    // The server's own packets: its encoders already bounded them.
-    let unbounded = Limits {
-        max_attachments: usize::MAX,
-        max_attachment_bytes: usize::MAX,
-        max_depth: usize::MAX,
-    };
-    let p = super::decode(packet, &unbounded)?;
-    let data = match &p.data {
-        Some(d) => Some(serde_json::from_str::<Json>(d.json()).map_err(|_| SioError::Json)?),
-        None => None,
-    };
+    let super::decode::Split { ty, nsp, id, data } = super::decode::split_header(packet)?;
     let rollback = out.len();
-    let wire_type = match p.ty {
+    let wire_type = match ty {
         PacketType::BinaryEvent => PacketType::Event,
         PacketType::BinaryAck => PacketType::Ack,
         ty => ty,
     };
-    let keys = 2 + usize::from(data.is_some()) + usize::from(p.id.is_some());
+    let keys = 2 + usize::from(!data.is_empty()) + usize::from(id.is_some());
     msgpack::write_map_len(out, keys);
     msgpack::write_str(out, "type");
     msgpack::write_uint(out, u64::from(wire_type.digit() - b'0'));
     msgpack::write_str(out, "nsp");
-    msgpack::write_str(out, if p.nsp.is_empty() { "/" } else { p.nsp });
-    if let Some(data) = &data {
+    msgpack::write_str(out, if nsp.is_empty() { "/" } else { nsp });
+    if !data.is_empty() {
         msgpack::write_str(out, "data");
-        let binary = p.ty.is_binary().then_some(attachments);
-        if let Err(e) = write_msgpack(out, data, binary) {
+        let binary = ty.is_binary().then_some(attachments);
+        if let Err(e) = json_to_msgpack(data, binary, out) {
             out.truncate(rollback);
             return Err(e);
         }
     }
-    if let Some(id) = p.id {
+    if let Some(id) = id {
         msgpack::write_str(out, "id");
         msgpack::write_uint(out, id);
     }
@@ -251,59 +244,12 @@ fn write_json<'a>(
     Ok(())
 }
 
-/// Appends `v` as msgpack; with `attachments`, placeholder objects become `bin`s.
-fn write_msgpack(
-    out: &mut Vec<u8>,
-    v: &Json,
-    attachments: Option<&[Bytes]>,
-) -> Result<(), SioError> {
-    match v {
-        Json::Null => msgpack::write_nil(out),
-        Json::Bool(b) => msgpack::write_bool(out, *b),
-        Json::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                msgpack::write_uint(out, u);
-            } else if let Some(i) = n.as_i64() {
-                msgpack::write_int(out, i);
-            } else {
-                msgpack::write_f64(out, n.as_f64().unwrap_or(f64::NAN));
-            }
-        }
-        Json::String(s) => msgpack::write_str(out, s),
-        Json::Array(items) => {
-            msgpack::write_array_len(out, items.len());
-            for item in items {
-                write_msgpack(out, item, attachments)?;
-            }
-        }
-        Json::Object(map) => {
-            if let Some(attachments) = attachments {
-                if map.get("_placeholder") == Some(&Json::Bool(true)) {
-                    let bin = map
-                        .get("num")
-                        .and_then(Json::as_u64)
-                        .and_then(|n| usize::try_from(n).ok())
-                        .and_then(|n| attachments.get(n))
-                        .ok_or(SioError::BadPlaceholder)?;
-                    msgpack::write_bin(out, bin);
-                    return Ok(());
-                }
-            }
-            msgpack::write_map_len(out, map.len());
-            for (k, val) in map {
-                msgpack::write_str(out, k);
-                write_msgpack(out, val, attachments)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::sio::encode_event;
     use proptest::prelude::*;
+    use serde_json::Value as Json;
 
     fn limits() -> Limits {
         Limits::default()
