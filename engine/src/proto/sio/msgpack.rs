@@ -182,7 +182,7 @@ fn integer(v: &Value<'_>) -> Option<u64> {
 
 /// Appends `v` as JSON, each `bin` as a placeholder for the attachment pushed onto
 /// `attachments`. `undefined` is `null` in arrays and drops its key in maps, as
-/// `JSON.stringify` does; non-finite floats are `null` for the same reason.
+/// `JSON.stringify` does; non-finite floats are `null` and `-0` is `0` for the same reason.
 fn write_json<'a>(
     out: &mut Vec<u8>,
     v: &Value<'a>,
@@ -193,8 +193,12 @@ fn write_json<'a>(
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::UInt(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Float(f) if f.is_finite() => out.extend_from_slice(f.to_string().as_bytes()),
-        Value::Float(_) => out.extend_from_slice(b"null"),
+        Value::Float(f) if !f.is_finite() => out.extend_from_slice(b"null"),
+        Value::Float(f) => {
+            // `-0` is `0` in JSON.stringify, as the msgpack encoders write it.
+            let f = if f == 0.0 { 0.0 } else { f };
+            out.extend_from_slice(f.to_string().as_bytes());
+        }
         Value::Str(s) => write_json_str(out, s),
         Value::Bin(b) => {
             out.extend_from_slice(b"{\"_placeholder\":true,\"num\":");
@@ -445,6 +449,83 @@ mod tests {
         })
     }
 
+    /// One msgpack value of any kind notepack may send: every integer and float width, strings,
+    /// bins, arrays, maps with string or integer keys, `undefined`, and other extensions.
+    fn arb_msgpack() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            Just(vec![0xc0]),
+            any::<bool>().prop_map(|b| vec![if b { 0xc3 } else { 0xc2 }]),
+            any::<i64>().prop_map(|n| {
+                let mut o = Vec::new();
+                msgpack::write_int(&mut o, n);
+                o
+            }),
+            any::<u64>().prop_map(|n| {
+                let mut o = Vec::new();
+                msgpack::write_uint(&mut o, n);
+                o
+            }),
+            any::<f64>().prop_map(|f| {
+                let mut o = Vec::new();
+                msgpack::write_f64(&mut o, f);
+                o
+            }),
+            any::<f32>().prop_map(|f| [&[0xca][..], &f.to_be_bytes()].concat()),
+            ".{0,8}".prop_map(|s| {
+                let mut o = Vec::new();
+                msgpack::write_str(&mut o, &s);
+                o
+            }),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(|b| {
+                let mut o = Vec::new();
+                msgpack::write_bin(&mut o, &b);
+                o
+            }),
+            Just(vec![0xd4, 0, 0]),
+            Just(vec![0xd6, 0xff, 0, 0, 0, 1]),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(|items| {
+                    let mut o = Vec::new();
+                    msgpack::write_array_len(&mut o, items.len());
+                    items.iter().for_each(|i| o.extend_from_slice(i));
+                    o
+                }),
+                proptest::collection::vec(
+                    (
+                        prop_oneof!["[a-z_]{0,4}".prop_map(Ok), any::<i8>().prop_map(Err)],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|entries| {
+                    let mut o = Vec::new();
+                    msgpack::write_map_len(&mut o, entries.len());
+                    for (k, v) in entries {
+                        match k {
+                            Ok(s) => msgpack::write_str(&mut o, &s),
+                            Err(n) => msgpack::write_int(&mut o, i64::from(n)),
+                        }
+                        o.extend_from_slice(&v);
+                    }
+                    o
+                }),
+            ]
+        })
+    }
+
+    /// An event's data: `[name, args...]`, so that most of these decode.
+    fn arb_event_data() -> impl Strategy<Value = Vec<u8>> {
+        ("[a-z]{1,6}", proptest::collection::vec(arb_msgpack(), 0..3)).prop_map(|(name, args)| {
+            let mut o = Vec::new();
+            msgpack::write_array_len(&mut o, 1 + args.len());
+            msgpack::write_str(&mut o, &name);
+            args.iter().for_each(|a| o.extend_from_slice(a));
+            o
+        })
+    }
+
     proptest! {
         #[test]
         fn events_round_trip(
@@ -474,6 +555,28 @@ mod tests {
             for cut in 0..wire.len() {
                 prop_assert!(decode_msgpack(&wire[..cut], &limits()).is_err());
             }
+        }
+
+        /// What the fuzz target checks, on packets built value by value: any packet that
+        /// decodes re-encodes to one that decodes to the same packet.
+        #[test]
+        fn decoded_packets_reencode_to_themselves(
+            ty in 0u64..6,
+            nsp in prop_oneof![Just("/"), Just("/a"), Just("x"), Just("/b,c")],
+            data in proptest::option::of(prop_oneof![arb_msgpack(), arb_event_data()]),
+            id in proptest::option::of(any::<u64>()),
+        ) {
+            let data = data.map(|d| move |o: &mut Vec<u8>| o.extend_from_slice(&d));
+            let wire = packet(ty, nsp, data.as_ref().map(|d| d as Data<'_>), id);
+            let Ok(p) = decode_msgpack(&wire, &limits()) else {
+                return Ok(());
+            };
+            let mut text = Vec::new();
+            encode_header(&mut text, p.ty, p.attachments.len(), &p.nsp, p.id);
+            text.extend_from_slice(p.data.as_deref().unwrap_or_default().as_bytes());
+            let mut again = Vec::new();
+            encode_msgpack(&text, &p.attachments, &mut again).unwrap();
+            prop_assert_eq!(decode_msgpack(&again, &limits()).unwrap(), p);
         }
 
         #[test]
