@@ -7,7 +7,9 @@
 //!   middleware, disconnect both ways), run against Volley and against the reference Node
 //!   server with the same parser (`interop/msgpack_ref_server.mjs`), so the script checks the
 //!   protocol and not Volley's reading of it;
-//! - a default JSON client against each: it must see the same outcome from both.
+//! - a default JSON client against each: it must see the same outcome from both;
+//! - connection state recovery (`interop/sio_recovery.mjs`) with the msgpack parser;
+//! - bad input over a raw WebSocket ends the session, a packet nested too deep is dropped.
 
 mod common;
 
@@ -233,4 +235,21 @@ fn too_deep_packets_are_dropped_and_the_session_goes_on() {
             other => panic!("expected the echo, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn connection_state_recovery_with_msgpack() {
+    // interop/sio_recovery.mjs against the recovery example, as tests/sio_recovery.rs runs it.
+    let env = |window: &'static str| [("VOLLEY_RECOVERY_MS", window), ("VOLLEY_PARSER", "msgpack")];
+    let long = ServerProcess::start("recovery", &env("60000"));
+    let short = ServerProcess::start("recovery", &env("300"));
+    let out = common::run_node("sio_recovery.mjs", &[&long.url(), &short.url(), "msgpack"]);
+    common::assert_cases(
+        &out,
+        &[
+            "within the window the socket is recovered with its missed broadcasts in order (polling,websocket)",
+            "within the window the socket is recovered with its missed broadcasts in order (websocket)",
+            "after the window the client gets a fresh session",
+        ],
+    );
 }
