@@ -9,7 +9,8 @@
 //!   protocol and not Volley's reading of it;
 //! - a default JSON client against each: it must see the same outcome from both;
 //! - connection state recovery (`interop/sio_recovery.mjs`) with the msgpack parser;
-//! - bad input over a raw WebSocket ends the session, a packet nested too deep is dropped.
+//! - bad input over a raw WebSocket ends the session, a packet nested too deep is dropped;
+//! - the Redis adapter, which forwards the default parser's form, is refused at `listen`.
 
 mod common;
 
@@ -252,4 +253,24 @@ fn connection_state_recovery_with_msgpack() {
             "after the window the client gets a fresh session",
         ],
     );
+}
+
+#[test]
+fn the_redis_adapter_is_refused_with_the_msgpack_parser() {
+    let result = volley::server::Server::builder()
+        .configure(|c| c.listen = "127.0.0.1:0".parse().unwrap())
+        .parser(volley::config::Parser::Msgpack)
+        .redis("redis://127.0.0.1:1")
+        .namespace("/", |_| {})
+        .listen();
+    match result {
+        Err(volley::server::Error::Registration(message)) => {
+            assert!(message.contains("msgpack"), "{message}")
+        }
+        Err(e) => panic!("another error: {e}"),
+        Ok(server) => {
+            server.shutdown();
+            panic!("the Redis adapter was accepted with the msgpack parser");
+        }
+    }
 }
