@@ -1,14 +1,21 @@
 // Drives a Volley Socket.IO server (the conformance behaviour, see engine/examples/conformance.rs)
-// with the official socket.io-client 4.x. Usage: node sio_client.mjs http://127.0.0.1:PORT [transports]
+// with the official socket.io-client 4.x. Usage: node sio_client.mjs http://127.0.0.1:PORT [transports] [msgpack]
 // transports: "websocket" (default), "polling", "default" (polling then upgrade), or "noupgrade"
 // (polling with `upgrade: false`).
+// A third argument `msgpack` makes every client use socket.io-msgpack-parser (for a server with
+// VOLLEY_PARSER=msgpack).
 // Prints "ok <case>" per passing case; exits 1 at the first failure.
 import { io } from 'socket.io-client';
+import msgpackParser from 'socket.io-msgpack-parser';
 import assert from 'node:assert/strict';
 
 const base = process.argv[2];
 const mode = process.argv[3] ?? 'websocket';
-const transportOpts = { default: {}, noupgrade: { upgrade: false } }[mode] ?? { transports: [mode] };
+const parserOpts = process.argv[4] === 'msgpack' ? { parser: msgpackParser } : {};
+const transportOpts = {
+  ...({ default: {}, noupgrade: { upgrade: false } }[mode] ?? { transports: [mode] }),
+  ...parserOpts,
+};
 
 const cases = [];
 const test = (name, fn) => cases.push([name, fn]);

@@ -1,12 +1,15 @@
 // Connection state recovery with the stock socket.io-client, against the servers of
 // engine/tests/sio_recovery.rs (engine/examples/recovery.rs): the first keeps sessions for 60 s,
 // the second for 300 ms.
-// Usage: node sio_recovery.mjs http://127.0.0.1:PORT_LONG http://127.0.0.1:PORT_SHORT
+// Usage: node sio_recovery.mjs http://127.0.0.1:PORT_LONG http://127.0.0.1:PORT_SHORT [msgpack]
+// With `msgpack` the clients use socket.io-msgpack-parser (for servers with VOLLEY_PARSER=msgpack).
 // Prints "ok <case>" per passing case; exits 1 at the first failure.
 import { io } from 'socket.io-client';
+import msgpackParser from 'socket.io-msgpack-parser';
 import assert from 'node:assert/strict';
 
-const [long, short] = process.argv.slice(2);
+const [long, short, parser] = process.argv.slice(2);
+const parserOpts = parser === 'msgpack' ? { parser: msgpackParser } : {};
 const cases = [];
 const test = (name, fn) => cases.push([name, fn]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -16,7 +19,7 @@ const call = (s, ev, ...args) => s.timeout(5000).emitWithAck(ev, ...args);
 
 // About a second away: the client's reconnection delay, without randomness.
 async function client(url, transports) {
-  const s = io(url, { transports, forceNew: true, reconnectionDelay: 1000, reconnectionDelayMax: 1000, randomizationFactor: 0 });
+  const s = io(url, { transports, forceNew: true, reconnectionDelay: 1000, reconnectionDelayMax: 1000, randomizationFactor: 0, ...parserOpts });
   s.got = [];
   s.on('news', (n) => s.got.push(n));
   await within(once(s, 'connect'), 5000, 'connect');

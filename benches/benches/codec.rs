@@ -1,14 +1,16 @@
 //! Codec throughput per layer and message shape (small text, 1 KB text, 1 KB binary):
 //! WebSocket frame decode (unmask in place, UTF-8 check) and encode, Engine.IO message decode and
-//! encode, Socket.IO packet decode (JSON validated, arguments as spans) and encode.
+//! encode, Socket.IO packet decode (JSON validated, arguments as spans) and encode, and the same
+//! packet with the msgpack parser (`sio-msgpack`: a binary shape's attachment inline as `bin`).
 //!
 //! Decoders work in place, so each iteration gets a fresh copy of the wire bytes; the copy is
 //! made outside the timed section (`iter_batched_ref`).
 
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 use volley::proto::eio::{self, decode_binary, decode_text, encode_text};
-use volley::proto::sio::{decode, encode_event, Limits};
+use volley::proto::sio::{decode, decode_msgpack, encode_event, encode_msgpack, Limits};
 use volley::proto::ws::{encode_frame, Decoder, Role};
 use volley_benches::Sample;
 
@@ -98,5 +100,47 @@ fn socket_io(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, websocket, engine_io, socket_io);
+fn socket_io_msgpack(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sio-msgpack");
+    let limits = Limits::default();
+    for s in Sample::all() {
+        let packet = s.sio_packet();
+        let attachments: Vec<Bytes> = if s.binary {
+            vec![Bytes::from(s.payload.clone())]
+        } else {
+            Vec::new()
+        };
+        let mut wire = Vec::new();
+        encode_msgpack(&packet, &attachments, &mut wire).expect("the sample transcodes");
+        g.throughput(Throughput::Bytes(wire.len() as u64));
+        g.bench_function(format!("decode/{}", s.name), |b| {
+            b.iter(|| {
+                let p = decode_msgpack(black_box(&wire), &limits);
+                black_box(p.map(|p| p.attachments.len())).ok()
+            })
+        });
+        // What an emit costs: the text form, then its transcoding.
+        let arg = s.arg_json();
+        let (mut text, mut out) = (Vec::new(), Vec::with_capacity(wire.len() + 16));
+        g.bench_function(format!("encode/{}", s.name), |b| {
+            b.iter(|| {
+                text.clear();
+                out.clear();
+                encode_event(
+                    &mut text,
+                    "/",
+                    None,
+                    "echo",
+                    &[black_box(&arg)],
+                    attachments.len(),
+                );
+                encode_msgpack(&text, &attachments, &mut out).ok();
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, websocket, engine_io, socket_io, socket_io_msgpack);
 criterion_main!(benches);

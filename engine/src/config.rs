@@ -29,6 +29,30 @@ impl Backend {
     }
 }
 
+/// How Socket.IO packets are written on the wire; clients must use the same parser.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parser {
+    /// The default parser (npm `socket.io-parser`): text packets, binary values as attachments
+    /// sent as separate binary messages. What every client speaks unless told otherwise.
+    #[default]
+    Json,
+    /// npm `socket.io-msgpack-parser`: each packet is one binary msgpack message, binary values
+    /// inline. Smaller for binary and numeric data; clients must be configured with
+    /// `parser: require("socket.io-msgpack-parser")`, and the Redis adapter does not take it.
+    Msgpack,
+}
+
+impl Parser {
+    /// The parser a `VOLLEY_PARSER` value names: `json` or `msgpack`.
+    pub fn from_name(name: &str) -> Option<Parser> {
+        match name.trim() {
+            "json" => Some(Parser::Json),
+            "msgpack" => Some(Parser::Msgpack),
+            _ => None,
+        }
+    }
+}
+
 /// The value of an on/off variable: `1`, `true`, `yes`, `on`, or `0`, `false`, `no`, `off` and
 /// empty; `None` for anything else.
 pub(crate) fn parse_flag(value: &str) -> Option<bool> {
@@ -236,6 +260,10 @@ pub struct Config {
     /// counted (`volley_packets_too_deep_total`), the session goes on. Env
     /// `VOLLEY_MAX_JSON_DEPTH`, default 1000.
     pub max_json_depth: usize,
+    /// The Socket.IO parser clients must use. Env `VOLLEY_PARSER` (`json`|`msgpack`), default
+    /// [`Parser::Json`]. With msgpack, `max_attachments` bounds the binary values of one packet,
+    /// `max_json_depth` its nesting, and `max_payload` the whole message.
+    pub parser: Parser,
     /// Allowed transports. Env `VOLLEY_TRANSPORTS` (`polling,websocket`, `websocket`,
     /// `polling`), default both.
     pub transports: Transports,
@@ -378,6 +406,7 @@ impl Default for Config {
             attachment_timeout: Duration::from_millis(10_000),
             max_attachments: 10,
             max_json_depth: 1000,
+            parser: Parser::Json,
             transports: Transports {
                 polling: true,
                 websocket: true,
@@ -617,6 +646,10 @@ impl Config {
         env.millis("VOLLEY_ATTACHMENT_TIMEOUT_MS", &mut c.attachment_timeout)?;
         env.parse("VOLLEY_MAX_ATTACHMENTS", "a count", &mut c.max_attachments)?;
         env.parse("VOLLEY_MAX_JSON_DEPTH", "a depth", &mut c.max_json_depth)?;
+        if let Some(v) = get("VOLLEY_PARSER") {
+            c.parser = Parser::from_name(&v)
+                .ok_or_else(|| env.error("VOLLEY_PARSER", "json or msgpack"))?;
+        }
         if let Some(v) = get("VOLLEY_TRANSPORTS") {
             let mut t = Transports {
                 polling: false,
@@ -798,6 +831,7 @@ mod tests {
         assert_eq!(c.ping_interval, Duration::from_millis(25_000));
         assert_eq!(c.ping_timeout, Duration::from_millis(20_000));
         assert_eq!(c.backend, Backend::Uring);
+        assert_eq!(c.parser, Parser::Json);
         assert!(!c.uring_direct);
         assert_eq!(c.uring_batch, Duration::from_micros(50));
         assert_eq!(c.max_buffered_total, 256 << 20);
@@ -1025,5 +1059,17 @@ mod tests {
             from(&[("VOLLEY_PIN_CORES", "maybe")]).unwrap_err().var,
             "VOLLEY_PIN_CORES"
         );
+        assert_eq!(
+            from(&[("VOLLEY_PARSER", "cbor")]).unwrap_err().var,
+            "VOLLEY_PARSER"
+        );
+    }
+
+    #[test]
+    fn parser_from_env() {
+        let c = from(&[("VOLLEY_PARSER", "msgpack")]).unwrap();
+        assert_eq!(c.parser, Parser::Msgpack);
+        let c = from(&[("VOLLEY_PARSER", "json")]).unwrap();
+        assert_eq!(c.parser, Parser::Json);
     }
 }

@@ -1,6 +1,7 @@
 //! Stable-toolchain companion of the fuzz targets: every seed of every fuzz corpus, mutated
 //! thousands of ways (bit flips, byte changes, truncation, duplication, splicing), fed to its
-//! parser. Nothing may panic, and what parses must respect the configured limits.
+//! parser. Nothing may panic, and what parses must respect the configured limits (and, for the
+//! msgpack codec, re-encode to itself).
 
 use std::path::PathBuf;
 
@@ -166,5 +167,34 @@ fn socket_io_packets_and_binary_reassembly() {
                 Err(_) => return,
             }
         }
+    });
+}
+
+#[test]
+fn socket_io_msgpack_packets() {
+    let limits = sio::Limits {
+        max_attachments: 4,
+        max_attachment_bytes: 256,
+        max_depth: 16,
+    };
+    each_mutation("sio_msgpack", 20_000, |input| {
+        let Ok(packet) = sio::decode_msgpack(input, &limits) else {
+            return;
+        };
+        assert!(packet.attachments.len() <= limits.max_attachments);
+        let total: usize = packet.attachments.iter().map(|a| a.len()).sum();
+        assert!(total <= limits.max_attachment_bytes);
+        let mut text = Vec::new();
+        sio::encode_header(
+            &mut text,
+            packet.ty,
+            packet.attachments.len(),
+            &packet.nsp,
+            packet.id,
+        );
+        text.extend_from_slice(packet.data.as_deref().unwrap_or_default().as_bytes());
+        let mut wire = Vec::new();
+        sio::encode_msgpack(&text, &packet.attachments, &mut wire).expect("re-encodes");
+        assert_eq!(sio::decode_msgpack(&wire, &limits).as_ref(), Ok(&packet));
     });
 }

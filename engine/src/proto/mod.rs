@@ -3,5 +3,6 @@
 
 pub mod eio;
 pub mod http;
+pub(crate) mod msgpack;
 pub mod sio;
 pub mod ws;

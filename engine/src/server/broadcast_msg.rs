@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::config::Parser;
 use crate::proto::sio;
 use crate::proto::ws::{self, OpCode};
 
@@ -73,19 +74,59 @@ impl Shared {
     }
 }
 
+/// One Socket.IO packet as the messages `parser` sends, encoded once for every receiver.
+/// `write` appends the packet in the default parser's form (the text after the Engine.IO `4`)
+/// and pushes the binary values it finds onto the attachments, which start as `attachments`.
+/// JSON: the text, then one binary message per attachment. Msgpack: one binary message.
+pub(crate) fn encode_shared(
+    parser: Parser,
+    attachments: &[Bytes],
+    write: impl FnOnce(&mut Vec<u8>, &mut Vec<Bytes>) -> Result<(), EmitError>,
+) -> Result<Vec<Shared>, EmitError> {
+    let mut binary = attachments.to_vec();
+    match parser {
+        Parser::Json => {
+            let text = Shared::text(|b| {
+                b.push(b'4');
+                write(b, &mut binary)
+            })?;
+            let mut packets = Vec::with_capacity(1 + binary.len());
+            packets.push(text);
+            packets.extend(binary.iter().map(|a| Shared::binary(a)));
+            Ok(packets)
+        }
+        Parser::Msgpack => {
+            let mut text = Vec::new();
+            write(&mut text, &mut binary)?;
+            Ok(vec![Shared::binary(&msgpack_packet(&text, &binary)?)])
+        }
+    }
+}
+
+/// A packet in the default parser's form (`text` after the Engine.IO `4`, its `attachments`)
+/// as one msgpack message.
+pub(crate) fn msgpack_packet(text: &[u8], attachments: &[Bytes]) -> Result<Vec<u8>, EmitError> {
+    let mut wire = Vec::with_capacity(text.len() + 16);
+    sio::encode_msgpack(text, attachments, &mut wire)
+        .map_err(|e| EmitError::Serialize(e.to_string()))?;
+    Ok(wire)
+}
+
 /// Encodes an EVENT (with attachments) for `nsp` once. `id` is set for broadcasts with acks.
 pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    parser: Parser,
     nsp: &str,
     id: Option<u64>,
     event: &str,
     args: &T,
     attachments: &[Bytes],
 ) -> Result<Vec<Shared>, EmitError> {
-    encode_event_at(nsp, id, event, args, attachments, None)
+    encode_event_at(parser, nsp, id, event, args, attachments, None)
 }
 
 /// [`encode_event`] with a recovery offset as the last argument, when given.
 pub(crate) fn encode_event_at<T: Serialize + ?Sized>(
+    parser: Parser,
     nsp: &str,
     id: Option<u64>,
     event: &str,
@@ -96,20 +137,14 @@ pub(crate) fn encode_event_at<T: Serialize + ?Sized>(
     if sio::is_reserved_event(event) {
         return Err(EmitError::ReservedEvent);
     }
-    let mut binary = attachments.to_vec();
-    let text = Shared::text(|b| {
-        b.push(b'4');
-        sio::encode_event_ser(b, nsp, id, event, args, &mut binary)
+    encode_shared(parser, attachments, |b, binary| {
+        sio::encode_event_ser(b, nsp, id, event, args, binary)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
         if let Some(offset) = offset {
             sio::push_offset(b, offset);
         }
         Ok(())
-    })?;
-    let mut packets = Vec::with_capacity(1 + binary.len());
-    packets.push(text);
-    packets.extend(binary.iter().map(|a| Shared::binary(a)));
-    Ok(packets)
+    })
 }
 
 /// Collects the replies of a broadcast with acknowledgements from every worker.

@@ -32,6 +32,7 @@ use super::rooms::{RoomNames, Target};
 use super::sio::{encode_for, EmitError, Recovery};
 use super::socket_info::SocketInfo;
 use super::stats::{Counter, Stats, StatsSnapshot};
+use crate::config::Parser;
 
 /// Reaches a running server from any thread. `Send + Clone`, cheap to clone.
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct ServerHandle {
     pub(crate) stats: Arc<Stats>,
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) recovery: Option<Arc<Recovery>>,
+    /// How this server's Socket.IO packets are encoded.
+    pub(crate) parser: Parser,
 }
 
 impl ServerHandle {
@@ -118,7 +121,7 @@ impl ServerHandle {
             nsp,
             &target,
             Instant::now(),
-            &mut |offset| encode_event_at(nsp, None, event, args, &[], offset),
+            &mut |offset| encode_event_at(self.parser, nsp, None, event, args, &[], offset),
         )?;
         let outs = packets.iter().map(|p| p.out()).collect();
         Ok(self
@@ -361,7 +364,8 @@ impl HandleBroadcast {
         args: &T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), TryEmitError>> + Send + 'static {
-        let encoded = encode_event(&self.nsp, None, event, args, &[]);
+        // Encoded (and, with recovery on, kept) at once: `args` is borrowed only for this call.
+        let encoded = self.encode(event, args, &[]);
         let this = self.clone();
         async move {
             let packets = encoded?;
@@ -388,16 +392,37 @@ impl HandleBroadcast {
         args: &T,
         attachments: &[Bytes],
     ) -> Result<(), EmitError> {
-        let packets = encode_for(
+        let packets = self.encode(event, args, attachments)?;
+        self.post(packets, None);
+        Ok(())
+    }
+
+    /// The packets of an emit without an ack, kept for recovery (with their offset) when it
+    /// is on and the emit is not volatile.
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+        attachments: &[Bytes],
+    ) -> Result<Vec<super::broadcast_msg::Shared>, EmitError> {
+        encode_for(
             self.handle.recovery.as_deref(),
             !self.volatile,
             &self.nsp,
             &self.target,
             Instant::now(),
-            &mut |offset| encode_event_at(&self.nsp, None, event, args, attachments, offset),
-        )?;
-        self.post(packets, None);
-        Ok(())
+            &mut |offset| {
+                encode_event_at(
+                    self.handle.parser,
+                    &self.nsp,
+                    None,
+                    event,
+                    args,
+                    attachments,
+                    offset,
+                )
+            },
+        )
     }
 
     /// Emits and collects every receiver's acknowledgement for up to `timeout`; `callback` runs
@@ -410,7 +435,7 @@ impl HandleBroadcast {
         callback: impl FnOnce(BroadcastAcks) + Send + 'static,
     ) -> Result<(), EmitError> {
         let id = next_broadcast_ack_id();
-        let packets = encode_event(&self.nsp, Some(id), event, args, &[])?;
+        let packets = encode_event(self.handle.parser, &self.nsp, Some(id), event, args, &[])?;
         let parts = ack_parts(
             self.handle.peers.len(),
             self.local,

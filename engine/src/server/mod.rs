@@ -370,6 +370,13 @@ impl ServerBuilder {
         self.recovery(Duration::from_secs(120))
     }
 
+    /// The Socket.IO parser clients must use (the reference's `parser` option). Same as
+    /// `config.parser`; default: [`Parser::Json`](crate::config::Parser::Json).
+    pub fn parser(mut self, parser: crate::config::Parser) -> Self {
+        self.config.parser = parser;
+        self
+    }
+
     /// Connection state recovery within `window` (the reference's
     /// `maxDisconnectionDuration`); zero turns it off. Same as `config.recovery`; default: off.
     pub fn recovery(mut self, window: Duration) -> Self {
@@ -509,6 +516,12 @@ impl ServerBuilder {
         let stats = Arc::new(stats::Stats::new(self.config.workers));
         let metrics_path = self.config.metrics_path.clone();
         let redis = match &self.config.redis_url {
+            // The adapter forwards packets in the default parser's form.
+            Some(_) if self.config.parser == crate::config::Parser::Msgpack => {
+                return Err(Error::Registration(
+                    "the Redis adapter does not work with the msgpack parser".into(),
+                ));
+            }
             Some(url) => {
                 let url = RedisUrl::parse(url).ok_or_else(|| ConfigError {
                     var: "VOLLEY_REDIS_URL",
@@ -591,6 +604,7 @@ impl ServerBuilder {
             stats: built.stats,
             adapter: built.adapter,
             recovery: built.recovery,
+            parser: built.config.parser,
         };
         Ok(Server {
             runtime,
@@ -611,6 +625,7 @@ impl ServerBuilder {
             stats: built.stats,
             adapter: built.adapter,
             recovery: built.recovery,
+            parser: built.config.parser,
         };
         (sim, handle)
     }

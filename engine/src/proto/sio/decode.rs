@@ -58,6 +58,40 @@ pub fn decode<'a>(text: &'a [u8], limits: &Limits) -> Result<Packet<'a>, SioErro
     })
 }
 
+/// A packet's header and data text, the data not checked (see [`split_header`]).
+pub(super) struct Split<'a> {
+    pub ty: PacketType,
+    /// `"/"` when the text names none.
+    pub nsp: &'a str,
+    pub id: Option<u64>,
+    /// Empty when the packet has none.
+    pub data: &'a [u8],
+}
+
+/// Splits a packet into its header and data text without checking the data: for re-encoding
+/// packets the server's own encoders wrote. Errors: the header's, as [`decode`] gives them.
+pub(super) fn split_header(text: &[u8]) -> Result<Split<'_>, SioError> {
+    let unbounded = Limits {
+        max_attachments: usize::MAX,
+        ..Limits::default()
+    };
+    let header = parse_header(text, &unbounded)?;
+    let (head, data) = text.split_at(header.data_start);
+    let nsp = match header.nsp {
+        Some(range) => {
+            let bytes = head.get(range).ok_or(SioError::BadNamespace)?;
+            std::str::from_utf8(bytes).map_err(|_| SioError::BadNamespace)?
+        }
+        None => "/",
+    };
+    Ok(Split {
+        ty: header.ty,
+        nsp,
+        id: header.id,
+        data,
+    })
+}
+
 fn parse_header(text: &[u8], limits: &Limits) -> Result<Header, SioError> {
     let (&first, _) = text.split_first().ok_or(SioError::Empty)?;
     let ty = PacketType::from_digit(first).ok_or(SioError::UnknownType)?;

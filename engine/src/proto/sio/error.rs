@@ -25,6 +25,9 @@ pub enum SioError {
     InvalidPayload(&'static str),
     /// The data is not valid JSON.
     Json,
+    /// A msgpack packet (see [`decode_msgpack`](super::decode_msgpack)) is not one well-formed
+    /// msgpack value, or holds a value JSON cannot carry; the text says what.
+    Msgpack(&'static str),
     /// The JSON nests deeper than [`Limits::max_depth`](super::Limits).
     TooDeep,
     /// A `{"_placeholder":true,...}` object whose `num` is not an integer in
@@ -58,6 +61,7 @@ impl fmt::Display for SioError {
             Self::TooManyAttachments => f.write_str("too many attachments"),
             Self::InvalidPayload(why) => write!(f, "invalid payload: {why}"),
             Self::Json => f.write_str("invalid JSON"),
+            Self::Msgpack(why) => write!(f, "invalid msgpack packet: {why}"),
             Self::TooDeep => f.write_str("JSON nested too deep"),
             Self::BadPlaceholder => f.write_str("invalid binary placeholder"),
             Self::AttachmentsTooLarge => f.write_str("attachments too large"),

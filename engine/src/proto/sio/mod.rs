@@ -10,6 +10,8 @@
 //!   socket.io-parser's payload rules; [`BinaryAssembler`] then collects a binary packet's attachments.
 //! - [`Args`] is the handler's view of event/ack arguments.
 //! - `encode_*` append packets straight into a caller's frame buffer.
+//! - [`decode_msgpack`] and [`encode_msgpack`] carry the same packets in the wire format of
+//!   npm `socket.io-msgpack-parser`, transcoding to and from the form above.
 //!
 //! Deliberately stricter than socket.io-parser 4.x: an ack id is refused on CONNECT,
 //! DISCONNECT and CONNECT_ERROR and required on ACK; events and acks must carry data;
@@ -21,7 +23,9 @@ mod decode;
 mod encode;
 mod error;
 mod json;
+mod json_msgpack;
 mod limits;
+mod msgpack;
 mod packet;
 mod ser;
 mod value;
@@ -34,6 +38,7 @@ pub use encode::{
 };
 pub use error::SioError;
 pub use limits::Limits;
+pub use msgpack::{decode_msgpack, encode_msgpack, transcode_msgpack, MsgpackText};
 pub use packet::{is_reserved_event, OwnedPacket, Packet, PacketType};
 pub use ser::{write_args, write_value, ArgList, SerError};
 pub use value::{Args, ValueRef};

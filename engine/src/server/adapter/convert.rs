@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use serde_json::{Map, Value as Json};
 
-use super::msgpack::{self, Value as Mp};
 use super::wire_error::WireError;
+use crate::proto::msgpack::{self, Value as Mp};
 
 /// Parses a message body: JSON when it opens with `{` (as the adapter checks), else msgpack,
 /// whose byte strings become placeholders numbered in order into the returned attachments.

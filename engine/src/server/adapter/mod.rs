@@ -10,7 +10,6 @@ mod conn;
 mod convert;
 mod core;
 mod health;
-mod msgpack;
 mod nodes;
 mod pending;
 mod redis;

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use serde_json::Value as Json;
 
 use super::convert::{parse, write_mp};
-use super::msgpack;
 use super::wire_error::WireError;
+use crate::config::Parser;
+use crate::proto::msgpack;
 use crate::proto::sio::ArgList;
 use crate::server::broadcast_msg::encode_event;
 use crate::server::broadcast_msg::BroadcastMsg;
@@ -342,8 +343,16 @@ pub(crate) fn event_of(
         .ok_or(WireError::Shape("packet.data"))?;
     let (event, args) = data.split_first().ok_or(WireError::Shape("packet.data"))?;
     let event = event.as_str().ok_or(WireError::Shape("packet.data[0]"))?;
-    let packets = encode_event(nsp, id, event, &ArgList(args), attachments)
-        .map_err(|_| WireError::Shape("packet.data[0]"))?;
+    let packets = encode_event(
+        // The adapter is refused with the msgpack parser (`ServerBuilder::build`).
+        Parser::Json,
+        nsp,
+        id,
+        event,
+        &ArgList(args),
+        attachments,
+    )
+    .map_err(|_| WireError::Shape("packet.data[0]"))?;
     Ok((nsp.to_string(), packets))
 }
 
@@ -406,8 +415,15 @@ mod tests {
             target,
             volatile,
             compress: true,
-            packets: encode_event(nsp, None, "news", &ArgList(args.as_array().unwrap()), bins)
-                .unwrap(),
+            packets: encode_event(
+                Parser::Json,
+                nsp,
+                None,
+                "news",
+                &ArgList(args.as_array().unwrap()),
+                bins,
+            )
+            .unwrap(),
             acks: None,
         }
     }

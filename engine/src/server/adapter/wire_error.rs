@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::msgpack::MsgpackError;
+use crate::proto::msgpack::MsgpackError;
 
 /// A message from another node that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]

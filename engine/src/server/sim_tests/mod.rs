@@ -9,6 +9,7 @@ mod budget;
 mod connect_timeout;
 mod heartbeat;
 mod mailbox;
+mod msgpack;
 mod polling;
 mod recovery;
 mod shutdown;

@@ -4,9 +4,11 @@
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::config::Parser;
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args};
 use crate::runtime::Peers;
+use crate::server::broadcast_msg::msgpack_packet;
 
 use super::super::link::Tx;
 use super::super::out::Out;
@@ -76,6 +78,12 @@ impl Ack {
     /// Sends this ack for `nsp` and ack `id` on the session's link, encoded straight into the
     /// outgoing frame (no intermediate packet on the per-event path).
     pub(crate) fn send(&self, tx: &mut Tx<'_, '_>, nsp: &str, id: u64) {
+        if tx.cx.state().config.parser == Parser::Msgpack {
+            for out in self.outs(Parser::Msgpack, nsp, id) {
+                tx.out(&out);
+            }
+            return;
+        }
         tx.text(|b| {
             b.push(b'4');
             sio::encode_ack(b, nsp, id, &self.json, self.attachments.len());
@@ -86,11 +94,18 @@ impl Ack {
         }
     }
 
-    /// The packets of this ack for `nsp` and ack `id`: the ACK, then one per attachment (for
-    /// acks sent later from another thread).
-    pub(crate) fn outs(&self, nsp: &str, id: u64) -> Vec<Out> {
+    /// The packets of this ack for `nsp` and ack `id` as `parser` sends them: the ACK, then
+    /// one per attachment, or one msgpack message (for acks sent later from another thread).
+    /// Arguments that do not transcode to msgpack (raw JSON that is not valid) send nothing.
+    pub(crate) fn outs(&self, parser: Parser, nsp: &str, id: u64) -> Vec<Out> {
         let mut outs = Vec::with_capacity(1 + self.attachments.len());
         let mut b = Vec::with_capacity(self.json.len() + nsp.len() + 24);
+        if parser == Parser::Msgpack {
+            sio::encode_ack(&mut b, nsp, id, &self.json, self.attachments.len());
+            let wire = msgpack_packet(&b, &self.attachments);
+            outs.extend(wire.ok().map(|w| Out::Binary(Bytes::from(w))));
+            return outs;
+        }
         b.push(b'4');
         sio::encode_ack(&mut b, nsp, id, &self.json, self.attachments.len());
         outs.push(Out::Text(Bytes::from(b)));
@@ -111,12 +126,14 @@ pub struct DeferredAck {
     pub(crate) socket: Sid,
     pub(crate) nsp: String,
     pub(crate) id: u64,
+    /// How the server encodes its packets.
+    pub(crate) parser: Parser,
 }
 
 impl DeferredAck {
     /// Sends the ack; false if the connection's worker is gone.
     pub fn send(self, ack: Ack) -> bool {
-        let outs = ack.outs(&self.nsp, self.id);
+        let outs = ack.outs(self.parser, &self.nsp, self.id);
         self.peers.post(
             self.socket.worker() as usize,
             Post::ToSocket(self.socket, outs),

@@ -8,10 +8,12 @@ use super::model::{ConnectStep, PendingAcks, SioApp, Socket, SocketState};
 use super::recovery::{self, Session};
 use std::sync::Arc;
 
+use crate::config::Parser;
 use crate::proto::eio::Sid;
 use crate::proto::sio::{self, Args, BinaryAssembler, OwnedPacket, PacketType, SioError, ValueRef};
 use crate::runtime::Peers;
 use crate::runtime::TimerKey;
+use crate::server::broadcast_msg::msgpack_packet;
 use crate::server::link::Tx;
 use crate::server::post::Post;
 use crate::server::reason::DisconnectReason;
@@ -88,7 +90,18 @@ pub(crate) struct SioClient {
     binary: Option<(BinaryAssembler, TimerKey)>,
 }
 
+/// Sends a packet the server makes itself (CONNECT, CONNECT_ERROR, DISCONNECT), which `write`
+/// appends in the default parser's form.
 fn send_packet(tx: &mut Tx<'_, '_>, write: impl FnOnce(&mut Vec<u8>)) {
+    if tx.cx.state().config.parser == Parser::Msgpack {
+        let mut text = Vec::new();
+        write(&mut text);
+        // These packets come from the server's own encoders, which always transcode.
+        if let Ok(wire) = msgpack_packet(&text, &[]) {
+            tx.binary(&wire);
+        }
+        return;
+    }
     tx.text(|b| {
         b.push(b'4');
         write(b);
@@ -119,6 +132,15 @@ impl SioClient {
     }
 
     pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
+        if tx.cx.state().config.parser == Parser::Msgpack {
+            // The reference's msgpack decoder reads a string as no packet at all.
+            return Err(self.malformed(tx, "invalid packet type"));
+        }
+        self.text_packet(tx, data)
+    }
+
+    /// A packet in the default parser's form (the text after the Engine.IO `4`).
+    fn text_packet(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
         if self.binary.is_some() {
             // Attachments of the previous packet must come first.
             return Err(self.malformed(tx, "got plaintext data when reconstructing a packet"));
@@ -173,6 +195,34 @@ impl SioClient {
     }
 
     pub fn on_binary(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
+        if tx.cx.state().config.parser == Parser::Msgpack {
+            return self.msgpack_packet(tx, data);
+        }
+        self.attachment(tx, data)
+    }
+
+    /// One packet of the msgpack parser, fed through the text path and its attachments, so
+    /// both parsers share every check and limit.
+    fn msgpack_packet(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
+        let t = match sio::transcode_msgpack(data, &self.app.limits) {
+            Ok(t) => t,
+            // As with JSON: a packet nested too deep is dropped and counted.
+            Err(SioError::TooDeep) => {
+                let worker = tx.cx.worker();
+                tx.cx.state().stats.add(worker, Counter::PacketsTooDeep, 1);
+                return Ok(());
+            }
+            Err(e) => return Err(self.malformed(tx, &e.to_string())),
+        };
+        self.text_packet(tx, &t.text)?;
+        for a in t.attachments {
+            self.attachment(tx, a)?;
+        }
+        Ok(())
+    }
+
+    /// A binary attachment of the binary packet being assembled.
+    fn attachment(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
         let Some((asm, _)) = self.binary.as_mut() else {
             return Err(self.malformed(tx, "got binary data when not reconstructing a packet"));
         };

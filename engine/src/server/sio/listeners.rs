@@ -7,6 +7,7 @@ use super::model::{
 };
 use crate::proto::sio;
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use crate::proto::sio::Args;
@@ -128,7 +129,7 @@ impl Socket<'_, '_> {
 
 /// Runs a namespace's outgoing listeners, and those socket `sid` added itself (`own`, its
 /// prepended ones first, its added ones last), for one event packet (`4...`, the Engine.IO
-/// message) sent to it, with its attachments.
+/// message, or the msgpack parser's binary message) sent to it, with its attachments.
 pub(crate) fn notify_outgoing(
     listeners: &[Box<OutgoingFn>],
     own: Option<OutgoingRun>,
@@ -140,13 +141,27 @@ pub(crate) fn notify_outgoing(
         max_depth: usize::MAX,
         ..sio::Limits::default()
     };
-    let Some(Ok(p)) = packet.strip_prefix(b"4").map(|t| sio::decode(t, &limits)) else {
+    // A packet of the msgpack parser is one message with its binary values inline.
+    let transcoded;
+    let (text, attachments): (&[u8], Cow<'_, [Bytes]>) = match packet.strip_prefix(b"4") {
+        Some(text) => (text, Cow::Borrowed(attachments)),
+        None => {
+            let Ok(t) = sio::transcode_msgpack(packet, &limits) else {
+                return;
+            };
+            let bins = t.attachments.iter().map(|a| Bytes::copy_from_slice(a));
+            let bins = Cow::Owned(bins.collect());
+            transcoded = t.text;
+            (&transcoded, bins)
+        }
+    };
+    let Ok(p) = sio::decode(text, &limits) else {
         return;
     };
     let Some(name) = p.event_name() else {
         return;
     };
-    let args = Args::with_attachments(&p, attachments);
+    let args = Args::with_attachments(&p, &attachments);
     let (before, after) = own.unwrap_or_default();
     for f in before {
         f(name, &args);

@@ -139,6 +139,7 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
             (id, timeout, AckCollector::new(parts, cb))
         });
         let recovery = socket.tx.cx.state().recovery.clone();
+        let parser = socket.tx.cx.state().config.parser;
         let keep = !self.volatile && acks.is_none();
         let id = acks.as_ref().map(|a| a.0);
         let packets = encode_for(
@@ -147,7 +148,7 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
             &nsp,
             &self.target,
             socket.tx.cx.now(),
-            &mut |offset| encode_event_at(&nsp, id, event, args, attachments, offset),
+            &mut |offset| encode_event_at(parser, &nsp, id, event, args, attachments, offset),
         )?;
         let msg = Arc::new(BroadcastMsg {
             nsp,

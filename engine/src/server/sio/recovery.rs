@@ -368,6 +368,7 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Parser;
     use crate::proto::eio::SidRng;
     use crate::server::broadcast_msg::encode_event_at;
 
@@ -383,7 +384,15 @@ mod tests {
         store
             .keep("/", target, now, &mut |o| {
                 offset = o.to_string();
-                encode_event_at("/", None, "news", &(n, "x".repeat(100)), &[], Some(o))
+                encode_event_at(
+                    Parser::Json,
+                    "/",
+                    None,
+                    "news",
+                    &(n, "x".repeat(100)),
+                    &[],
+                    Some(o),
+                )
             })
             .unwrap();
         offset
@@ -410,8 +419,16 @@ mod tests {
             keep(&store, &room("r"), now, n);
         }
         let (bytes, packets) = store.usage();
-        let frame = encode_event_at("/", None, "news", &(0, "x".repeat(100)), &[], Some("1"))
-            .unwrap()[0]
+        let frame = encode_event_at(
+            Parser::Json,
+            "/",
+            None,
+            "news",
+            &(0, "x".repeat(100)),
+            &[],
+            Some("1"),
+        )
+        .unwrap()[0]
             .frame()
             .len();
         println!(

@@ -18,8 +18,9 @@ use super::errors::EmitError;
 use super::handshake::Handshake;
 use super::operator::SocketBroadcast;
 use super::recovery::Recovery;
+use crate::config::Parser;
 use crate::server::ack_futures::{AckFuture, OwnedArgs};
-use crate::server::broadcast_msg::Shared;
+use crate::server::broadcast_msg::{encode_shared, msgpack_packet, Shared};
 use crate::server::handle::ServerHandle;
 use crate::server::oneshot;
 use crate::server::out::Out;
@@ -140,6 +141,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             stats: state.stats.clone(),
             adapter: state.adapter.clone(),
             recovery: state.recovery.clone(),
+            parser: state.config.parser,
         }
     }
 
@@ -279,6 +281,7 @@ impl<'c, 'a> Socket<'c, 'a> {
             socket: self.state.sid,
             nsp: self.state.nsp.clone(),
             id,
+            parser: self.tx.cx.state().config.parser,
         })
     }
 
@@ -391,11 +394,17 @@ impl<'c, 'a> Socket<'c, 'a> {
         let mut binary = attachments.to_vec();
         let outgoing = &self.state.app.namespaces[self.state.ns].outgoing;
         let own = self.state.outgoing_run();
-        if !outgoing.is_empty() || own.is_some() {
+        let msgpack = self.tx.cx.state().config.parser == Parser::Msgpack;
+        if !outgoing.is_empty() || own.is_some() || msgpack {
             // Listeners see the packet as sent: encode it once, show it, then queue the bytes.
+            // A msgpack packet is transcoded from that form too.
             let mut packet = vec![b'4'];
             body.write(&mut packet, nsp, ack, event, &mut binary)?;
             notify_outgoing(outgoing, own, self.state.sid.as_str(), &packet, &binary);
+            if msgpack {
+                let wire = msgpack_packet(&packet[1..], &binary)?;
+                return self.queue(Out::Binary(Bytes::from(wire)), Vec::new(), compress);
+            }
             return self.queue(Out::Text(Bytes::from(packet)), binary, compress);
         }
         let mut result = Ok(());
@@ -440,17 +449,13 @@ impl<'c, 'a> Socket<'c, 'a> {
             ..Target::default()
         };
         let now = self.tx.cx.now();
+        let parser = self.tx.cx.state().config.parser;
         let packets = recovery.store.keep(nsp, &target, now, &mut |offset| {
-            let mut binary = attachments.to_vec();
-            let text = Shared::text(|b| {
-                b.push(b'4');
-                body.write(b, nsp, None, event, &mut binary)?;
+            encode_shared(parser, attachments, |b, binary| {
+                body.write(b, nsp, None, event, binary)?;
                 sio::push_offset(b, offset);
                 Ok(())
-            })?;
-            let mut packets = vec![text];
-            packets.extend(binary.iter().map(|a| Shared::binary(a)));
-            Ok(packets)
+            })
         })?;
         let outgoing = &self.state.app.namespaces[self.state.ns].outgoing;
         let own = self.state.outgoing_run();

@@ -60,7 +60,7 @@ impl SocketRef {
     /// Sends the acknowledgement `ack` of the client's packet `id`.
     pub(crate) fn send_ack(&self, ack: Ack, id: u64) {
         let r = &self.0;
-        let outs = ack.outs(&r.nsp, id);
+        let outs = ack.outs(r.handle.parser, &r.nsp, id);
         r.handle
             .peers
             .post(r.sid.worker() as usize, Post::ToSocket(r.sid, outs));

@@ -1,10 +1,11 @@
-//! MessagePack, the format `@socket.io/redis-adapter` (through notepack.io) puts on Redis:
-//! a decoder into a borrowed value tree and the few writers the adapter needs.
+//! MessagePack as notepack.io writes it (the format of `@socket.io/redis-adapter` on Redis and
+//! of `socket.io-msgpack-parser` on the wire): a decoder into a borrowed value tree and the
+//! writers the adapter and the Socket.IO msgpack codec need.
 
 use std::fmt;
 
-/// Deepest nesting accepted when decoding (event arguments are user data, so this is a guard
-/// against stack exhaustion, not a format limit).
+/// Deepest nesting [`decode`] accepts (event arguments are user data, so this is a guard
+/// against stack exhaustion, not a format limit); [`decode_max_depth`] takes another bound.
 const MAX_DEPTH: usize = 64;
 
 /// A decoded value; strings and binaries borrow from the input.
@@ -71,29 +72,46 @@ pub(crate) enum MsgpackError {
     Reserved,
     /// A string that is not UTF-8.
     BadUtf8,
-    /// Nested deeper than [`MAX_DEPTH`].
+    /// Nested deeper than the bound given to the decoder.
     TooDeep,
     /// Bytes left after the value.
     Trailing,
 }
 
-impl fmt::Display for MsgpackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl MsgpackError {
+    /// What is wrong, in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
             MsgpackError::Truncated => "msgpack input ends inside a value",
             MsgpackError::Reserved => "msgpack reserved byte 0xc1",
             MsgpackError::BadUtf8 => "msgpack string is not UTF-8",
             MsgpackError::TooDeep => "msgpack nested too deep",
             MsgpackError::Trailing => "bytes after the msgpack value",
-        })
+        }
+    }
+}
+
+impl fmt::Display for MsgpackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 impl std::error::Error for MsgpackError {}
 
-/// Decodes `buf`, which must hold exactly one value.
+/// Decodes `buf`, which must hold exactly one value nested at most [`MAX_DEPTH`] deep.
 pub(crate) fn decode(buf: &[u8]) -> Result<Value<'_>, MsgpackError> {
-    let mut r = Reader { buf, pos: 0 };
+    decode_max_depth(buf, MAX_DEPTH)
+}
+
+/// [`decode`] with nesting bounded by `max_depth` (the outer value is depth 0). Decoding
+/// recurses once per level, so the bound also bounds the stack used.
+pub(crate) fn decode_max_depth(buf: &[u8], max_depth: usize) -> Result<Value<'_>, MsgpackError> {
+    let mut r = Reader {
+        buf,
+        pos: 0,
+        max_depth,
+    };
     let v = r.value(0)?;
     if r.pos != buf.len() {
         return Err(MsgpackError::Trailing);
@@ -104,6 +122,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Value<'_>, MsgpackError> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    max_depth: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -166,7 +185,7 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Value<'a>, MsgpackError> {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(MsgpackError::TooDeep);
         }
         let b = self.u8()?;

@@ -1,0 +1,44 @@
+// Reference Node socket.io 4.x server with socket.io-msgpack-parser, behaving as the parts of
+// Volley's conformance example that interop/sio_msgpack.mjs drives (engine/tests/sio_msgpack.rs
+// runs that script against both). Usage: node msgpack_ref_server.mjs PORT -> prints
+// "listening PORT" once ready.
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
+
+const port = Number(process.argv[2] ?? 3000);
+const httpServer = createServer();
+const io = new Server(httpServer, { parser: msgpackParser, pingInterval: 1000, pingTimeout: 3000 });
+
+function setup(nsp) {
+  nsp.on("connection", (socket) => {
+    socket.emit("auth", socket.handshake.auth);
+    socket.on("message", (...args) => socket.emit("message-back", ...args));
+    socket.on("message-with-ack", (...args) => {
+      const ack = args.pop();
+      if (typeof ack === "function") ack(...args);
+    });
+    socket.on("join", (room, ack) => {
+      socket.join(room);
+      ack(true);
+    });
+    socket.on("within", (room, payload, ack) => {
+      nsp.in(room).emit("msg", payload);
+      ack(nsp.adapter.rooms.get(room)?.size ?? 0);
+    });
+    socket.on("disconnect-me", () => socket.disconnect());
+  });
+}
+
+setup(io.of("/"));
+setup(io.of("/custom"));
+const priv = io.of("/private");
+priv.use((socket, next) => {
+  if (socket.handshake.auth?.token === "secret") return next();
+  const err = new Error("not authorized");
+  err.data = { code: 401 };
+  next(err);
+});
+setup(priv);
+
+httpServer.listen(port, "127.0.0.1", () => console.log(`listening ${port}`));
