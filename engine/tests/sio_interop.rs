@@ -8,21 +8,6 @@ mod common;
 
 use common::ServerProcess;
 
-const CASES: &[&str] = &[
-    "connect with auth",
-    "connect without auth gets {}",
-    "connect_error with data",
-    "unknown namespace is refused",
-    "events both ways",
-    "ack from the server",
-    "ack from the client, and its timeout on the server",
-    "binary both ways",
-    "several namespaces on one connection",
-    "server disconnect reason",
-    "client disconnect reason",
-    "heartbeats keep the connection alive",
-];
-
 fn run_mode(mode: &str, extra: &[&str]) {
     // 100 polling clients in one node process answer pings through POSTs: on a loaded 2-core
     // machine a 200 ms ping timeout is too tight for them, so polling modes get more slack.
@@ -39,7 +24,7 @@ fn run_mode(mode: &str, extra: &[&str]) {
     ];
     let server = ServerProcess::start("conformance", &env);
     let out = common::run_node("sio_client.mjs", &[&server.url(), mode]);
-    common::assert_cases(&out, CASES);
+    common::assert_cases(&out, common::SIO_CLIENT_CASES);
     common::assert_cases(&out, extra);
 }
 

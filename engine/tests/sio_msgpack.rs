@@ -30,21 +30,6 @@ const SUITE: &[&str] = &[
     "disconnect both ways",
 ];
 
-const CONFORMANCE: &[&str] = &[
-    "connect with auth",
-    "connect without auth gets {}",
-    "connect_error with data",
-    "unknown namespace is refused",
-    "events both ways",
-    "ack from the server",
-    "ack from the client, and its timeout on the server",
-    "binary both ways",
-    "several namespaces on one connection",
-    "server disconnect reason",
-    "client disconnect reason",
-    "heartbeats keep the connection alive",
-];
-
 /// The conformance example with the msgpack parser. One worker: the `within` ack counts the
 /// room members on the sender's worker, which the reference counts over the whole server.
 fn volley() -> ServerProcess {
@@ -146,14 +131,14 @@ fn msgpack_polling_then_upgrade_as_the_reference() {
 fn conformance_suite_with_msgpack_over_websocket() {
     let server = volley();
     let out = common::run_node("sio_client.mjs", &[&server.url(), "websocket", "msgpack"]);
-    common::assert_cases(&out, CONFORMANCE);
+    common::assert_cases(&out, common::SIO_CLIENT_CASES);
 }
 
 #[test]
 fn conformance_suite_with_msgpack_over_polling() {
     let server = volley();
     let out = common::run_node("sio_client.mjs", &[&server.url(), "polling", "msgpack"]);
-    common::assert_cases(&out, CONFORMANCE);
+    common::assert_cases(&out, common::SIO_CLIENT_CASES);
     common::assert_cases(
         &out,
         &["stays on polling", "100 concurrent polling clients"],
@@ -164,7 +149,7 @@ fn conformance_suite_with_msgpack_over_polling() {
 fn conformance_suite_with_msgpack_polling_then_upgrade() {
     let server = volley();
     let out = common::run_node("sio_client.mjs", &[&server.url(), "default", "msgpack"]);
-    common::assert_cases(&out, CONFORMANCE);
+    common::assert_cases(&out, common::SIO_CLIENT_CASES);
     common::assert_cases(
         &out,
         &["upgrades to websocket without losing or duplicating events"],

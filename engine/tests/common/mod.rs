@@ -34,6 +34,22 @@ pub fn run_node(script: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// The scenarios of `interop/sio_client.mjs` (the stock client against a conformance server).
+pub const SIO_CLIENT_CASES: &[&str] = &[
+    "connect with auth",
+    "connect without auth gets {}",
+    "connect_error with data",
+    "unknown namespace is refused",
+    "events both ways",
+    "ack from the server",
+    "ack from the client, and its timeout on the server",
+    "binary both ways",
+    "several namespaces on one connection",
+    "server disconnect reason",
+    "client disconnect reason",
+    "heartbeats keep the connection alive",
+];
+
 /// Asserts that every case name was reported as passing by a node script.
 pub fn assert_cases(stdout: &str, cases: &[&str]) {
     for case in cases {
