@@ -362,10 +362,7 @@ fn a_websocket_for_an_unknown_sid_gets_the_reference_body() {
 /// to read until its ping timeout, not reconnecting meanwhile.
 #[test]
 fn an_upgrade_past_its_probe_finishes_before_the_shutdown_ends_it() {
-    let (mut sim, _handle, reasons) = server(|_| {});
-    let conn = sim.connect();
-    let (sid, _) = handshake(&mut sim, conn);
-    join(&mut sim, conn, &sid);
+    let (mut sim, _handle, reasons, sid, _, conn) = joined(|_| {});
     sim.send(conn, get_req(&sid).as_bytes());
     let mut ws = open_ws(&mut sim, &sid);
     probe(&mut sim, &mut ws);
@@ -382,10 +379,7 @@ fn an_upgrade_past_its_probe_finishes_before_the_shutdown_ends_it() {
 /// The probe's client gone instead of sending `5`, the waiting session ends all the same.
 #[test]
 fn an_upgrade_that_fails_during_shutdown_still_ends_its_session() {
-    let (mut sim, _handle, reasons) = server(|_| {});
-    let conn = sim.connect();
-    let (sid, _) = handshake(&mut sim, conn);
-    join(&mut sim, conn, &sid);
+    let (mut sim, _handle, reasons, sid, _, _) = joined(|_| {});
     let mut ws = open_ws(&mut sim, &sid);
     probe(&mut sim, &mut ws);
 
@@ -399,10 +393,7 @@ fn an_upgrade_that_fails_during_shutdown_still_ends_its_session() {
 /// GET gets the close packet and the WebSocket a close frame.
 #[test]
 fn an_upgrade_before_its_probe_ends_at_once_at_shutdown() {
-    let (mut sim, _handle, reasons) = server(|_| {});
-    let conn = sim.connect();
-    let (sid, _) = handshake(&mut sim, conn);
-    join(&mut sim, conn, &sid);
+    let (mut sim, _handle, reasons, sid, _, conn) = joined(|_| {});
     sim.send(conn, get_req(&sid).as_bytes());
     let mut ws = open_ws(&mut sim, &sid);
 
