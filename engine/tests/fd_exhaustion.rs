@@ -8,7 +8,7 @@ mod common;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{http_exchange, Got, RawWs, ServerProcess};
+use common::{Got, RawWs, ServerProcess};
 
 /// CPU seconds (user + system) the process has used, from /proc.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -102,18 +102,8 @@ fn accept_backs_off_when_descriptors_run_out_and_recovers() {
     ack_round_trip(&mut session, 4);
 
     // Every back-off is counted (direct descriptors wait for a table slot instead: no pause).
-    let (status, _, body) = http_exchange(
-        addr,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(status, 200);
-    let body = String::from_utf8(body).unwrap();
-    let pauses: u64 = body
-        .lines()
-        .find_map(|l| l.strip_prefix("volley_accept_pauses_total "))
-        .unwrap_or_else(|| panic!("no volley_accept_pauses_total in {body}"))
-        .parse()
-        .unwrap();
+    let body = common::metrics(addr);
+    let pauses = common::metric(&body, "volley_accept_pauses_total");
     let direct = std::env::var("VOLLEY_URING_DIRECT").is_ok_and(|v| v == "1");
     assert!(direct || pauses > 0, "no accept pause counted: {body}");
     drop(server);

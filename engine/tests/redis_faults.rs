@@ -8,10 +8,10 @@ mod common;
 mod redis_common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Board;
+use common::{metric, metrics, Board};
 use redis_common::{client_in, expect_prefix, until_delivered, Redis};
 use volley::server::{Ack, RequestError, Server, SocketInfo};
 
@@ -52,22 +52,6 @@ fn node(redis: &Redis, name: &'static str, board: Board) -> Server {
         })
         .listen()
         .unwrap()
-}
-
-fn metrics(addr: SocketAddr) -> String {
-    let (status, _, body) = common::http_exchange(
-        addr,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(status, 200);
-    String::from_utf8(body).unwrap()
-}
-
-/// The value of the metric line that starts with `series` (name and labels).
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
 /// Waits until the scraped metrics satisfy `ok`; panics with the last scrape otherwise.

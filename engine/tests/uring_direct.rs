@@ -180,3 +180,144 @@ fn polling_requests_reach_their_session_across_workers() {
     }
     server.shutdown();
 }
+
+/// Status and body of a polling response read from `sock`, `None` if it has not come within
+/// the socket's read timeout. Panics if the server closed the connection instead.
+fn polling_answer(sock: &mut std::net::TcpStream, got: &mut Vec<u8>) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a content-length");
+            if got.len() >= end + 4 + len {
+                let status = head[9..12].parse().unwrap();
+                return Some((
+                    status,
+                    String::from_utf8_lossy(&got[end + 4..end + 4 + len]).into(),
+                ));
+            }
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) => panic!("the server closed a connection waiting to reach its session"),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None
+            }
+            Err(e) => panic!("a connection waiting to reach its session failed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_hand_off_waits_for_a_descriptor_instead_of_closing() {
+    use std::io::Write;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const SESSIONS: usize = 40;
+    let env = [
+        ("VOLLEY_BACKEND", "uring"),
+        ("VOLLEY_URING_DIRECT", "1"),
+        ("VOLLEY_METRICS_PATH", "/metrics"),
+        // A ping a second gives each long poll its answer; the sessions outlive the test.
+        ("VOLLEY_PING_INTERVAL_MS", "1000"),
+        ("VOLLEY_PING_TIMEOUT_MS", "30000"),
+    ];
+    let server = ServerProcess::start("conformance", &env);
+    let pid = server.pid();
+    if !has_uring(&pid.to_string()) {
+        eprintln!("no io_uring on this kernel: direct descriptors cannot be shown here");
+        return;
+    }
+    let addr = server.addr;
+    // Sessions opened on whichever of the two workers accepted their handshake.
+    let sids: Vec<String> = (0..SESSIONS)
+        .map(|_| {
+            let (status, body) = common::polling::request(addr, "GET", "", "", b"");
+            assert_eq!(status, 200, "{body}");
+            let open: serde_json::Value = serde_json::from_str(&body[1..]).unwrap();
+            open["sid"].as_str().unwrap().to_string()
+        })
+        .collect();
+    // Direct connections take no descriptor, but one moving to its session's worker needs a
+    // plain one: leave the process a handful, so most such moves find none.
+    let limit = (open_fds(&pid.to_string()) + 4) as libc::rlim_t;
+    let rlimit = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: prlimit reads `rlimit` and writes nothing (null old limit).
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &rlimit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+
+    // A long poll per session, each on its own kept-alive connection.
+    let mut polls: Vec<(std::net::TcpStream, Vec<u8>)> = sids
+        .iter()
+        .map(|sid| {
+            let mut sock = std::net::TcpStream::connect(addr).unwrap();
+            let req = format!(
+                "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n"
+            );
+            sock.write_all(req.as_bytes()).unwrap();
+            sock.set_read_timeout(Some(Duration::from_millis(20)))
+                .unwrap();
+            (sock, Vec::new())
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(1500));
+    let text = common::metrics(addr);
+    let waits = common::metric(&text, "volley_handoff_waits_total");
+    assert!(
+        waits > 0,
+        "no hand-off had to wait for a descriptor:\n{text}"
+    );
+
+    // Each answered poll's connection is closed, which frees a descriptor for a waiting one;
+    // none of them may be lost on the way.
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    let mut answered = 0;
+    while !polls.is_empty() && std::time::Instant::now() < until {
+        polls.retain_mut(|(sock, got)| match polling_answer(sock, got) {
+            Some((status, body)) => {
+                assert_eq!(status, 200, "{body}");
+                assert!(
+                    body.starts_with('2'),
+                    "a long poll answered {body:?}, not the ping"
+                );
+                answered += 1;
+                false
+            }
+            None => true,
+        });
+    }
+    assert_eq!(
+        answered,
+        SESSIONS,
+        "{} long polls never reached their session",
+        polls.len()
+    );
+    let text = common::metrics(addr);
+    assert_eq!(
+        common::metric(&text, "volley_handoff_failures_total"),
+        0,
+        "{text}"
+    );
+}

@@ -59,6 +59,12 @@ pub struct Counters {
     /// Connections cut as slow consumers because their worker's queues passed its share of
     /// `max_buffered_total`.
     pub budget_cuts: AtomicU64,
+    /// Connections moving to another worker that waited for a descriptor (io_uring direct
+    /// descriptors: the move needs a plain one), one per wait.
+    pub handoff_waits: AtomicU64,
+    /// Connections lost moving to another worker: no descriptor came free in time, or the
+    /// receiving worker had stopped.
+    pub handoff_failures: AtomicU64,
 }
 
 /// A running set of workers serving one [`Service`].

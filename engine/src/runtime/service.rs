@@ -193,6 +193,8 @@ pub(crate) enum TimerKind<T> {
     Service(T),
     /// Retry accepting after running out of descriptors.
     AcceptRetry,
+    /// Retry the hand-offs that waited for a descriptor.
+    HandoffRetry,
 }
 
 pub(crate) struct TimerEntry<T> {

@@ -163,6 +163,10 @@ pub struct StatsSnapshot {
     pub accept_pauses: u64,
     /// Connections cut as slow consumers to keep queued bytes within `max_buffered_total`.
     pub budget_cuts: u64,
+    /// Connections moving between workers that waited for a descriptor (one per wait).
+    pub handoff_waits: u64,
+    /// Connections lost moving between workers (no descriptor in time, or shutdown).
+    pub handoff_failures: u64,
     /// Whether the Redis adapter's connections are both up; `None` without a Redis adapter.
     /// Its errors by kind are in the Prometheus text (`volley_adapter_errors_total`).
     pub adapter_connected: Option<bool>,
@@ -202,15 +206,18 @@ impl Stats {
         let _ = self.adapter.set(h);
     }
 
-    /// Open connections, and the runtime's counters: rejected, accept pauses, budget cuts.
-    fn connections(&self) -> (usize, [u64; 3]) {
-        self.conns.get().map_or((0, [0; 3]), |c| {
+    /// Open connections, and the runtime's counters: rejected, accept pauses, budget cuts,
+    /// hand-off waits and failures.
+    fn connections(&self) -> (usize, [u64; 5]) {
+        self.conns.get().map_or((0, [0; 5]), |c| {
             (
                 c.open.load(Ordering::Relaxed),
                 [
                     c.rejected.load(Ordering::Relaxed),
                     c.accept_pauses.load(Ordering::Relaxed),
                     c.budget_cuts.load(Ordering::Relaxed),
+                    c.handoff_waits.load(Ordering::Relaxed),
+                    c.handoff_failures.load(Ordering::Relaxed),
                 ],
             )
         })
@@ -264,6 +271,8 @@ impl Stats {
             rejected: self.connections().1[0],
             accept_pauses: self.connections().1[1],
             budget_cuts: self.connections().1[2],
+            handoff_waits: self.connections().1[3],
+            handoff_failures: self.connections().1[4],
             adapter_connected: self.adapter.get().map(|h| h.connected()),
             counts,
         }
@@ -286,6 +295,14 @@ impl Stats {
             (
                 "volley_budget_cuts_total",
                 "connections cut as slow consumers to stay within max_buffered_total",
+            ),
+            (
+                "volley_handoff_waits_total",
+                "connections moving between workers that waited for a descriptor",
+            ),
+            (
+                "volley_handoff_failures_total",
+                "connections lost moving between workers",
             ),
         ];
         for ((name, help), v) in totals.iter().zip(runtime) {

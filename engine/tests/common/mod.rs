@@ -285,6 +285,24 @@ pub fn http_status(addr: SocketAddr, request: &[u8]) -> u16 {
 use std::io::BufRead;
 use std::process::{Child, Stdio};
 
+/// The server's Prometheus text from `GET /metrics` (servers started with
+/// `VOLLEY_METRICS_PATH=/metrics`).
+pub fn metrics(addr: SocketAddr) -> String {
+    let (status, _, body) = http_exchange(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    String::from_utf8(body).unwrap()
+}
+
+/// The value of the metric line that starts with `series` (name and labels).
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
 /// A free loopback port (bound once, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -113,19 +113,21 @@ impl Io for EpollIo {
         to: usize,
         detach: bool,
         peers: &Peers<M>,
-    ) {
+    ) -> bool {
         if let Sock::Os(sock) = conn.sock {
             let _ = self.registry().deregister(&mut SourceFd(&sock.as_raw_fd()));
             // A refused hand-off means the owner is gone (shutting down): the socket closes
-            // here.
+            // here, and the caller counts it.
             let moving = Moving {
                 sock,
                 input,
                 outq: conn.outq,
                 tls: conn.tls,
             };
-            let _ = peers.send(to, Envelope::moved(detach, moving));
+            return peers.send(to, Envelope::moved(detach, moving));
         }
+        // Direct descriptors belong to io_uring; one here could not move.
+        false
     }
 
     fn stop_accepting(&mut self) {

@@ -79,7 +79,8 @@ pub(crate) trait Io {
     fn close(&mut self, slot: usize, conn: Conn);
     /// Moves a connection removed from `slot`, with the `input` it had not parsed, to worker
     /// `to` (through `peers`), once no operation of this worker is pending on it; with
-    /// `detach`, `to` is this worker, which gives it to the application.
+    /// `detach`, `to` is this worker, which gives it to the application. False if it was
+    /// sent at once but `to` had stopped (shutdown): the connection is closed.
     fn hand_off<M: Send>(
         &mut self,
         slot: usize,
@@ -88,7 +89,7 @@ pub(crate) trait Io {
         to: usize,
         detach: bool,
         peers: &Peers<M>,
-    );
+    ) -> bool;
     /// Answers a connection refused at admission with `answer` (best effort) and closes it.
     fn reject(&mut self, sock: Sock, answer: &'static [u8]);
     /// Shuts the write side of `conn` once its last bytes are out (FIN to the peer).
@@ -97,6 +98,8 @@ pub(crate) trait Io {
     fn stop_accepting(&mut self);
     /// Accepts again after a pause for lack of descriptors.
     fn resume_accepting(&mut self);
+    /// Tries again the hand-offs that waited for a descriptor ([`TimerKind::HandoffRetry`]).
+    fn retry_handoffs(&mut self) {}
     /// The time: the clock's, except in a simulation, which runs on virtual time.
     fn now(&self) -> Instant {
         Instant::now()
@@ -530,8 +533,21 @@ impl<S: Service, B: Io> Worker<S, B> {
             Handoff::Worker(w) => (w, false),
             Handoff::App => (self.index as usize, true),
         };
-        self.io
-            .hand_off(slot, conn, bytes, worker, detach, &self.peers);
+        if !self
+            .io
+            .hand_off(slot, conn, bytes, worker, detach, &self.peers)
+        {
+            self.handoff_lost();
+        }
+    }
+
+    /// A connection on its way to another worker was closed (see
+    /// [`Counters::handoff_failures`]): it leaves the open count it carried.
+    fn handoff_lost(&mut self) {
+        self.counters.open.fetch_sub(1, Ordering::Relaxed);
+        self.counters
+            .handoff_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Gives a connection to the application: what it still owes the peer (answers to requests
@@ -739,6 +755,10 @@ impl<S: Service, B: Io> Worker<S, B> {
                 }
                 continue;
             }
+            if let TimerKind::HandoffRetry = entry.kind {
+                self.io.retry_handoffs();
+                continue;
+            }
             if let TimerKind::Service(t) = entry.kind {
                 self.now = now;
                 self.service.on_timer(&mut cx!(self), t);
@@ -789,7 +809,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                         self.remove(entry.slot, CloseReason::Local(CloseCode::GOING_AWAY));
                     }
                 }
-                TimerKind::Service(_) | TimerKind::AcceptRetry => {}
+                TimerKind::Service(_) | TimerKind::AcceptRetry | TimerKind::HandoffRetry => {}
             }
         }
     }

@@ -94,10 +94,11 @@ impl Io for SimIo {
         _to: usize,
         _detach: bool,
         _peers: &Peers<M>,
-    ) {
+    ) -> bool {
         // One simulated worker owns every session: nothing is handed over; the connection
         // leaves as if the peer were gone.
         self.peer(slot).closed = true;
+        true
     }
 
     fn reject(&mut self, _sock: Sock, _answer: &'static [u8]) {}

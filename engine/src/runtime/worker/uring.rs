@@ -34,7 +34,7 @@ use crate::runtime::conn::Conn;
 use crate::runtime::listener::WorkerListener;
 use crate::runtime::mailbox::{Envelope, Moving, Peers, Waker};
 use crate::runtime::outq::{Flush, OutQueue};
-use crate::runtime::service::{CloseReason, Service};
+use crate::runtime::service::{CloseReason, Service, TimerEntry, TimerKind};
 use crate::runtime::sock::Sock;
 use crate::runtime::tls::Tls;
 use crate::runtime::uring::bufring::{BufRing, Lease};
@@ -107,6 +107,12 @@ impl AcceptAddr {
     }
 }
 
+/// How often a connection moving to another worker tries again to get a descriptor.
+const HANDOFF_RETRY: Duration = Duration::from_millis(100);
+/// How long it keeps trying before it is closed: long enough to ride out a burst of
+/// connections, short enough that its client's request fails rather than hangs.
+const HANDOFF_WAIT: Duration = Duration::from_secs(10);
+
 /// How long teardown waits for cancelled operations to complete before it gives up and leaks
 /// the memory they may still write.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -120,6 +126,11 @@ struct Move {
     sock: Option<TcpStream>,
     /// The direct slot that the install copies; closed once it completed.
     installing: Option<u32>,
+    /// When an install first failed for lack of descriptors: it is tried again until
+    /// [`HANDOFF_WAIT`] has passed since.
+    starved_since: Option<Instant>,
+    /// An install is waiting for the retry timer rather than in flight.
+    install_parked: bool,
     input: Vec<u8>,
     /// Output not yet sent; the send in flight advances it (or `tls`'s records) when it
     /// completes.
@@ -176,6 +187,10 @@ pub(crate) struct UringIo {
     /// Sockets and listeners closed once every submission naming them has been submitted.
     graveyard: Vec<OwnedFd>,
     moves: Vec<Move>,
+    /// A [`TimerKind::HandoffRetry`] is armed for the moves that wait for a descriptor.
+    handoff_retry_armed: bool,
+    /// Moves wait for descriptors: logged once when that begins and once when it ends.
+    handoff_starved: bool,
     /// Completions taken from the queue, handled after the queue is released.
     cqes: Vec<cqueue::Entry>,
     /// How long a busy worker's wait may gather completions, in microseconds (0: off, or the
@@ -188,6 +203,15 @@ pub(crate) struct UringIo {
 }
 
 impl UringIo {
+    /// Asks for a plain descriptor for the direct one at `index`, of the connection moving
+    /// out of `slot`.
+    fn install(&mut self, slot: usize, gen: u32, index: u32) {
+        let entry = opcode::FixedFdInstall::new(Fixed(index), 0)
+            .build()
+            .user_data(Op::Install { slot, gen }.encode());
+        self.push(entry);
+    }
+
     /// Takes over a worker's ring (enabled from this, the worker's, thread), its listeners and
     /// its eventfd waker, and arms the accepts and the wake-up read.
     pub fn new(
@@ -224,6 +248,8 @@ impl UringIo {
             in_flight: 0,
             graveyard: Vec::new(),
             moves: Vec::new(),
+            handoff_retry_armed: false,
+            handoff_starved: false,
             cqes: Vec::with_capacity(1024),
             batch_us: 0,
             busy: false,
@@ -664,7 +690,7 @@ impl Io for UringIo {
         to: usize,
         detach: bool,
         peers: &Peers<M>,
-    ) {
+    ) -> bool {
         let (sock, installing) = match conn.sock {
             Sock::Os(s) => (Some(s), None),
             Sock::Direct { index, .. } => (None, Some(index)),
@@ -677,9 +703,9 @@ impl Io for UringIo {
                     outq: conn.outq,
                     tls: conn.tls,
                 };
-                let _ = peers.send(to, Envelope::moved(detach, moving));
+                return peers.send(to, Envelope::moved(detach, moving));
             }
-            return;
+            return false;
         }
         if conn.recv_live {
             self.cancel(Op::Recv {
@@ -688,22 +714,15 @@ impl Io for UringIo {
             });
         }
         if let Some(index) = installing {
-            let entry = opcode::FixedFdInstall::new(Fixed(index), 0)
-                .build()
-                .user_data(
-                    Op::Install {
-                        slot,
-                        gen: conn.gen,
-                    }
-                    .encode(),
-                );
-            self.push(entry);
+            self.install(slot, conn.gen, index);
         }
         self.moves.push(Move {
             slot,
             gen: conn.gen,
             sock,
             installing,
+            starved_since: None,
+            install_parked: false,
             input,
             outq: conn.outq,
             tls: conn.tls,
@@ -712,6 +731,7 @@ impl Io for UringIo {
             recv_live: conn.recv_live,
             send_live: conn.send_live,
         });
+        true
     }
 
     fn stop_accepting(&mut self) {
@@ -728,12 +748,34 @@ impl Io for UringIo {
     fn resume_accepting(&mut self) {
         self.arm_accept();
     }
+
+    fn retry_handoffs(&mut self) {
+        self.handoff_retry_armed = false;
+        let parked: Vec<(usize, u32, u32)> = self
+            .moves
+            .iter_mut()
+            .filter(|m| m.install_parked)
+            .filter_map(|m| {
+                m.install_parked = false;
+                Some((m.slot, m.gen, m.installing?))
+            })
+            .collect();
+        for (slot, gen, index) in parked {
+            self.install(slot, gen, index);
+        }
+    }
 }
 
 /// Whether `inputs` arriving in `elapsed` mean a batching window of `window_us` would gather
 /// at least [`BUSY_INPUTS`] of them.
 fn is_busy(inputs: u64, elapsed: Duration, window_us: u32) -> bool {
     window_us > 0 && u128::from(inputs) * u128::from(window_us) >= BUSY_INPUTS * elapsed.as_micros()
+}
+
+/// Whether a failed completion `res` means the process is out of descriptors (or the kernel
+/// out of memory for them): a condition that passes when connections close.
+fn is_starvation(res: i32) -> bool {
+    matches!(-res, libc::EMFILE | libc::ENFILE | libc::ENOMEM)
 }
 
 /// The error a negative completion result stands for.
@@ -833,8 +875,10 @@ impl<S: Service> Worker<S, UringIo> {
         }
     }
 
-    /// A direct connection moving to another worker got its plain descriptor (or failed to:
-    /// then it is lost, closed with its direct slot).
+    /// A direct connection moving to another worker got its plain descriptor, or did not: for
+    /// lack of descriptors the install is tried again every [`HANDOFF_RETRY`] for up to
+    /// [`HANDOFF_WAIT`] (the connection waits, as accepts wait in the backlog); past that, or
+    /// for any other error, the connection is closed with its direct slot.
     fn installed(&mut self, slot: usize, gen: u32, res: i32) {
         let Some(i) = self
             .io
@@ -844,14 +888,52 @@ impl<S: Service> Worker<S, UringIo> {
         else {
             return;
         };
-        if let Some(index) = self.io.moves[i].installing.take() {
+        let now = self.io.now();
+        let m = &mut self.io.moves[i];
+        if res < 0 && is_starvation(res) {
+            let since = *m.starved_since.get_or_insert(now);
+            if now.duration_since(since) < HANDOFF_WAIT {
+                if since == now {
+                    self.counters.handoff_waits.fetch_add(1, Ordering::Relaxed);
+                }
+                if !self.io.handoff_starved {
+                    self.io.handoff_starved = true;
+                    tracing::warn!(
+                        worker = self.index,
+                        error = %errno(res),
+                        "connections moving to another worker wait for descriptors"
+                    );
+                }
+                m.install_parked = true;
+                if !self.io.handoff_retry_armed {
+                    self.io.handoff_retry_armed = true;
+                    self.timers.arm(
+                        now + HANDOFF_RETRY,
+                        TimerEntry {
+                            slot: usize::MAX,
+                            gen: 0,
+                            kind: TimerKind::HandoffRetry,
+                        },
+                    );
+                }
+                return;
+            }
+        }
+        if let Some(index) = m.installing.take() {
             self.io.discard(Sock::Direct { index, peer: None });
         }
         if res >= 0 {
             // SAFETY: a successful install completion carries a new descriptor that nothing
             // else owns.
             self.io.moves[i].sock = Some(unsafe { TcpStream::from_raw_fd(res as RawFd) });
+            if self.io.handoff_starved && !self.io.moves.iter().any(|m| m.install_parked) {
+                self.io.handoff_starved = false;
+                tracing::info!(worker = self.index, "connections move between workers again");
+            }
         } else {
+            self.counters
+                .handoff_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 worker = self.index,
                 error = %errno(res),
@@ -980,10 +1062,12 @@ impl<S: Service> Worker<S, UringIo> {
                         tls: m.tls,
                     };
                     let envelope = Envelope::moved(m.detach, moving);
-                    let _ = self.peers.send(m.to, envelope);
+                    if !self.peers.send(m.to, envelope) {
+                        self.handoff_lost();
+                    }
                 }
-                // The install failed: the connection is gone, and so is its place in the
-                // open count it carried.
+                // The install failed (counted then): the connection is gone, and so is its
+                // place in the open count it carried.
                 None => {
                     self.counters.open.fetch_sub(1, Ordering::Relaxed);
                 }
