@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy (with and without the tokio and tls features),
-# unit/property/integration/interop tests built once with those features (volley's integration
-# tests three times: on the default io_uring backend, with VOLLEY_BACKEND=epoll (but the
-# protocol suites), and with io_uring direct descriptors and compression, VOLLEY_URING_DIRECT=1
-# VOLLEY_PER_MESSAGE_DEFLATE=1), a subset of the Autobahn WebSocket suite on both backends
-# (kosoku from PyPI, in a venv under .cache/), and a build of
-# the fuzz targets with a pass over their seed corpora. Installs the npm packages the
-# interop tests drive (from interop/package-lock.json) when they are missing.
+# unit/property/integration/interop tests built once with those features and run two at a
+# time by scripts/test_passes.py (volley's integration tests three times: on the default
+# io_uring backend, with VOLLEY_BACKEND=epoll (but the protocol suites), and with io_uring
+# direct descriptors and compression, VOLLEY_URING_DIRECT=1 VOLLEY_PER_MESSAGE_DEFLATE=1), a
+# subset of the Autobahn WebSocket suite on both backends (kosoku from PyPI, in a venv under
+# .cache/), and a build of the fuzz targets with a pass over their seed corpora. Installs the
+# npm packages the interop tests drive (from interop/package-lock.json) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,44 +41,20 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy with the tokio and tls features (asynchronous hooks, TLS listeners)"
 cargo clippy -p volley --features tokio,tls --all-targets -- -D warnings
 
-# One build of the tests for every pass: volley with its tokio and tls features (clippy above
-# checked the build without them), so asynchronous hooks, TLS and the hand-off to axum run too.
+# The test binaries are built once (volley with its tokio and tls features, so asynchronous
+# hooks, TLS and the hand-off to axum run too; clippy above checked the build without them)
+# and run in passes, two binaries at a time (TEST_JOBS) but the long ones one at a time: on
+# the default io_uring backend; again on epoll (VOLLEY_BACKEND=epoll) but the suites that
+# check the protocols through Node scripts (parity, protocol suites, msgpack, browser,
+# README), which run on io_uring and again with direct descriptors; on io_uring with direct
+# descriptors and permessage-deflate offered wherever a server reads the environment
+# (VOLLEY_URING_DIRECT=1 VOLLEY_PER_MESSAGE_DEFLATE=1), unit tests included; and the
+# asynchronous-hook tests built without the tokio feature, which must refuse such hooks at
+# listen. A binary that fails is run once more, alone: only a repeated failure fails the
+# suite (a passing retry is printed as FLAKY). scripts/test_passes.py holds the plan.
 features=(--features volley/tokio,volley/tls)
-
-step "tests (with the tokio and tls features: asynchronous hooks, TLS listeners, the axum hand-off)"
-# Every target but the criterion benches, which clippy compiled above: `cargo bench` runs them.
-cargo test --workspace --lib --bins --tests --examples "${features[@]}"
-
-step "without the tokio feature, asynchronous hooks are refused at listen"
-cargo test -p volley --test sio_async_events --test sio_async_connect
-
-# Tests that only drive Node's reference server (the Rust client against it, the reference's
-# own disconnect reasons) do not depend on Volley's backend: they ran above, once.
-node_only=(--skip ::node_ --skip node_query_and_headers --skip the_reference_server_does_what)
-
-# The unit tests drive both backends themselves (the first pass ran them); the integration
-# tests run again with the backend the environment picks. On epoll, the suites that check the
-# protocols through Node scripts (the parity suite, the official protocol suites, the msgpack
-# parser's, the browser and the README's) are left out: they ran on io_uring above and run again
-# with direct descriptors and compression below, and what they cross of the backend (accepting,
-# reading, writing, closing) is what the other integration tests drive on epoll too. That keeps
-# the suite near its 15 minutes on two cores.
-protocol_suites="parity protocol_suites sio_msgpack browser readme"
-epoll_tests=()
-for f in engine/tests/*.rs engine/tests/*/main.rs; do
-  name=$(basename "$f" .rs)
-  [ "$name" = main ] && name=$(basename "$(dirname "$f")")
-  case " $protocol_suites " in *" $name "*) continue ;; esac
-  epoll_tests+=(--test "$name")
-done
-step "volley's integration tests again on epoll (VOLLEY_BACKEND=epoll), but the protocol suites"
-VOLLEY_BACKEND=epoll cargo test -p volley "${epoll_tests[@]}" "${features[@]}" -- "${node_only[@]}"
-
-# This pass also offers permessage-deflate wherever a server reads the environment (examples,
-# the parity servers): every stock client of the suite negotiates it.
-step "and on io_uring with direct descriptors (VOLLEY_URING_DIRECT=1) and permessage-deflate on, unit tests included"
-VOLLEY_BACKEND=uring VOLLEY_URING_DIRECT=1 VOLLEY_PER_MESSAGE_DEFLATE=1 cargo test -p volley --tests \
-  "${features[@]}" -- "${node_only[@]}"
+step "tests: every pass (io_uring, epoll, direct descriptors with deflate, without tokio), $(nproc) cores, ${TEST_JOBS:-2} binaries at a time"
+python3 scripts/test_passes.py
 
 step "Autobahn WebSocket suite: a fixed subset of every section 1-13, on both backends (scripts/autobahn.sh runs all)"
 # The ws_echo the test step built (the same features: nothing is rebuilt); the subset takes the

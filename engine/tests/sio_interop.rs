@@ -9,18 +9,20 @@ mod common;
 use common::ServerProcess;
 
 fn run_mode(mode: &str, extra: &[&str]) {
-    // 100 polling clients in one node process answer pings through POSTs: on a loaded 2-core
-    // machine a 200 ms ping timeout is too tight for them, so polling modes get more slack.
+    // 100 polling clients in one node process answer pings and send their CONNECT through
+    // POSTs: on a loaded 2-core machine a 200 ms ping timeout, or 1 s from the handshake to the
+    // CONNECT, is too tight for them, so polling modes get more slack.
     let polling = mode == "polling" || mode == "noupgrade";
-    let (interval, timeout) = if polling {
-        ("1000", "3000")
+    let (interval, timeout, connect) = if polling {
+        ("1000", "3000", "5000")
     } else {
-        ("300", "200")
+        ("300", "200", "1000")
     };
     let env = [
         ("VOLLEY_WORKERS", "4"),
         ("VOLLEY_PING_INTERVAL_MS", interval),
         ("VOLLEY_PING_TIMEOUT_MS", timeout),
+        ("VOLLEY_CONNECT_TIMEOUT_MS", connect),
     ];
     let server = ServerProcess::start("conformance", &env);
     let out = common::run_node("sio_client.mjs", &[&server.url(), mode]);

@@ -32,12 +32,14 @@ const SUITE: &[&str] = &[
 
 /// The conformance example with the msgpack parser. One worker: the `within` ack counts the
 /// room members on the sender's worker, which the reference counts over the whole server.
+/// Heartbeat and connect timeouts with slack for the 100 polling clients of one node process.
 fn volley() -> ServerProcess {
     let env = [
         ("VOLLEY_PARSER", "msgpack"),
         ("VOLLEY_WORKERS", "1"),
         ("VOLLEY_PING_INTERVAL_MS", "1000"),
         ("VOLLEY_PING_TIMEOUT_MS", "3000"),
+        ("VOLLEY_CONNECT_TIMEOUT_MS", "5000"),
     ];
     ServerProcess::start("conformance", &env)
 }

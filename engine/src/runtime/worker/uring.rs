@@ -928,7 +928,10 @@ impl<S: Service> Worker<S, UringIo> {
             self.io.moves[i].sock = Some(unsafe { TcpStream::from_raw_fd(res as RawFd) });
             if self.io.handoff_starved && !self.io.moves.iter().any(|m| m.install_parked) {
                 self.io.handoff_starved = false;
-                tracing::info!(worker = self.index, "connections move between workers again");
+                tracing::info!(
+                    worker = self.index,
+                    "connections move between workers again"
+                );
             }
         } else {
             self.counters
