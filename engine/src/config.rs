@@ -229,6 +229,12 @@ pub struct Config {
     /// connections counts once per connection, so this bounds memory from above. Env
     /// `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
     pub max_buffered_total: usize,
+    /// Longest a byte may wait in a connection's write queue: a connection whose oldest queued
+    /// byte waited longer is cut as a slow consumer (counted in
+    /// `volley_queue_age_cuts_total`), however little it holds. Judged by a sweep every
+    /// eighth of it, to within an eighth (never early). Zero turns it off. Env
+    /// `VOLLEY_MAX_QUEUE_AGE_MS`, default 0 (off: readers are judged by bytes alone).
+    pub max_queue_age: Duration,
     /// Messages a worker's mailbox holds before a handle's `try_` forms report it full and its
     /// blocking forms wait (the plain forms and the workers' own messages always go: this
     /// paces producers on other threads, it drops nothing). Env `VOLLEY_MAILBOX_CAPACITY`,
@@ -395,6 +401,7 @@ impl Default for Config {
             max_headers: 32,
             max_buffered: 4 << 20,
             max_buffered_total: 256 << 20,
+            max_queue_age: Duration::ZERO,
             mailbox_capacity: 65_536,
             close_timeout: Duration::from_millis(1_000),
             shutdown_timeout: Duration::from_millis(5_000),
@@ -484,6 +491,8 @@ pub struct RuntimeConfig {
     pub max_buffered: usize,
     /// [`Config::max_buffered_total`].
     pub max_buffered_total: usize,
+    /// [`Config::max_queue_age`].
+    pub max_queue_age: Duration,
     /// [`Config::mailbox_capacity`].
     pub mailbox_capacity: usize,
     /// [`Config::close_timeout`].
@@ -526,6 +535,7 @@ impl From<&Config> for RuntimeConfig {
             max_headers: c.max_headers,
             max_buffered: c.max_buffered,
             max_buffered_total: c.max_buffered_total,
+            max_queue_age: c.max_queue_age,
             mailbox_capacity: c.mailbox_capacity,
             close_timeout: c.close_timeout,
             shutdown_timeout: c.shutdown_timeout,
@@ -624,6 +634,7 @@ impl Config {
         if c.max_buffered_total == 0 {
             return Err(env.error("VOLLEY_MAX_BUFFERED_TOTAL", "a positive size in bytes"));
         }
+        env.millis("VOLLEY_MAX_QUEUE_AGE_MS", &mut c.max_queue_age)?;
         env.parse(
             "VOLLEY_MAILBOX_CAPACITY",
             "a positive count of messages",
@@ -835,6 +846,7 @@ mod tests {
         assert!(!c.uring_direct);
         assert_eq!(c.uring_batch, Duration::from_micros(50));
         assert_eq!(c.max_buffered_total, 256 << 20);
+        assert_eq!(c.max_queue_age, Duration::ZERO);
         assert_eq!(c.mailbox_capacity, 65_536);
         assert!(c.workers >= 1);
     }
@@ -851,9 +863,11 @@ mod tests {
             ("VOLLEY_URING_DIRECT", "1"),
             ("VOLLEY_URING_BATCH_US", "0"),
             ("VOLLEY_MAX_BUFFERED_TOTAL", "1048576"),
+            ("VOLLEY_MAX_QUEUE_AGE_MS", "5000"),
         ])
         .unwrap();
         assert_eq!(c.max_buffered_total, 1 << 20);
+        assert_eq!(c.max_queue_age, Duration::from_secs(5));
         assert_eq!(c.listen, "127.0.0.1:4000".parse().unwrap());
         assert_eq!(c.workers, 3);
         assert!(c.pin_cores);

@@ -1,7 +1,10 @@
 //! One TCP connection as a worker owns it: the socket, where it is in its life, the bytes
 //! received but not yet parsed, and the bytes waiting to be written.
 
+use std::time::{Duration, Instant};
+
 use super::outq::{Flush, OutQueue};
+use super::queue_age::{self, QueueAge};
 use super::sock::Sock;
 use super::timer::TimerKey;
 use super::tls::Tls;
@@ -108,6 +111,8 @@ pub(crate) struct Conn {
     pub send_live: bool,
     /// The compressor of a WebSocket that negotiated permessage-deflate.
     pub deflate: Option<Box<ws::Deflater>>,
+    /// When the bytes in `outq` were queued, for `max_queue_age`.
+    pub age: QueueAge,
 }
 
 impl Conn {
@@ -132,6 +137,7 @@ impl Conn {
             recv_live: false,
             send_live: false,
             deflate: None,
+            age: QueueAge::default(),
         }
     }
 
@@ -158,6 +164,14 @@ impl Conn {
     /// Bytes queued and not yet written: plaintext and records.
     pub fn queued_bytes(&self) -> usize {
         self.outq.queued_bytes() + self.tls.as_ref().map_or(0, |t| t.queued_bytes())
+    }
+
+    /// Stamps what `outq` holds at `now` for an age limit of `max_age` (off when zero).
+    pub fn note_queued(&mut self, now: Instant, max_age: Duration) {
+        if !max_age.is_zero() {
+            let grain = queue_age::grain(max_age);
+            self.age.note(self.outq.left(), self.outq.end(), now, grain);
+        }
     }
 
     /// Whether nothing is left to write.

@@ -18,6 +18,7 @@ mod deflate;
 pub mod listener;
 mod mailbox;
 pub(crate) mod outq;
+mod queue_age;
 mod service;
 pub mod signal;
 mod sock;
@@ -65,6 +66,9 @@ pub struct Counters {
     /// Connections lost moving to another worker: no descriptor came free in time, or the
     /// receiving worker had stopped.
     pub handoff_failures: AtomicU64,
+    /// Connections cut as slow consumers because their oldest queued byte waited past
+    /// `max_queue_age`.
+    pub queue_age_cuts: AtomicU64,
 }
 
 /// A running set of workers serving one [`Service`].

@@ -43,6 +43,9 @@ pub struct OutQueue {
     /// Bumped by [`clear`](Self::clear), so a write that completes after the queue was dropped
     /// does not advance what was queued since.
     epoch: u64,
+    /// Bytes that left the queue since it was made, written or dropped: the stream offset of
+    /// the first byte still queued.
+    left: u64,
 }
 
 impl OutQueue {
@@ -79,6 +82,17 @@ impl OutQueue {
     /// written chunk.
     pub fn queued_bytes(&self) -> usize {
         self.chunk_bytes.saturating_add(self.tail.len())
+    }
+
+    /// The stream offset of the first byte still queued: every byte before it was written (or
+    /// dropped by [`clear`](Self::clear)).
+    pub fn left(&self) -> u64 {
+        self.left
+    }
+
+    /// The stream offset just past the last byte queued.
+    pub fn end(&self) -> u64 {
+        self.left + self.queued_bytes() as u64
     }
 
     /// Whether nothing is left to write.
@@ -131,6 +145,7 @@ impl OutQueue {
 
     /// Drops everything queued (the connection is closing).
     pub fn clear(&mut self) {
+        self.left += self.queued_bytes() as u64;
         self.chunks.clear();
         self.chunk_bytes = 0;
         self.tail.clear();
@@ -168,6 +183,7 @@ impl OutQueue {
 
     /// Removes `n` written bytes from the front; `n` never exceeds what was offered.
     fn consume(&mut self, mut n: usize) {
+        self.left += n.min(self.chunk_bytes) as u64;
         self.chunk_bytes = self.chunk_bytes.saturating_sub(n);
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {

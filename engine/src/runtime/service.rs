@@ -195,6 +195,8 @@ pub(crate) enum TimerKind<T> {
     AcceptRetry,
     /// Retry the hand-offs that waited for a descriptor.
     HandoffRetry,
+    /// Look for connections whose oldest queued byte passed `max_queue_age`.
+    QueueAgeSweep,
 }
 
 pub(crate) struct TimerEntry<T> {
@@ -297,6 +299,7 @@ impl<'a, S: Service> Cx<'a, S> {
                 self.closing.push((slot, CloseReason::SlowConsumer));
             }
             self.budget.account(c);
+            c.note_queued(self.now, self.config.max_queue_age);
             if !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);

@@ -167,6 +167,8 @@ pub struct StatsSnapshot {
     pub handoff_waits: u64,
     /// Connections lost moving between workers (no descriptor in time, or shutdown).
     pub handoff_failures: u64,
+    /// Connections cut because their oldest queued byte waited past `max_queue_age`.
+    pub queue_age_cuts: u64,
     /// Whether the Redis adapter's connections are both up; `None` without a Redis adapter.
     /// Its errors by kind are in the Prometheus text (`volley_adapter_errors_total`).
     pub adapter_connected: Option<bool>,
@@ -207,9 +209,9 @@ impl Stats {
     }
 
     /// Open connections, and the runtime's counters: rejected, accept pauses, budget cuts,
-    /// hand-off waits and failures.
-    fn connections(&self) -> (usize, [u64; 5]) {
-        self.conns.get().map_or((0, [0; 5]), |c| {
+    /// hand-off waits and failures, queue age cuts.
+    fn connections(&self) -> (usize, [u64; 6]) {
+        self.conns.get().map_or((0, [0; 6]), |c| {
             (
                 c.open.load(Ordering::Relaxed),
                 [
@@ -218,6 +220,7 @@ impl Stats {
                     c.budget_cuts.load(Ordering::Relaxed),
                     c.handoff_waits.load(Ordering::Relaxed),
                     c.handoff_failures.load(Ordering::Relaxed),
+                    c.queue_age_cuts.load(Ordering::Relaxed),
                 ],
             )
         })
@@ -273,6 +276,7 @@ impl Stats {
             budget_cuts: self.connections().1[2],
             handoff_waits: self.connections().1[3],
             handoff_failures: self.connections().1[4],
+            queue_age_cuts: self.connections().1[5],
             adapter_connected: self.adapter.get().map(|h| h.connected()),
             counts,
         }
@@ -303,6 +307,10 @@ impl Stats {
             (
                 "volley_handoff_failures_total",
                 "connections lost moving between workers",
+            ),
+            (
+                "volley_queue_age_cuts_total",
+                "connections cut as slow consumers for a queued byte older than max_queue_age",
             ),
         ];
         for ((name, help), v) in totals.iter().zip(runtime) {

@@ -22,6 +22,7 @@ use super::conn::{Conn, ConnId, Handoff, Phase};
 use super::deflate::SharedDeflate;
 use super::mailbox::{Envelope, Mailbox, Moving, Peers};
 use super::outq::{Flush, OutQueue};
+use super::queue_age;
 use super::service::{CloseReason, Cx, Detached, Service, TimerEntry, TimerKind};
 use super::sock::Sock;
 use super::timer::TimerWheel;
@@ -177,7 +178,7 @@ impl<S: Service, B: Io> Worker<S, B> {
         let state = service.worker_state(index as usize);
         let now = io.now();
         let budget = Budget::new(config.max_buffered_total, peers.len(), config.max_buffered);
-        Worker {
+        let mut worker = Worker {
             index,
             tls,
             service,
@@ -202,7 +203,9 @@ impl<S: Service, B: Io> Worker<S, B> {
             accept_starved: false,
             now,
             shutdown_deadline: None,
-        }
+        };
+        worker.arm_queue_age_sweep(now);
+        worker
     }
 
     /// How long the loop may wait before the next timer or the shutdown deadline.
@@ -541,6 +544,53 @@ impl<S: Service, B: Io> Worker<S, B> {
         }
     }
 
+    /// Arms the next [`TimerKind::QueueAgeSweep`], a grain from `now`, when `max_queue_age`
+    /// is set.
+    fn arm_queue_age_sweep(&mut self, now: Instant) {
+        let max = self.config.max_queue_age;
+        if !max.is_zero() {
+            self.timers.arm(
+                now + queue_age::grain(max),
+                TimerEntry {
+                    slot: usize::MAX,
+                    gen: 0,
+                    kind: TimerKind::QueueAgeSweep,
+                },
+            );
+        }
+    }
+
+    /// Cuts as slow consumers the open connections whose oldest queued byte waited past
+    /// `max_queue_age` (by the stamps' account, which is never early), as the budget cuts:
+    /// the queue dropped, the session told why.
+    fn sweep_queue_ages(&mut self, now: Instant) {
+        let max = self.config.max_queue_age + queue_age::grain(self.config.max_queue_age);
+        let mut cuts = 0;
+        for (slot, c) in self.conns.iter_mut() {
+            let left = c.outq.left();
+            let too_old = matches!(c.age.oldest(left, now), Some(age) if age >= max);
+            if !too_old || !c.is_open() {
+                continue;
+            }
+            c.clear_output();
+            c.close_after_flush = true;
+            self.budget.account(c);
+            self.closing.push((slot, CloseReason::SlowConsumer));
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(slot);
+            }
+            cuts += 1;
+        }
+        if cuts > 0 {
+            self.counters
+                .queue_age_cuts
+                .fetch_add(cuts, Ordering::Relaxed);
+            self.finish_closes();
+        }
+        self.arm_queue_age_sweep(now);
+    }
+
     /// A connection on its way to another worker was closed (see
     /// [`Counters::handoff_failures`]): it leaves the open count it carried.
     fn handoff_lost(&mut self) {
@@ -589,6 +639,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             c.inbuf = input;
             c.outq = outq;
             self.budget.account(c);
+            c.note_queued(self.now, self.config.max_queue_age);
             // Answers to the requests before the hand-off go out first.
             if !c.output_is_empty() {
                 c.dirty = true;
@@ -620,6 +671,7 @@ impl<S: Service, B: Io> Worker<S, B> {
     fn mark_dirty(&mut self, slot: usize) {
         if let Some(c) = self.conns.get_mut(slot) {
             self.budget.account(c);
+            c.note_queued(self.now, self.config.max_queue_age);
             if !c.dirty {
                 c.dirty = true;
                 self.dirty.push(slot);
@@ -759,6 +811,10 @@ impl<S: Service, B: Io> Worker<S, B> {
                 self.io.retry_handoffs();
                 continue;
             }
+            if let TimerKind::QueueAgeSweep = entry.kind {
+                self.sweep_queue_ages(now);
+                continue;
+            }
             if let TimerKind::Service(t) = entry.kind {
                 self.now = now;
                 self.service.on_timer(&mut cx!(self), t);
@@ -809,7 +865,10 @@ impl<S: Service, B: Io> Worker<S, B> {
                         self.remove(entry.slot, CloseReason::Local(CloseCode::GOING_AWAY));
                     }
                 }
-                TimerKind::Service(_) | TimerKind::AcceptRetry | TimerKind::HandoffRetry => {}
+                TimerKind::Service(_)
+                | TimerKind::AcceptRetry
+                | TimerKind::HandoffRetry
+                | TimerKind::QueueAgeSweep => {}
             }
         }
     }

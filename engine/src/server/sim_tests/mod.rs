@@ -11,6 +11,7 @@ mod heartbeat;
 mod mailbox;
 mod msgpack;
 mod polling;
+mod queue_age;
 mod recovery;
 mod shutdown;
 mod slow_consumer;
