@@ -140,6 +140,7 @@ fn engine_io_packets_and_polling_payloads() {
 fn engine_io_v3_payloads_and_frames() {
     each_mutation("eio3_payload", 20_000, |input| {
         let _ = eio::decode_binary_v3(&mut input.to_vec());
+        let _ = eio::decode_text_v3(&mut input.to_vec());
         let mut body = input.to_vec();
         let errors = eio::PayloadDecoderV3::new(&mut body)
             .filter(Result::is_err)

@@ -1,12 +1,12 @@
 //! Fuzzes the Engine.IO v3 decoders: a polling text payload (`<length>:<packet>` records), a
-//! binary polling payload and a WebSocket binary frame, each over its own copy of the input
-//! since decoding rewrites bytes in place.
+//! binary polling payload and a WebSocket binary or text frame, each over its own copy of the
+//! input since decoding rewrites bytes in place.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use volley::proto::eio::{
-    decode_binary_v3, BinaryPayloadDecoderV3, EioError, Packet, PayloadDecoderV3,
+    decode_binary_v3, decode_text_v3, BinaryPayloadDecoderV3, EioError, Packet, PayloadDecoderV3,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -19,6 +19,14 @@ fuzz_target!(|data: &[u8]| {
     let mut frame = data.to_vec();
     if let Ok(packet) = decode_binary_v3(&mut frame) {
         check(&packet, data.len());
+    }
+
+    // Text frames are UTF-8 by the time they are decoded.
+    if std::str::from_utf8(data).is_ok() {
+        let mut frame = data.to_vec();
+        if let Ok(packet) = decode_text_v3(&mut frame) {
+            check(&packet, data.len());
+        }
     }
 });
 

@@ -276,7 +276,8 @@ impl EioSession {
         match &self.link {
             Link::Ws(c, version) if *c == conn => {
                 let packet = match (text, *version) {
-                    (true, _) => eio::decode_text(data),
+                    (true, EioVersion::V4) => eio::decode_text(data),
+                    (true, EioVersion::V3) => eio::decode_text_v3(data),
                     (false, EioVersion::V4) => Ok(eio::decode_binary(data)),
                     (false, EioVersion::V3) => eio::decode_binary_v3(data),
                 };

@@ -24,7 +24,7 @@ pub use packet::{decode_binary, decode_text, encode_text, EioError, Packet, Pack
 pub use payload::{encode_payload_binary, encode_payload_text, PayloadDecoder, RECORD_SEPARATOR};
 pub use sid::{Sid, SidHasher, SidMap, SidRng, SidSet, SID_LEN};
 pub use v3::{
-    decode_binary_v3, encode_binary_record_binary, encode_binary_record_text,
+    decode_binary_v3, decode_text_v3, encode_binary_record_binary, encode_binary_record_text,
     encode_record_base64_v3, encode_record_v3, utf16_len, BinaryPayloadDecoderV3, PayloadDecoderV3,
     BINARY_MESSAGE_BYTE,
 };

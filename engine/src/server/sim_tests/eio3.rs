@@ -60,6 +60,17 @@ fn websocket_client_pings_and_a_silent_client_is_cut_at_interval_plus_timeout() 
         ]
     );
 
+    // A client without binary frames sends the attachment as base64 text (`b4...`).
+    peer.send(&mut sim, r#"451-["echo",{"_placeholder":true,"num":0}]"#);
+    peer.send(&mut sim, "b4BwgJ");
+    assert_eq!(
+        peer.read(&mut sim),
+        [
+            Got::Text(r#"451-["echo",{"_placeholder":true,"num":0}]"#.into()),
+            Got::Binary(vec![4, 7, 8, 9]),
+        ]
+    );
+
     // No ping after the one at 30 s: cut at 30 + 25 + 20 = 75 s, not a millisecond before.
     sim.advance(ms(44_999));
     assert!(reasons.lock().unwrap().is_empty());

@@ -145,6 +145,13 @@ pub(super) fn decode_record(record: &mut [u8]) -> Result<Packet<'_>, EioError> {
     }
 }
 
+/// Decodes a v3 WebSocket text frame: a type digit and data as in v4, or `b`, a type digit
+/// and base64 data (a binary message from a client without binary frames), which the
+/// reference's v3 parser reads too. The frame is UTF-8 already (the WebSocket layer checks).
+pub fn decode_text_v3(frame: &mut [u8]) -> Result<Packet<'_>, EioError> {
+    decode_record(frame)
+}
+
 /// Appends one text packet (`packet`: type digit and data, UTF-8) as a v3 payload record:
 /// `<length>:<packet>`.
 pub fn encode_record_v3(out: &mut Vec<u8>, packet: &[u8]) {
@@ -245,6 +252,16 @@ mod tests {
         // Half of a surrogate pair.
         assert_eq!(decode("2:4😀".as_bytes()), [Err(EioError::BadLength)]);
         assert_eq!(decode(b""), [Err(EioError::Empty)]);
+    }
+
+    #[test]
+    fn websocket_text_frames_take_base64_binary() {
+        let frame = |s: &str| decode_text_v3(&mut s.as_bytes().to_vec()).map(own);
+        assert_eq!(frame("b4AQIDBA=="), Ok(Owned::Binary(vec![1, 2, 3, 4])));
+        assert_eq!(frame("4hi"), msg("hi"));
+        assert_eq!(frame("b"), Err(EioError::Empty));
+        assert_eq!(frame("b4!"), Err(EioError::BadBase64));
+        assert_eq!(frame(""), Err(EioError::Empty));
     }
 
     #[test]
