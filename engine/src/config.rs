@@ -276,6 +276,12 @@ pub struct Config {
     /// Time an upgrade from polling to WebSocket has to complete. Env
     /// `VOLLEY_UPGRADE_TIMEOUT_MS`, default 10,000.
     pub upgrade_timeout: Duration,
+    /// Accept Engine.IO v3 clients (Socket.IO 2.x), as the reference's `allowEIO3`: a request
+    /// whose `EIO` is not `4` opens a v3 session (client pings, length-framed polling payloads,
+    /// Socket.IO v2 packets). Off, such a request is refused with 400 and
+    /// `{"code":5,"message":"Unsupported protocol version"}`. Env `VOLLEY_ALLOW_EIO3` (1 or 0),
+    /// default off.
+    pub allow_eio3: bool,
     /// Compress polling responses (gzip or deflate, as the request's `Accept-Encoding` asks)
     /// whose payload reaches `http_compression_threshold` bytes and holds a packet sent with
     /// compression allowed (the default; `SendOptions` turns it off per message): the
@@ -419,6 +425,7 @@ impl Default for Config {
                 websocket: true,
             },
             upgrade_timeout: Duration::from_millis(10_000),
+            allow_eio3: false,
             http_compression: true,
             http_compression_threshold: 1024,
             per_message_deflate: false,
@@ -679,6 +686,7 @@ impl Config {
             c.transports = t;
         }
         env.millis("VOLLEY_UPGRADE_TIMEOUT_MS", &mut c.upgrade_timeout)?;
+        env.flag("VOLLEY_ALLOW_EIO3", &mut c.allow_eio3)?;
         env.flag("VOLLEY_HTTP_COMPRESSION", &mut c.http_compression)?;
         env.parse(
             "VOLLEY_HTTP_COMPRESSION_THRESHOLD",
@@ -896,6 +904,15 @@ mod tests {
         assert_eq!(e.var, "VOLLEY_DEFLATE_THRESHOLD");
         let e = from(&[("VOLLEY_PER_MESSAGE_DEFLATE", "yes please")]).unwrap_err();
         assert_eq!(e.var, "VOLLEY_PER_MESSAGE_DEFLATE");
+    }
+
+    #[test]
+    fn allow_eio3_setting() {
+        assert!(!from(&[]).unwrap().allow_eio3);
+        assert!(from(&[("VOLLEY_ALLOW_EIO3", "1")]).unwrap().allow_eio3);
+        assert!(!from(&[("VOLLEY_ALLOW_EIO3", "0")]).unwrap().allow_eio3);
+        let e = from(&[("VOLLEY_ALLOW_EIO3", "v3")]).unwrap_err();
+        assert_eq!(e.var, "VOLLEY_ALLOW_EIO3");
     }
 
     #[test]

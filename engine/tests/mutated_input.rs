@@ -137,6 +137,24 @@ fn engine_io_packets_and_polling_payloads() {
 }
 
 #[test]
+fn engine_io_v3_payloads_and_frames() {
+    each_mutation("eio3_payload", 20_000, |input| {
+        let _ = eio::decode_binary_v3(&mut input.to_vec());
+        let _ = eio::decode_text_v3(&mut input.to_vec());
+        let mut body = input.to_vec();
+        let errors = eio::PayloadDecoderV3::new(&mut body)
+            .filter(Result::is_err)
+            .count();
+        assert!(errors <= 1, "{input:?}");
+        let mut body = input.to_vec();
+        let errors = eio::BinaryPayloadDecoderV3::new(&mut body)
+            .filter(Result::is_err)
+            .count();
+        assert!(errors <= 1, "{input:?}");
+    });
+}
+
+#[test]
 fn socket_io_packets_and_binary_reassembly() {
     let limits = sio::Limits {
         max_attachments: 4,

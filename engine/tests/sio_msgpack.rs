@@ -14,13 +14,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::channel;
-use std::thread;
 use std::time::Duration;
 
-use common::{interop_dir, Got, RawWs, ServerProcess};
+use common::{Got, NodeServer, RawWs, ServerProcess};
 
 const SUITE: &[&str] = &[
     "events with every kind of value both ways, on / and /custom",
@@ -44,50 +40,6 @@ fn volley() -> ServerProcess {
     ServerProcess::start("conformance", &env)
 }
 
-/// A running `node msgpack_ref_server.mjs PORT`; killed on drop.
-struct Reference {
-    child: Child,
-    port: u16,
-}
-
-impl Reference {
-    fn start() -> Reference {
-        let port = common::free_port();
-        let mut child = Command::new("node")
-            .arg("msgpack_ref_server.mjs")
-            .arg(port.to_string())
-            .current_dir(interop_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let reference = Reference { child, port };
-        let (tx, rx) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("msgpack_ref_server did not start");
-        assert_eq!(line, format!("listening {port}"));
-        reference
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The `outcome ...` line of a `sio_msgpack.mjs` run.
 fn outcome(stdout: &str) -> String {
     stdout
@@ -100,7 +52,7 @@ fn outcome(stdout: &str) -> String {
 /// `sio_msgpack.mjs` over `mode` against the reference and Volley: every case passes on both,
 /// and a JSON client sees the same from both.
 fn against_both(mode: &str) {
-    let reference = Reference::start();
+    let reference = NodeServer::start("msgpack_ref_server.mjs");
     let expected = common::run_node("sio_msgpack.mjs", &[&reference.url(), mode]);
     common::assert_cases(&expected, SUITE);
     drop(reference);

@@ -63,6 +63,11 @@ impl Shared {
         }
     }
 
+    /// Whether the packet is a binary message.
+    pub fn is_binary(&self) -> bool {
+        self.binary
+    }
+
     /// The whole frame (for WebSocket).
     pub fn frame(&self) -> &Bytes {
         &self.frame

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::runtime::TimerKey;
 
 use super::custom_id::CustomId;
-use super::polling::Owed;
+use super::polling::{Owed, Payload};
 use super::reason::DisconnectReason;
 use super::session_key::SessionKey;
 
@@ -40,9 +40,8 @@ pub(crate) struct LateReport {
 }
 
 impl Closed {
-    /// The body for the next GET of the ended session, whether it allows compression, and
-    /// whether it is the last.
-    pub fn next_body(&mut self) -> (Vec<u8>, bool, bool) {
+    /// The body for the next GET of the ended session, and whether it is the last.
+    pub fn next_body(&mut self) -> (Payload, bool) {
         self.owed.next_body()
     }
 }

@@ -6,7 +6,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::proto::eio::{self, HandshakeError, Heartbeat, PayloadDecoder, Sid, Transport};
+use crate::proto::eio::{
+    self, BinaryPayloadDecoderV3, EioError, EioVersion, HandshakeError, Heartbeat, Packet,
+    PayloadDecoder, PayloadDecoderV3, Sid, Transport,
+};
 use crate::proto::http::{self, HttpError, Method, Request};
 use crate::runtime::{Action, ConnId};
 
@@ -15,7 +18,7 @@ use super::custom_id::CustomId;
 use super::custom_id::CustomIds;
 use super::eio_session::EioSession;
 use super::link::Link;
-use super::polling::{self, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
+use super::polling::{self, Framing, Headers, ParkedGet, Polling, PAYLOAD_CONTENT_TYPE};
 use super::port::Port;
 use super::reason::DisconnectReason;
 use super::sessions::{with_session, SessionsPort};
@@ -365,9 +368,10 @@ impl EioEndpoint {
             is_upgrade,
             req.query_param("EIO").as_deref(),
             req.query_param("transport").as_deref(),
+            cx.state().config.allow_eio3,
         );
-        let transport = match checked {
-            Ok(t) if cx.state().config.transports.allows(t) => t,
+        let (transport, version) = match checked {
+            Ok((t, v)) if cx.state().config.transports.allows(t) => (t, v),
             Ok(_) => return reject(cx, id, req, HandshakeError::UnknownTransport, None, &cors),
             Err(e) => return reject(cx, id, req, e, None, &cors),
         };
@@ -404,15 +408,26 @@ impl EioEndpoint {
         let remote = cx.peer_addr(id);
         let upper = self.upper.new_upper(req, remote);
         let c = cx.state().config.clone();
-        let heartbeat = Heartbeat::new(cx.now(), c.ping_interval, c.ping_timeout);
+        let heartbeat = match version {
+            EioVersion::V4 => Heartbeat::new(cx.now(), c.ping_interval, c.ping_timeout),
+            EioVersion::V3 => Heartbeat::new_v3(cx.now(), c.ping_interval, c.ping_timeout),
+        };
         let link = match accept {
-            Some(_) => Link::Ws(id),
+            Some(_) => Link::Ws(id, version),
             None => {
                 if let Some(name) = &c.cookie {
                     let id = custom.as_ref().map_or(sid.as_str(), |c| &c.id);
                     cors.push(("Set-Cookie".into(), session_cookie(&c, name, id).into()));
                 }
-                let mut polling = Polling::new(c.max_buffered);
+                let framing = match version {
+                    EioVersion::V4 => Framing::V4,
+                    // As the reference's `supportsBinary`: binary payloads unless the
+                    // handshake asked for base64 (`b64`, any non-empty value).
+                    EioVersion::V3 => Framing::V3 {
+                        binary: req.query_param("b64").map_or(true, |b| b.is_empty()),
+                    },
+                };
+                let mut polling = Polling::new(c.max_buffered, framing);
                 polling.get = Some(self.parked_get(&c, id, req, cors));
                 Link::Polling(polling)
             }
@@ -421,6 +436,7 @@ impl EioEndpoint {
         let key = cx.sessions().insert(sid, |key| {
             let mut session = EioSession::new(sid, key, heartbeat, link, upper, remote);
             session.custom = custom;
+            session.version = version;
             session
         });
         let state = cx.state();
@@ -458,9 +474,9 @@ impl EioEndpoint {
             let owed = polling_get
                 .then(|| cx.sessions().closed_body(now, &sid))
                 .flatten();
-            if let Some((body, compress, late)) = owed {
+            if let Some((body, late)) = owed {
                 let get = self.parked_get(&cx.state().config.clone(), id, req, cors);
-                polling::respond(cx, &get, &body, compress);
+                polling::respond(cx, &get, &body);
                 if let Some(late) = late {
                     cx.cancel(late.timer);
                     (late.report)(late.collected);
@@ -477,11 +493,11 @@ impl EioEndpoint {
             Some(t) => t,
             None => return reject(cx, id, req, HandshakeError::UnknownTransport, None, &cors),
         };
-        // Another protocol revision than the session's: the reference's `PROTOCOL_MISMATCH`.
-        if req.query_param("EIO").as_deref() != Some("4") {
-            return reject(cx, id, req, HandshakeError::BadRequest, None, &cors);
-        }
+        let version = EioVersion::of(req.query_param("EIO").as_deref());
         let action = with_session(cx, key, |cx, s| match transport {
+            // Another protocol revision than the session's: the reference's
+            // `PROTOCOL_MISMATCH`.
+            _ if version != s.version => Err((HandshakeError::BadRequest, cors)),
             Transport::Polling => self.polling_request(cx, s, id, req, cors),
             Transport::WebSocket => {
                 if !http::is_websocket_upgrade(req) || !cx.state().config.transports.websocket {
@@ -539,17 +555,15 @@ impl EioEndpoint {
                     p.post = None;
                 }
             }
-            for packet in PayloadDecoder::new(body) {
-                match packet {
-                    Ok(p) => s.on_packet(cx, p),
-                    Err(_) => {
-                        s.close(DisconnectReason::ParseError);
-                        return false;
-                    }
+            let fed = match s.version {
+                EioVersion::V4 => feed(cx, s, PayloadDecoder::new(body)),
+                EioVersion::V3 if is_octet_stream(req) => {
+                    feed(cx, s, BinaryPayloadDecoderV3::new(body))
                 }
-                if s.is_closing() {
-                    break;
-                }
+                EioVersion::V3 => feed(cx, s, PayloadDecoderV3::new(body)),
+            };
+            if !fed {
+                return false;
             }
             // `ok` goes out before what these packets caused reaches a parked GET (flushed
             // when this returns), as from the reference, which answers its handlers' emits
@@ -593,7 +607,7 @@ impl EioEndpoint {
                 polling, probed, ..
             } => (polling, *probed),
             // The session moved to WebSocket: polling for it is over.
-            Link::Ws(_) => return Err((HandshakeError::BadRequest, cors)),
+            Link::Ws(..) => return Err((HandshakeError::BadRequest, cors)),
         };
         match req.method {
             Method::Get => {
@@ -624,8 +638,9 @@ impl EioEndpoint {
                     return Ok(Action::Responded);
                 }
                 // Engine.IO 4 sends binary as base64 in text payloads; the reference refuses
-                // an octet-stream body ("invalid content") and ends the session.
-                if req.header("content-type") == Some("application/octet-stream") {
+                // an octet-stream body ("invalid content") and ends the session. Engine.IO 3
+                // clients that take binary post binary payloads.
+                if is_octet_stream(req) && !p.is_v3() {
                     s.close(DisconnectReason::TransportError);
                     return Err((HandshakeError::BadRequest, cors));
                 }
@@ -635,6 +650,33 @@ impl EioEndpoint {
             _ => Err((HandshakeError::BadHandshakeMethod, cors)),
         }
     }
+}
+
+/// Whether a POST's body is a binary payload.
+fn is_octet_stream(req: &Request) -> bool {
+    req.header("content-type") == Some("application/octet-stream")
+}
+
+/// Hands the packets of a polling body to session `s` until it closes; false (and the session
+/// ends with `parse error`) at a packet that does not parse.
+fn feed<'a>(
+    cx: &mut dyn Port,
+    s: &mut EioSession,
+    packets: impl Iterator<Item = Result<Packet<'a>, EioError>>,
+) -> bool {
+    for packet in packets {
+        match packet {
+            Ok(p) => s.on_packet(cx, p),
+            Err(_) => {
+                s.close(DisconnectReason::ParseError);
+                return false;
+            }
+        }
+        if s.is_closing() {
+            break;
+        }
+    }
+    true
 }
 
 /// The request's `sid`; an empty one is none at all, as in the reference (`if (sid)`): the

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use crate::proto::eio::{self, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
+use crate::proto::eio::{self, EioVersion, Heartbeat, HeartbeatAction, OpenInfo, Packet, Sid};
 use crate::proto::ws::{CloseCode, OpCode};
 use crate::runtime::{CloseReason, ConnId, TimerKey};
 
@@ -38,6 +38,8 @@ pub(crate) struct EioSession {
     /// The id the application chose for the session (`ServerBuilder::generate_id`), which the
     /// client knows it by; `sid` stays the internal one.
     pub custom: Option<CustomId>,
+    /// The Engine.IO revision the client speaks (v3 only with `allow_eio3`).
+    pub version: EioVersion,
 }
 
 impl EioSession {
@@ -52,6 +54,7 @@ impl EioSession {
         EioSession {
             remote,
             custom: None,
+            version: EioVersion::V4,
             sid,
             key,
             heartbeat,
@@ -103,7 +106,7 @@ impl EioSession {
     /// instead of reconnecting (the reference closes the probe at once and leaves it so).
     pub fn shut_down(&mut self) {
         match self.link {
-            Link::Ws(_) => {}
+            Link::Ws(..) => {}
             Link::Upgrading { probed: true, .. } => self.shutting_down = true,
             Link::Polling(_) | Link::Upgrading { .. } => {
                 self.close(DisconnectReason::ServerShuttingDown)
@@ -123,7 +126,7 @@ impl EioSession {
 
     /// Sends the open packet and starts the heartbeat and the layer above.
     pub fn open(&mut self, cx: &mut dyn Port) {
-        let transport = if matches!(self.link, Link::Ws(_)) {
+        let transport = if matches!(self.link, Link::Ws(..)) {
             "websocket"
         } else {
             "polling"
@@ -227,6 +230,26 @@ impl EioSession {
                 self.upper_event(cx, |u, tx, info| u.on_message(tx, info, false, data));
                 Ok(())
             }
+            // Engine.IO v3: the client pings and the server answers, as the reference's v3
+            // socket does (a v4 client's ping, or a v3 client's pong, is an invalid heartbeat
+            // direction).
+            Packet::Ping(_) if self.version == EioVersion::V3 => {
+                self.heartbeat.on_ping(cx.now());
+                self.arm_heartbeat(cx);
+                Tx {
+                    cx,
+                    link: &mut self.link,
+                }
+                .text(|b| {
+                    b.push(eio::PacketType::Pong.as_byte());
+                    true
+                });
+                self.upper_event(cx, |u, tx, info| u.on_heartbeat(tx, info));
+                Ok(())
+            }
+            Packet::Pong(_) if self.version == EioVersion::V3 => {
+                Err(DisconnectReason::TransportError)
+            }
             Packet::Pong(_) => {
                 self.heartbeat.on_pong(cx.now());
                 self.arm_heartbeat(cx);
@@ -251,14 +274,16 @@ impl EioSession {
     /// A text or binary frame on the WebSocket `conn` attached to this session.
     pub fn on_ws_frame(&mut self, cx: &mut dyn Port, conn: ConnId, text: bool, data: &mut [u8]) {
         match &self.link {
-            Link::Ws(c) if *c == conn => {
-                if text {
-                    match eio::decode_text(data) {
-                        Ok(p) => self.on_packet(cx, p),
-                        Err(_) => self.close(DisconnectReason::ParseError),
-                    }
-                } else {
-                    self.on_packet(cx, eio::decode_binary(data));
+            Link::Ws(c, version) if *c == conn => {
+                let packet = match (text, *version) {
+                    (true, EioVersion::V4) => eio::decode_text(data),
+                    (true, EioVersion::V3) => eio::decode_text_v3(data),
+                    (false, EioVersion::V4) => Ok(eio::decode_binary(data)),
+                    (false, EioVersion::V3) => eio::decode_binary_v3(data),
+                };
+                match packet {
+                    Ok(p) => self.on_packet(cx, p),
+                    Err(_) => self.close(DisconnectReason::ParseError),
                 }
             }
             Link::Upgrading { ws, .. } if *ws == conn => self.on_probe(cx, conn, text, data),
@@ -286,7 +311,7 @@ impl EioSession {
             }
             (true, Ok(Packet::Upgrade)) => {
                 let Link::Upgrading { polling, timer, .. } =
-                    std::mem::replace(&mut self.link, Link::Ws(conn))
+                    std::mem::replace(&mut self.link, Link::Ws(conn, self.version))
                 else {
                     return;
                 };
@@ -317,7 +342,9 @@ impl EioSession {
         let Link::Polling(_) = self.link else {
             return false;
         };
-        let Link::Polling(polling) = std::mem::replace(&mut self.link, Link::Ws(conn)) else {
+        let Link::Polling(polling) =
+            std::mem::replace(&mut self.link, Link::Ws(conn, self.version))
+        else {
             return false;
         };
         let at = cx.now() + cx.state().config.upgrade_timeout;
@@ -358,7 +385,7 @@ impl EioSession {
     /// A connection this session used has closed.
     pub fn on_conn_closed(&mut self, cx: &mut dyn Port, conn: ConnId, reason: &CloseReason) {
         match &self.link {
-            Link::Ws(c) if *c == conn => self.close(DisconnectReason::from_close(reason)),
+            Link::Ws(c, _) if *c == conn => self.close(DisconnectReason::from_close(reason)),
             Link::Upgrading { ws, .. } if *ws == conn => self.abort_upgrade(cx, false),
             _ => {}
         }
@@ -434,11 +461,11 @@ impl EioSession {
         let mut owed = match std::mem::replace(&mut self.link, Link::Polling(Polling::default())) {
             // A session that outlived the shutdown's close frames (it finished an upgrade)
             // ends with the same 1001 they carry.
-            Link::Ws(conn) if matches!(reason, DisconnectReason::ServerShuttingDown) => {
+            Link::Ws(conn, _) if matches!(reason, DisconnectReason::ServerShuttingDown) => {
                 cx.close(conn, CloseCode::GOING_AWAY, reason.as_str());
                 None
             }
-            Link::Ws(conn) => {
+            Link::Ws(conn, _) => {
                 cx.close(conn, CloseCode::NORMAL, "");
                 None
             }

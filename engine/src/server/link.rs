@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use crate::proto::eio::{EioVersion, BINARY_MESSAGE_BYTE};
 use crate::proto::ws::OpCode;
 use crate::runtime::{ConnId, TimerKey};
 
@@ -13,8 +14,9 @@ use super::port::Port;
 
 /// Where a session's packets go.
 pub(crate) enum Link {
-    /// A WebSocket connection.
-    Ws(ConnId),
+    /// A WebSocket connection, and the Engine.IO revision its session speaks (v3 binary
+    /// frames start with the message type byte).
+    Ws(ConnId, EioVersion),
     /// HTTP long-polling: packets wait for the next GET.
     Polling(Polling),
     /// Still polling while a WebSocket probes to take over; `probed` once `2probe` came, after
@@ -44,7 +46,7 @@ impl Tx<'_, '_> {
     /// permessage-deflate).
     pub fn text_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool, compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => {
+            Link::Ws(conn, _) => {
                 let mut write = Some(write);
                 self.cx
                     .send_with_compressible(*conn, OpCode::Text, compress, &mut |b| {
@@ -67,9 +69,14 @@ impl Tx<'_, '_> {
     /// by permessage-deflate).
     pub fn binary_with(&mut self, data: &[u8], compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => {
+            Link::Ws(conn, EioVersion::V4) => {
                 self.cx
                     .send_frame_compressible(*conn, OpCode::Binary, data, compress)
+            }
+            Link::Ws(conn, EioVersion::V3) => {
+                let framed = v3_binary(data);
+                self.cx
+                    .send_frame_compressible(*conn, OpCode::Binary, &framed, compress)
             }
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
                 p.push_with(Out::Binary(Bytes::copy_from_slice(data)), compress)
@@ -86,13 +93,19 @@ impl Tx<'_, '_> {
     /// permessage-deflate).
     pub fn out_with(&mut self, out: &Out, compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => match out {
-                Out::Text(b) => self
-                    .cx
-                    .send_frame_compressible(*conn, OpCode::Text, b, compress),
-                Out::Binary(b) => {
+            Link::Ws(conn, version) => match (out, *version) {
+                (Out::Text(b), _) => {
+                    self.cx
+                        .send_frame_compressible(*conn, OpCode::Text, b, compress)
+                }
+                (Out::Binary(b), EioVersion::V4) => {
                     self.cx
                         .send_frame_compressible(*conn, OpCode::Binary, b, compress)
+                }
+                (Out::Binary(b), EioVersion::V3) => {
+                    let framed = v3_binary(b);
+                    self.cx
+                        .send_frame_compressible(*conn, OpCode::Binary, &framed, compress)
                 }
             },
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => {
@@ -110,7 +123,14 @@ impl Tx<'_, '_> {
     /// by permessage-deflate).
     pub fn shared_with(&mut self, p: &Shared, compress: bool) -> bool {
         match self.link {
-            Link::Ws(conn) => self.cx.send_shared(*conn, p.frame().clone(), compress),
+            // A v3 binary frame needs its type byte: the shared frame is v4's, so this one is
+            // framed for this client alone.
+            Link::Ws(conn, EioVersion::V3) if p.is_binary() => {
+                let framed = v3_binary(p.eio_payload());
+                self.cx
+                    .send_frame_compressible(*conn, OpCode::Binary, &framed, compress)
+            }
+            Link::Ws(conn, _) => self.cx.send_shared(*conn, p.frame().clone(), compress),
             Link::Polling(q) | Link::Upgrading { polling: q, .. } => q.push_with(p.out(), compress),
         }
     }
@@ -118,7 +138,7 @@ impl Tx<'_, '_> {
     /// Asks to hear when the link's queue is empty; false when it is empty already.
     pub fn notify_drain(&mut self) -> bool {
         match self.link {
-            Link::Ws(conn) => self.cx.notify_drain(*conn),
+            Link::Ws(conn, _) => self.cx.notify_drain(*conn),
             // Polling drains when a GET takes the queue (see `EioSession::flush`).
             Link::Polling(q) | Link::Upgrading { polling: q, .. } => !q.is_empty(),
         }
@@ -127,8 +147,16 @@ impl Tx<'_, '_> {
     /// Bytes waiting to go out on the link.
     pub fn queued_bytes(&mut self) -> usize {
         match self.link {
-            Link::Ws(conn) => self.cx.queued_bytes(*conn),
+            Link::Ws(conn, _) => self.cx.queued_bytes(*conn),
             Link::Polling(p) | Link::Upgrading { polling: p, .. } => p.queued_bytes(),
         }
     }
+}
+
+/// A binary message as an Engine.IO v3 WebSocket frame carries it: the message type byte first.
+fn v3_binary(data: &[u8]) -> Vec<u8> {
+    let mut framed = Vec::with_capacity(data.len() + 1);
+    framed.push(BINARY_MESSAGE_BYTE);
+    framed.extend_from_slice(data);
+    framed
 }

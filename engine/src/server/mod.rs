@@ -362,6 +362,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Accepts Engine.IO v3 / Socket.IO 2.x clients (the reference's `allowEIO3`): the same as
+    /// `config.allow_eio3` (`VOLLEY_ALLOW_EIO3`). Default: off, such clients are refused with
+    /// `Unsupported protocol version`.
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.allow_eio3 = allow;
+        self
+    }
+
     /// Turns on connection state recovery with the reference's defaults: a socket whose
     /// connection is lost may come back within 2 minutes with its id, rooms and data, and get
     /// the packets it missed; a recovered socket skips the connect middleware. Same as

@@ -1,6 +1,7 @@
 //! The HTTP long-polling side of a session: packets wait in a queue until the client's next GET
-//! takes them as one payload (`\x1e`-separated, binary as `b` + base64). At most one GET is parked
-//! at a time; it is answered as soon as something is queued.
+//! takes them as one payload (`\x1e`-separated, binary as `b` + base64; Engine.IO v3 frames them
+//! by length instead, see [`Framing`]). At most one GET is parked at a time; it is answered as
+//! soon as something is queued.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -14,6 +15,30 @@ use super::port::Port;
 
 /// Content type of polling payloads, as the reference server sends them.
 pub(crate) const PAYLOAD_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+
+/// Content type of Engine.IO v3 binary payloads.
+const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// How a polling session frames its payloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Engine.IO v4: records separated by `0x1e`, binary as `b` + base64.
+    #[default]
+    V4,
+    /// Engine.IO v3: `<length>:<packet>` records, binary as `b4` + base64; with `binary` (the
+    /// client did not ask for `b64`), a payload holding a binary message goes out as a binary
+    /// payload instead, as the reference's `encodePayload(packets, supportsBinary)` does.
+    V3 { binary: bool },
+}
+
+/// One polling answer's body.
+pub(crate) struct Payload {
+    pub bytes: Vec<u8>,
+    /// Whether one of its packets allows compression.
+    pub compress: bool,
+    /// Whether it is an Engine.IO v3 binary payload (`application/octet-stream`).
+    pub binary: bool,
+}
 
 /// Response headers: names and values, most of them static.
 pub(crate) type Headers = Vec<(Cow<'static, str>, Cow<'static, str>)>;
@@ -42,14 +67,21 @@ pub(crate) struct Polling {
     pub get: Option<ParkedGet>,
     /// The POST whose body is being read.
     pub post: Option<ConnId>,
+    framing: Framing,
 }
 
 impl Polling {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(limit: usize, framing: Framing) -> Self {
         Polling {
             limit,
+            framing,
             ..Polling::default()
         }
+    }
+
+    /// Whether this session speaks Engine.IO v3 (its POST bodies are v3 payloads).
+    pub fn is_v3(&self) -> bool {
+        self.framing != Framing::V4
     }
 
     /// Queues a packet, allowing its payload to be compressed or not; false (and the session
@@ -93,23 +125,69 @@ impl Polling {
         self.queue.drain(..).collect()
     }
 
-    /// Writes the queued packets as one polling payload and empties the queue; true when one
-    /// of them allows compression.
-    pub fn encode(&mut self, out: &mut Vec<u8>) -> bool {
-        for (i, p) in self.queue.drain(..).enumerate() {
-            let first = i == 0;
-            match p {
-                Out::Text(b) => {
-                    if !first {
-                        out.push(eio::RECORD_SEPARATOR);
+    /// Writes the queued packets as one polling payload and empties the queue.
+    pub fn encode(&mut self) -> Payload {
+        let mut out = Vec::with_capacity(self.bytes + 4 * self.queue.len());
+        let binary = match self.framing {
+            Framing::V4 => {
+                for (i, p) in self.queue.drain(..).enumerate() {
+                    let first = i == 0;
+                    match p {
+                        Out::Text(b) => {
+                            if !first {
+                                out.push(eio::RECORD_SEPARATOR);
+                            }
+                            out.extend_from_slice(&b);
+                        }
+                        Out::Binary(b) => eio::encode_payload_binary(&mut out, &b, first),
                     }
-                    out.extend_from_slice(&b);
                 }
-                Out::Binary(b) => eio::encode_payload_binary(out, &b, first),
+                false
             }
-        }
+            Framing::V3 { binary } => {
+                let binary = binary && self.queue.iter().any(|p| matches!(p, Out::Binary(_)));
+                for p in self.queue.drain(..) {
+                    match (binary, p) {
+                        (false, Out::Text(b)) => eio::encode_record_v3(&mut out, &b),
+                        (false, Out::Binary(b)) => eio::encode_record_base64_v3(&mut out, &b),
+                        (true, Out::Text(b)) => eio::encode_binary_record_text(&mut out, &b),
+                        (true, Out::Binary(b)) => eio::encode_binary_record_binary(&mut out, &b),
+                    }
+                }
+                binary
+            }
+        };
         self.bytes = 0;
-        std::mem::take(&mut self.compress)
+        Payload {
+            bytes: out,
+            compress: std::mem::take(&mut self.compress),
+            binary,
+        }
+    }
+
+    /// A payload of the one packet `ty` (no data), framed for this session.
+    fn control(&self, ty: PacketType) -> Payload {
+        let mut bytes = Vec::with_capacity(3);
+        self.append_control(&mut bytes, ty, false);
+        Payload {
+            bytes,
+            compress: false,
+            binary: false,
+        }
+    }
+
+    /// Appends packet `ty` (no data) to payload `out` (a binary one when `binary`).
+    fn append_control(&self, out: &mut Vec<u8>, ty: PacketType, binary: bool) {
+        match self.framing {
+            Framing::V4 => {
+                if !out.is_empty() {
+                    out.push(eio::RECORD_SEPARATOR);
+                }
+                out.push(ty.as_byte());
+            }
+            Framing::V3 { .. } if binary => eio::encode_binary_record_text(out, &[ty.as_byte()]),
+            Framing::V3 { .. } => eio::encode_record_v3(out, &[ty.as_byte()]),
+        }
     }
 
     /// Answers the parked GET with everything queued, if there is both.
@@ -118,23 +196,22 @@ impl Polling {
             return;
         }
         if let Some(get) = self.get.take() {
-            let mut body = Vec::with_capacity(self.bytes + self.queue.len());
-            let compress = self.encode(&mut body);
-            respond(cx, &get, &body, compress);
+            let payload = self.encode();
+            respond(cx, &get, &payload);
         }
     }
 
     /// Answers the parked GET with a noop (during an upgrade, and when the client closed).
     pub fn answer_all_with_noop(&mut self, cx: &mut dyn Port) {
         if let Some(get) = self.get.take() {
-            respond(cx, &get, &[PacketType::Noop.as_byte()], false);
+            respond(cx, &get, &self.control(PacketType::Noop));
         }
     }
 
     /// Answers a parked GET with the close packet (the transport is closing).
     pub fn answer_all_with_close(&mut self, cx: &mut dyn Port) {
         if let Some(get) = self.get.take() {
-            respond(cx, &get, &[PacketType::Close.as_byte()], false);
+            respond(cx, &get, &self.control(PacketType::Close));
         }
     }
 
@@ -154,29 +231,29 @@ impl Polling {
             self.answer_all_with_noop(cx);
             return None;
         }
-        let mut queued = Vec::new();
-        let compress = self.encode(&mut queued);
+        let mut queued = self.encode();
         if !graceful {
             if let Some(get) = self.get.take() {
-                if !queued.is_empty() {
-                    queued.push(eio::RECORD_SEPARATOR);
-                }
-                queued.push(PacketType::Close.as_byte());
-                respond(cx, &get, &queued, compress);
+                self.append_control(&mut queued.bytes, PacketType::Close, queued.binary);
+                respond(cx, &get, &queued);
             }
             return None;
         }
+        let end = self.control(PacketType::Noop);
+        let mut end = end.bytes;
+        self.append_control(&mut end, PacketType::Close, false);
         match self.get.take() {
-            Some(get) if queued.is_empty() => {
-                respond(cx, &get, &[PacketType::Close.as_byte()], false);
+            Some(get) if queued.bytes.is_empty() => {
+                respond(cx, &get, &self.control(PacketType::Close));
                 None
             }
             Some(get) => {
-                respond(cx, &get, &queued, compress);
-                Some(Owed { queued: None })
+                respond(cx, &get, &queued);
+                Some(Owed { queued: None, end })
             }
             None => Some(Owed {
-                queued: (!queued.is_empty()).then_some((queued, compress)),
+                queued: (!queued.bytes.is_empty()).then_some(queued),
+                end,
             }),
         }
     }
@@ -184,41 +261,49 @@ impl Polling {
 
 /// What an ended polling session still owes its client, served by its next GETs.
 pub(crate) struct Owed {
-    /// Packets queued before the end, for the next GET (and whether they allow compression);
-    /// then the close packet.
-    queued: Option<(Vec<u8>, bool)>,
+    /// Packets queued before the end, for the next GET; then the close packet.
+    queued: Option<Payload>,
+    /// The last body: a noop with the close packet appended, as the reference's polling
+    /// transport answers the first GET after its session closed.
+    end: Vec<u8>,
 }
 
 impl Owed {
-    /// The body for the next GET of the ended session, whether it allows compression, and
-    /// whether it is the last.
-    pub fn next_body(&mut self) -> (Vec<u8>, bool, bool) {
+    /// The body for the next GET of the ended session, and whether it is the last.
+    pub fn next_body(&mut self) -> (Payload, bool) {
         match self.queued.take() {
-            Some((body, compress)) => (body, compress, false),
-            // A noop with the close packet appended, as the reference's polling transport
-            // answers the first GET after its session closed.
+            Some(payload) => (payload, false),
             None => (
-                vec![
-                    PacketType::Noop.as_byte(),
-                    eio::RECORD_SEPARATOR,
-                    PacketType::Close.as_byte(),
-                ],
-                false,
+                Payload {
+                    bytes: std::mem::take(&mut self.end),
+                    compress: false,
+                    binary: false,
+                },
                 true,
             ),
         }
     }
 }
 
-/// Answers a GET with a polling payload, compressed when one of its packets allows it
-/// (`compress`), the client accepts an encoding and the payload reaches the server's
+/// Answers a GET with a polling payload, compressed when one of its packets allows it, the
+/// client accepts an encoding and the payload reaches the server's
 /// `http_compression_threshold`, as the reference's polling transport decides.
-pub(crate) fn respond(cx: &mut dyn Port, get: &ParkedGet, body: &[u8], compress: bool) {
+pub(crate) fn respond(cx: &mut dyn Port, get: &ParkedGet, payload: &Payload) {
     cx.state().parked.remove(&get.conn);
     let mut headers: Vec<(&str, &str)> = get.headers.iter().map(|(k, v)| (&**k, &**v)).collect();
+    if payload.binary {
+        for (k, v) in headers.iter_mut() {
+            if k.eq_ignore_ascii_case("Content-Type") {
+                *v = BINARY_CONTENT_TYPE;
+            }
+        }
+    }
     let mut compressed = Vec::new();
+    let body = &payload.bytes[..];
     let body = match get.encoding {
-        Some(enc) if compress && body.len() >= cx.state().config.http_compression_threshold => {
+        Some(enc)
+            if payload.compress && body.len() >= cx.state().config.http_compression_threshold =>
+        {
             encoding::compress(enc, body, &mut compressed);
             headers.push(("Content-Encoding", enc.as_str()));
             &compressed[..]
@@ -235,39 +320,68 @@ mod tests {
 
     #[test]
     fn payload_joins_text_and_base64_binary() {
-        let mut p = Polling::new(0);
+        let mut p = Polling::new(0, Framing::V4);
         p.push_with(Out::Text(Bytes::from_static(b"4hello")), true);
         p.push_with(Out::Binary(Bytes::from_static(&[1, 2, 3, 4])), true);
         p.push_with(Out::Text(Bytes::from_static(b"2")), true);
-        let mut body = Vec::new();
-        assert!(p.encode(&mut body));
-        assert_eq!(body, b"4hello\x1ebAQIDBA==\x1e2");
+        let payload = p.encode();
+        assert!(payload.compress && !payload.binary);
+        assert_eq!(payload.bytes, b"4hello\x1ebAQIDBA==\x1e2");
         assert!(p.is_empty());
         assert_eq!(p.queued_bytes(), 0);
     }
 
+    fn v3_payload(binary: bool) -> Payload {
+        let mut p = Polling::new(0, Framing::V3 { binary });
+        p.push_with(Out::Text(Bytes::from_static(b"4hi")), true);
+        p.push_with(Out::Binary(Bytes::from_static(&[1, 2, 3, 4])), true);
+        p.encode()
+    }
+
+    #[test]
+    fn v3_payloads_are_length_framed_or_binary() {
+        let text = v3_payload(false);
+        assert!(!text.binary);
+        assert_eq!(text.bytes, b"3:4hi10:b4AQIDBA==");
+        let binary = v3_payload(true);
+        assert!(binary.binary);
+        assert_eq!(
+            binary.bytes,
+            [0, 3, 255, b'4', b'h', b'i', 1, 5, 255, 4, 1, 2, 3, 4]
+        );
+        // Text alone stays a text payload even for a client that takes binary.
+        let mut p = Polling::new(0, Framing::V3 { binary: true });
+        p.push_with(Out::Text(Bytes::from_static("4€".as_bytes())), true);
+        let only_text = p.encode();
+        assert!(!only_text.binary);
+        assert_eq!(only_text.bytes, "2:4€".as_bytes());
+        assert_eq!(p.control(PacketType::Noop).bytes, b"1:6");
+        let mut bytes = binary.bytes.clone();
+        p.append_control(&mut bytes, PacketType::Close, true);
+        assert_eq!(bytes[binary.bytes.len()..], [0, 1, 255, b'1']);
+    }
+
     #[test]
     fn a_payload_allows_compression_when_one_of_its_packets_does() {
-        let mut p = Polling::new(0);
-        let mut body = Vec::new();
+        let mut p = Polling::new(0, Framing::V4);
         p.push_with(Out::Text(Bytes::from_static(b"4a")), false);
         p.push_with(Out::Text(Bytes::from_static(b"4b")), false);
-        assert!(!p.encode(&mut body));
+        assert!(!p.encode().compress);
         p.push_with(Out::Text(Bytes::from_static(b"4a")), false);
         p.push_with(Out::Text(Bytes::from_static(b"4b")), true);
-        assert!(p.encode(&mut body));
+        assert!(p.encode().compress);
         // The flag goes with the payload that took it.
         p.push_with(Out::Text(Bytes::from_static(b"4c")), false);
-        assert!(!p.encode(&mut body));
+        assert!(!p.encode().compress);
         p.push_with(Out::Text(Bytes::from_static(b"4d")), true);
         p.drain();
         p.push_with(Out::Text(Bytes::from_static(b"4e")), false);
-        assert!(!p.encode(&mut body));
+        assert!(!p.encode().compress);
     }
 
     #[test]
     fn the_bound_is_enforced() {
-        let mut p = Polling::new(8);
+        let mut p = Polling::new(8, Framing::V4);
         assert!(p.push_with(Out::Text(Bytes::from_static(b"4hello")), true));
         assert!(!p.push_with(Out::Text(Bytes::from_static(b"4world")), true));
         assert!(p.overflowed());

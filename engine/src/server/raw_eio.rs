@@ -446,7 +446,7 @@ impl Upper for RawUpper {
         tx: &mut Tx<'_, '_>,
         s: &SessionInfo<'_>,
     ) -> Result<(), DisconnectReason> {
-        if !matches!(tx.link, Link::Ws(_)) || !self.wants_flush() {
+        if !matches!(tx.link, Link::Ws(..)) || !self.wants_flush() {
             return Ok(());
         }
         self.sent(tx, s)
@@ -488,7 +488,7 @@ impl EioSocket<'_, '_> {
     /// session opened on a WebSocket.
     pub fn transport(&self) -> Transport {
         match self.tx.link {
-            Link::Ws(_) => Transport::WebSocket,
+            Link::Ws(..) => Transport::WebSocket,
             Link::Polling(_) | Link::Upgrading { .. } => Transport::Polling,
         }
     }
@@ -588,7 +588,7 @@ impl EioSocket<'_, '_> {
     /// waits for the write.
     pub(crate) fn queued(&mut self, packets: &[EioPacket<'_>], callback: Option<SendCallback>) {
         let flush = self.events.contains(EioEvents::FLUSH);
-        let ws = matches!(self.tx.link, Link::Ws(_));
+        let ws = matches!(self.tx.link, Link::Ws(..));
         if ws && flush {
             self.handler.on_flush(self.sid(), packets);
         }

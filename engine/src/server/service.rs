@@ -180,7 +180,7 @@ impl Service for Router {
             Session::Eio(key) => {
                 with_session(cx, *key, |cx, s| {
                     // A probing WebSocket waits for `2probe`; a new session opens now.
-                    if matches!(s.link, super::link::Link::Ws(c) if c == id) {
+                    if matches!(s.link, super::link::Link::Ws(c, _) if c == id) {
                         s.open(cx);
                     }
                 });

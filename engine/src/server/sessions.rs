@@ -13,6 +13,7 @@ use crate::proto::eio::{Sid, SidMap};
 use super::closed::LateReport;
 use super::closed::{Closed, CLOSED_POLL_TTL};
 use super::eio_session::EioSession;
+use super::polling::Payload;
 use super::port::Port;
 use super::reason::DisconnectReason;
 use super::session_key::SessionKey;
@@ -106,9 +107,9 @@ impl Sessions {
         &mut self,
         now: Instant,
         sid: &Sid,
-    ) -> Option<(Vec<u8>, bool, Option<LateReport>)> {
+    ) -> Option<(Payload, Option<LateReport>)> {
         self.expire(now);
-        let (body, compress, last) = self.closed.get_mut(sid)?.next_body();
+        let (body, last) = self.closed.get_mut(sid)?.next_body();
         let mut late = None;
         if last {
             late = self.closed.remove(sid).and_then(|c| c.late);
@@ -116,7 +117,7 @@ impl Sessions {
                 self.late.remove(&l.key);
             }
         }
-        Some((body, compress, late))
+        Some((body, late))
     }
 
     /// The late report of ended session `key` whose timer fired; its record goes too (the

@@ -622,6 +622,58 @@ pub fn expect_one_of(log: &Log, names: &[&str]) -> String {
     panic!("none of {names:?} within {CLIENT_WAIT:?}; saw {seen:?}");
 }
 
+/// A reference Node server, `node interop/<script> PORT`, started on a free port and killed on
+/// drop; the script prints `listening PORT` once it accepts connections.
+pub struct NodeServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl NodeServer {
+    pub fn start(script: &str) -> NodeServer {
+        assert!(
+            interop_dir().join("node_modules/socket.io").exists(),
+            "interop/node_modules missing: run npm ci in interop/"
+        );
+        let port = free_port();
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(port.to_string())
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let server = NodeServer { child, port };
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{script} did not start"));
+        assert_eq!(line, format!("listening {port}"));
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Engine.IO long-polling by hand: one request per connection (`Connection: close`), exact
 /// bodies, on `/socket.io/`.
 pub mod polling {

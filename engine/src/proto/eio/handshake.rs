@@ -112,21 +112,47 @@ impl Transport {
     }
 }
 
-/// Checks `EIO=4` and `transport=polling|websocket` from already-extracted query values.
+/// An Engine.IO protocol revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EioVersion {
+    /// Revision 3 (Socket.IO 2.x clients): the client pings, polling payloads are
+    /// length-framed.
+    V3,
+    /// Revision 4 (Socket.IO 3.x and later): the server pings, payloads are `0x1e`-separated.
+    V4,
+}
+
+impl EioVersion {
+    /// The revision a request's `EIO` value asks for: `4` is v4, anything else (missing
+    /// included) v3, as the reference's `computeProtocolRevision` reads it.
+    pub fn of(eio: Option<&str>) -> Self {
+        if eio == Some("4") {
+            Self::V4
+        } else {
+            Self::V3
+        }
+    }
+}
+
+/// Checks `EIO` and `transport=polling|websocket` from already-extracted query values: `EIO=4`
+/// is v4; any other value (or none) is v3 when `allow_eio3`, else
+/// [`HandshakeError::UnsupportedProtocolVersion`].
 ///
 /// The transport is checked first, as the reference server does, so a request wrong in both
 /// ways gets code 0.
 pub fn check_query(
     eio: Option<&str>,
     transport: Option<&str>,
-) -> Result<Transport, HandshakeError> {
+    allow_eio3: bool,
+) -> Result<(Transport, EioVersion), HandshakeError> {
     let transport = transport
         .and_then(Transport::parse)
         .ok_or(HandshakeError::UnknownTransport)?;
-    if eio != Some("4") {
+    let version = EioVersion::of(eio);
+    if version == EioVersion::V3 && !allow_eio3 {
         return Err(HandshakeError::UnsupportedProtocolVersion);
     }
-    Ok(transport)
+    Ok((transport, version))
 }
 
 /// Checks a request that opens a new session (it has no `sid`), in the reference server's order:
@@ -138,7 +164,8 @@ pub fn check_handshake(
     is_websocket_upgrade: bool,
     eio: Option<&str>,
     transport: Option<&str>,
-) -> Result<Transport, HandshakeError> {
+    allow_eio3: bool,
+) -> Result<(Transport, EioVersion), HandshakeError> {
     let parsed = transport
         .and_then(Transport::parse)
         .ok_or(HandshakeError::UnknownTransport)?;
@@ -148,7 +175,7 @@ pub fn check_handshake(
     if parsed == Transport::WebSocket && !is_websocket_upgrade {
         return Err(HandshakeError::BadRequest);
     }
-    check_query(eio, transport)
+    check_query(eio, transport, allow_eio3)
 }
 
 #[cfg(test)]
@@ -218,51 +245,73 @@ mod tests {
     }
 
     #[test]
+    fn eio3_is_refused_unless_allowed() {
+        use EioVersion::*;
+        use HandshakeError::*;
+        for eio in [Some("3"), None, Some("abc"), Some("5")] {
+            let refused = check_query(eio, Some("polling"), false);
+            assert_eq!(refused, Err(UnsupportedProtocolVersion));
+            let allowed = check_query(eio, Some("websocket"), true);
+            assert_eq!(allowed, Ok((Transport::WebSocket, V3)));
+        }
+        let v4 = check_query(Some("4"), Some("polling"), true);
+        assert_eq!(v4, Ok((Transport::Polling, V4)));
+        let bad_transport = check_query(Some("3"), Some("x"), true);
+        assert_eq!(bad_transport, Err(UnknownTransport));
+    }
+
+    #[test]
     fn query_checks() {
         use HandshakeError::*;
         assert_eq!(
-            check_query(Some("4"), Some("polling")),
-            Ok(Transport::Polling)
+            check_query(Some("4"), Some("polling"), false),
+            Ok((Transport::Polling, EioVersion::V4))
         );
         assert_eq!(
-            check_query(Some("4"), Some("websocket")),
-            Ok(Transport::WebSocket)
+            check_query(Some("4"), Some("websocket"), false),
+            Ok((Transport::WebSocket, EioVersion::V4))
         );
         assert_eq!(
-            check_query(Some("3"), Some("polling")),
+            check_query(Some("3"), Some("polling"), false),
             Err(UnsupportedProtocolVersion)
         );
         assert_eq!(
-            check_query(None, Some("polling")),
+            check_query(None, Some("polling"), false),
             Err(UnsupportedProtocolVersion)
         );
         assert_eq!(
-            check_query(Some("abc"), Some("polling")),
+            check_query(Some("abc"), Some("polling"), false),
             Err(UnsupportedProtocolVersion)
         );
-        assert_eq!(check_query(Some("4"), None), Err(UnknownTransport));
-        assert_eq!(check_query(Some("4"), Some("abc")), Err(UnknownTransport));
+        assert_eq!(check_query(Some("4"), None, false), Err(UnknownTransport));
         assert_eq!(
-            check_query(Some("4"), Some("Polling")),
+            check_query(Some("4"), Some("abc"), false),
             Err(UnknownTransport)
         );
-        assert_eq!(check_query(Some("3"), Some("abc")), Err(UnknownTransport));
+        assert_eq!(
+            check_query(Some("4"), Some("Polling"), false),
+            Err(UnknownTransport)
+        );
+        assert_eq!(
+            check_query(Some("3"), Some("abc"), false),
+            Err(UnknownTransport)
+        );
     }
 
     #[test]
     fn handshake_checks_in_reference_order() {
         use HandshakeError::*;
-        let ok = check_handshake(true, false, Some("4"), Some("polling"));
-        assert_eq!(ok, Ok(Transport::Polling));
-        let ws = check_handshake(true, true, Some("4"), Some("websocket"));
-        assert_eq!(ws, Ok(Transport::WebSocket));
-        let post = check_handshake(false, false, Some("4"), Some("polling"));
+        let ok = check_handshake(true, false, Some("4"), Some("polling"), false);
+        assert_eq!(ok, Ok((Transport::Polling, EioVersion::V4)));
+        let ws = check_handshake(true, true, Some("4"), Some("websocket"), false);
+        assert_eq!(ws, Ok((Transport::WebSocket, EioVersion::V4)));
+        let post = check_handshake(false, false, Some("4"), Some("polling"), false);
         assert_eq!(post, Err(BadHandshakeMethod));
-        let plain_get_ws = check_handshake(true, false, Some("4"), Some("websocket"));
+        let plain_get_ws = check_handshake(true, false, Some("4"), Some("websocket"), false);
         assert_eq!(plain_get_ws, Err(BadRequest));
-        let old = check_handshake(true, false, Some("3"), Some("polling"));
+        let old = check_handshake(true, false, Some("3"), Some("polling"), false);
         assert_eq!(old, Err(UnsupportedProtocolVersion));
-        let post_bad_transport = check_handshake(false, false, None, Some("x"));
+        let post_bad_transport = check_handshake(false, false, None, Some("x"), false);
         assert_eq!(post_bad_transport, Err(UnknownTransport));
     }
 

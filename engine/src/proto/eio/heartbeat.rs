@@ -23,6 +23,8 @@ enum State {
         sent: Instant,
         deadline: Option<Instant>,
     },
+    /// Engine.IO v3: the client pings; it must ping again before `deadline`.
+    ClientPings { deadline: Option<Instant> },
     /// Reported [`HeartbeatAction::Timeout`]; nothing more happens.
     TimedOut,
 }
@@ -56,11 +58,42 @@ impl Heartbeat {
         }
     }
 
+    /// Starts the Engine.IO v3 heartbeat for a session opened at `now`: the client pings, and
+    /// the session times out when `ping_interval + ping_timeout` passes without a ping (from
+    /// open, then from each ping), as the reference's v3 `resetPingTimeout` and its refresh on
+    /// each ping time it. It never asks for a ping to be sent.
+    pub fn new_v3(now: Instant, ping_interval: Duration, ping_timeout: Duration) -> Self {
+        Self {
+            interval: ping_interval,
+            timeout: ping_timeout,
+            state: State::ClientPings {
+                deadline: Self::v3_deadline(now, ping_interval, ping_timeout),
+            },
+        }
+    }
+
+    fn v3_deadline(now: Instant, interval: Duration, timeout: Duration) -> Option<Instant> {
+        now.checked_add(interval.checked_add(timeout)?)
+    }
+
+    /// Records a v3 client ping received at `now` (the caller answers it with a pong): the
+    /// timeout starts over. Ignored by a v4 heartbeat, and at or after the deadline, as
+    /// [`Heartbeat::on_pong`] is.
+    pub fn on_ping(&mut self, now: Instant) {
+        if let State::ClientPings { deadline } = self.state {
+            if deadline.map_or(true, |d| now < d) {
+                self.state = State::ClientPings {
+                    deadline: Self::v3_deadline(now, self.interval, self.timeout),
+                };
+            }
+        }
+    }
+
     /// When [`Heartbeat::on_deadline`] must be called next; `None` after a timeout, or when the deadline is too far to represent.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::Idle { ping_at } => ping_at,
-            State::AwaitingPong { deadline, .. } => deadline,
+            State::AwaitingPong { deadline, .. } | State::ClientPings { deadline } => deadline,
             State::TimedOut => None,
         }
     }
@@ -79,6 +112,9 @@ impl Heartbeat {
             State::AwaitingPong {
                 deadline: Some(deadline),
                 ..
+            }
+            | State::ClientPings {
+                deadline: Some(deadline),
             } if now >= deadline => {
                 self.state = State::TimedOut;
                 Some(HeartbeatAction::Timeout)
@@ -107,7 +143,7 @@ impl Heartbeat {
     pub fn gives_up_at(&self) -> Option<Instant> {
         match self.state {
             State::Idle { ping_at } => ping_at.and_then(|at| at.checked_add(self.timeout)),
-            State::AwaitingPong { deadline, .. } => deadline,
+            State::AwaitingPong { deadline, .. } | State::ClientPings { deadline } => deadline,
             State::TimedOut => None,
         }
     }
@@ -162,6 +198,42 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn v3_client_pings_reset_the_window_and_the_server_never_pings() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new_v3(t0, INTERVAL, TIMEOUT);
+        let window = INTERVAL + TIMEOUT;
+        assert_eq!(hb.next_deadline(), Some(t0 + window));
+        assert_eq!(hb.gives_up_at(), Some(t0 + window));
+        assert_eq!(hb.on_deadline(t0 + INTERVAL), None);
+        let ping = t0 + INTERVAL + ms(5);
+        hb.on_ping(ping);
+        assert_eq!(hb.next_deadline(), Some(ping + window));
+        assert_eq!(hb.on_deadline(t0 + window), None);
+        hb.on_pong(ping + ms(1));
+        assert_eq!(hb.next_deadline(), Some(ping + window));
+        assert_eq!(
+            hb.on_deadline(ping + window),
+            Some(HeartbeatAction::Timeout)
+        );
+        assert!(hb.is_timed_out());
+        hb.on_ping(ping + window + ms(1));
+        assert_eq!(hb.next_deadline(), None);
+    }
+
+    #[test]
+    fn v3_ping_at_the_deadline_is_too_late_and_v4_ignores_pings() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new_v3(t0, INTERVAL, TIMEOUT);
+        hb.on_ping(t0 + INTERVAL + TIMEOUT);
+        assert_eq!(hb.next_deadline(), Some(t0 + INTERVAL + TIMEOUT));
+        let mut v4 = Heartbeat::new(t0, INTERVAL, TIMEOUT);
+        v4.on_ping(t0 + ms(1));
+        assert_eq!(v4.next_deadline(), Some(t0 + INTERVAL));
+        let never = Heartbeat::new_v3(t0, Duration::MAX, TIMEOUT);
+        assert_eq!(never.next_deadline(), None);
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub enum EioError {
     InvalidUtf8,
     /// The data of an open packet is not the expected handshake JSON.
     BadOpen,
+    /// An Engine.IO v3 payload record whose length is missing, not a number, or longer than
+    /// what follows.
+    BadLength,
 }
 
 impl fmt::Display for EioError {
@@ -114,6 +117,7 @@ impl fmt::Display for EioError {
             Self::BadBase64 => f.write_str("invalid base64 in engine.io binary packet"),
             Self::InvalidUtf8 => f.write_str("engine.io text packet is not valid UTF-8"),
             Self::BadOpen => f.write_str("invalid engine.io open packet"),
+            Self::BadLength => f.write_str("bad record length in engine.io v3 payload"),
         }
     }
 }

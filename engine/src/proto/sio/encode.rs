@@ -218,6 +218,25 @@ pub fn encode_connect_error(out: &mut Vec<u8>, nsp: &str, message: &str, data: O
     out.push(b'}');
 }
 
+/// Appends the Socket.IO v2 CONNECT reply (to an Engine.IO v3 client), `0[/nsp,]`: v2 sends
+/// no payload (the client derives its socket id from the Engine.IO one).
+pub fn encode_connect_v2(out: &mut Vec<u8>, nsp: &str) {
+    encode_header(out, PacketType::Connect, 0, nsp, None);
+}
+
+/// Appends the Socket.IO v2 refusal of a connect: the ERROR packet (type `4`, v2's number for
+/// what v5 calls CONNECT_ERROR), `4[/nsp,]<data>`, carrying the error's `data` (JSON) when it
+/// has one that JavaScript holds true, else its message as a JSON string, as the reference's
+/// `err.data || err.message`.
+pub fn encode_error_v2(out: &mut Vec<u8>, nsp: &str, message: &str, data: Option<&[u8]>) {
+    encode_header(out, PacketType::ConnectError, 0, nsp, None);
+    let falsy = |d: &[u8]| matches!(d, b"null" | b"false" | b"0" | b"\"\"" | b"-0");
+    match data.filter(|d| !falsy(d)) {
+        Some(d) => out.extend_from_slice(d),
+        None => write_json_str(out, message),
+    }
+}
+
 /// Appends a DISCONNECT, `1[/nsp,]`.
 pub fn encode_disconnect(out: &mut Vec<u8>, nsp: &str) {
     encode_header(out, PacketType::Disconnect, 0, nsp, None);
@@ -242,6 +261,26 @@ mod tests {
         let mut out = Vec::new();
         f(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    /// What the reference sends a Socket.IO v2 client (socket.io `dist/socket.js` `_onconnect`
+    /// and `dist/namespace.js` with `conn.protocol === 3`).
+    #[test]
+    fn golden_v2_packets() {
+        assert_eq!(text(|o| encode_connect_v2(o, "/")), "0");
+        assert_eq!(text(|o| encode_connect_v2(o, "/chat")), "0/chat,");
+        assert_eq!(
+            text(|o| encode_error_v2(o, "/", "not authorized", None)),
+            r#"4"not authorized""#
+        );
+        assert_eq!(
+            text(|o| encode_error_v2(o, "/chat", "no", Some(br#"{"code":7}"#))),
+            r#"4/chat,{"code":7}"#
+        );
+        assert_eq!(
+            text(|o| encode_error_v2(o, "/", "m", Some(b"null"))),
+            r#"4"m""#
+        );
     }
 
     #[test]

@@ -33,8 +33,9 @@ mod value;
 pub use binary::{BinaryAssembler, Placeholder};
 pub use decode::decode;
 pub use encode::{
-    encode_ack, encode_connect, encode_connect_error, encode_connect_request, encode_disconnect,
-    encode_event, encode_event_ser, encode_header, push_offset, write_json_str,
+    encode_ack, encode_connect, encode_connect_error, encode_connect_request, encode_connect_v2,
+    encode_disconnect, encode_error_v2, encode_event, encode_event_ser, encode_header, push_offset,
+    write_json_str,
 };
 pub use error::SioError;
 pub use limits::Limits;

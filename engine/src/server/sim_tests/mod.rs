@@ -7,6 +7,7 @@ mod acks;
 mod attachments;
 mod budget;
 mod connect_timeout;
+mod eio3;
 mod heartbeat;
 mod mailbox;
 mod msgpack;

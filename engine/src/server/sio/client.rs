@@ -88,6 +88,10 @@ pub(crate) struct SioClient {
     pending: Vec<(SocketState, usize)>,
     connect_timer: Option<TimerKey>,
     binary: Option<(BinaryAssembler, TimerKey)>,
+    /// The client speaks Socket.IO v2 (over Engine.IO v3): it is connected to `/` on open, its
+    /// CONNECT carries the namespace's query instead of auth, and it gets v2's CONNECT and
+    /// ERROR packets.
+    v2: bool,
 }
 
 /// Sends a packet the server makes itself (CONNECT, CONNECT_ERROR, DISCONNECT), which `write`
@@ -110,7 +114,7 @@ fn send_packet(tx: &mut Tx<'_, '_>, write: impl FnOnce(&mut Vec<u8>)) {
 }
 
 impl SioClient {
-    pub fn new(app: Arc<SioApp>, handshake: Handshake) -> Self {
+    pub fn new(app: Arc<SioApp>, handshake: Handshake, v2: bool) -> Self {
         SioClient {
             app,
             handshake,
@@ -122,13 +126,20 @@ impl SioClient {
             pending: Vec::new(),
             connect_timer: None,
             binary: None,
+            v2,
         }
     }
 
-    pub fn on_open(&mut self, tx: &mut Tx<'_, '_>, key: SessionKey) {
+    pub fn on_open(&mut self, tx: &mut Tx<'_, '_>, key: SessionKey) -> Outcome {
         self.key = key;
+        if self.v2 {
+            // A v2 client never asks for `/`: the reference connects it there at once, with
+            // empty auth (and arms no connect timeout).
+            return self.connect(tx, "/", Some(ValueRef::new("{}")));
+        }
         let at = tx.cx.now() + tx.cx.state().config.connect_timeout;
         self.connect_timer = Some(tx.cx.arm(at, Timer::ConnectTimeout(key)));
+        Ok(())
     }
 
     pub fn on_text(&mut self, tx: &mut Tx<'_, '_>, data: &[u8]) -> Outcome {
@@ -159,6 +170,13 @@ impl SioClient {
             Err(e) => return Err(self.malformed(tx, &e.to_string())),
         };
         match packet.ty {
+            PacketType::Connect if self.v2 => {
+                // v2 puts the namespace's query in the name (`0/chat?token=x,`); the reference
+                // hands its pairs to the socket as `auth`.
+                let (nsp, query) = packet.nsp.split_once('?').unwrap_or((packet.nsp, ""));
+                let auth = query_object(query);
+                self.connect(tx, nsp, Some(ValueRef::new(&auth)))
+            }
             PacketType::Connect => self.connect(tx, packet.nsp, packet.data),
             PacketType::Disconnect => {
                 let idx = self.joined(packet.nsp)?;
@@ -535,7 +553,11 @@ impl SioClient {
         tx.cx.state().rooms.remove_socket(&st.nsp, st.sid);
         fail_pending(tx, self.key, &mut st, &self.handshake);
         send_packet(tx, |b| {
-            sio::encode_connect_error(b, &st.nsp, &e.message, e.data.as_deref())
+            if self.v2 {
+                sio::encode_error_v2(b, &st.nsp, &e.message, e.data.as_deref())
+            } else {
+                sio::encode_connect_error(b, &st.nsp, &e.message, e.data.as_deref())
+            }
         });
     }
 
@@ -543,7 +565,11 @@ impl SioClient {
     fn connected(&mut self, tx: &mut Tx<'_, '_>, mut st: SocketState) {
         let sid = st.sid;
         send_packet(tx, |b| {
-            sio::encode_connect(b, &st.nsp, sid.as_str(), st.pid.as_deref())
+            if self.v2 {
+                sio::encode_connect_v2(b, &st.nsp)
+            } else {
+                sio::encode_connect(b, &st.nsp, sid.as_str(), st.pid.as_deref())
+            }
         });
         for out in st.pre_connect.drain(..) {
             tx.out(&out);
@@ -715,6 +741,15 @@ impl SioClient {
             }
         }
     }
+}
+
+/// The pairs of a v2 CONNECT's query as a JSON object of strings (the last of repeated names
+/// wins, as the reference's `Object.fromEntries` keeps it).
+fn query_object(query: &str) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = crate::proto::http::query_pairs(query)
+        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
 /// Runs every pending ack callback of a socket that is going away.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::proto::eio::Sid;
+use crate::proto::eio::{EioVersion, Sid};
 use crate::proto::http::Request;
 use crate::server::closed::Closed;
 use crate::server::eio_session::EioSession;
@@ -27,8 +27,7 @@ impl Upper for SioClient {
         tx: &mut Tx<'_, '_>,
         s: &SessionInfo<'_>,
     ) -> Result<(), DisconnectReason> {
-        SioClient::on_open(self, tx, s.key);
-        Ok(())
+        SioClient::on_open(self, tx, s.key)
     }
 
     fn on_message(
@@ -78,12 +77,16 @@ impl Upper for SioClient {
 }
 
 /// A Socket.IO endpoint makes a client for each Engine.IO session, with the handshake that
-/// opened it.
+/// opened it; an Engine.IO v3 session carries a Socket.IO v2 client.
 impl NewUpper for Arc<SioApp> {
     fn new_upper(&self, req: &Request, remote: Option<SocketAddr>) -> Box<dyn Upper> {
+        // Only a server that allows Engine.IO v3 opens a session for a request that asks for
+        // it, so the request's revision is the session's.
+        let v2 = EioVersion::of(req.query_param("EIO").as_deref()) == EioVersion::V3;
         Box::new(SioClient::new(
             self.clone(),
             Handshake::from_request(req, remote),
+            v2,
         ))
     }
 }
