@@ -23,7 +23,7 @@ use super::fallback::{self, HttpFallback, HttpHandoff};
 use super::link::Tx;
 use super::port::Port;
 use super::post::{Post, SelectOp};
-use super::rooms::{Rooms, Target};
+use super::rooms::{RoomEvents, Rooms, Target};
 use super::session_key::SessionKey;
 use super::sessions::SessionsPort;
 use super::sessions::{with_session, Sessions};
@@ -65,6 +65,8 @@ pub(crate) struct Router {
     /// Where the connections of requests for no endpoint go, taking precedence over
     /// `fallback`.
     pub handoff: Option<Arc<HttpHandoff>>,
+    /// Hears every room change (the admin UI in development mode).
+    pub room_events: Option<Arc<dyn RoomEvents>>,
 }
 
 /// Paths match with or without their trailing slash (`/socket.io` and `/socket.io/`).
@@ -102,7 +104,7 @@ impl Service for Router {
                 rng: SidRng::new().expect("random source checked at server start"),
                 next_key: 0,
                 sockets: SidMap::default(),
-                rooms: Rooms::default(),
+                rooms: Rooms::with_events(self.room_events.clone()),
                 scratch_sids: Vec::new(),
                 stats: self.stats.clone(),
                 adapter: self.adapter.clone(),

@@ -294,6 +294,55 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A Node server from `interop/` (`node SCRIPT PORT args...`) that prints `listening PORT` once
+/// ready; killed by PID when dropped.
+pub struct NodeServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl NodeServer {
+    pub fn start(script: &str, args: &[&str]) -> NodeServer {
+        let port = free_port();
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(port.to_string())
+            .args(args)
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let server = NodeServer { child, port };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{script} did not start"));
+        assert_eq!(line, format!("listening {port}"));
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// An example server run as its own process, stopped by PID when dropped.
 pub struct ServerProcess {
     pub child: Child,

@@ -109,6 +109,31 @@ impl NamespaceBuilder {
         self
     }
 
+    /// Adds an `on_connect` handler that runs before those already added, after the
+    /// middleware (the reference's `prependListener("connection")`), for instrumentation that
+    /// must see the socket before the application changes it.
+    pub(crate) fn prepend_on_connect(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError>
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        let at = self
+            .ns
+            .connect
+            .iter()
+            .position(|h| !h.middleware)
+            .unwrap_or(self.ns.connect.len());
+        self.ns.connect.insert(
+            at,
+            ConnectHook {
+                step: ConnectStep::Sync(Box::new(f)),
+                middleware: false,
+            },
+        );
+    }
+
     /// Handles event `name`; the first handler (catch-alls first) that returns an [`Ack`]
     /// acknowledges it. Several handlers for one name all run, in the order added. Reserved
     /// names (`connect`, `connect_error`, `disconnect`, `disconnecting`, `newListener`,
