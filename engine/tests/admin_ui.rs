@@ -6,13 +6,15 @@
 //! `emit`, `_disconnect`, across two workers. The same script runs against the reference, a
 //! Node server with `instrument` and the same app (interop/admin_ref_server.mjs), and what the
 //! admin saw must be the same, read-write and read-only (where the operations do nothing).
+//! And the UI's own page from the npm package, in headless Chromium, lists Volley's sockets
+//! (interop/admin_ui_page.mjs).
 
 mod common;
 
 use serde_json::Value;
 use volley::server::{Ack, AdminAuth, AdminMode, AdminUi, Server};
 
-use common::{run_node, NodeServer};
+use common::{assert_cases, chromium, run_node, NodeServer};
 
 /// bcrypt of "changeit" (bcryptjs, cost 10), as the reference server is given.
 const HASH: &str = "$2a$10$IAUsjVkrDY8eLjZ3ClRb2egwS3Fe3Vb8t2wpNfUOy.CpnKb1cjbVe";
@@ -119,4 +121,14 @@ fn a_readonly_admin_watches_but_cannot_act() {
         connect.contains(&r#"["config",{"supportedFeatures":["AGGREGATED_EVENTS","ALL_EVENTS"]}]"#)
     );
     assert_eq!(ours["bReason"], Value::Null);
+}
+
+#[test]
+fn the_admin_ui_page_lists_the_sockets() {
+    let chrome = chromium();
+    let server = volley(false);
+    let url = format!("http://{}", server.local_addr());
+    let out = run_node("admin_ui_page.mjs", &[&chrome.to_string_lossy(), &url]);
+    server.shutdown();
+    assert_cases(&out, &["the page lists the connected sockets"]);
 }

@@ -285,6 +285,24 @@ pub fn http_status(addr: SocketAddr, request: &[u8]) -> u16 {
 use std::io::BufRead;
 use std::process::{Child, Stdio};
 
+/// Chromium: `CHROME_PATH`, else `chromium` or `chromium-browser` on `PATH`. Missing is a
+/// failure, never a skip.
+pub fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHROME_PATH") {
+        return PathBuf::from(path);
+    }
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&dirs)
+        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no Chromium: install the Debian package `chromium` (./scripts/test.sh does) \
+                 or set CHROME_PATH"
+            )
+        })
+}
+
 /// A free loopback port (bound once, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
