@@ -133,6 +133,20 @@ a.disconnect();
 await sleep(STEP_MS);
 flush("A disconnects");
 
+// The stock client's default: polling first, then the upgrade (socket_updated).
+const c = io(base, { forceNew: true, reconnection: false });
+await connected(c);
+names.set(c.id, "C");
+const upgradeBy = Date.now() + 5000;
+while (c.io.engine.transport.name !== "websocket" && Date.now() < upgradeBy) await sleep(20);
+assert.equal(c.io.engine.transport.name, "websocket");
+await sleep(STEP_MS);
+flush("C connects over polling and upgrades");
+
+c.disconnect();
+await sleep(STEP_MS);
+flush("C disconnects");
+
 const stats = firstStats && {
   keys: Object.keys(firstStats).sort(),
   serverId: firstStats.serverId,

@@ -2,8 +2,9 @@
 //! `instrument`), driven by the stock socket.io-client as the UI drives it
 //! (interop/admin_ui.mjs): a wrong password, a login and a login with the session id it gave,
 //! `config`, `all_sockets`, `socket_connected`, `room_joined`, `room_left`, `event_received`,
-//! `event_sent`, `socket_disconnected`, `server_stats`, and the operations `join`, `leave`,
-//! `emit`, `_disconnect`, across two workers. The same script runs against the reference, a
+//! `event_sent`, `socket_updated` (an upgrade from polling), `socket_disconnected`,
+//! `server_stats`, and the operations `join`, `leave`, `emit`, `_disconnect`, across two
+//! workers. The same script runs against the reference, a
 //! Node server with `instrument` and the same app (interop/admin_ref_server.mjs), and what the
 //! admin saw must be the same, read-write and read-only (where the operations do nothing).
 //! And the UI's own page from the npm package, in headless Chromium, lists Volley's sockets
@@ -105,6 +106,8 @@ fn the_admin_sees_and_drives_volley_as_the_reference() {
         &r#"["socket_disconnected","/chat","B","server namespace disconnect","<date>"]"#
     ));
     assert_eq!(ours["bReason"], "io server disconnect");
+    let upgrade = events_of(&ours, "C connects over polling and upgrades");
+    assert!(upgrade.contains(&r#"["socket_updated",{"id":"C","nsp":"/","transport":"websocket"}]"#));
     assert_eq!(
         ours["stats"]["namespaces"],
         serde_json::json!(["/", "/admin", "/chat"])

@@ -87,6 +87,8 @@ impl Instrument {
         });
         let me = self.clone();
         ns.on_disconnect(move |s, reason| me.disconnected(s, reason));
+        let me = self.clone();
+        ns.on_upgrade(move |s| me.upgraded(s));
         if admin {
             return;
         }
@@ -138,6 +140,30 @@ impl Instrument {
         }
         lock(&self.names).insert(info.nsp);
         self.emit("socket_connected", &(json, now()));
+    }
+
+    fn upgraded(&self, s: &mut Socket<'_, '_>) {
+        let transport = s.transport();
+        if let Some(sid) = Sid::parse(s.id()) {
+            if let Some(k) = lock(&self.sockets).get_mut(&sid) {
+                k.carrier.transport = transport;
+            }
+        }
+        let update = serde_json::json!({ "id": s.id(), "nsp": s.nsp(), "transport": transport });
+        self.emit("socket_updated", &(update,));
+    }
+
+    /// Connections still on polling, of those with a socket connected (the reference's
+    /// `_pollingClientsCount`, counted here from the sockets reported).
+    pub fn polling_clients(&self) -> usize {
+        let sockets = lock(&self.sockets);
+        let polling = sockets
+            .values()
+            .filter(|k| k.carrier.transport == "polling");
+        polling
+            .map(|k| k.carrier.client_id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 
     fn disconnected(&self, s: &mut Socket<'_, '_>, reason: DisconnectReason) {

@@ -70,8 +70,7 @@ fn run(core: &Instrument, h: &ServerHandle, server_id: Option<String>, stopped: 
         let mut stats = base.clone();
         stats["uptime"] = json!(started.elapsed().as_secs_f64());
         stats["clientsCount"] = json!(now.sessions);
-        // Volley does not track which transport each session rides; see the README.
-        stats["pollingClientsCount"] = json!(0);
+        stats["pollingClientsCount"] = json!(core.polling_clients());
         stats["aggregatedEvents"] = Json::Array(aggregated(&last, &now, SystemTime::now()));
         stats["namespaces"] = core
             .names()

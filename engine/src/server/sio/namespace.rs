@@ -39,6 +39,7 @@ impl NamespaceBuilder {
                 outgoing: Vec::new(),
                 disconnecting: Vec::new(),
                 disconnect: Vec::new(),
+                upgraded: Vec::new(),
                 needs_runtime: false,
             },
             name: None,
@@ -132,6 +133,12 @@ impl NamespaceBuilder {
                 middleware: false,
             },
         );
+    }
+
+    /// Runs `f` for each socket of this namespace whose connection upgraded from polling to
+    /// WebSocket (the reference's `socket.conn.on("upgrade")`), on its worker.
+    pub(crate) fn on_upgrade(&mut self, f: impl Fn(&mut Socket<'_, '_>) + Send + Sync + 'static) {
+        self.ns.upgraded.push(Box::new(f));
     }
 
     /// Handles event `name`; the first handler (catch-alls first) that returns an [`Ack`]
