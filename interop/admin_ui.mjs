@@ -7,7 +7,7 @@ import { io } from "socket.io-client";
 import assert from "node:assert/strict";
 
 const base = process.argv[2];
-const STEP_MS = 400;
+const STEP_MS = 250;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const opts = (extra) => ({ transports: ["websocket"], forceNew: true, reconnection: false, ...extra });
 
