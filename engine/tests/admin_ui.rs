@@ -8,9 +8,12 @@
 //! Node server with `instrument` and the same app (interop/admin_ref_server.mjs), and what the
 //! admin saw must be the same, read-write and read-only (where the operations do nothing).
 //! And the UI's own page from the npm package, in headless Chromium, lists Volley's sockets
-//! (interop/admin_ui_page.mjs).
+//! (interop/admin_ui_page.mjs); and an admin on either server of a mixed cluster (Volley and
+//! Node through Redis) lists, hears of and drives the sockets of both
+//! (interop/admin_cluster.mjs).
 
 mod common;
+mod redis_common;
 
 use serde_json::Value;
 use volley::server::{Ack, AdminAuth, AdminMode, AdminUi, Server};
@@ -22,36 +25,44 @@ const HASH: &str = "$2a$10$IAUsjVkrDY8eLjZ3ClRb2egwS3Fe3Vb8t2wpNfUOy.CpnKb1cjbVe
 
 /// The app of admin_ref_server.mjs, with the admin UI.
 fn volley(readonly: bool) -> Server {
-    Server::builder()
-        .configure(|c| {
-            c.listen = "127.0.0.1:0".parse().unwrap();
-            c.workers = 2;
-        })
-        .namespace("/", |ns| {
-            ns.on_connect(|s, _| {
-                s.join("lobby");
-                let _ = s.emit("welcome", &());
-                Ok(())
-            });
-            ns.on("hello", |s, args| {
-                let arg: Value = args.deserialize(0).ok()?;
-                let _ = s.emit("echo", &(arg,));
-                Ack::one(&"hi").ok()
-            });
-        })
-        .namespace("/chat", |_| {})
-        .admin_ui(AdminUi {
-            auth: AdminAuth::Basic {
-                username: "admin".into(),
-                password_hash: HASH.into(),
-            },
-            readonly,
-            mode: AdminMode::Development,
-            namespace: "/admin".into(),
-            server_id: Some("ref".into()),
-        })
-        .listen()
-        .expect("server starts")
+    app(readonly, "ref", None)
+}
+
+/// [`volley`] named `server_id`, in the cluster of Redis `redis` if given.
+fn app(readonly: bool, server_id: &str, redis: Option<&str>) -> Server {
+    let mut b = Server::builder();
+    if let Some(url) = redis {
+        b = b.redis(url);
+    }
+    b.configure(|c| {
+        c.listen = "127.0.0.1:0".parse().unwrap();
+        c.workers = 2;
+    })
+    .namespace("/", |ns| {
+        ns.on_connect(|s, _| {
+            s.join("lobby");
+            let _ = s.emit("welcome", &());
+            Ok(())
+        });
+        ns.on("hello", |s, args| {
+            let arg: Value = args.deserialize(0).ok()?;
+            let _ = s.emit("echo", &(arg,));
+            Ack::one(&"hi").ok()
+        });
+    })
+    .namespace("/chat", |_| {})
+    .admin_ui(AdminUi {
+        auth: AdminAuth::Basic {
+            username: "admin".into(),
+            password_hash: HASH.into(),
+        },
+        readonly,
+        mode: AdminMode::Development,
+        namespace: "/admin".into(),
+        server_id: Some(server_id.into()),
+    })
+    .listen()
+    .expect("server starts")
 }
 
 /// What the admin saw on Volley and on the reference, each as interop/admin_ui.mjs prints it.
@@ -134,4 +145,25 @@ fn the_admin_ui_page_lists_the_sockets() {
     let out = run_node("admin_ui_page.mjs", &[&chrome.to_string_lossy(), &url]);
     server.shutdown();
     assert_cases(&out, &["the page lists the connected sockets"]);
+}
+
+#[test]
+fn an_admin_of_a_mixed_cluster_sees_and_drives_both_servers() {
+    let redis = redis_common::Redis::start();
+    let server = app(false, "volley", Some(&redis.url()));
+    let node = NodeServer::start("admin_ref_server.mjs", &["rw", &redis.url()]);
+    redis.wait_servers(2);
+    let url = format!("http://{}", server.local_addr());
+    let out = run_node("admin_cluster.mjs", &[&url, &node.url()]);
+    server.shutdown();
+    assert_cases(
+        &out,
+        &[
+            "volley admin lists the sockets of both servers",
+            "node admin lists the sockets of both servers",
+            "volley admin hears of a socket connecting to the node server",
+            "each admin drives the other server's sockets",
+            "the stats of both servers reach an admin",
+        ],
+    );
 }

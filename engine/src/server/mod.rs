@@ -602,7 +602,7 @@ impl ServerBuilder {
             room_events: admin
                 .as_ref()
                 .filter(|(_, ui)| ui.development())
-                .map(|(core, _)| core.clone() as Arc<dyn rooms::RoomEvents>),
+                .map(|(core, _)| core.clone() as Arc<dyn rooms::SocketWatch>),
         });
         let listeners = match self.config.listen {
             Listen::Systemd if self.listeners.is_empty() => crate::runtime::listener::systemd()?,

@@ -80,13 +80,17 @@ struct NspRooms {
     of: SidMap<Vec<String>>,
 }
 
-/// Hears every change of membership (the reference adapter's `join-room` and `leave-room`
-/// events), on the worker that made it; it must not block.
-pub(crate) trait RoomEvents: Send + Sync {
+/// Watches the sockets (the admin UI): hears every change of membership (the reference
+/// adapter's `join-room` and `leave-room` events) on the worker that made it, and adds to the
+/// data `fetch_sockets` reports; it must not block.
+pub(crate) trait SocketWatch: Send + Sync {
     /// Socket `sid` of `nsp` joined `room` (it was not in it).
     fn joined(&self, nsp: &str, room: &str, sid: Sid);
     /// Socket `sid` of `nsp` left `room` (it was in it).
     fn left(&self, nsp: &str, room: &str, sid: Sid);
+    /// Adds what the watcher keeps about socket `sid` to `data`, its data as `fetch_sockets`
+    /// reports it to this server and to the others of a cluster.
+    fn annotate(&self, sid: Sid, data: &mut serde_json::Value);
 }
 
 #[derive(Default)]
@@ -94,12 +98,17 @@ pub(crate) struct Rooms {
     nsps: HashMap<String, NspRooms>,
     /// Told of each join and leave when something listens (the admin UI); `None` costs one
     /// check per change.
-    events: Option<std::sync::Arc<dyn RoomEvents>>,
+    events: Option<std::sync::Arc<dyn SocketWatch>>,
 }
 
 impl Rooms {
+    /// What watches the sockets, if anything does.
+    pub fn watch(&self) -> Option<&std::sync::Arc<dyn SocketWatch>> {
+        self.events.as_ref()
+    }
+
     /// Rooms whose changes `events` hears of.
-    pub fn with_events(events: Option<std::sync::Arc<dyn RoomEvents>>) -> Self {
+    pub fn with_events(events: Option<std::sync::Arc<dyn SocketWatch>>) -> Self {
         Rooms {
             nsps: HashMap::new(),
             events,

@@ -15,7 +15,7 @@ use crate::proto::eio::Sid;
 use crate::proto::sio::Args;
 use crate::server::handle::ServerHandle;
 use crate::server::reason::DisconnectReason;
-use crate::server::rooms::RoomEvents;
+use crate::server::rooms::SocketWatch;
 use crate::server::sio::{NamespaceBuilder, Socket};
 use crate::server::socket_info::SocketInfo;
 
@@ -134,7 +134,7 @@ impl Instrument {
         // The reference joins the socket's own room (and hears the joins of its middleware)
         // only once the middleware accepted it, just before `connection`; Volley indexes the
         // rooms earlier, so they are reported here, and changes of sockets not yet reported
-        // are not (see `RoomEvents`).
+        // are not (see `SocketWatch`).
         for room in &info.rooms {
             self.emit("room_joined", &(&info.nsp, room, &info.id, now()));
         }
@@ -177,9 +177,9 @@ impl Instrument {
     }
 }
 
-/// Room changes of connected sockets: those of a socket whose middleware still runs (or
-/// refuses it) are not the reference's to report.
-impl RoomEvents for Instrument {
+/// Room changes of connected sockets (those of a socket whose middleware still runs, or
+/// refuses it, are not the reference's to report), and their carriers for `fetch_sockets`.
+impl SocketWatch for Instrument {
     fn joined(&self, nsp: &str, room: &str, sid: Sid) {
         if lock(&self.sockets).contains_key(&sid) {
             self.emit("room_joined", &(nsp, room, sid.as_str(), now()));
@@ -189,6 +189,24 @@ impl RoomEvents for Instrument {
     fn left(&self, nsp: &str, room: &str, sid: Sid) {
         if lock(&self.sockets).contains_key(&sid) {
             self.emit("room_left", &(nsp, room, sid.as_str(), now()));
+        }
+    }
+
+    /// `data._admin`, as the reference's `instrument` keeps it in `socket.data`, so an admin on
+    /// a Node server of the cluster reads this socket's connection and transport.
+    fn annotate(&self, sid: Sid, data: &mut Json) {
+        let Some(carrier) = lock(&self.sockets).get(&sid).map(|k| k.carrier.clone()) else {
+            return;
+        };
+        if data.is_null() {
+            *data = Json::Object(serde_json::Map::new());
+        }
+        if let Some(map) = data.as_object_mut() {
+            let admin = serde_json::json!({
+                "clientId": carrier.client_id,
+                "transport": carrier.transport,
+            });
+            map.insert("_admin".to_string(), admin);
         }
     }
 }
