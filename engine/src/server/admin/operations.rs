@@ -15,7 +15,7 @@ use super::serialize;
 use crate::proto::sio::{ArgList, Args};
 use crate::server::cluster::RequestError;
 use crate::server::handle::{HandleBroadcast, ServerHandle};
-use crate::server::sio::{ConnectError, NamespaceBuilder, Socket};
+use crate::server::sio::{Ack, ConnectError, NamespaceBuilder, Socket};
 
 /// How long `all_sockets` waits for the workers and the other servers of a cluster.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,7 +69,7 @@ pub(crate) fn register(ns: &mut NamespaceBuilder, opts: &AdminUi, core: Arc<Inst
     }
     ns.on("emit", |s, args| {
         let (Some(nsp), Some(event)) = (text(args, 0), text(args, 2)) else {
-            return None;
+            return malformed("emit");
         };
         let rest: Vec<Json> = args
             .iter()
@@ -83,24 +83,34 @@ pub(crate) fn register(ns: &mut NamespaceBuilder, opts: &AdminUi, core: Arc<Inst
         None
     });
     ns.on("join", |s, args| {
-        if let (Some(nsp), Some(room)) = (text(args, 0), text(args, 1)) {
-            select(s.server(), &nsp, args, 2).sockets_join(room);
-        }
+        let (Some(nsp), Some(room)) = (text(args, 0), text(args, 1)) else {
+            return malformed("join");
+        };
+        select(s.server(), &nsp, args, 2).sockets_join(room);
         None
     });
     ns.on("leave", |s, args| {
-        if let (Some(nsp), Some(room)) = (text(args, 0), text(args, 1)) {
-            select(s.server(), &nsp, args, 2).sockets_leave(room);
-        }
+        let (Some(nsp), Some(room)) = (text(args, 0), text(args, 1)) else {
+            return malformed("leave");
+        };
+        select(s.server(), &nsp, args, 2).sockets_leave(room);
         None
     });
     ns.on("_disconnect", |s, args| {
-        if let Some(nsp) = text(args, 0) {
-            let close = args.get(1).and_then(|v| v.as_bool()).unwrap_or(false);
-            select(s.server(), &nsp, args, 2).disconnect_sockets(close);
-        }
+        let Some(nsp) = text(args, 0) else {
+            return malformed("_disconnect");
+        };
+        let close = args.get(1).and_then(|v| v.as_bool()).unwrap_or(false);
+        select(s.server(), &nsp, args, 2).disconnect_sockets(close);
         None
     });
+}
+
+/// An operation without the namespace (or room, or event) it needs does nothing, as it can do
+/// nothing in the reference; it is logged so that a misbehaving admin client is seen.
+fn malformed(op: &str) -> Option<Ack> {
+    tracing::warn!(op, "admin UI operation ignored: its arguments lack a name");
+    None
 }
 
 /// The reference's basic authentication: a session id it gave earlier, or the user name and a
@@ -112,18 +122,20 @@ fn login(
     hash: &str,
     sessions: &Mutex<HashSet<String>>,
 ) -> Result<(), ConnectError> {
-    let mut known = sessions.lock().unwrap_or_else(|e| e.into_inner());
+    let known = || sessions.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(id) = auth["sessionId"].as_str() {
-        if known.contains(id) {
+        if known().contains(id) {
             return Ok(());
         }
     }
     let password = auth["password"].as_str().unwrap_or_default();
+    // Verified without the lock: bcrypt takes its work factor's time, and the logins of other
+    // workers need not wait for it.
     if auth["username"].as_str() == Some(username)
         && bcrypt::verify(password, hash).unwrap_or(false)
     {
         let id = session_id();
-        known.insert(id.clone());
+        known().insert(id.clone());
         let _ = s.emit("session", &id);
         return Ok(());
     }

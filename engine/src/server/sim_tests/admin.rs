@@ -128,6 +128,18 @@ fn an_admin_reads_each_change_of_a_socket_in_order() {
             ]),
         ]
     );
+
+    // Operations without the names they need do nothing (and are logged).
+    for op in [
+        r#"["join",5]"#,
+        r#"["leave"]"#,
+        r#"["_disconnect",null]"#,
+        r#"["emit","/"]"#,
+    ] {
+        admin.send(&mut sim, &format!("42/admin,{op}"));
+    }
+    sim.settle();
+    assert!(reports(&mut sim, &mut admin).is_empty());
 }
 
 #[test]
