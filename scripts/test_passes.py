@@ -34,14 +34,15 @@ import time
 
 FEATURES = ["--features", "volley/tokio,volley/tls"]
 # Suites that check the protocols through Node scripts: not repeated on epoll.
-PROTOCOL_SUITES = {"parity", "protocol_suites", "sio_msgpack", "browser", "readme"}
+PROTOCOL_SUITES = {"parity", "protocol_suites", "sio_msgpack", "browser", "readme", "admin_ui",
+                   "eio3"}
 # Tests that drive only Node's reference server: run once, in the io_uring pass.
 NODE_ONLY = ["--skip", "::node_", "--skip", "node_query_and_headers",
              "--skip", "the_reference_server_does_what"]
 # Binaries that take 6 s or more in a serial run, longest first: one of them at a time.
 HEAVY = ["browser", "parity", "readme", "protocol_suites", "sio_msgpack", "client_interop",
          "sio_bad_input", "volley", "sio_rooms", "sio_interop", "redis_cluster",
-         "redis_faults", "node_echo", "eio3"]
+         "redis_faults", "node_echo", "eio3", "admin_ui"]
 
 
 def build(args):

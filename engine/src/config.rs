@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::server::{AdminAuth, AdminMode, AdminUi};
+
 /// Which I/O backend drives the workers' event loops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -376,6 +378,14 @@ pub struct Config {
     /// `requestsTimeout`). Shorter: a dead server fails requests sooner; longer: a busy server
     /// has more time to answer. Env `VOLLEY_REQUESTS_TIMEOUT_MS`, default 5000.
     pub requests_timeout: Duration,
+    /// The Socket.IO admin UI's namespace (`@socket.io/admin-ui`'s `instrument`), when on:
+    /// see [`crate::server::ServerBuilder::admin_ui`]. Env `VOLLEY_ADMIN_UI=1` with
+    /// `VOLLEY_ADMIN_UI_USERNAME` and `VOLLEY_ADMIN_UI_PASSWORD_HASH` (a bcrypt hash), or
+    /// `VOLLEY_ADMIN_UI_AUTH=0` for none; `VOLLEY_ADMIN_UI_READONLY` (default 0),
+    /// `VOLLEY_ADMIN_UI_MODE` (`development`, the default, or `production`),
+    /// `VOLLEY_ADMIN_UI_NAMESPACE` (default `/admin`), `VOLLEY_ADMIN_UI_SERVER_ID` (default the
+    /// host name). Default: off.
+    pub admin_ui: Option<AdminUi>,
     /// PEM file with the server's certificate chain (leaf first): with [`Config::tls_key`],
     /// every listener speaks TLS (`https://`, `wss://`; needs the `tls` cargo feature). A file
     /// that cannot be used makes the server fail to start. Env `VOLLEY_TLS_CERT`, default none
@@ -451,6 +461,7 @@ impl Default for Config {
             recovery_skip_middlewares: true,
             recovery_max_bytes: 64 << 20,
             requests_timeout: Duration::from_millis(5000),
+            admin_ui: None,
             tls_cert: None,
             tls_key: None,
             #[cfg(feature = "tls")]
@@ -780,6 +791,7 @@ impl Config {
             // Every request would fail before any server could answer.
             return Err(env.error("VOLLEY_REQUESTS_TIMEOUT_MS", "milliseconds above 0"));
         }
+        c.admin_ui = admin_ui(&env, &get)?;
         let path = |v: String| (!v.trim().is_empty()).then(|| PathBuf::from(v.trim()));
         if let Some(v) = get("VOLLEY_TLS_CERT") {
             c.tls_cert = path(v);
@@ -789,6 +801,56 @@ impl Config {
         }
         Ok(c)
     }
+}
+
+/// The admin UI's options from `VOLLEY_ADMIN_UI*`; `None` unless `VOLLEY_ADMIN_UI` is on. Like
+/// the reference, which refuses to start without an `auth` option, it wants credentials or
+/// an explicit `VOLLEY_ADMIN_UI_AUTH=0`.
+fn admin_ui<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    get: &F,
+) -> Result<Option<AdminUi>, ConfigError> {
+    let mut on = false;
+    env.flag("VOLLEY_ADMIN_UI", &mut on)?;
+    if !on {
+        return Ok(None);
+    }
+    let mut with_auth = true;
+    env.flag("VOLLEY_ADMIN_UI_AUTH", &mut with_auth)?;
+    let auth = if with_auth {
+        let hash = get("VOLLEY_ADMIN_UI_PASSWORD_HASH").filter(|h| !h.trim().is_empty());
+        let Some(hash) = hash else {
+            return Err(env.error(
+                "VOLLEY_ADMIN_UI_PASSWORD_HASH",
+                "a bcrypt hash (or VOLLEY_ADMIN_UI_AUTH=0 for no authentication)",
+            ));
+        };
+        AdminAuth::Basic {
+            username: get("VOLLEY_ADMIN_UI_USERNAME")
+                .map(|u| u.trim().to_string())
+                .unwrap_or_default(),
+            password_hash: hash.trim().to_string(),
+        }
+    } else {
+        AdminAuth::Off
+    };
+    let mut ui = AdminUi::new(auth);
+    env.flag("VOLLEY_ADMIN_UI_READONLY", &mut ui.readonly)?;
+    if let Some(v) = get("VOLLEY_ADMIN_UI_MODE") {
+        ui.mode = AdminMode::from_name(&v)
+            .ok_or_else(|| env.error("VOLLEY_ADMIN_UI_MODE", "development or production"))?;
+    }
+    if let Some(v) = get("VOLLEY_ADMIN_UI_NAMESPACE") {
+        if !v.trim().starts_with('/') {
+            return Err(env.error("VOLLEY_ADMIN_UI_NAMESPACE", "a namespace such as /admin"));
+        }
+        ui.namespace = v.trim().to_string();
+    }
+    if let Some(v) = get("VOLLEY_ADMIN_UI_SERVER_ID") {
+        ui.server_id = (!v.trim().is_empty()).then(|| v.trim().to_string());
+    }
+    ui.check()?;
+    Ok(Some(ui))
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -1094,6 +1156,52 @@ mod tests {
             from(&[("VOLLEY_PARSER", "cbor")]).unwrap_err().var,
             "VOLLEY_PARSER"
         );
+    }
+
+    #[test]
+    fn admin_ui_from_env() {
+        assert_eq!(from(&[]).unwrap().admin_ui, None);
+        let hash = "$2a$10$IAUsjVkrDY8eLjZ3ClRb2egwS3Fe3Vb8t2wpNfUOy.CpnKb1cjbVe";
+        let c = from(&[
+            ("VOLLEY_ADMIN_UI", "1"),
+            ("VOLLEY_ADMIN_UI_USERNAME", "admin"),
+            ("VOLLEY_ADMIN_UI_PASSWORD_HASH", hash),
+            ("VOLLEY_ADMIN_UI_READONLY", "1"),
+            ("VOLLEY_ADMIN_UI_MODE", "production"),
+            ("VOLLEY_ADMIN_UI_NAMESPACE", "/ops"),
+            ("VOLLEY_ADMIN_UI_SERVER_ID", "edge-1"),
+        ])
+        .unwrap();
+        let ui = c.admin_ui.unwrap();
+        assert_eq!(
+            ui.auth,
+            AdminAuth::Basic {
+                username: "admin".into(),
+                password_hash: hash.into()
+            }
+        );
+        assert!(ui.readonly);
+        assert_eq!(ui.mode, AdminMode::Production);
+        assert_eq!(ui.namespace, "/ops");
+        assert_eq!(ui.server_id.as_deref(), Some("edge-1"));
+        let c = from(&[("VOLLEY_ADMIN_UI", "1"), ("VOLLEY_ADMIN_UI_AUTH", "0")]).unwrap();
+        assert_eq!(c.admin_ui, Some(AdminUi::new(AdminAuth::Off)));
+        // No credentials and no explicit opt-out, or a hash bcrypt cannot read: refused.
+        let e = from(&[("VOLLEY_ADMIN_UI", "1")]).unwrap_err();
+        assert_eq!(e.var, "VOLLEY_ADMIN_UI_PASSWORD_HASH");
+        let e = from(&[
+            ("VOLLEY_ADMIN_UI", "1"),
+            ("VOLLEY_ADMIN_UI_PASSWORD_HASH", "plain"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "VOLLEY_ADMIN_UI_PASSWORD_HASH");
+        let e = from(&[
+            ("VOLLEY_ADMIN_UI", "1"),
+            ("VOLLEY_ADMIN_UI_AUTH", "0"),
+            ("VOLLEY_ADMIN_UI_MODE", "dev"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "VOLLEY_ADMIN_UI_MODE");
     }
 
     #[test]

@@ -6,27 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{assert_cases, interop_dir, run_node, ServerProcess};
-
-/// Chromium: `CHROME_PATH`, else `chromium` or `chromium-browser` on `PATH`. Missing is a
-/// failure, never a skip.
-fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROME_PATH") {
-        return PathBuf::from(path);
-    }
-    let dirs = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&dirs)
-        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no Chromium: install the Debian package `chromium` (./scripts/test.sh does) \
-                 or set CHROME_PATH"
-            )
-        })
-}
+use common::{assert_cases, chromium, interop_dir, run_node, ServerProcess};
 
 #[test]
 fn the_stock_client_in_chromium() {

@@ -49,7 +49,7 @@ fn observed(stdout: &str) -> Vec<&str> {
 /// `sio_v2.mjs` over `mode` against the reference and Volley: every case passes on both, with
 /// the same observations.
 fn against_both(mode: &str) {
-    let reference = NodeServer::start("eio3_ref_server.mjs");
+    let reference = NodeServer::start("eio3_ref_server.mjs", &[]);
     let expected = common::run_node("sio_v2.mjs", &[&reference.url(), mode]);
     common::assert_cases(&expected, CASES);
     drop(reference);

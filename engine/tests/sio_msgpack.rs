@@ -52,7 +52,7 @@ fn outcome(stdout: &str) -> String {
 /// `sio_msgpack.mjs` over `mode` against the reference and Volley: every case passes on both,
 /// and a JSON client sees the same from both.
 fn against_both(mode: &str) {
-    let reference = NodeServer::start("msgpack_ref_server.mjs");
+    let reference = NodeServer::start("msgpack_ref_server.mjs", &[]);
     let expected = common::run_node("sio_msgpack.mjs", &[&reference.url(), mode]);
     common::assert_cases(&expected, SUITE);
     drop(reference);

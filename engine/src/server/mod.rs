@@ -3,6 +3,7 @@
 
 mod ack_futures;
 mod adapter;
+mod admin;
 mod broadcast;
 mod broadcast_msg;
 mod closed;
@@ -47,6 +48,7 @@ pub use crate::proto::http::Request;
 pub use crate::proto::sio::{ArgList, Args, Placeholder, ValueRef};
 pub use crate::runtime::{CloseReason, ConnId};
 pub use ack_futures::{AckFuture, BroadcastAckFuture, MissingAcks, OwnedArgs};
+pub use admin::{AdminAuth, AdminMode, AdminUi};
 pub use broadcast_msg::BroadcastAcks;
 pub use cluster::RequestError;
 pub use eio_http::{AllowRequest, GenerateId, HeadersHook, ResponseHeaders};
@@ -439,6 +441,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the Socket.IO admin UI's namespace (`@socket.io/admin-ui`'s `instrument(io,
+    /// options)`): admins connect to `ui.namespace` with the stock UI, which lists the
+    /// namespaces, sockets, rooms and events and may make sockets join, leave, disconnect or
+    /// receive an event, on every worker and every server of a cluster. Same as
+    /// `config.admin_ui` (`VOLLEY_ADMIN_UI` and the `VOLLEY_ADMIN_UI_*` variables); `listen()`
+    /// fails with [`Error::Config`] when the password hash is not a bcrypt hash. Checking a
+    /// password runs bcrypt on the worker that serves the admin (tens of milliseconds at cost
+    /// 10), once per login: the UI logs in again with its session id. Default: off.
+    pub fn admin_ui(mut self, ui: AdminUi) -> Self {
+        self.config.admin_ui = Some(ui);
+        self
+    }
+
     /// Checks the registrations and builds the service.
     fn build(mut self) -> Result<Built, Error> {
         // Workers draw session ids from the system's random source: fail here, not in a worker.
@@ -468,6 +483,20 @@ impl ServerBuilder {
         if !mistakes.is_empty() {
             return Err(Error::Registration(mistakes.join("; ")));
         }
+        let admin = match self.config.admin_ui.clone() {
+            Some(mut ui) => {
+                ui.check()?;
+                if !ui.namespace.starts_with('/') {
+                    ui.namespace.insert(0, '/');
+                }
+                if !self.exact_namespaces.contains(&ui.namespace) {
+                    self.exact_namespaces.push(ui.namespace.clone());
+                }
+                let core = admin::install(&ui, &mut self.namespaces);
+                Some((core, ui))
+            }
+            None => None,
+        };
         let needs_runtime = self.namespaces.iter().any(|b| b.ns.needs_runtime);
         #[cfg(feature = "tokio")]
         let async_runtime = match needs_runtime && self.spawn.is_none() {
@@ -578,6 +607,10 @@ impl ServerBuilder {
             metrics_path,
             fallback: self.fallback,
             handoff: self.handoff,
+            room_events: admin
+                .as_ref()
+                .filter(|(_, ui)| ui.development())
+                .map(|(core, _)| core.clone() as Arc<dyn rooms::SocketWatch>),
         });
         let listeners = match self.config.listen {
             Listen::Systemd if self.listeners.is_empty() => crate::runtime::listener::systemd()?,
@@ -591,6 +624,7 @@ impl ServerBuilder {
             adapter,
             redis,
             recovery,
+            admin,
             #[cfg(feature = "tokio")]
             async_runtime,
         })
@@ -614,9 +648,17 @@ impl ServerBuilder {
             recovery: built.recovery,
             parser: built.config.parser,
         };
+        let admin_stats = match built.admin {
+            Some((core, ui)) => {
+                let _ = core.handle.set(handle.clone());
+                Some(admin::StatsTask::start(core, handle.clone(), ui.server_id)?)
+            }
+            None => None,
+        };
         Ok(Server {
             runtime,
             handle,
+            admin_stats,
             #[cfg(feature = "tokio")]
             async_runtime: built.async_runtime,
         })
@@ -635,6 +677,9 @@ impl ServerBuilder {
             recovery: built.recovery,
             parser: built.config.parser,
         };
+        if let Some((core, _)) = &built.admin {
+            let _ = core.handle.set(handle.clone());
+        }
         (sim, handle)
     }
 }
@@ -648,6 +693,8 @@ struct Built {
     adapter: Arc<dyn Adapter>,
     redis: Option<Arc<RedisAdapter>>,
     recovery: Option<Arc<sio::Recovery>>,
+    /// The admin UI's instrumentation and options, when on.
+    admin: Option<(Arc<admin::Instrument>, AdminUi)>,
     #[cfg(feature = "tokio")]
     async_runtime: Option<tokio::runtime::Runtime>,
 }
@@ -656,6 +703,8 @@ struct Built {
 pub struct Server {
     runtime: Runtime<Router>,
     handle: ServerHandle,
+    /// The admin UI's `server_stats` thread, when the admin UI is on.
+    admin_stats: Option<admin::StatsTask>,
     /// The runtime the engine started for asynchronous handlers (the `tokio` feature, when
     /// no spawner was given).
     #[cfg(feature = "tokio")]
@@ -706,6 +755,9 @@ impl Server {
     /// Graceful shutdown: stop accepting, close every WebSocket with 1001, flush what is queued
     /// (bounded by `shutdown_timeout`), join the workers, then stop the cluster adapter.
     pub fn shutdown(self) {
+        if let Some(stats) = self.admin_stats {
+            stats.stop();
+        }
         self.runtime.shutdown();
         self.handle.adapter.stop();
         // Futures still pending answer nobody now: drop them without waiting.

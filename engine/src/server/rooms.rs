@@ -80,34 +80,75 @@ struct NspRooms {
     of: SidMap<Vec<String>>,
 }
 
+/// Watches the sockets (the admin UI): hears every change of membership (the reference
+/// adapter's `join-room` and `leave-room` events) on the worker that made it, and adds to the
+/// data `fetch_sockets` reports; it must not block.
+pub(crate) trait SocketWatch: Send + Sync {
+    /// Socket `sid` of `nsp` joined `room` (it was not in it).
+    fn joined(&self, nsp: &str, room: &str, sid: Sid);
+    /// Socket `sid` of `nsp` left `room` (it was in it).
+    fn left(&self, nsp: &str, room: &str, sid: Sid);
+    /// Adds what the watcher keeps about socket `sid` to `data`, its data as `fetch_sockets`
+    /// reports it to this server and to the others of a cluster.
+    fn annotate(&self, sid: Sid, data: &mut serde_json::Value);
+}
+
 #[derive(Default)]
 pub(crate) struct Rooms {
     nsps: HashMap<String, NspRooms>,
+    /// Told of each join and leave when something listens (the admin UI); `None` costs one
+    /// check per change.
+    events: Option<std::sync::Arc<dyn SocketWatch>>,
 }
 
 impl Rooms {
+    /// What watches the sockets, if anything does.
+    pub fn watch(&self) -> Option<&std::sync::Arc<dyn SocketWatch>> {
+        self.events.as_ref()
+    }
+
+    /// Rooms whose changes `events` hears of.
+    pub fn with_events(events: Option<std::sync::Arc<dyn SocketWatch>>) -> Self {
+        Rooms {
+            nsps: HashMap::new(),
+            events,
+        }
+    }
+
     /// Adds a socket to its namespace (and to the room of its own id).
     pub fn add_socket(&mut self, nsp: &str, sid: Sid) {
         let n = self.nsps.entry(nsp.to_string()).or_default();
         n.of.entry(sid).or_default();
-        Self::join_in(n, sid, sid.as_str());
+        if Self::join_in(n, sid, sid.as_str()) {
+            self.joined(nsp, sid.as_str(), sid);
+        }
     }
 
-    fn join_in(n: &mut NspRooms, sid: Sid, room: &str) {
+    /// True if the socket was not in `room` and now is.
+    fn join_in(n: &mut NspRooms, sid: Sid, room: &str) -> bool {
         let Some(list) = n.of.get_mut(&sid) else {
-            return;
+            return false;
         };
         if list.iter().any(|r| r == room) {
-            return;
+            return false;
         }
         list.push(room.to_string());
         n.rooms.entry(room.to_string()).or_default().insert(sid);
+        true
+    }
+
+    fn joined(&self, nsp: &str, room: &str, sid: Sid) {
+        if let Some(e) = &self.events {
+            e.joined(nsp, room, sid);
+        }
     }
 
     /// Puts a socket of the namespace in `room`.
     pub fn join(&mut self, nsp: &str, sid: Sid, room: &str) {
         if let Some(n) = self.nsps.get_mut(nsp) {
-            Self::join_in(n, sid, room);
+            if Self::join_in(n, sid, room) {
+                self.joined(nsp, room, sid);
+            }
         }
     }
 
@@ -119,16 +160,23 @@ impl Rooms {
         if let Some(list) = n.of.get_mut(&sid) {
             list.retain(|r| r != room);
         }
-        Self::drop_member(n, room, sid);
-    }
-
-    fn drop_member(n: &mut NspRooms, room: &str, sid: Sid) {
-        if let Some(set) = n.rooms.get_mut(room) {
-            set.remove(&sid);
-            if set.is_empty() {
-                n.rooms.remove(room);
+        if Self::drop_member(n, room, sid) {
+            if let Some(e) = &self.events {
+                e.left(nsp, room, sid);
             }
         }
+    }
+
+    /// True if the socket was in `room`.
+    fn drop_member(n: &mut NspRooms, room: &str, sid: Sid) -> bool {
+        let Some(set) = n.rooms.get_mut(room) else {
+            return false;
+        };
+        let was = set.remove(&sid);
+        if set.is_empty() {
+            n.rooms.remove(room);
+        }
+        was
     }
 
     /// Removes a socket that left the namespace from every room.
@@ -137,7 +185,11 @@ impl Rooms {
             return;
         };
         for room in n.of.remove(&sid).unwrap_or_default() {
-            Self::drop_member(n, &room, sid);
+            if Self::drop_member(n, &room, sid) {
+                if let Some(e) = &self.events {
+                    e.left(nsp, &room, sid);
+                }
+            }
         }
         if n.of.is_empty() {
             self.nsps.remove(nsp);

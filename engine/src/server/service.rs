@@ -23,7 +23,7 @@ use super::fallback::{self, HttpFallback, HttpHandoff};
 use super::link::Tx;
 use super::port::Port;
 use super::post::{Post, SelectOp};
-use super::rooms::{Rooms, Target};
+use super::rooms::{Rooms, SocketWatch, Target};
 use super::session_key::SessionKey;
 use super::sessions::SessionsPort;
 use super::sessions::{with_session, Sessions};
@@ -65,6 +65,8 @@ pub(crate) struct Router {
     /// Where the connections of requests for no endpoint go, taking precedence over
     /// `fallback`.
     pub handoff: Option<Arc<HttpHandoff>>,
+    /// Watches the sockets (the admin UI in development mode).
+    pub room_events: Option<Arc<dyn SocketWatch>>,
 }
 
 /// Paths match with or without their trailing slash (`/socket.io` and `/socket.io/`).
@@ -102,7 +104,7 @@ impl Service for Router {
                 rng: SidRng::new().expect("random source checked at server start"),
                 next_key: 0,
                 sockets: SidMap::default(),
-                rooms: Rooms::default(),
+                rooms: Rooms::with_events(self.room_events.clone()),
                 scratch_sids: Vec::new(),
                 stats: self.stats.clone(),
                 adapter: self.adapter.clone(),
@@ -363,9 +365,12 @@ fn select(cx: &mut Cx<'_, Router>, nsp: &str, target: &Target, op: SelectOp) {
                     continue;
                 };
                 let rooms = cx.state().state.rooms.rooms_of(nsp, sid);
-                if let Some(Some((handshake, auth, data))) = with_session(cx, key, |_, s| {
+                if let Some(Some((handshake, auth, mut data))) = with_session(cx, key, |_, s| {
                     SioClient::of(s).and_then(|(c, _)| c.socket_info(sid))
                 }) {
+                    if let Some(w) = cx.state().state.rooms.watch() {
+                        w.annotate(*sid, &mut data);
+                    }
                     out.push(SocketInfo {
                         id: sid.as_str().to_string(),
                         nsp: nsp.to_string(),

@@ -176,6 +176,15 @@ pub struct StatsSnapshot {
 }
 
 impl StatsSnapshot {
+    /// A snapshot holding `counts` and nothing else.
+    #[cfg(test)]
+    pub(crate) fn with_counts(counts: &[(Counter, u64)]) -> Self {
+        StatsSnapshot {
+            counts: counts.to_vec(),
+            ..StatsSnapshot::default()
+        }
+    }
+
     /// The total of one counter.
     pub fn get(&self, c: Counter) -> u64 {
         self.counts

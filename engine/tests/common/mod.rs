@@ -303,6 +303,24 @@ pub fn metric(text: &str, series: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
+/// Chromium: `CHROME_PATH`, else `chromium` or `chromium-browser` on `PATH`. Missing is a
+/// failure, never a skip.
+pub fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHROME_PATH") {
+        return PathBuf::from(path);
+    }
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&dirs)
+        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no Chromium: install the Debian package `chromium` (./scripts/test.sh does) \
+                 or set CHROME_PATH"
+            )
+        })
+}
+
 /// A free loopback port (bound once, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -310,6 +328,59 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A Node server from `interop/` (`node SCRIPT PORT args...`) that prints `listening PORT` once
+/// ready; killed by PID when dropped.
+pub struct NodeServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl NodeServer {
+    pub fn start(script: &str, args: &[&str]) -> NodeServer {
+        assert!(
+            interop_dir().join("node_modules/socket.io").exists(),
+            "interop/node_modules missing: run npm ci in interop/"
+        );
+        let port = free_port();
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(port.to_string())
+            .args(args)
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let server = NodeServer { child, port };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{script} did not start"));
+        assert_eq!(line, format!("listening {port}"));
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// An example server run as its own process, stopped by PID when dropped.
@@ -622,57 +693,6 @@ pub fn expect_one_of(log: &Log, names: &[&str]) -> String {
     panic!("none of {names:?} within {CLIENT_WAIT:?}; saw {seen:?}");
 }
 
-/// A reference Node server, `node interop/<script> PORT`, started on a free port and killed on
-/// drop; the script prints `listening PORT` once it accepts connections.
-pub struct NodeServer {
-    child: Child,
-    pub port: u16,
-}
-
-impl NodeServer {
-    pub fn start(script: &str) -> NodeServer {
-        assert!(
-            interop_dir().join("node_modules/socket.io").exists(),
-            "interop/node_modules missing: run npm ci in interop/"
-        );
-        let port = free_port();
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(port.to_string())
-            .current_dir(interop_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let server = NodeServer { child, port };
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("{script} did not start"));
-        assert_eq!(line, format!("listening {port}"));
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Engine.IO long-polling by hand: one request per connection (`Connection: close`), exact
 /// bodies, on `/socket.io/`.

@@ -14,7 +14,7 @@ mod nodes;
 mod pending;
 mod redis;
 mod resp;
-mod sockets;
+pub(crate) mod sockets;
 mod sub;
 mod wire;
 mod wire_error;

@@ -4,6 +4,7 @@
 //! protocol byte for byte, as the stock clients do.
 
 mod acks;
+mod admin;
 mod attachments;
 mod budget;
 mod connect_timeout;

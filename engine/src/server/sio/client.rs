@@ -315,6 +315,17 @@ impl SioClient {
     }
 
     /// Whether a socket waits for the client's queue to drain.
+    /// The session upgraded to WebSocket: each socket's namespace hears of it.
+    pub fn on_upgrade(&mut self, tx: &mut Tx<'_, '_>) {
+        let app = self.app.clone();
+        for st in self.sockets.iter_mut() {
+            for h in &app.namespaces[st.ns].upgraded {
+                let mut socket = socket!(self, tx, st, None);
+                h(&mut socket);
+            }
+        }
+    }
+
     pub fn wants_drain(&self) -> bool {
         self.sockets.iter().any(|s| !s.drain.is_empty())
     }

@@ -225,6 +225,8 @@ pub type EventFn = dyn Fn(&mut Socket<'_, '_>, &Args<'_>) -> Option<Ack> + Send 
 pub type AnyFn = dyn Fn(&mut Socket<'_, '_>, &str, &Args<'_>) -> Option<Ack> + Send + Sync;
 /// Runs when a socket leaves the namespace (or is about to), with the reason.
 pub type DisconnectFn = dyn Fn(&mut Socket<'_, '_>, DisconnectReason) + Send + Sync;
+/// Runs when a socket's connection has moved from polling to WebSocket.
+pub type UpgradeFn = dyn Fn(&mut Socket<'_, '_>) + Send + Sync;
 /// Per-socket event middleware: `Err(message)` drops the event and hands `message` to the
 /// namespace's error handlers.
 pub type EventMiddlewareFn =
@@ -283,6 +285,8 @@ pub(crate) struct Namespace {
     pub outgoing: Vec<Box<OutgoingFn>>,
     pub disconnecting: Vec<Box<DisconnectFn>>,
     pub disconnect: Vec<Box<DisconnectFn>>,
+    /// Told of each socket whose connection upgraded (the admin UI's `socket_updated`).
+    pub upgraded: Vec<Box<UpgradeFn>>,
     /// Has asynchronous hooks, which need `ServerBuilder::spawner`.
     pub needs_runtime: bool,
 }

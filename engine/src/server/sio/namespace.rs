@@ -39,6 +39,7 @@ impl NamespaceBuilder {
                 outgoing: Vec::new(),
                 disconnecting: Vec::new(),
                 disconnect: Vec::new(),
+                upgraded: Vec::new(),
                 needs_runtime: false,
             },
             name: None,
@@ -107,6 +108,37 @@ impl NamespaceBuilder {
             middleware: false,
         });
         self
+    }
+
+    /// Adds an `on_connect` handler that runs before those already added, after the
+    /// middleware (the reference's `prependListener("connection")`), for instrumentation that
+    /// must see the socket before the application changes it.
+    pub(crate) fn prepend_on_connect(
+        &mut self,
+        f: impl Fn(&mut Socket<'_, '_>, Option<ValueRef<'_>>) -> Result<(), ConnectError>
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        let at = self
+            .ns
+            .connect
+            .iter()
+            .position(|h| !h.middleware)
+            .unwrap_or(self.ns.connect.len());
+        self.ns.connect.insert(
+            at,
+            ConnectHook {
+                step: ConnectStep::Sync(Box::new(f)),
+                middleware: false,
+            },
+        );
+    }
+
+    /// Runs `f` for each socket of this namespace whose connection upgraded from polling to
+    /// WebSocket (the reference's `socket.conn.on("upgrade")`), on its worker.
+    pub(crate) fn on_upgrade(&mut self, f: impl Fn(&mut Socket<'_, '_>) + Send + Sync + 'static) {
+        self.ns.upgraded.push(Box::new(f));
     }
 
     /// Handles event `name`; the first handler (catch-alls first) that returns an [`Ack`]

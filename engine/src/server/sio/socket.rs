@@ -132,6 +132,33 @@ impl<'c, 'a> Socket<'c, 'a> {
         data.downcast_mut()
     }
 
+    /// The transport carrying this socket now: `websocket` once upgraded, else `polling`.
+    pub(crate) fn transport(&self) -> &'static str {
+        match self.tx.link {
+            crate::server::link::Link::Ws(..) => "websocket",
+            _ => "polling",
+        }
+    }
+
+    /// Names this socket's connection, the same for its sockets in every namespace and unique
+    /// among the server's open connections: the worker and the session's slot.
+    pub(crate) fn connection_name(&self) -> String {
+        format!(
+            "{:x}.{:x}.{:x}",
+            self.worker(),
+            self.session.idx,
+            self.session.epoch
+        )
+    }
+
+    /// What [`Socket::set_data`] kept, as JSON (`null` when nothing).
+    pub(crate) fn data_json(&self) -> serde_json::Value {
+        self.state
+            .data
+            .as_ref()
+            .map_or(serde_json::Value::Null, |d| d.to_json())
+    }
+
     /// The server's handle (the same one `Server::handle` returns), to hand to other threads.
     pub fn server(&mut self) -> ServerHandle {
         let peers = self.tx.cx.peers().clone();

@@ -11,6 +11,7 @@ use crate::proto::http::Request;
 use crate::server::closed::Closed;
 use crate::server::eio_session::EioSession;
 use crate::server::link::{Link, Tx};
+use crate::server::out::Out;
 use crate::server::port::Port;
 use crate::server::reason::DisconnectReason;
 use crate::server::timer::Timer;
@@ -62,6 +63,16 @@ impl Upper for SioClient {
         t: Timer,
     ) -> Result<(), DisconnectReason> {
         SioClient::on_timer(self, tx, t)
+    }
+
+    fn on_upgrade(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        _s: &SessionInfo<'_>,
+        _moved: &[Out],
+    ) -> Result<(), DisconnectReason> {
+        SioClient::on_upgrade(self, tx);
+        Ok(())
     }
 
     fn on_drain(
