@@ -275,3 +275,34 @@ fn redis_restart_the_adapter_reconnects_and_local_delivery_never_stops_with(
     a.shutdown();
     b.shutdown();
 }
+
+/// Broadcasts per second from a handle on one Volley node to a client on the other, with each
+/// adapter (benches/RESULTS.md): `cargo test --release -p volley --test redis_cluster --
+/// --ignored --nocapture`. Ignored in the suite: it measures, it does not check behaviour.
+#[test]
+#[ignore]
+fn cross_node_broadcast_rate() {
+    const N: usize = 20_000;
+    for kind in [PubSub, Streams] {
+        let redis = Redis::start();
+        let a = volley_node_of(kind, &redis.url(), "a", Board::default());
+        let b = volley_node_of(kind, &redis.url(), "b", Board::default());
+        redis.wait_servers_of(kind, 2);
+        let (mut b1, _) = client_in(b.local_addr(), "r");
+        until_delivered(&a, &mut b1, "warm");
+        let handle = a.handle();
+        let start = std::time::Instant::now();
+        for i in 0..N {
+            handle.of("/").to("r").emit("n", &[i]).unwrap();
+        }
+        let last = format!(r#"42["n",{}]"#, N - 1);
+        while b1.next_text() != last {}
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{kind:?}: {N} broadcasts across nodes in {secs:.2} s = {:.0}/s",
+            N as f64 / secs
+        );
+        a.shutdown();
+        b.shutdown();
+    }
+}
