@@ -70,12 +70,18 @@ fn read(
             offset.as_bytes(),
         ]);
         conn.flush()?;
+        // Redis answers a blocked XREAD within its block time; a connection silent past that
+        // is dead (a peer gone without a reset), not idle.
+        let deadline = Instant::now() + opts.block + IO_TIMEOUT;
         let entries = loop {
             if core.stop.load(Ordering::Acquire) {
                 return Ok(());
             }
             if let Some(r) = conn.read(entries_of)? {
                 break r?;
+            }
+            if Instant::now() > deadline {
+                return Err(io::ErrorKind::TimedOut.into());
             }
         };
         for (id, message) in entries {
