@@ -3,6 +3,7 @@
 
 mod ack_futures;
 mod adapter;
+pub(crate) use adapter::decode_streams_untrusted;
 mod broadcast;
 mod broadcast_msg;
 mod closed;

@@ -28,5 +28,5 @@ pub(crate) use conn::RedisUrl;
 pub(crate) use dialect::{Dialect, StreamsOpts};
 pub(crate) use health::Health;
 pub(crate) use redis::RedisAdapter;
-pub(crate) use streams_wire::Names as StreamNames;
+pub(crate) use streams_wire::{decode_untrusted as decode_streams_untrusted, Names as StreamNames};
 pub(crate) use wire::Channels;
