@@ -1,21 +1,27 @@
-// A Node socket.io server in a Redis cluster through @socket.io/redis-adapter, for the mixed
-// cluster test (engine/tests/redis_interop.rs). Usage: node redis_node_server.mjs PORT REDIS_URL
-// -> prints "listening PORT" once its adapter is subscribed.
+// A Node socket.io server in a Redis cluster, for the mixed cluster tests
+// (engine/tests/redis_interop.rs). Usage: node redis_node_server.mjs PORT REDIS_URL [ADAPTER]
+// with ADAPTER `pubsub` (@socket.io/redis-adapter, the default) or `streams`
+// (@socket.io/redis-streams-adapter) -> prints "listening PORT" once the server listens (the
+// test waits for its adapter's subscriptions in Redis).
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 const port = Number(process.argv[2]);
 const redisUrl = process.argv[3];
+const streams = process.argv[4] === "streams";
 
 const pubClient = createClient({ url: redisUrl });
 const subClient = pubClient.duplicate();
 for (const c of [pubClient, subClient]) c.on("error", () => {});
-await Promise.all([pubClient.connect(), subClient.connect()]);
+await Promise.all([pubClient.connect(), streams ? null : subClient.connect()]);
 
 const httpServer = createServer();
-const io = new Server(httpServer, { adapter: createAdapter(pubClient, subClient) });
+const io = new Server(httpServer, {
+  adapter: streams ? createStreamsAdapter(pubClient) : createAdapter(pubClient, subClient),
+});
 
 io.on("connection", (socket) => {
   socket.on("join", (room, ack) => {

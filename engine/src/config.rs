@@ -55,6 +55,30 @@ impl Parser {
     }
 }
 
+/// Which Redis adapter a cluster uses (both speak the wire format of a Node adapter, so Volley
+/// and Node servers can share one cluster).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedisAdapterKind {
+    /// `@socket.io/redis-adapter`: everything over Redis pub/sub. What a server missed while
+    /// Redis was unreachable is lost.
+    #[default]
+    PubSub,
+    /// `@socket.io/redis-streams-adapter`: broadcasts and room operations appended to one Redis
+    /// stream (read back by every server), requests and responses over pub/sub.
+    Streams,
+}
+
+impl RedisAdapterKind {
+    /// The adapter a `VOLLEY_REDIS_ADAPTER` value names: `pubsub` or `streams`.
+    pub fn from_name(name: &str) -> Option<RedisAdapterKind> {
+        match name.trim() {
+            "pubsub" => Some(RedisAdapterKind::PubSub),
+            "streams" => Some(RedisAdapterKind::Streams),
+            _ => None,
+        }
+    }
+}
+
 /// The value of an on/off variable: `1`, `true`, `yes`, `on`, or `0`, `false`, `no`, `off` and
 /// empty; `None` for anything else.
 pub(crate) fn parse_flag(value: &str) -> Option<bool> {
@@ -350,12 +374,30 @@ pub struct Config {
     /// and are closed, and counted. Env `VOLLEY_MAX_CONNECTIONS`, default unlimited.
     pub max_connections: usize,
     /// Redis to share broadcasts and socket operations with the other servers of a cluster
-    /// (`redis://[[user]:password@]host[:port]`), compatible with `@socket.io/redis-adapter`.
+    /// (`redis://[[user]:password@]host[:port]`), compatible with `@socket.io/redis-adapter`
+    /// or `@socket.io/redis-streams-adapter` (`redis_adapter`).
     /// Env `VOLLEY_REDIS_URL`, default none (a server alone).
     pub redis_url: Option<String>,
-    /// First part of every Redis channel name (the Node adapter's `key` option). Env
+    /// First part of every Redis channel name (the pub/sub adapter's `key` option, the streams
+    /// adapter's `channelPrefix`). Env
     /// `VOLLEY_REDIS_PREFIX`, default `socket.io`.
     pub redis_prefix: String,
+    /// Which Redis adapter joins the cluster (only with `redis_url`). Env
+    /// `VOLLEY_REDIS_ADAPTER` (`pubsub`, `streams`), default `pubsub`.
+    pub redis_adapter: RedisAdapterKind,
+    /// The stream the streams adapter appends to and reads (its `streamName`). Env
+    /// `VOLLEY_REDIS_STREAM_NAME`, default `socket.io`.
+    pub redis_stream_name: String,
+    /// About how many entries the stream keeps (`XADD MAXLEN ~`, the streams adapter's
+    /// `maxLen`): more lets a server that fell behind catch up, at the cost of Redis memory.
+    /// Env `VOLLEY_REDIS_STREAM_MAX_LEN`, default 10000.
+    pub redis_stream_max_len: usize,
+    /// Most entries one `XREAD` returns (the streams adapter's `readCount`). Env
+    /// `VOLLEY_REDIS_STREAM_READ_COUNT`, default 100.
+    pub redis_stream_read_count: usize,
+    /// How long one `XREAD` waits for new entries (the streams adapter's `blockTimeInMs`).
+    /// Env `VOLLEY_REDIS_STREAM_BLOCK_TIME_MS`, default 5000.
+    pub redis_stream_block_time: Duration,
     /// Connection state recovery (the reference's `connectionStateRecovery`
     /// `maxDisconnectionDuration`): how long a socket that lost its connection keeps its id,
     /// rooms and data, and how long the packets it could miss are kept, for its client to come
@@ -457,6 +499,11 @@ impl Default for Config {
             max_connections: usize::MAX,
             redis_url: None,
             redis_prefix: "socket.io".to_string(),
+            redis_adapter: RedisAdapterKind::PubSub,
+            redis_stream_name: "socket.io".to_string(),
+            redis_stream_max_len: 10_000,
+            redis_stream_read_count: 100,
+            redis_stream_block_time: Duration::from_millis(5000),
             recovery: Duration::ZERO,
             recovery_skip_middlewares: true,
             recovery_max_bytes: 64 << 20,
@@ -786,6 +833,36 @@ impl Config {
             }
             c.redis_prefix = v.trim().to_string();
         }
+        if let Some(v) = get("VOLLEY_REDIS_ADAPTER") {
+            c.redis_adapter = RedisAdapterKind::from_name(&v)
+                .ok_or_else(|| env.error("VOLLEY_REDIS_ADAPTER", "pubsub or streams"))?;
+        }
+        if let Some(v) = get("VOLLEY_REDIS_STREAM_NAME") {
+            if v.trim().is_empty() {
+                return Err(env.error("VOLLEY_REDIS_STREAM_NAME", "a stream name"));
+            }
+            c.redis_stream_name = v.trim().to_string();
+        }
+        env.parse(
+            "VOLLEY_REDIS_STREAM_MAX_LEN",
+            "a count",
+            &mut c.redis_stream_max_len,
+        )?;
+        env.parse(
+            "VOLLEY_REDIS_STREAM_READ_COUNT",
+            "a count",
+            &mut c.redis_stream_read_count,
+        )?;
+        env.millis(
+            "VOLLEY_REDIS_STREAM_BLOCK_TIME_MS",
+            &mut c.redis_stream_block_time,
+        )?;
+        if c.redis_stream_read_count == 0 {
+            return Err(env.error("VOLLEY_REDIS_STREAM_READ_COUNT", "a count above 0"));
+        }
+        if c.redis_stream_block_time.is_zero() {
+            return Err(env.error("VOLLEY_REDIS_STREAM_BLOCK_TIME_MS", "milliseconds above 0"));
+        }
         env.millis("VOLLEY_REQUESTS_TIMEOUT_MS", &mut c.requests_timeout)?;
         if c.requests_timeout.is_zero() {
             // Every request would fail before any server could answer.
@@ -1057,6 +1134,38 @@ mod tests {
             ("VOLLEY_CORS_OPTIONS_STATUS", "404"),
         ] {
             assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn redis_streams_settings() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.redis_adapter, RedisAdapterKind::PubSub);
+        assert_eq!(c.redis_stream_name, "socket.io");
+        assert_eq!(c.redis_stream_max_len, 10_000);
+        assert_eq!(c.redis_stream_read_count, 100);
+        assert_eq!(c.redis_stream_block_time, Duration::from_millis(5000));
+        let c = from(&[
+            ("VOLLEY_REDIS_ADAPTER", " streams"),
+            ("VOLLEY_REDIS_STREAM_NAME", "events"),
+            ("VOLLEY_REDIS_STREAM_MAX_LEN", "500"),
+            ("VOLLEY_REDIS_STREAM_READ_COUNT", "10"),
+            ("VOLLEY_REDIS_STREAM_BLOCK_TIME_MS", "250"),
+        ])
+        .unwrap();
+        assert_eq!(c.redis_adapter, RedisAdapterKind::Streams);
+        assert_eq!(c.redis_stream_name, "events");
+        assert_eq!(c.redis_stream_max_len, 500);
+        assert_eq!(c.redis_stream_read_count, 10);
+        assert_eq!(c.redis_stream_block_time, Duration::from_millis(250));
+        for (var, bad) in [
+            ("VOLLEY_REDIS_ADAPTER", "kafka"),
+            ("VOLLEY_REDIS_STREAM_NAME", " "),
+            ("VOLLEY_REDIS_STREAM_MAX_LEN", "-1"),
+            ("VOLLEY_REDIS_STREAM_READ_COUNT", "0"),
+            ("VOLLEY_REDIS_STREAM_BLOCK_TIME_MS", "0"),
+        ] {
+            assert_eq!(from(&[(var, bad)]).unwrap_err().var, var);
         }
     }
 

@@ -18,6 +18,16 @@ pub mod bench_internals {
     pub use crate::runtime::outq::OutQueue;
 }
 
+/// Not API: parsers that are not public, for the fuzz targets (`engine/fuzz`).
+#[doc(hidden)]
+pub mod fuzz_internals {
+    /// Decodes `input` as every message of the Redis streams adapter and acts on it as far as
+    /// the adapter would before handing it to the workers; it must never panic.
+    pub fn redis_streams_message(input: &[u8]) {
+        crate::server::decode_streams_untrusted(input);
+    }
+}
+
 /// The TLS library behind the `tls` feature, for [`server::ServerBuilder::tls_config`] and
 /// [`server::HandedConnection::tls`].
 #[cfg(feature = "tls")]

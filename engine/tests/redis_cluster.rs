@@ -1,6 +1,7 @@
 //! Two Volley nodes sharing one real `redis-server`: broadcasts to rooms (with except and
 //! sender exclusion), room operations, `fetch_sockets`, broadcasts with acks and server-side
-//! emits across them, and a Redis restart in the middle of a test.
+//! emits across them, and a Redis restart in the middle of a test; each with the pub/sub
+//! adapter and with the streams adapter.
 
 mod common;
 mod redis_common;
@@ -8,7 +9,10 @@ mod redis_common;
 use std::time::Duration;
 
 use common::Board;
-use redis_common::{client_in, expect_prefix, expect_silence, until_delivered, volley_node, Redis};
+use redis_common::{
+    client_in, expect_prefix, expect_silence, until_delivered, volley_node_of, Redis,
+};
+use volley::config::RedisAdapterKind::{self, PubSub, Streams};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -26,10 +30,19 @@ fn ack_reply(packet: &str, answer: &str) -> String {
 
 #[test]
 fn broadcasts_rooms_and_fetch_across_two_volley_nodes() {
+    broadcasts_rooms_and_fetch_across_two_volley_nodes_with(PubSub);
+}
+
+#[test]
+fn streams_broadcasts_rooms_and_fetch_across_two_volley_nodes() {
+    broadcasts_rooms_and_fetch_across_two_volley_nodes_with(Streams);
+}
+
+fn broadcasts_rooms_and_fetch_across_two_volley_nodes_with(kind: RedisAdapterKind) {
     let redis = Redis::start();
-    let a = volley_node(&redis.url(), "a", Board::default());
-    let b = volley_node(&redis.url(), "b", Board::default());
-    redis.wait_servers(2);
+    let a = volley_node_of(kind, &redis.url(), "a", Board::default());
+    let b = volley_node_of(kind, &redis.url(), "b", Board::default());
+    redis.wait_servers_of(kind, 2);
     let (mut a1, a1_id) = client_in(a.local_addr(), "r");
     let (mut a2, a2_id) = client_in(a.local_addr(), "other");
     let (mut b1, b1_id) = client_in(b.local_addr(), "r");
@@ -134,11 +147,20 @@ fn broadcasts_rooms_and_fetch_across_two_volley_nodes() {
 
 #[test]
 fn broadcast_with_acks_and_server_side_emit_across_nodes() {
+    broadcast_with_acks_and_server_side_emit_across_nodes_with(PubSub);
+}
+
+#[test]
+fn streams_broadcast_with_acks_and_server_side_emit_across_nodes() {
+    broadcast_with_acks_and_server_side_emit_across_nodes_with(Streams);
+}
+
+fn broadcast_with_acks_and_server_side_emit_across_nodes_with(kind: RedisAdapterKind) {
     let redis = Redis::start();
     let board_a = Board::default();
-    let a = volley_node(&redis.url(), "a", board_a.clone());
-    let b = volley_node(&redis.url(), "b", Board::default());
-    redis.wait_servers(2);
+    let a = volley_node_of(kind, &redis.url(), "a", board_a.clone());
+    let b = volley_node_of(kind, &redis.url(), "b", Board::default());
+    redis.wait_servers_of(kind, 2);
     let (mut a1, _) = client_in(a.local_addr(), "r");
     let (mut a_silent, _) = client_in(a.local_addr(), "r");
     let (mut b1, b1_id) = client_in(b.local_addr(), "r");
@@ -193,10 +215,21 @@ fn broadcast_with_acks_and_server_side_emit_across_nodes() {
 
 #[test]
 fn redis_restart_the_adapter_reconnects_and_local_delivery_never_stops() {
+    redis_restart_the_adapter_reconnects_and_local_delivery_never_stops_with(PubSub);
+}
+
+#[test]
+fn streams_redis_restart_the_adapter_reconnects_and_local_delivery_never_stops() {
+    redis_restart_the_adapter_reconnects_and_local_delivery_never_stops_with(Streams);
+}
+
+fn redis_restart_the_adapter_reconnects_and_local_delivery_never_stops_with(
+    kind: RedisAdapterKind,
+) {
     let mut redis = Redis::start();
-    let a = volley_node(&redis.url(), "a", Board::default());
-    let b = volley_node(&redis.url(), "b", Board::default());
-    redis.wait_servers(2);
+    let a = volley_node_of(kind, &redis.url(), "a", Board::default());
+    let b = volley_node_of(kind, &redis.url(), "b", Board::default());
+    redis.wait_servers_of(kind, 2);
     let (mut a1, _) = client_in(a.local_addr(), "r");
     let (mut a2, _) = client_in(a.local_addr(), "r");
     let (mut b1, _) = client_in(b.local_addr(), "r");
@@ -226,7 +259,7 @@ fn redis_restart_the_adapter_reconnects_and_local_delivery_never_stops() {
     expect_silence(&mut b1, QUIET);
 
     redis.restart();
-    redis.wait_servers(2);
+    redis.wait_servers_of(kind, 2);
     until_delivered(&b, &mut a1, "after restart");
     until_delivered(&a, &mut b1, "and back");
     // Once reconnected nothing is lost: every emit crosses.
@@ -241,4 +274,35 @@ fn redis_restart_the_adapter_reconnects_and_local_delivery_never_stops() {
 
     a.shutdown();
     b.shutdown();
+}
+
+/// Broadcasts per second from a handle on one Volley node to a client on the other, with each
+/// adapter (benches/RESULTS.md): `cargo test --release -p volley --test redis_cluster --
+/// --ignored --nocapture`. Ignored in the suite: it measures, it does not check behaviour.
+#[test]
+#[ignore]
+fn cross_node_broadcast_rate() {
+    const N: usize = 20_000;
+    for kind in [PubSub, Streams] {
+        let redis = Redis::start();
+        let a = volley_node_of(kind, &redis.url(), "a", Board::default());
+        let b = volley_node_of(kind, &redis.url(), "b", Board::default());
+        redis.wait_servers_of(kind, 2);
+        let (mut b1, _) = client_in(b.local_addr(), "r");
+        until_delivered(&a, &mut b1, "warm");
+        let handle = a.handle();
+        let start = std::time::Instant::now();
+        for i in 0..N {
+            handle.of("/").to("r").emit("n", &[i]).unwrap();
+        }
+        let last = format!(r#"42["n",{}]"#, N - 1);
+        while b1.next_text() != last {}
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{kind:?}: {N} broadcasts across nodes in {secs:.2} s = {:.0}/s",
+            N as f64 / secs
+        );
+        a.shutdown();
+        b.shutdown();
+    }
 }

@@ -1,6 +1,7 @@
 //! A mixed cluster on one real `redis-server`: a Volley node and a Node `socket.io` server with
-//! `@socket.io/redis-adapter` (interop/redis_node_server.mjs). Broadcasts, binary arguments,
-//! fetchSockets, socketsJoin, broadcasts with acks and server-side emits cross both ways.
+//! `@socket.io/redis-adapter`, then with `@socket.io/redis-streams-adapter`
+//! (interop/redis_node_server.mjs). Broadcasts, binary arguments, fetchSockets, socketsJoin,
+//! broadcasts with acks and server-side emits cross both ways.
 
 mod common;
 mod redis_common;
@@ -11,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{Board, Got};
-use redis_common::{client_in, expect_prefix, expect_silence, volley_node, Redis};
+use redis_common::{client_in, expect_prefix, expect_silence, volley_node_of, Redis};
+use volley::config::RedisAdapterKind;
 
 /// The Node server, killed by PID when dropped.
 struct NodeServer {
@@ -20,16 +22,20 @@ struct NodeServer {
 }
 
 impl NodeServer {
-    fn start(redis_url: &str) -> NodeServer {
+    fn start(redis_url: &str, kind: RedisAdapterKind) -> NodeServer {
         let dir = common::interop_dir();
+        let (package, arg) = match kind {
+            RedisAdapterKind::Streams => ("redis-streams-adapter", "streams"),
+            _ => ("redis-adapter", "pubsub"),
+        };
         assert!(
-            dir.join("node_modules/@socket.io/redis-adapter").exists(),
-            "interop/node_modules lacks @socket.io/redis-adapter: run npm ci in interop/"
+            dir.join("node_modules/@socket.io").join(package).exists(),
+            "interop/node_modules lacks @socket.io/{package}: run npm ci in interop/"
         );
         let port = common::free_port();
         let mut child = Command::new("node")
             .arg(dir.join("redis_node_server.mjs"))
-            .args([&port.to_string(), redis_url])
+            .args([&port.to_string(), redis_url, arg])
             .current_dir(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -69,11 +75,20 @@ fn ack_id(packet: &str) -> String {
 
 #[test]
 fn volley_and_node_servers_share_one_redis_cluster() {
+    mixed_cluster(RedisAdapterKind::PubSub);
+}
+
+#[test]
+fn volley_and_node_servers_share_one_redis_streams_cluster() {
+    mixed_cluster(RedisAdapterKind::Streams);
+}
+
+fn mixed_cluster(kind: RedisAdapterKind) {
     let redis = Redis::start();
     let board = Board::default();
-    let v = volley_node(&redis.url(), "volley", board.clone());
-    let n = NodeServer::start(&redis.url());
-    redis.wait_servers(2);
+    let v = volley_node_of(kind, &redis.url(), "volley", board.clone());
+    let n = NodeServer::start(&redis.url(), kind);
+    redis.wait_servers_of(kind, 2);
     let (mut cv, cv_id) = client_in(v.local_addr(), "r");
     let (mut cn, cn_id) = client_in(n.addr, "r");
     let (mut cn2, _) = client_in(n.addr, "other");
@@ -207,6 +222,12 @@ fn volley_and_node_servers_share_one_redis_cluster() {
             .as_deref(),
         Some(r#"/ ["x"]"#)
     );
+    if kind == RedisAdapterKind::Streams {
+        // The broadcasts and the socketsJoin went through the stream: both servers' entries.
+        let len = redis.query(&["XLEN", "socket.io"]).unwrap();
+        let len: usize = String::from_utf8_lossy(&len[1..]).trim().parse().unwrap();
+        assert!(len >= 6, "{len} entries in the stream");
+    }
 
     v.shutdown();
 }

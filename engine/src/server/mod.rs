@@ -4,6 +4,7 @@
 mod ack_futures;
 mod adapter;
 mod admin;
+pub(crate) use adapter::decode_streams_untrusted;
 mod broadcast;
 mod broadcast_msg;
 mod closed;
@@ -72,11 +73,14 @@ pub use stats::{Counter, StatsSnapshot};
 pub use ws::encode_ws_frame;
 pub use ws::{WsConn, WsHandler, WsMessage};
 
-use crate::config::{Config, ConfigError, Listen};
+use crate::config::{Config, ConfigError, Listen, RedisAdapterKind};
 use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
 use crate::runtime::Runtime;
-use adapter::{Adapter, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler};
+use adapter::{
+    Adapter, Channels, Dialect, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler,
+    StreamNames, StreamsOpts,
+};
 use eio_http::EioEndpoint;
 use service::{Endpoint, Router};
 use sio::namespace_builder;
@@ -418,6 +422,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Which Redis adapter [`ServerBuilder::redis`] joins the cluster with: the pub/sub one
+    /// (`@socket.io/redis-adapter`) or the streams one (`@socket.io/redis-streams-adapter`,
+    /// its stream named by `config.redis_stream_name`). Every server of a cluster must use the
+    /// same. Same as `config.redis_adapter`; default: [`RedisAdapterKind::PubSub`].
+    pub fn redis_adapter(mut self, kind: RedisAdapterKind) -> Self {
+        self.config.redis_adapter = kind;
+        self
+    }
+
     /// Longest a cluster request (`fetch_sockets`, server-side emits with acks) waits for the
     /// other servers before it returns what came with [`RequestError`] naming those missing
     /// (Node's `requestsTimeout`). Same as `config.requests_timeout`; default 5 s. A zero
@@ -575,9 +588,19 @@ impl ServerBuilder {
                 }
                 let mut nsps = std::mem::take(&mut self.exact_namespaces);
                 nsps.push("/".to_string());
+                let c = &self.config;
+                let dialect = match c.redis_adapter {
+                    RedisAdapterKind::PubSub => Dialect::PubSub(Channels::new(&c.redis_prefix)),
+                    RedisAdapterKind::Streams => Dialect::Streams(StreamsOpts {
+                        names: StreamNames::new(&c.redis_prefix, &c.redis_stream_name),
+                        max_len: c.redis_stream_max_len,
+                        read_count: c.redis_stream_read_count,
+                        block: c.redis_stream_block_time,
+                    }),
+                };
                 let adapter = RedisAdapter::new(
                     url,
-                    &self.config.redis_prefix,
+                    dialect,
                     nsps,
                     self.on_server_side_emit.take(),
                     self.config.requests_timeout,

@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use volley::config::RedisAdapterKind;
 use volley::server::{Ack, Server};
 
 use crate::common::{self, Board, RawWs};
@@ -108,14 +109,33 @@ impl Redis {
     /// Waits until `n` servers listen on the request channel of `/` (each subscribes to its
     /// patterns first, so they are listening to broadcasts too).
     pub fn wait_servers(&self, n: usize) {
+        self.wait_servers_of(RedisAdapterKind::PubSub, n);
+    }
+
+    /// Waits until `n` servers of adapter `kind` listen to `/`: on the channel the adapter
+    /// counts servers with, and for the streams adapter also blocked reading the stream (an
+    /// entry appended before a server's first XREAD never reaches it, as with Node's).
+    pub fn wait_servers_of(&self, kind: RedisAdapterKind, n: usize) {
+        let channel = match kind {
+            RedisAdapterKind::Streams => "socket.io#/#",
+            _ => "socket.io-request#/#",
+        };
         let ok = common::wait_until(Duration::from_secs(15), || {
-            self.numsub("socket.io-request#/#") == n
+            self.numsub(channel) == n
+                && (kind != RedisAdapterKind::Streams || self.stream_readers() == n)
         });
         assert!(
             ok,
             "{n} servers never subscribed on redis port {}",
             self.port
         );
+    }
+
+    /// How many clients are blocked in XREAD.
+    pub fn stream_readers(&self) -> usize {
+        self.query(&["CLIENT", "LIST"]).map_or(0, |r| {
+            String::from_utf8_lossy(&r).matches("cmd=xread").count()
+        })
     }
 }
 
@@ -130,12 +150,23 @@ impl Drop for Redis {
 /// Server-side emits are recorded on `board` under `sse:<event>` and answered with
 /// `"<name> got <event>"`.
 pub fn volley_node(redis_url: &str, name: &'static str, board: Board) -> Server {
+    volley_node_of(RedisAdapterKind::PubSub, redis_url, name, board)
+}
+
+/// [`volley_node`] with the Redis adapter `kind`.
+pub fn volley_node_of(
+    kind: RedisAdapterKind,
+    redis_url: &str,
+    name: &'static str,
+    board: Board,
+) -> Server {
     Server::builder()
         .configure(|c| {
             c.listen = "127.0.0.1:0".parse().unwrap();
             c.workers = 2;
         })
         .redis(redis_url)
+        .redis_adapter(kind)
         .on_server_side_emit(move |nsp, event, args| {
             board.set(
                 format!("sse:{event}"),

@@ -175,14 +175,6 @@ impl Conn {
         self.expect_ok()
     }
 
-    /// Reads an integer reply (PUBLISH's receiver count).
-    pub fn expect_int(&mut self) -> io::Result<i64> {
-        self.reply(|r| match r {
-            Reply::Int(n) => n,
-            _ => 0,
-        })
-    }
-
     /// Runs `PUBSUB NUMSUB channel`: how many clients subscribed to exactly `channel`.
     pub fn numsub(&mut self, channel: &str) -> io::Result<usize> {
         self.queue(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()]);

@@ -11,10 +11,10 @@ use serde_json::Value as Json;
 
 use super::api::{RemoteOp, ServerSideEmitHandler};
 use super::conn::RedisUrl;
+use super::dialect::{Dialect, Send};
 use super::health::Health;
 use super::nodes::Nodes;
 use super::pending::Pending;
-use super::wire::Channels;
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::cluster::Answers;
@@ -90,7 +90,7 @@ pub(super) struct Subs {
 /// What both threads share.
 pub(super) struct Core {
     pub url: RedisUrl,
-    pub channels: Channels,
+    pub dialect: Dialect,
     /// This server's id on the wire; messages carrying it are our own.
     pub uid: String,
     pub stop: AtomicBool,
@@ -111,16 +111,20 @@ impl Core {
         send(&self.cmds, &self.health, &self.nodes, cmd);
     }
 
-    /// Publishes a JSON response on `nsp`'s response channel, signed with this server's uid
-    /// so the requester can tell who answered (Node's adapter ignores the extra field).
-    pub fn respond(&self, nsp: &str, mut body: Json) {
-        if let Some(o) = body.as_object_mut() {
-            o.insert("uid".into(), Json::String(self.uid.clone()));
+    /// Publishes our answer (in the pub/sub adapter's shape) to a request of server `to`.
+    pub fn respond(&self, nsp: &str, to: Option<&str>, body: Json) {
+        self.publish(self.dialect.response(&self.uid, nsp, to, body));
+    }
+
+    /// Publishes one client's ack (`args_json`) of server `to`'s broadcast request `id`.
+    pub fn respond_ack(&self, nsp: &str, to: Option<&str>, id: &str, args_json: &[u8]) {
+        self.publish(self.dialect.ack(&self.uid, nsp, to, id, args_json));
+    }
+
+    fn publish(&self, send: Option<Send>) {
+        if let Some(Send::Publish(channel, payload)) = send {
+            self.send(Cmd::Publish { channel, payload });
         }
-        self.send(Cmd::Publish {
-            channel: self.channels.response(nsp),
-            payload: body.to_string().into_bytes(),
-        });
     }
 
     pub fn want(&self, nsp: &str) {

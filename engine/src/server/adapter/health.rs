@@ -38,11 +38,13 @@ const FAULTS: [(Fault, &str); 8] = [
     (Fault::RequestTimeout, "request_timeout"),
 ];
 
-/// One of the adapter's two connections.
+/// One of the adapter's connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Link {
     Publisher,
     Subscriber,
+    /// The streams adapter's `XREAD` connection.
+    Reader,
 }
 
 impl Link {
@@ -50,6 +52,7 @@ impl Link {
         match self {
             Link::Publisher => "publisher",
             Link::Subscriber => "subscriber",
+            Link::Reader => "reader",
         }
     }
 }
@@ -62,7 +65,7 @@ const DOWN: u8 = 2;
 pub(crate) struct Health {
     errors: [AtomicU64; FAULTS.len()],
     /// Per [`Link`]: 0 before its first connect, then `UP` or `DOWN`.
-    links: [AtomicU8; 2],
+    links: [AtomicU8; 3],
     reconnects: AtomicU64,
     /// Whether the command queue dropped a command since it last took one.
     overflowing: AtomicU8,
@@ -92,9 +95,11 @@ impl Health {
         }
     }
 
-    /// Whether both connections are up.
+    /// Whether the connections are up (the reader, which only the streams adapter has, unless
+    /// it never connected).
     pub fn connected(&self) -> bool {
-        self.links.iter().all(|l| l.load(Ordering::Acquire) == UP)
+        let state = |l: Link| self.links[l as usize].load(Ordering::Acquire);
+        state(Link::Publisher) == UP && state(Link::Subscriber) == UP && state(Link::Reader) != DOWN
     }
 
     /// A command was dropped for a full queue: counted; logged once per overflow.
@@ -143,8 +148,13 @@ impl Health {
             out,
             "# HELP {name} whether the redis adapter's connection is up (1) or not (0)\n# TYPE {name} gauge"
         );
-        for link in [Link::Publisher, Link::Subscriber] {
-            let up = u8::from(self.links[link as usize].load(Ordering::Acquire) == UP);
+        for link in [Link::Publisher, Link::Subscriber, Link::Reader] {
+            let state = self.links[link as usize].load(Ordering::Acquire);
+            // Only the streams adapter has a reader.
+            if link == Link::Reader && state == 0 {
+                continue;
+            }
+            let up = u8::from(state == UP);
             let _ = writeln!(out, "{name}{{link=\"{}\"}} {up}", link.name());
         }
         let name = "volley_adapter_reconnects_total";
@@ -197,6 +207,10 @@ mod tests {
         assert!(text.contains("volley_adapter_connected{link=\"subscriber\"} 0"));
         assert!(text.contains("volley_adapter_connected{link=\"publisher\"} 1"));
         assert!(text.contains("volley_adapter_reconnects_total 0"));
+        assert!(
+            !text.contains("link=\"reader\""),
+            "no reader: not the streams adapter"
+        );
         h.up(Link::Subscriber);
         let mut text = String::new();
         h.prometheus(&mut text);

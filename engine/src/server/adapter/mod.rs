@@ -1,7 +1,8 @@
 //! Adapters: how one server shares broadcasts and socket operations with the other servers of
 //! its cluster. The default ([`LocalAdapter`]) has no others; [`redis::RedisAdapter`] speaks
-//! the wire format of `@socket.io/redis-adapter` over Redis pub/sub, so Volley and Node servers
-//! can share one cluster.
+//! the wire format of `@socket.io/redis-adapter` over Redis pub/sub, or that of
+//! `@socket.io/redis-streams-adapter` over a Redis stream, so Volley and Node servers can share
+//! one cluster.
 //!
 //! Every call hands work to the adapter and returns at once: workers never wait on the network.
 
@@ -9,17 +10,23 @@ mod api;
 mod conn;
 mod convert;
 mod core;
+mod dialect;
 mod health;
 mod nodes;
 mod pending;
 mod redis;
 mod resp;
 pub(crate) mod sockets;
+mod streams;
+mod streams_wire;
 mod sub;
 mod wire;
 mod wire_error;
 
 pub(crate) use api::{Adapter, LocalAdapter, RemoteOp, ServerSideEmitHandler};
 pub(crate) use conn::RedisUrl;
+pub(crate) use dialect::{Dialect, StreamsOpts};
 pub(crate) use health::Health;
 pub(crate) use redis::RedisAdapter;
+pub(crate) use streams_wire::{decode_untrusted as decode_streams_untrusted, Names as StreamNames};
+pub(crate) use wire::Channels;

@@ -1,8 +1,10 @@
-//! The Redis adapter: two threads of its own, so no worker ever waits on Redis. Workers and
+//! The Redis adapters: threads of their own, so no worker ever waits on Redis. Workers and
 //! handles hand commands over a bounded channel to the publisher thread, which pipelines
-//! PUBLISHes on one connection; the subscriber thread (see [`super::sub`]) holds the other
-//! connection in subscribed mode. Each reconnects by itself, with backoff; what is published while Redis is
-//! unreachable is dropped (the local delivery has already happened).
+//! PUBLISHes (and the streams adapter's XADDs) on one connection; the subscriber thread (see
+//! [`super::sub`]) holds another connection in subscribed mode, and the streams adapter's
+//! reader (see [`super::streams`]) a third, reading the stream. Each reconnects by itself,
+//! with backoff; what is published while Redis is unreachable is dropped (the local delivery
+//! has already happened). [`super::dialect`] says what each adapter puts on the wire.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,15 +13,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
 use super::core::{new_id, send, Cmd, Core, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::dialect::{Dialect, Send};
 use super::health::{io_fault, Fault, Health, Link};
 use super::nodes::Nodes;
 use super::pending::{Pending, Waiting};
-use super::wire::{self, kind, Channels};
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::cluster::Answers;
@@ -47,19 +49,19 @@ pub(crate) struct RedisAdapter {
 struct Starting {
     rx: Receiver<Cmd>,
     url: RedisUrl,
-    prefix: String,
+    dialect: Dialect,
     nsps: Vec<String>,
     on_emit: Option<Arc<ServerSideEmitHandler>>,
     requests_timeout: Duration,
 }
 
 impl RedisAdapter {
-    /// An adapter for `url` with channel prefix `prefix`, subscribed from the start to the
-    /// request channels of `nsps`, whose requests wait at most `requests_timeout` for the
-    /// other servers; threads start with [`RedisAdapter::start`].
+    /// An adapter for `url` speaking `dialect`, subscribed from the start to the channels of
+    /// `nsps`, whose requests wait at most `requests_timeout` for the other servers; threads
+    /// start with [`RedisAdapter::start`].
     pub fn new(
         url: RedisUrl,
-        prefix: &str,
+        dialect: Dialect,
         nsps: Vec<String>,
         on_emit: Option<Arc<ServerSideEmitHandler>>,
         requests_timeout: Duration,
@@ -72,7 +74,7 @@ impl RedisAdapter {
             starting: Mutex::new(Some(Starting {
                 rx,
                 url,
-                prefix: prefix.to_string(),
+                dialect,
                 nsps,
                 on_emit,
                 requests_timeout,
@@ -89,7 +91,7 @@ impl RedisAdapter {
         };
         let core = Arc::new(Core {
             url: s.url,
-            channels: Channels::new(&s.prefix),
+            dialect: s.dialect,
             uid: new_id(),
             stop: AtomicBool::new(false),
             pending: Pending::default(),
@@ -113,7 +115,7 @@ impl RedisAdapter {
             unread: 0,
         };
         let sub_core = core.clone();
-        let threads = vec![
+        let mut threads = vec![
             std::thread::Builder::new()
                 .name("volley-redis-pub".into())
                 .spawn(move || publisher.run())?,
@@ -121,6 +123,14 @@ impl RedisAdapter {
                 .name("volley-redis-sub".into())
                 .spawn(move || super::sub::run(&sub_core))?,
         ];
+        if matches!(core.dialect, Dialect::Streams(_)) {
+            let reader_core = core.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("volley-redis-xread".into())
+                    .spawn(move || super::streams::run(&reader_core))?,
+            );
+        }
         if let Ok(mut t) = self.threads.lock() {
             t.extend(threads);
         }
@@ -211,15 +221,6 @@ impl Adapter for RedisAdapter {
     }
 }
 
-/// The `{rooms, except}` of a request, the sender's own room among the exceptions.
-fn opts_json(target: &Target) -> Json {
-    let mut except = target.except.clone();
-    if let Some(sid) = &target.except_sid {
-        except.push(sid.as_str().to_string());
-    }
-    json!({"rooms": target.rooms, "except": except})
-}
-
 struct Publisher {
     core: Arc<Core>,
     rx: Receiver<Cmd>,
@@ -227,7 +228,7 @@ struct Publisher {
     retry_at: Instant,
     /// Wait before the next connect after a failure; doubles up to [`MAX_BACKOFF`].
     backoff: Duration,
-    /// PUBLISH replies still to read.
+    /// PUBLISH and XADD replies still to read.
     unread: usize,
 }
 
@@ -322,7 +323,7 @@ impl Publisher {
         let Some(c) = self.conn.as_mut() else { return };
         let result = c
             .flush()
-            .and_then(|()| (0..n).try_for_each(|_| c.expect_int().map(drop)));
+            .and_then(|()| (0..n).try_for_each(|_| c.expect_ok()));
         if let Err(e) = result {
             // The PUBLISHes in flight are lost with the connection.
             self.core.health.count(Fault::Publish);
@@ -334,7 +335,7 @@ impl Publisher {
     /// unreachable.
     fn others(&mut self, nsp: &str) -> Option<usize> {
         self.read_replies();
-        let channel = self.core.channels.request(nsp);
+        let channel = self.core.dialect.servers_channel(nsp);
         let c = self.conn()?;
         match c.numsub(&channel) {
             Ok(n) => Some(n.saturating_sub(usize::from(self.core.subscribed(nsp)))),
@@ -356,31 +357,52 @@ impl Publisher {
         }
     }
 
-    fn request(&mut self, nsp: &str, body: &Json) {
-        let channel = self.core.channels.request(nsp);
-        self.publish(&channel, body.to_string().as_bytes());
+    /// Runs `send`; a message that did not encode is counted and dropped.
+    fn run_send(&mut self, send: Result<Send, super::wire_error::WireError>) {
+        match send {
+            Ok(Send::Publish(channel, payload)) => self.publish(&channel, &payload),
+            Ok(Send::Append(entry)) => self.append(&entry),
+            Err(e) => self.core.health.malformed("own message", &e),
+        }
+    }
+
+    /// Queues an XADD of `entry` to the stream (the streams adapter); dropped, and counted,
+    /// while Redis is unreachable.
+    fn append(&mut self, entry: &super::streams_wire::Entry) {
+        let Dialect::Streams(opts) = &self.core.dialect else {
+            return;
+        };
+        let (stream, max_len) = (opts.names.stream().to_string(), opts.max_len.to_string());
+        let fields = entry.fields();
+        match self.conn() {
+            Some(c) => {
+                let mut args: Vec<&[u8]> = vec![
+                    b"XADD",
+                    stream.as_bytes(),
+                    b"MAXLEN",
+                    b"~",
+                    max_len.as_bytes(),
+                    b"*",
+                ];
+                args.extend(fields.iter().flatten().map(Vec::as_slice));
+                c.queue(&args);
+                self.unread += 1;
+            }
+            None => {
+                self.core.health.count(Fault::Publish);
+            }
+        }
     }
 
     fn handle(&mut self, cmd: Cmd) {
+        let uid = self.core.uid.clone();
         match cmd {
             Cmd::Publish { channel, payload } => self.publish(&channel, &payload),
             Cmd::Broadcast(msg) => self.broadcast(&msg),
             Cmd::Select { nsp, target, op } => {
                 self.core.want(&nsp);
-                let uid = &self.core.uid;
-                let opts = opts_json(&target);
-                let body = match op {
-                    RemoteOp::Join(rooms) => {
-                        json!({"uid": uid, "type": kind::REMOTE_JOIN, "opts": opts, "rooms": rooms})
-                    }
-                    RemoteOp::Leave(rooms) => {
-                        json!({"uid": uid, "type": kind::REMOTE_LEAVE, "opts": opts, "rooms": rooms})
-                    }
-                    RemoteOp::Disconnect(close) => {
-                        json!({"uid": uid, "type": kind::REMOTE_DISCONNECT, "opts": opts, "close": close})
-                    }
-                };
-                self.request(&nsp, &body);
+                let send = self.core.dialect.select(&uid, &nsp, &target, &op);
+                self.run_send(Ok(send));
             }
             Cmd::Fetch {
                 nsp,
@@ -405,16 +427,14 @@ impl Publisher {
                 self.core
                     .pending
                     .insert(id.clone(), &nsp, others, deadline, waiting);
-                let body = json!({"uid": self.core.uid, "requestId": id,
-                    "type": kind::REMOTE_FETCH, "opts": opts_json(&target)});
-                self.request(&nsp, &body);
+                let send = self.core.dialect.fetch(&uid, &nsp, &id, &target);
+                self.run_send(send);
             }
             Cmd::Emit { nsp, data, ack } => {
                 self.core.want(&nsp);
-                let uid = self.core.uid.clone();
                 let Some((timeout, reply)) = ack else {
-                    let body = json!({"uid": uid, "type": kind::SERVER_SIDE_EMIT, "data": data});
-                    self.request(&nsp, &body);
+                    let send = self.core.dialect.emit(&uid, &nsp, None, &data);
+                    self.run_send(send);
                     return;
                 };
                 let others = match self.count_others(&nsp) {
@@ -433,9 +453,8 @@ impl Publisher {
                 self.core
                     .pending
                     .insert(id.clone(), &nsp, others, deadline, waiting);
-                let body = json!({"uid": uid, "requestId": id,
-                    "type": kind::SERVER_SIDE_EMIT, "data": data});
-                self.request(&nsp, &body);
+                let send = self.core.dialect.emit(&uid, &nsp, Some(&id), &data);
+                self.run_send(send);
             }
         }
     }
@@ -443,10 +462,8 @@ impl Publisher {
     fn broadcast(&mut self, msg: &BroadcastMsg) {
         self.core.want(&msg.nsp);
         let Some((_, timeout, collector)) = &msg.acks else {
-            if let Ok(payload) = wire::encode_broadcast(&self.core.uid, msg) {
-                let channel = self.core.channels.broadcast(&msg.nsp, &msg.target.rooms);
-                self.publish(&channel, &payload);
-            }
+            let send = self.core.dialect.broadcast(&self.core.uid, msg);
+            self.run_send(send);
             return;
         };
         let Some(others) = self.others(&msg.nsp) else {
@@ -459,8 +476,11 @@ impl Publisher {
         };
         let id = new_id();
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let request = wire::encode_broadcast_request(&self.core.uid, &id, msg, ms);
-        if let (true, Ok(payload)) = (others > 0, request) {
+        let request = self
+            .core
+            .dialect
+            .broadcast_request(&self.core.uid, &id, msg, ms);
+        if others > 0 && request.is_ok() {
             // Parts are added before the adapter's own part completes, so the collector
             // cannot finish early; the request is known before any answer can come.
             collector.add_parts(others);
@@ -473,8 +493,7 @@ impl Publisher {
             self.core
                 .pending
                 .insert(id, &msg.nsp, others, deadline, waiting);
-            let channel = self.core.channels.request(&msg.nsp);
-            self.publish(&channel, &payload);
+            self.run_send(request);
         }
         collector.worker_done(0);
     }

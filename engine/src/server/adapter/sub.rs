@@ -17,9 +17,11 @@ use serde_json::{json, Value as Json};
 
 use super::conn::Conn;
 use super::convert;
-use super::core::{Cmd, Core, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::core::{Core, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::dialect::Dialect;
 use super::health::{io_fault, Fault, Link};
 use super::resp::Reply;
+use super::streams_wire;
 use super::wire::{self, kind, ChannelKind};
 use crate::server::broadcast_msg::next_broadcast_ack_id;
 use crate::server::broadcast_msg::AckCollector;
@@ -73,11 +75,15 @@ fn session(
 ) -> Result<(), (Fault, io::Error)> {
     let subscribe = |e: io::Error| (Fault::Subscribe, e);
     conn.set_read_timeout(POLL).map_err(subscribe)?;
-    let patterns = core.channels.patterns();
-    let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
-    args.extend(patterns.iter().map(|p| p.as_bytes()));
-    conn.queue(&args);
-    conn.flush().map_err(subscribe)?;
+    // The pub/sub adapter's broadcasts, requests and responses come by pattern; the streams
+    // adapter's messages only on the exact channels below.
+    if let Dialect::PubSub(channels) = &core.dialect {
+        let patterns = channels.patterns();
+        let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
+        args.extend(patterns.iter().map(|p| p.as_bytes()));
+        conn.queue(&args);
+        conn.flush().map_err(subscribe)?;
+    }
     // Up once Redis confirms a subscription: a connection it cuts at once is no reconnect.
     let mut confirmed = false;
     let mut asked = HashSet::new();
@@ -87,7 +93,10 @@ fn session(
             Err(_) => Vec::new(),
         };
         if !new.is_empty() {
-            let channels: Vec<String> = new.iter().map(|n| core.channels.request(n)).collect();
+            let channels: Vec<String> = new
+                .iter()
+                .flat_map(|n| core.dialect.listen(n, &core.uid))
+                .collect();
             let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
             args.extend(channels.iter().map(|c| c.as_bytes()));
             conn.queue(&args);
@@ -121,11 +130,20 @@ fn on_push(core: &Arc<Core>, reply: Reply<'_>) -> bool {
     };
     let part = |i: usize| items.get(i).and_then(Reply::bytes);
     match part(0) {
+        Some(b"message") => {
+            if let (Dialect::Streams(_), Some(payload)) = (&core.dialect, part(2)) {
+                on_streams_message(core, payload);
+            }
+            false
+        }
         Some(b"pmessage") => {
             let (Some(pattern), Some(channel), Some(payload)) = (part(1), part(2), part(3)) else {
                 return false;
             };
-            let Some((kind, nsp)) = core.channels.classify(pattern, channel) else {
+            let Dialect::PubSub(channels) = &core.dialect else {
+                return false;
+            };
+            let Some((kind, nsp)) = channels.classify(pattern, channel) else {
                 return false;
             };
             match kind {
@@ -151,7 +169,7 @@ fn on_push(core: &Arc<Core>, reply: Reply<'_>) -> bool {
             let Some(channel) = part(1).and_then(|c| std::str::from_utf8(c).ok()) else {
                 return true;
             };
-            let Some(nsp) = core.channels.request_nsp(channel) else {
+            let Some(nsp) = core.dialect.servers_channel_nsp(channel) else {
                 return true;
             };
             if let Ok(mut s) = core.subs.lock() {
@@ -163,11 +181,32 @@ fn on_push(core: &Arc<Core>, reply: Reply<'_>) -> bool {
     }
 }
 
-fn on_broadcast(core: &Arc<Core>, payload: &[u8]) {
-    let inc = match wire::decode_broadcast(payload) {
-        Ok(inc) => inc,
-        Err(e) => return core.health.malformed("broadcast", &e),
+/// A message of the streams adapter on our public or private channel.
+fn on_streams_message(core: &Arc<Core>, payload: &[u8]) {
+    let m = match streams_wire::decode_message(payload) {
+        Ok(m) => m,
+        Err(e) => return core.health.malformed("message", &e),
     };
+    if m.uid == core.uid {
+        return;
+    }
+    if let Some(resp) = m.as_response() {
+        core.nodes.seen(&m.uid);
+        core.pending.respond(&resp, &core.nodes, &core.health);
+    } else if let Some(req) = m.as_request() {
+        on_request(core, &m.nsp, &req, &m.attachments);
+    }
+}
+
+fn on_broadcast(core: &Arc<Core>, payload: &[u8]) {
+    match wire::decode_broadcast(payload) {
+        Ok(inc) => deliver(core, inc),
+        Err(e) => core.health.malformed("broadcast", &e),
+    }
+}
+
+/// Hands another server's broadcast to the workers.
+pub(super) fn deliver(core: &Core, inc: wire::Incoming) {
     if inc.uid == core.uid {
         return;
     }
@@ -217,8 +256,10 @@ fn strings(v: Option<&Json>) -> Vec<String> {
     wire::target_of(Some(&json!({ "rooms": v }))).map_or_else(|_| Vec::new(), |t| t.rooms)
 }
 
-fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
-    match req.get("uid").and_then(Json::as_str) {
+/// Runs another server's request (in the pub/sub adapter's shape) and answers it.
+pub(super) fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
+    let from = req.get("uid").and_then(Json::as_str);
+    match from {
         Some(uid) if uid == core.uid => return,
         Some(uid) => core.nodes.seen(uid),
         None => {}
@@ -235,7 +276,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 .into_iter()
                 .map(|s| s.id)
                 .collect();
-            core.respond(nsp, json!({"requestId": request_id, "sockets": ids}));
+            core.respond(nsp, from, json!({"requestId": request_id, "sockets": ids}));
         }
         Some(kind::ALL_ROOMS) => {
             let mut rooms: Vec<String> = local_fetch(core, nsp, &Target::default())
@@ -244,7 +285,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 .collect();
             rooms.sort_unstable();
             rooms.dedup();
-            core.respond(nsp, json!({"requestId": request_id, "rooms": rooms}));
+            core.respond(nsp, from, json!({"requestId": request_id, "rooms": rooms}));
         }
         Some(ty @ (kind::REMOTE_JOIN | kind::REMOTE_LEAVE | kind::REMOTE_DISCONNECT)) => {
             let (target, single) = match (opts, req.get("sid").and_then(Json::as_str)) {
@@ -274,7 +315,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 _ => SelectOp::Disconnect(close),
             });
             if single {
-                core.respond(nsp, json!({"requestId": request_id}));
+                core.respond(nsp, from, json!({"requestId": request_id}));
             }
         }
         Some(kind::REMOTE_FETCH) => {
@@ -285,7 +326,11 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 .iter()
                 .map(super::sockets::to_json)
                 .collect();
-            core.respond(nsp, json!({"requestId": request_id, "sockets": sockets}));
+            core.respond(
+                nsp,
+                from,
+                json!({"requestId": request_id, "sockets": sockets}),
+            );
         }
         Some(kind::SERVER_SIDE_EMIT) => {
             let data = req.get("data").and_then(Json::as_array);
@@ -297,6 +342,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
                 let data = answer.unwrap_or(Json::Null);
                 core.respond(
                     nsp,
+                    from,
                     json!({"type": kind::SERVER_SIDE_EMIT, "requestId": request_id, "data": data}),
                 );
             }
@@ -315,6 +361,7 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
             let answer = Answer {
                 core: core.clone(),
                 nsp: nsp.to_string(),
+                from: from.map(str::to_string),
                 request_id: request_id.to_string(),
             };
             let collector = AckCollector::streaming(core.peers.len(), Box::new(answer));
@@ -336,6 +383,8 @@ fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]) {
 struct Answer {
     core: Arc<Core>,
     nsp: String,
+    /// The requester's uid.
+    from: Option<String>,
     request_id: String,
 }
 
@@ -343,13 +392,12 @@ impl AckStream for Answer {
     fn count(&mut self, receivers: usize) {
         let body = json!({"type": kind::BROADCAST_CLIENT_COUNT,
             "requestId": self.request_id, "clientCount": receivers});
-        self.core.respond(&self.nsp, body);
+        self.core.respond(&self.nsp, self.from.as_deref(), body);
     }
 
     fn reply(&mut self, args_json: &[u8]) {
-        self.core.send(Cmd::Publish {
-            channel: self.core.channels.response(&self.nsp),
-            payload: wire::encode_broadcast_ack(&self.request_id, args_json),
-        });
+        let from = self.from.as_deref();
+        self.core
+            .respond_ack(&self.nsp, from, &self.request_id, args_json);
     }
 }

@@ -141,9 +141,9 @@ fn glob_escape(s: &str) -> String {
     out
 }
 
-/// The `data` array (`[event, ...args]`) of one of our own encoded EVENT packets, and its
-/// attachments.
-fn event_data(packets: &[Shared]) -> Result<(Json, Vec<Bytes>), WireError> {
+/// The `data` array (`[event, ...args]`) of one of our own encoded EVENT packets, as the JSON
+/// text our encoder wrote, and its attachments.
+pub(super) fn event_text(packets: &[Shared]) -> Result<(&[u8], Vec<Bytes>), WireError> {
     let (first, rest) = packets.split_first().ok_or(WireError::Shape("packets"))?;
     let text = first.eio_payload();
     // Skip the Engine.IO `4` and the header `<type>[<n>-][<nsp>,][<id>]` our encoder wrote.
@@ -167,13 +167,19 @@ fn event_data(packets: &[Shared]) -> Result<(Json, Vec<Bytes>), WireError> {
         at += 1;
     }
     let json = text.get(at..).ok_or(WireError::Shape("packet data"))?;
-    let data = serde_json::from_slice(json).map_err(|e| WireError::Json(e.to_string()))?;
     let attachments = rest
         .iter()
         .map(|p| match p.out() {
             Out::Text(b) | Out::Binary(b) => b,
         })
         .collect();
+    Ok((json, attachments))
+}
+
+/// [`event_text`] parsed.
+pub(super) fn event_data(packets: &[Shared]) -> Result<(Json, Vec<Bytes>), WireError> {
+    let (json, attachments) = event_text(packets)?;
+    let data = serde_json::from_slice(json).map_err(|e| WireError::Json(e.to_string()))?;
     Ok((data, attachments))
 }
 
@@ -193,7 +199,7 @@ fn write_packet(out: &mut Vec<u8>, msg: &BroadcastMsg) -> Result<(), WireError> 
 
 /// Appends `{rooms, except, flags}`; the sender left out of `socket.broadcast` is the room of
 /// its own id, as Node sends it.
-fn write_opts(out: &mut Vec<u8>, msg: &BroadcastMsg, timeout_ms: Option<u64>) {
+pub(super) fn write_opts(out: &mut Vec<u8>, msg: &BroadcastMsg, timeout_ms: Option<u64>) {
     let t = &msg.target;
     msgpack::write_map_len(out, 3);
     msgpack::write_str(out, "rooms");
@@ -382,7 +388,9 @@ pub(crate) fn decode_broadcast_request(
     )
 }
 
-fn incoming(
+/// A broadcast from its parts: the sender's uid, socket.io-parser's packet object and the
+/// `{rooms, except, flags}` options, encoded with ack id `id`.
+pub(super) fn incoming(
     uid: &Json,
     packet: &Json,
     opts: &Json,
