@@ -53,6 +53,57 @@ impl Parser {
     }
 }
 
+/// Which Redis adapter joins the servers of a cluster (`VOLLEY_REDIS_ADAPTER`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisAdapterKind {
+    /// `createAdapter` of `@socket.io/redis-adapter`: classic pub/sub (PUBLISH, PSUBSCRIBE) on
+    /// one Redis. Every message goes through that one server.
+    #[default]
+    PubSub,
+    /// `createShardedAdapter` of `@socket.io/redis-adapter` 8.2+: sharded pub/sub (SPUBLISH,
+    /// SSUBSCRIBE, Redis 7+) on a Redis Cluster, whose channels spread over its shards.
+    Sharded,
+}
+
+impl RedisAdapterKind {
+    /// The adapter a `VOLLEY_REDIS_ADAPTER` value names: `pubsub` or `sharded`.
+    pub fn from_name(name: &str) -> Option<RedisAdapterKind> {
+        match name.trim() {
+            "pubsub" => Some(RedisAdapterKind::PubSub),
+            "sharded" => Some(RedisAdapterKind::Sharded),
+            _ => None,
+        }
+    }
+}
+
+/// Which channels the sharded adapter listens on (`createShardedAdapter`'s
+/// `subscriptionMode`, `VOLLEY_REDIS_SUBSCRIPTION_MODE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SubscriptionMode {
+    /// One channel per namespace: every server gets every broadcast.
+    Static,
+    /// Also one channel per room that is not a socket id, for broadcasts to that one room:
+    /// a server gets them only while it has members in the room (Node's default).
+    #[default]
+    Dynamic,
+    /// As `Dynamic`, socket-id rooms included (one channel, one subscription per socket).
+    DynamicPrivate,
+}
+
+impl SubscriptionMode {
+    /// The mode a `VOLLEY_REDIS_SUBSCRIPTION_MODE` value names: `static`, `dynamic` or
+    /// `dynamic-private`.
+    pub fn from_name(name: &str) -> Option<SubscriptionMode> {
+        match name.trim() {
+            "static" => Some(SubscriptionMode::Static),
+            "dynamic" => Some(SubscriptionMode::Dynamic),
+            "dynamic-private" => Some(SubscriptionMode::DynamicPrivate),
+            _ => None,
+        }
+    }
+}
+
 /// The value of an on/off variable: `1`, `true`, `yes`, `on`, or `0`, `false`, `no`, `off` and
 /// empty; `None` for anything else.
 pub(crate) fn parse_flag(value: &str) -> Option<bool> {
@@ -342,6 +393,13 @@ pub struct Config {
     /// First part of every Redis channel name (the Node adapter's `key` option). Env
     /// `VOLLEY_REDIS_PREFIX`, default `socket.io`.
     pub redis_prefix: String,
+    /// Which Redis adapter: classic pub/sub, or sharded pub/sub on a Redis Cluster (then
+    /// `redis_url` may list several nodes, comma-separated). Env `VOLLEY_REDIS_ADAPTER`
+    /// (`pubsub`|`sharded`), default [`RedisAdapterKind::PubSub`].
+    pub redis_adapter: RedisAdapterKind,
+    /// The sharded adapter's channels. Env `VOLLEY_REDIS_SUBSCRIPTION_MODE`
+    /// (`static`|`dynamic`|`dynamic-private`), default [`SubscriptionMode::Dynamic`].
+    pub redis_subscription_mode: SubscriptionMode,
     /// Connection state recovery (the reference's `connectionStateRecovery`
     /// `maxDisconnectionDuration`): how long a socket that lost its connection keeps its id,
     /// rooms and data, and how long the packets it could miss are kept, for its client to come
@@ -433,6 +491,8 @@ impl Default for Config {
             max_connections: usize::MAX,
             redis_url: None,
             redis_prefix: "socket.io".to_string(),
+            redis_adapter: RedisAdapterKind::PubSub,
+            redis_subscription_mode: SubscriptionMode::Dynamic,
             recovery: Duration::ZERO,
             recovery_skip_middlewares: true,
             recovery_max_bytes: 64 << 20,
@@ -756,6 +816,18 @@ impl Config {
             }
             c.redis_prefix = v.trim().to_string();
         }
+        if let Some(v) = get("VOLLEY_REDIS_ADAPTER") {
+            c.redis_adapter = RedisAdapterKind::from_name(&v)
+                .ok_or_else(|| env.error("VOLLEY_REDIS_ADAPTER", "pubsub or sharded"))?;
+        }
+        if let Some(v) = get("VOLLEY_REDIS_SUBSCRIPTION_MODE") {
+            c.redis_subscription_mode = SubscriptionMode::from_name(&v).ok_or_else(|| {
+                env.error(
+                    "VOLLEY_REDIS_SUBSCRIPTION_MODE",
+                    "static, dynamic or dynamic-private",
+                )
+            })?;
+        }
         env.millis("VOLLEY_REQUESTS_TIMEOUT_MS", &mut c.requests_timeout)?;
         if c.requests_timeout.is_zero() {
             // Every request would fail before any server could answer.
@@ -991,6 +1063,28 @@ mod tests {
             from(&[("VOLLEY_REDIS_PREFIX", " ")]).unwrap_err().var,
             "VOLLEY_REDIS_PREFIX"
         );
+    }
+
+    #[test]
+    fn sharded_redis_settings() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.redis_adapter, RedisAdapterKind::PubSub);
+        assert_eq!(c.redis_subscription_mode, SubscriptionMode::Dynamic);
+        let c = from(&[
+            ("VOLLEY_REDIS_ADAPTER", "sharded"),
+            ("VOLLEY_REDIS_SUBSCRIPTION_MODE", " dynamic-private "),
+        ])
+        .unwrap();
+        assert_eq!(c.redis_adapter, RedisAdapterKind::Sharded);
+        assert_eq!(c.redis_subscription_mode, SubscriptionMode::DynamicPrivate);
+        let c = from(&[("VOLLEY_REDIS_SUBSCRIPTION_MODE", "static")]).unwrap();
+        assert_eq!(c.redis_subscription_mode, SubscriptionMode::Static);
+        for (var, value) in [
+            ("VOLLEY_REDIS_ADAPTER", "cluster"),
+            ("VOLLEY_REDIS_SUBSCRIPTION_MODE", "private"),
+        ] {
+            assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 
     #[test]

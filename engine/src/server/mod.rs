@@ -70,11 +70,13 @@ pub use stats::{Counter, StatsSnapshot};
 pub use ws::encode_ws_frame;
 pub use ws::{WsConn, WsHandler, WsMessage};
 
-use crate::config::{Config, ConfigError, Listen};
+use crate::config::{Config, ConfigError, Listen, RedisAdapterKind, SubscriptionMode};
 use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
 use crate::runtime::Runtime;
-use adapter::{Adapter, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler};
+use adapter::{
+    Adapter, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler, ShardedAdapter,
+};
 use eio_http::EioEndpoint;
 use service::{Endpoint, Router};
 use sio::namespace_builder;
@@ -408,6 +410,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Which Redis adapter [`ServerBuilder::redis`] uses: classic pub/sub (`createAdapter`) or
+    /// sharded pub/sub on a Redis Cluster (`createShardedAdapter`, whose URL may list several
+    /// nodes, comma-separated: any that answers gives the slot map). Same as
+    /// `config.redis_adapter`; default [`RedisAdapterKind::PubSub`].
+    pub fn redis_adapter(mut self, kind: RedisAdapterKind) -> Self {
+        self.config.redis_adapter = kind;
+        self
+    }
+
+    /// The sharded adapter's `subscriptionMode`; every server of the cluster must use the same.
+    /// Same as `config.redis_subscription_mode`; default [`SubscriptionMode::Dynamic`].
+    pub fn redis_subscription_mode(mut self, mode: SubscriptionMode) -> Self {
+        self.config.redis_subscription_mode = mode;
+        self
+    }
+
     /// Longest a cluster request (`fetch_sockets`, server-side emits with acks) waits for the
     /// other servers before it returns what came with [`RequestError`] naming those missing
     /// (Node's `requestsTimeout`). Same as `config.requests_timeout`; default 5 s. A zero
@@ -523,11 +541,12 @@ impl ServerBuilder {
                 ));
             }
             Some(url) => {
-                let url = RedisUrl::parse(url).ok_or_else(|| ConfigError {
+                let bad_url = || ConfigError {
                     var: "VOLLEY_REDIS_URL",
                     value: url.clone(),
-                    expected: "a URL such as redis://127.0.0.1:6379",
-                })?;
+                    expected:
+                        "a URL such as redis://127.0.0.1:6379 (sharded: several, comma-separated)",
+                };
                 if self.config.requests_timeout.is_zero() {
                     return Err(ConfigError {
                         var: "VOLLEY_REQUESTS_TIMEOUT_MS",
@@ -538,15 +557,29 @@ impl ServerBuilder {
                 }
                 let mut nsps = std::mem::take(&mut self.exact_namespaces);
                 nsps.push("/".to_string());
-                let adapter = RedisAdapter::new(
-                    url,
-                    &self.config.redis_prefix,
-                    nsps,
-                    self.on_server_side_emit.take(),
-                    self.config.requests_timeout,
-                );
-                stats.set_adapter_health(adapter.health());
-                Some(Arc::new(adapter))
+                let on_emit = self.on_server_side_emit.take();
+                let timeout = self.config.requests_timeout;
+                let prefix = &self.config.redis_prefix;
+                let adapter: Arc<dyn Adapter> = match self.config.redis_adapter {
+                    RedisAdapterKind::Sharded => {
+                        let seeds = url
+                            .split(',')
+                            .map(RedisUrl::parse)
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(bad_url)?;
+                        let mode = self.config.redis_subscription_mode;
+                        let a = ShardedAdapter::new(seeds, prefix, mode, nsps, on_emit, timeout);
+                        stats.set_adapter_health(a.health());
+                        Arc::new(a)
+                    }
+                    RedisAdapterKind::PubSub => {
+                        let url = RedisUrl::parse(url).ok_or_else(bad_url)?;
+                        let a = RedisAdapter::new(url, prefix, nsps, on_emit, timeout);
+                        stats.set_adapter_health(a.health());
+                        Arc::new(a)
+                    }
+                };
+                Some(adapter)
             }
             None => None,
         };
@@ -638,7 +671,8 @@ struct Built {
     listeners: Vec<std::net::TcpListener>,
     stats: Arc<stats::Stats>,
     adapter: Arc<dyn Adapter>,
-    redis: Option<Arc<RedisAdapter>>,
+    /// The Redis adapter, started once the workers run.
+    redis: Option<Arc<dyn Adapter>>,
     recovery: Option<Arc<sio::Recovery>>,
     #[cfg(feature = "tokio")]
     async_runtime: Option<tokio::runtime::Runtime>,

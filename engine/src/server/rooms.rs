@@ -3,6 +3,9 @@
 //! leaving never lock or cross threads.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::adapter::Adapter;
 
 use crate::proto::eio::{Sid, SidMap, SidSet};
 
@@ -83,17 +86,32 @@ struct NspRooms {
 #[derive(Default)]
 pub(crate) struct Rooms {
     nsps: HashMap<String, NspRooms>,
+    /// Told when a room of this worker gets its first member or loses its last (see
+    /// [`Adapter::watches_rooms`]).
+    watcher: Option<Arc<dyn Adapter>>,
 }
 
 impl Rooms {
+    /// Rooms whose creation and deletion `adapter` hears of, when it wants to.
+    pub fn watched_by(adapter: &Arc<dyn Adapter>) -> Rooms {
+        Rooms {
+            nsps: HashMap::new(),
+            watcher: adapter.watches_rooms().then(|| adapter.clone()),
+        }
+    }
+
     /// Adds a socket to its namespace (and to the room of its own id).
     pub fn add_socket(&mut self, nsp: &str, sid: Sid) {
         let n = self.nsps.entry(nsp.to_string()).or_default();
         n.of.entry(sid).or_default();
-        Self::join_in(n, sid, sid.as_str());
+        self.join(nsp, sid, sid.as_str());
     }
 
-    fn join_in(n: &mut NspRooms, sid: Sid, room: &str) {
+    /// Puts a socket of the namespace in `room`.
+    pub fn join(&mut self, nsp: &str, sid: Sid, room: &str) {
+        let Some(n) = self.nsps.get_mut(nsp) else {
+            return;
+        };
         let Some(list) = n.of.get_mut(&sid) else {
             return;
         };
@@ -101,13 +119,12 @@ impl Rooms {
             return;
         }
         list.push(room.to_string());
-        n.rooms.entry(room.to_string()).or_default().insert(sid);
-    }
-
-    /// Puts a socket of the namespace in `room`.
-    pub fn join(&mut self, nsp: &str, sid: Sid, room: &str) {
-        if let Some(n) = self.nsps.get_mut(nsp) {
-            Self::join_in(n, sid, room);
+        let set = n.rooms.entry(room.to_string()).or_default();
+        set.insert(sid);
+        if set.len() == 1 {
+            if let Some(w) = &self.watcher {
+                w.room_changed(nsp, room, room == sid.as_str(), true);
+            }
         }
     }
 
@@ -119,14 +136,23 @@ impl Rooms {
         if let Some(list) = n.of.get_mut(&sid) {
             list.retain(|r| r != room);
         }
-        Self::drop_member(n, room, sid);
+        Self::drop_member(n, self.watcher.as_deref(), nsp, room, sid);
     }
 
-    fn drop_member(n: &mut NspRooms, room: &str, sid: Sid) {
+    fn drop_member(
+        n: &mut NspRooms,
+        watcher: Option<&dyn Adapter>,
+        nsp: &str,
+        room: &str,
+        sid: Sid,
+    ) {
         if let Some(set) = n.rooms.get_mut(room) {
             set.remove(&sid);
             if set.is_empty() {
                 n.rooms.remove(room);
+                if let Some(w) = watcher {
+                    w.room_changed(nsp, room, room == sid.as_str(), false);
+                }
             }
         }
     }
@@ -137,7 +163,7 @@ impl Rooms {
             return;
         };
         for room in n.of.remove(&sid).unwrap_or_default() {
-            Self::drop_member(n, &room, sid);
+            Self::drop_member(n, self.watcher.as_deref(), nsp, &room, sid);
         }
         if n.of.is_empty() {
             self.nsps.remove(nsp);

@@ -102,7 +102,7 @@ impl Service for Router {
                 rng: SidRng::new().expect("random source checked at server start"),
                 next_key: 0,
                 sockets: SidMap::default(),
-                rooms: Rooms::default(),
+                rooms: Rooms::watched_by(&self.adapter),
                 scratch_sids: Vec::new(),
                 stats: self.stats.clone(),
                 adapter: self.adapter.clone(),

@@ -1,11 +1,13 @@
 //! Adapters: how one server shares broadcasts and socket operations with the other servers of
 //! its cluster. The default ([`LocalAdapter`]) has no others; [`redis::RedisAdapter`] speaks
 //! the wire format of `@socket.io/redis-adapter` over Redis pub/sub, so Volley and Node servers
-//! can share one cluster.
+//! can share one cluster; [`sharded::ShardedAdapter`] speaks that of its `createShardedAdapter`
+//! over sharded pub/sub on a Redis Cluster.
 //!
 //! Every call hands work to the adapter and returns at once: workers never wait on the network.
 
 mod api;
+mod cluster_msg;
 mod conn;
 mod convert;
 mod core;
@@ -14,7 +16,11 @@ mod nodes;
 mod pending;
 mod redis;
 mod resp;
+mod sharded;
+mod shards;
+mod slots;
 mod sockets;
+mod ssub;
 mod sub;
 mod wire;
 mod wire_error;
@@ -23,3 +29,4 @@ pub(crate) use api::{Adapter, LocalAdapter, RemoteOp, ServerSideEmitHandler};
 pub(crate) use conn::RedisUrl;
 pub(crate) use health::Health;
 pub(crate) use redis::RedisAdapter;
+pub(crate) use sharded::ShardedAdapter;

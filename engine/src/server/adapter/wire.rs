@@ -143,7 +143,7 @@ fn glob_escape(s: &str) -> String {
 
 /// The `data` array (`[event, ...args]`) of one of our own encoded EVENT packets, and its
 /// attachments.
-fn event_data(packets: &[Shared]) -> Result<(Json, Vec<Bytes>), WireError> {
+pub(crate) fn event_data(packets: &[Shared]) -> Result<(Json, Vec<Bytes>), WireError> {
     let (first, rest) = packets.split_first().ok_or(WireError::Shape("packets"))?;
     let text = first.eio_payload();
     // Skip the Engine.IO `4` and the header `<type>[<n>-][<nsp>,][<id>]` our encoder wrote.
@@ -382,7 +382,7 @@ pub(crate) fn decode_broadcast_request(
     )
 }
 
-fn incoming(
+pub(crate) fn incoming(
     uid: &Json,
     packet: &Json,
     opts: &Json,
