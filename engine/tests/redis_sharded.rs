@@ -148,3 +148,80 @@ fn dynamic_mode_crosses_both_ways() {
 fn dynamic_private_mode_crosses_both_ways() {
     mixed_cluster(SubscriptionMode::DynamicPrivate, "dynamic-private");
 }
+
+/// A resharding moves the slot of the namespace channel to another node: the old owner drops
+/// the subscriptions (`sunsubscribe`) and answers SPUBLISH with MOVED; both Volley nodes follow
+/// to the new owner and broadcasts cross again.
+#[test]
+fn slot_moves_are_followed() {
+    let cluster = Cluster::start(3);
+    let urls = cluster.urls();
+    let tweak = |c: &mut volley::config::Config| {
+        c.redis_adapter = RedisAdapterKind::Sharded;
+        c.redis_subscription_mode = SubscriptionMode::Static;
+    };
+    let a = volley_node_with(&urls, "a", Board::default(), tweak);
+    let b = volley_node_with(&urls, "b", Board::default(), tweak);
+    cluster.wait_subscribers("socket.io#/#", 2);
+    let (mut cb, _) = client_in(b.local_addr(), "r");
+    redis_common::until_delivered(&a, &mut cb, "before");
+    let channel = "socket.io#/#";
+    let from = cluster.owner(channel);
+    let to = *cluster.ports.iter().find(|p| **p != from).unwrap();
+    cluster.move_slot(channel, to);
+    assert_eq!(cluster.owner(channel), to);
+    redis_common::until_delivered(&a, &mut cb, "after");
+    cluster.wait_subscribers("socket.io#/#", 2);
+}
+
+/// Broadcasts per second from one Volley node to a client of another, through the classic
+/// adapter on one Redis and through the sharded adapter on a 3-node cluster. A measurement,
+/// not part of the suite (benches/RESULTS.md):
+/// `cargo test --release -p volley --test redis_sharded -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn broadcast_throughput() {
+    const N: usize = 50_000;
+    let measure = |name: &str, url: &str, sharded: bool| {
+        let tweak = |c: &mut volley::config::Config| {
+            if sharded {
+                c.redis_adapter = RedisAdapterKind::Sharded;
+            }
+        };
+        let a = volley_node_with(url, "a", Board::default(), tweak);
+        let b = volley_node_with(url, "b", Board::default(), tweak);
+        let (mut cb, _) = client_in(b.local_addr(), "r");
+        redis_common::until_delivered(&a, &mut cb, "warm");
+        let start = std::time::Instant::now();
+        let mut last = start;
+        let sender = std::thread::spawn(move || {
+            for i in 0..N {
+                a.handle().of("/").to("r").emit("news", &[i]).unwrap();
+            }
+            a
+        });
+        let mut got = 0;
+        while got < N {
+            match cb.read_within(Duration::from_secs(2)) {
+                Some(Got::Text(t)) if t.starts_with(r#"42["news","#) => {
+                    got += 1;
+                    last = std::time::Instant::now();
+                }
+                Some(Got::Text(t)) if t == "2" => cb.send_text("3"),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        drop(sender.join());
+        let secs = (last - start).as_secs_f64();
+        println!(
+            "{name}: {got} of {N} broadcasts crossed in {secs:.2} s: {:.0}/s",
+            got as f64 / secs
+        );
+        assert!(got > 0, "nothing crossed");
+    };
+    let redis = redis_common::Redis::start();
+    measure("pubsub (1 redis)", &redis.url(), false);
+    let cluster = Cluster::start(3);
+    measure("sharded (3-node cluster)", &cluster.urls(), true);
+}

@@ -109,6 +109,53 @@ impl Cluster {
             .sum()
     }
 
+    /// The node id of the node on `port`.
+    pub fn id(&self, port: u16) -> String {
+        let reply = query(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID");
+        let text = String::from_utf8_lossy(&reply);
+        text.lines()
+            .nth(1)
+            .expect("a bulk reply")
+            .trim()
+            .to_string()
+    }
+
+    /// The port of the node serving the slot of `key` (a channel name hashes as a key).
+    pub fn owner(&self, key: &str) -> u16 {
+        *self
+            .ports
+            .iter()
+            .find(|p| query(**p, &["EXISTS", key]).is_some_and(|r| r.starts_with(b":")))
+            .expect("a node serves the slot")
+    }
+
+    /// Moves the slot of `key` (holding no keys) to the node on `to`, as a resharding does.
+    pub fn move_slot(&self, key: &str, to: u16) {
+        let from = self.owner(key);
+        let reply = query(from, &["CLUSTER", "KEYSLOT", key]).expect("CLUSTER KEYSLOT");
+        let slot = String::from_utf8_lossy(&reply)
+            .trim()
+            .trim_start_matches(':')
+            .to_string();
+        let (from_id, to_id) = (self.id(from), self.id(to));
+        let ok = |r: Option<Vec<u8>>| assert!(r.is_some_and(|r| r.starts_with(b"+OK")));
+        ok(query(
+            to,
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id],
+        ));
+        ok(query(
+            from,
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id],
+        ));
+        ok(query(to, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]));
+        ok(query(from, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]));
+        for p in &self.ports {
+            if ![from, to].contains(p) {
+                ok(query(*p, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]));
+            }
+        }
+    }
+
     /// Waits until `n` subscribers hold `channel`.
     pub fn wait_subscribers(&self, channel: &str, n: usize) {
         let ok = common::wait_until(Duration::from_secs(15), || self.shardnumsub(channel) == n);
