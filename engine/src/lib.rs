@@ -18,6 +18,12 @@ pub mod bench_internals {
     pub use crate::runtime::outq::OutQueue;
 }
 
+/// Not API: parsers the fuzz targets (`engine/fuzz`) reach that have no public entry.
+#[doc(hidden)]
+pub mod fuzz_internals {
+    pub use crate::server::adapter::fuzz::sharded_adapter_input;
+}
+
 /// The TLS library behind the `tls` feature, for [`server::ServerBuilder::tls_config`] and
 /// [`server::HandedConnection::tls`].
 #[cfg(feature = "tls")]

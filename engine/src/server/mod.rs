@@ -2,7 +2,7 @@
 //! through a [`ServerHandle`].
 
 mod ack_futures;
-mod adapter;
+pub(crate) mod adapter;
 mod broadcast;
 mod broadcast_msg;
 mod closed;

@@ -11,6 +11,7 @@ mod cluster_msg;
 mod conn;
 mod convert;
 mod core;
+pub(crate) mod fuzz;
 mod health;
 mod nodes;
 mod pending;
