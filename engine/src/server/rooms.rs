@@ -310,4 +310,81 @@ mod tests {
         assert_eq!(list(&owned[..1]), ["x"]);
         assert_eq!(list("z".to_string()), ["z"]);
     }
+
+    /// Records what a watching adapter hears.
+    #[derive(Default)]
+    struct Watcher(std::sync::Mutex<Vec<(String, bool, bool)>>);
+
+    impl Adapter for Watcher {
+        fn is_remote(&self) -> bool {
+            false
+        }
+        fn watches_rooms(&self) -> bool {
+            true
+        }
+        fn room_changed(&self, _nsp: &str, room: &str, private: bool, exists: bool) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((room.to_string(), private, exists));
+        }
+        fn broadcast(&self, _: &Arc<crate::server::broadcast_msg::BroadcastMsg>) {}
+        fn select(&self, _: &str, _: &Target, _: crate::server::adapter::RemoteOp) {}
+        fn fetch(
+            &self,
+            _: &str,
+            _: &Target,
+            _: std::time::Duration,
+        ) -> Option<
+            crossbeam_channel::Receiver<
+                crate::server::cluster::Answers<Vec<crate::server::socket_info::SocketInfo>>,
+            >,
+        > {
+            None
+        }
+        fn server_side_emit(
+            &self,
+            _: &str,
+            _: serde_json::Value,
+            _: Option<std::time::Duration>,
+        ) -> Option<
+            crossbeam_channel::Receiver<crate::server::cluster::Answers<Vec<serde_json::Value>>>,
+        > {
+            None
+        }
+        fn uid(&self) -> Option<String> {
+            None
+        }
+        fn stop(&self) {}
+    }
+
+    #[test]
+    fn a_watching_adapter_hears_of_first_and_last_members() {
+        let s = sids(2);
+        let w = Arc::new(Watcher::default());
+        let adapter: Arc<dyn Adapter> = w.clone();
+        let mut r = Rooms::watched_by(&adapter);
+        r.add_socket("/", s[0]);
+        r.add_socket("/", s[1]);
+        r.join("/", s[0], "a");
+        r.join("/", s[1], "a");
+        r.join("/", s[1], "a");
+        r.leave("/", s[0], "a");
+        r.remove_socket("/", s[1]);
+        let heard = std::mem::take(&mut *w.0.lock().unwrap());
+        let own = |i: usize| s[i].as_str().to_string();
+        assert_eq!(
+            heard,
+            [
+                (own(0), true, true),
+                (own(1), true, true),
+                ("a".to_string(), false, true),
+                (own(1), true, false),
+                ("a".to_string(), false, false),
+            ],
+            "a room once when it appears and once when it goes; own-id rooms are private"
+        );
+        let quiet: Arc<dyn Adapter> = Arc::new(crate::server::adapter::LocalAdapter);
+        assert!(Rooms::watched_by(&quiet).watcher.is_none());
+    }
 }

@@ -656,3 +656,45 @@ impl Publisher {
         collector.worker_done(0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(mode: SubscriptionMode) -> ShardedAdapter {
+        let url = RedisUrl::parse("redis://127.0.0.1:1").unwrap();
+        ShardedAdapter::new(
+            vec![url],
+            "socket.io",
+            mode,
+            Vec::new(),
+            None,
+            Duration::from_secs(1),
+        )
+    }
+
+    fn changes(a: &ShardedAdapter) -> Vec<(String, bool)> {
+        std::mem::take(&mut a.wanted.lock().unwrap().changes)
+    }
+
+    #[test]
+    fn a_room_channel_is_held_while_any_worker_has_the_room() {
+        let a = adapter(SubscriptionMode::Dynamic);
+        assert!(a.watches_rooms());
+        a.room_changed("/", "r", false, true);
+        a.room_changed("/", "r", false, true);
+        a.room_changed("/", "AAAAAAAAAAAAAAAAAAAA", true, true);
+        assert_eq!(changes(&a), [("socket.io#/#r#".to_string(), true)]);
+        a.room_changed("/", "r", false, false);
+        assert_eq!(changes(&a), [], "another worker still has it");
+        a.room_changed("/", "r", false, false);
+        assert_eq!(changes(&a), [("socket.io#/#r#".to_string(), false)]);
+        let p = adapter(SubscriptionMode::DynamicPrivate);
+        p.room_changed("/x", "AAAAAAAAAAAAAAAAAAAA", true, true);
+        assert_eq!(
+            changes(&p),
+            [("socket.io#/x#AAAAAAAAAAAAAAAAAAAA#".to_string(), true)]
+        );
+        assert!(!adapter(SubscriptionMode::Static).watches_rooms());
+    }
+}
