@@ -153,6 +153,7 @@ pub(crate) struct Message {
     pub ty: u64,
     /// Its `data` (binary values as placeholders into `attachments`).
     pub data: Json,
+    /// The binary values of a msgpack message, in the order of their placeholders.
     pub attachments: Vec<Bytes>,
 }
 
