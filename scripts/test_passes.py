@@ -42,7 +42,7 @@ NODE_ONLY = ["--skip", "::node_", "--skip", "node_query_and_headers",
 # Binaries that take 6 s or more in a serial run, longest first: one of them at a time.
 HEAVY = ["browser", "parity", "readme", "protocol_suites", "sio_msgpack", "client_interop",
          "sio_bad_input", "volley", "sio_rooms", "sio_interop", "redis_cluster",
-         "redis_faults", "node_echo", "eio3", "admin_ui"]
+         "redis_faults", "node_echo", "eio3", "admin_ui", "redis_sharded"]
 
 
 def build(args):

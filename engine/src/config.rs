@@ -55,25 +55,58 @@ impl Parser {
     }
 }
 
-/// Which Redis adapter a cluster uses (both speak the wire format of a Node adapter, so Volley
-/// and Node servers can share one cluster).
+/// Which Redis adapter joins the servers of a cluster (`VOLLEY_REDIS_ADAPTER`). Each speaks the
+/// wire format of a Node adapter, so Volley and Node servers can share one cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RedisAdapterKind {
-    /// `@socket.io/redis-adapter`: everything over Redis pub/sub. What a server missed while
-    /// Redis was unreachable is lost.
+    /// `createAdapter` of `@socket.io/redis-adapter`: classic pub/sub (PUBLISH, PSUBSCRIBE) on
+    /// one Redis. Every message goes through that one server; what a server missed while Redis
+    /// was unreachable is lost.
     #[default]
     PubSub,
+    /// `createShardedAdapter` of `@socket.io/redis-adapter` 8.2+: sharded pub/sub (SPUBLISH,
+    /// SSUBSCRIBE, Redis 7+) on a Redis Cluster, whose channels spread over its shards.
+    Sharded,
     /// `@socket.io/redis-streams-adapter`: broadcasts and room operations appended to one Redis
     /// stream (read back by every server), requests and responses over pub/sub.
     Streams,
 }
 
 impl RedisAdapterKind {
-    /// The adapter a `VOLLEY_REDIS_ADAPTER` value names: `pubsub` or `streams`.
+    /// The adapter a `VOLLEY_REDIS_ADAPTER` value names: `pubsub`, `sharded` or `streams`.
     pub fn from_name(name: &str) -> Option<RedisAdapterKind> {
         match name.trim() {
             "pubsub" => Some(RedisAdapterKind::PubSub),
+            "sharded" => Some(RedisAdapterKind::Sharded),
             "streams" => Some(RedisAdapterKind::Streams),
+            _ => None,
+        }
+    }
+}
+
+/// Which channels the sharded adapter listens on (`createShardedAdapter`'s
+/// `subscriptionMode`, `VOLLEY_REDIS_SUBSCRIPTION_MODE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SubscriptionMode {
+    /// One channel per namespace: every server gets every broadcast.
+    Static,
+    /// Also one channel per room that is not a socket id, for broadcasts to that one room:
+    /// a server gets them only while it has members in the room (Node's default).
+    #[default]
+    Dynamic,
+    /// As `Dynamic`, socket-id rooms included (one channel, one subscription per socket).
+    DynamicPrivate,
+}
+
+impl SubscriptionMode {
+    /// The mode a `VOLLEY_REDIS_SUBSCRIPTION_MODE` value names: `static`, `dynamic` or
+    /// `dynamic-private`.
+    pub fn from_name(name: &str) -> Option<SubscriptionMode> {
+        match name.trim() {
+            "static" => Some(SubscriptionMode::Static),
+            "dynamic" => Some(SubscriptionMode::Dynamic),
+            "dynamic-private" => Some(SubscriptionMode::DynamicPrivate),
             _ => None,
         }
     }
@@ -382,9 +415,14 @@ pub struct Config {
     /// adapter's `channelPrefix`). Env
     /// `VOLLEY_REDIS_PREFIX`, default `socket.io`.
     pub redis_prefix: String,
-    /// Which Redis adapter joins the cluster (only with `redis_url`). Env
-    /// `VOLLEY_REDIS_ADAPTER` (`pubsub`, `streams`), default `pubsub`.
+    /// Which Redis adapter joins the cluster (only with `redis_url`): classic pub/sub,
+    /// sharded pub/sub on a Redis Cluster (then `redis_url` may list several nodes,
+    /// comma-separated) or a stream. Env `VOLLEY_REDIS_ADAPTER` (`pubsub`|`sharded`|`streams`),
+    /// default [`RedisAdapterKind::PubSub`].
     pub redis_adapter: RedisAdapterKind,
+    /// The sharded adapter's channels. Env `VOLLEY_REDIS_SUBSCRIPTION_MODE`
+    /// (`static`|`dynamic`|`dynamic-private`), default [`SubscriptionMode::Dynamic`].
+    pub redis_subscription_mode: SubscriptionMode,
     /// The stream the streams adapter appends to and reads (its `streamName`). Env
     /// `VOLLEY_REDIS_STREAM_NAME`, default `socket.io`.
     pub redis_stream_name: String,
@@ -500,6 +538,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "socket.io".to_string(),
             redis_adapter: RedisAdapterKind::PubSub,
+            redis_subscription_mode: SubscriptionMode::Dynamic,
             redis_stream_name: "socket.io".to_string(),
             redis_stream_max_len: 10_000,
             redis_stream_read_count: 100,
@@ -835,7 +874,7 @@ impl Config {
         }
         if let Some(v) = get("VOLLEY_REDIS_ADAPTER") {
             c.redis_adapter = RedisAdapterKind::from_name(&v)
-                .ok_or_else(|| env.error("VOLLEY_REDIS_ADAPTER", "pubsub or streams"))?;
+                .ok_or_else(|| env.error("VOLLEY_REDIS_ADAPTER", "pubsub, sharded or streams"))?;
         }
         if let Some(v) = get("VOLLEY_REDIS_STREAM_NAME") {
             if v.trim().is_empty() {
@@ -862,6 +901,14 @@ impl Config {
         }
         if c.redis_stream_block_time.is_zero() {
             return Err(env.error("VOLLEY_REDIS_STREAM_BLOCK_TIME_MS", "milliseconds above 0"));
+        }
+        if let Some(v) = get("VOLLEY_REDIS_SUBSCRIPTION_MODE") {
+            c.redis_subscription_mode = SubscriptionMode::from_name(&v).ok_or_else(|| {
+                env.error(
+                    "VOLLEY_REDIS_SUBSCRIPTION_MODE",
+                    "static, dynamic or dynamic-private",
+                )
+            })?;
         }
         env.millis("VOLLEY_REQUESTS_TIMEOUT_MS", &mut c.requests_timeout)?;
         if c.requests_timeout.is_zero() {
@@ -1193,6 +1240,28 @@ mod tests {
             from(&[("VOLLEY_REDIS_PREFIX", " ")]).unwrap_err().var,
             "VOLLEY_REDIS_PREFIX"
         );
+    }
+
+    #[test]
+    fn sharded_redis_settings() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.redis_adapter, RedisAdapterKind::PubSub);
+        assert_eq!(c.redis_subscription_mode, SubscriptionMode::Dynamic);
+        let c = from(&[
+            ("VOLLEY_REDIS_ADAPTER", "sharded"),
+            ("VOLLEY_REDIS_SUBSCRIPTION_MODE", " dynamic-private "),
+        ])
+        .unwrap();
+        assert_eq!(c.redis_adapter, RedisAdapterKind::Sharded);
+        assert_eq!(c.redis_subscription_mode, SubscriptionMode::DynamicPrivate);
+        let c = from(&[("VOLLEY_REDIS_SUBSCRIPTION_MODE", "static")]).unwrap();
+        assert_eq!(c.redis_subscription_mode, SubscriptionMode::Static);
+        for (var, value) in [
+            ("VOLLEY_REDIS_ADAPTER", "cluster"),
+            ("VOLLEY_REDIS_SUBSCRIPTION_MODE", "private"),
+        ] {
+            assert_eq!(from(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 
     #[test]

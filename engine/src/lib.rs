@@ -18,9 +18,11 @@ pub mod bench_internals {
     pub use crate::runtime::outq::OutQueue;
 }
 
-/// Not API: parsers that are not public, for the fuzz targets (`engine/fuzz`).
+/// Not API: parsers the fuzz targets (`engine/fuzz`) reach that have no public entry.
 #[doc(hidden)]
 pub mod fuzz_internals {
+    pub use crate::server::adapter::fuzz::sharded_adapter_input;
+
     /// Decodes `input` as every message of the Redis streams adapter and acts on it as far as
     /// the adapter would before handing it to the workers; it must never panic.
     pub fn redis_streams_message(input: &[u8]) {

@@ -216,3 +216,10 @@ fn socket_io_msgpack_packets() {
         assert_eq!(sio::decode_msgpack(&wire, &limits).as_ref(), Ok(&packet));
     });
 }
+
+#[test]
+fn sharded_adapter_messages_and_cluster_replies() {
+    each_mutation("sharded_adapter", 20_000, |input| {
+        volley::fuzz_internals::sharded_adapter_input(input);
+    });
+}

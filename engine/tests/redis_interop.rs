@@ -6,63 +6,11 @@
 mod common;
 mod redis_common;
 
-use std::io::BufRead;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{Board, Got};
-use redis_common::{client_in, expect_prefix, expect_silence, volley_node_of, Redis};
+use redis_common::{client_in, expect_prefix, expect_silence, volley_node_of, NodeServer, Redis};
 use volley::config::RedisAdapterKind;
-
-/// The Node server, killed by PID when dropped.
-struct NodeServer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl NodeServer {
-    fn start(redis_url: &str, kind: RedisAdapterKind) -> NodeServer {
-        let dir = common::interop_dir();
-        let (package, arg) = match kind {
-            RedisAdapterKind::Streams => ("redis-streams-adapter", "streams"),
-            _ => ("redis-adapter", "pubsub"),
-        };
-        assert!(
-            dir.join("node_modules/@socket.io").join(package).exists(),
-            "interop/node_modules lacks @socket.io/{package}: run npm ci in interop/"
-        );
-        let port = common::free_port();
-        let mut child = Command::new("node")
-            .arg(dir.join("redis_node_server.mjs"))
-            .args([&port.to_string(), redis_url, arg])
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed to run interop tests");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(
-            line.trim(),
-            format!("listening {port}"),
-            "node server did not start"
-        );
-        NodeServer {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ack_id(packet: &str) -> String {
     packet
@@ -87,7 +35,11 @@ fn mixed_cluster(kind: RedisAdapterKind) {
     let redis = Redis::start();
     let board = Board::default();
     let v = volley_node_of(kind, &redis.url(), "volley", board.clone());
-    let n = NodeServer::start(&redis.url(), kind);
+    let adapter = match kind {
+        RedisAdapterKind::Streams => "streams",
+        _ => "pubsub",
+    };
+    let n = NodeServer::start("redis_node_server.mjs", &[&redis.url(), adapter]);
     redis.wait_servers_of(kind, 2);
     let (mut cv, cv_id) = client_in(v.local_addr(), "r");
     let (mut cn, cn_id) = client_in(n.addr, "r");

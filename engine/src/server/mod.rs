@@ -2,7 +2,7 @@
 //! through a [`ServerHandle`].
 
 mod ack_futures;
-mod adapter;
+pub(crate) mod adapter;
 mod admin;
 pub(crate) use adapter::decode_streams_untrusted;
 mod broadcast;
@@ -73,13 +73,13 @@ pub use stats::{Counter, StatsSnapshot};
 pub use ws::encode_ws_frame;
 pub use ws::{WsConn, WsHandler, WsMessage};
 
-use crate::config::{Config, ConfigError, Listen, RedisAdapterKind};
+use crate::config::{Config, ConfigError, Listen, RedisAdapterKind, SubscriptionMode};
 use crate::proto::eio::SidRng;
 use crate::proto::sio as sioproto;
 use crate::runtime::Runtime;
 use adapter::{
     Adapter, Channels, Dialect, LocalAdapter, RedisAdapter, RedisUrl, ServerSideEmitHandler,
-    StreamNames, StreamsOpts,
+    ShardedAdapter, StreamNames, StreamsOpts,
 };
 use eio_http::EioEndpoint;
 use service::{Endpoint, Router};
@@ -422,12 +422,21 @@ impl ServerBuilder {
         self
     }
 
-    /// Which Redis adapter [`ServerBuilder::redis`] joins the cluster with: the pub/sub one
-    /// (`@socket.io/redis-adapter`) or the streams one (`@socket.io/redis-streams-adapter`,
-    /// its stream named by `config.redis_stream_name`). Every server of a cluster must use the
-    /// same. Same as `config.redis_adapter`; default: [`RedisAdapterKind::PubSub`].
+    /// Which Redis adapter [`ServerBuilder::redis`] joins the cluster with: classic pub/sub
+    /// (`@socket.io/redis-adapter`'s `createAdapter`), sharded pub/sub on a Redis Cluster (its
+    /// `createShardedAdapter`, whose URL may list several nodes, comma-separated: any that
+    /// answers gives the slot map) or a stream (`@socket.io/redis-streams-adapter`, the stream
+    /// named by `config.redis_stream_name`). Every server of a cluster must use the same. Same
+    /// as `config.redis_adapter`; default: [`RedisAdapterKind::PubSub`].
     pub fn redis_adapter(mut self, kind: RedisAdapterKind) -> Self {
         self.config.redis_adapter = kind;
+        self
+    }
+
+    /// The sharded adapter's `subscriptionMode`; every server of the cluster must use the same.
+    /// Same as `config.redis_subscription_mode`; default [`SubscriptionMode::Dynamic`].
+    pub fn redis_subscription_mode(mut self, mode: SubscriptionMode) -> Self {
+        self.config.redis_subscription_mode = mode;
         self
     }
 
@@ -573,11 +582,12 @@ impl ServerBuilder {
                 ));
             }
             Some(url) => {
-                let url = RedisUrl::parse(url).ok_or_else(|| ConfigError {
+                let bad_url = || ConfigError {
                     var: "VOLLEY_REDIS_URL",
                     value: url.clone(),
-                    expected: "a URL such as redis://127.0.0.1:6379",
-                })?;
+                    expected:
+                        "a URL such as redis://127.0.0.1:6379 (sharded: several, comma-separated)",
+                };
                 if self.config.requests_timeout.is_zero() {
                     return Err(ConfigError {
                         var: "VOLLEY_REQUESTS_TIMEOUT_MS",
@@ -588,25 +598,39 @@ impl ServerBuilder {
                 }
                 let mut nsps = std::mem::take(&mut self.exact_namespaces);
                 nsps.push("/".to_string());
+                let on_emit = self.on_server_side_emit.take();
+                let timeout = self.config.requests_timeout;
                 let c = &self.config;
-                let dialect = match c.redis_adapter {
-                    RedisAdapterKind::PubSub => Dialect::PubSub(Channels::new(&c.redis_prefix)),
-                    RedisAdapterKind::Streams => Dialect::Streams(StreamsOpts {
-                        names: StreamNames::new(&c.redis_prefix, &c.redis_stream_name),
-                        max_len: c.redis_stream_max_len,
-                        read_count: c.redis_stream_read_count,
-                        block: c.redis_stream_block_time,
-                    }),
+                let adapter: Arc<dyn Adapter> = match c.redis_adapter {
+                    RedisAdapterKind::Sharded => {
+                        let seeds = url
+                            .split(',')
+                            .map(RedisUrl::parse)
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(bad_url)?;
+                        let mode = c.redis_subscription_mode;
+                        let prefix = &c.redis_prefix;
+                        let a = ShardedAdapter::new(seeds, prefix, mode, nsps, on_emit, timeout);
+                        stats.set_adapter_health(a.health());
+                        Arc::new(a)
+                    }
+                    kind => {
+                        let dialect = match kind {
+                            RedisAdapterKind::Streams => Dialect::Streams(StreamsOpts {
+                                names: StreamNames::new(&c.redis_prefix, &c.redis_stream_name),
+                                max_len: c.redis_stream_max_len,
+                                read_count: c.redis_stream_read_count,
+                                block: c.redis_stream_block_time,
+                            }),
+                            _ => Dialect::PubSub(Channels::new(&c.redis_prefix)),
+                        };
+                        let url = RedisUrl::parse(url).ok_or_else(bad_url)?;
+                        let a = RedisAdapter::new(url, dialect, nsps, on_emit, timeout);
+                        stats.set_adapter_health(a.health());
+                        Arc::new(a)
+                    }
                 };
-                let adapter = RedisAdapter::new(
-                    url,
-                    dialect,
-                    nsps,
-                    self.on_server_side_emit.take(),
-                    self.config.requests_timeout,
-                );
-                stats.set_adapter_health(adapter.health());
-                Some(Arc::new(adapter))
+                Some(adapter)
             }
             None => None,
         };
@@ -714,7 +738,8 @@ struct Built {
     listeners: Vec<std::net::TcpListener>,
     stats: Arc<stats::Stats>,
     adapter: Arc<dyn Adapter>,
-    redis: Option<Arc<RedisAdapter>>,
+    /// The Redis adapter, started once the workers run.
+    redis: Option<Arc<dyn Adapter>>,
     recovery: Option<Arc<sio::Recovery>>,
     /// The admin UI's instrumentation and options, when on.
     admin: Option<(Arc<admin::Instrument>, AdminUi)>,

@@ -3,6 +3,7 @@
 //! leaving never lock or cross threads.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::proto::eio::{Sid, SidMap, SidSet};
 
@@ -93,61 +94,76 @@ pub(crate) trait SocketWatch: Send + Sync {
     fn annotate(&self, sid: Sid, data: &mut serde_json::Value);
 }
 
+/// Hears when a room of this worker gets its first member (`exists`) or loses its last;
+/// `private` when the room is a socket's own id (an adapter that subscribes per room, see
+/// `Adapter::watches_rooms`). Called on the worker: must not block.
+pub(crate) trait RoomWatch: Send + Sync {
+    /// Room `room` of `nsp` appeared on this worker (`exists`) or went away.
+    fn room_changed(&self, nsp: &str, room: &str, private: bool, exists: bool);
+}
+
 #[derive(Default)]
 pub(crate) struct Rooms {
     nsps: HashMap<String, NspRooms>,
     /// Told of each join and leave when something listens (the admin UI); `None` costs one
     /// check per change.
-    events: Option<std::sync::Arc<dyn SocketWatch>>,
+    events: Option<Arc<dyn SocketWatch>>,
+    /// Told when a room of this worker gets its first member or loses its last.
+    watcher: Option<Arc<dyn RoomWatch>>,
 }
 
 impl Rooms {
-    /// What watches the sockets, if anything does.
-    pub fn watch(&self) -> Option<&std::sync::Arc<dyn SocketWatch>> {
-        self.events.as_ref()
-    }
-
-    /// Rooms whose changes `events` hears of.
-    pub fn with_events(events: Option<std::sync::Arc<dyn SocketWatch>>) -> Self {
+    /// Rooms whose changes `events` hears of, and whose creation and deletion `watcher`
+    /// hears of.
+    pub fn new(watcher: Option<Arc<dyn RoomWatch>>, events: Option<Arc<dyn SocketWatch>>) -> Rooms {
         Rooms {
             nsps: HashMap::new(),
             events,
+            watcher,
         }
+    }
+
+    /// What watches the sockets, if anything does.
+    pub fn watch(&self) -> Option<&Arc<dyn SocketWatch>> {
+        self.events.as_ref()
     }
 
     /// Adds a socket to its namespace (and to the room of its own id).
     pub fn add_socket(&mut self, nsp: &str, sid: Sid) {
         let n = self.nsps.entry(nsp.to_string()).or_default();
         n.of.entry(sid).or_default();
-        if Self::join_in(n, sid, sid.as_str()) {
-            self.joined(nsp, sid.as_str(), sid);
+        if let Some(first) = Self::join_in(n, sid, sid.as_str()) {
+            self.joined(nsp, sid.as_str(), sid, first);
         }
     }
 
-    /// True if the socket was not in `room` and now is.
-    fn join_in(n: &mut NspRooms, sid: Sid, room: &str) -> bool {
-        let Some(list) = n.of.get_mut(&sid) else {
-            return false;
-        };
+    /// `Some` if the socket was not in `room` and now is: whether it is the room's first
+    /// member on this worker.
+    fn join_in(n: &mut NspRooms, sid: Sid, room: &str) -> Option<bool> {
+        let list = n.of.get_mut(&sid)?;
         if list.iter().any(|r| r == room) {
-            return false;
+            return None;
         }
         list.push(room.to_string());
-        n.rooms.entry(room.to_string()).or_default().insert(sid);
-        true
+        let set = n.rooms.entry(room.to_string()).or_default();
+        set.insert(sid);
+        Some(set.len() == 1)
     }
 
-    fn joined(&self, nsp: &str, room: &str, sid: Sid) {
+    fn joined(&self, nsp: &str, room: &str, sid: Sid, first: bool) {
         if let Some(e) = &self.events {
             e.joined(nsp, room, sid);
+        }
+        if let (true, Some(w)) = (first, &self.watcher) {
+            w.room_changed(nsp, room, room == sid.as_str(), true);
         }
     }
 
     /// Puts a socket of the namespace in `room`.
     pub fn join(&mut self, nsp: &str, sid: Sid, room: &str) {
         if let Some(n) = self.nsps.get_mut(nsp) {
-            if Self::join_in(n, sid, room) {
-                self.joined(nsp, room, sid);
+            if let Some(first) = Self::join_in(n, sid, room) {
+                self.joined(nsp, room, sid, first);
             }
         }
     }
@@ -160,23 +176,32 @@ impl Rooms {
         if let Some(list) = n.of.get_mut(&sid) {
             list.retain(|r| r != room);
         }
-        if Self::drop_member(n, room, sid) {
-            if let Some(e) = &self.events {
-                e.left(nsp, room, sid);
-            }
+        if let Some(last) = Self::drop_member(n, room, sid) {
+            self.left(nsp, room, sid, last);
         }
     }
 
-    /// True if the socket was in `room`.
-    fn drop_member(n: &mut NspRooms, room: &str, sid: Sid) -> bool {
-        let Some(set) = n.rooms.get_mut(room) else {
-            return false;
-        };
-        let was = set.remove(&sid);
-        if set.is_empty() {
+    /// `Some` if the socket was in `room`: whether it was the room's last member on this
+    /// worker.
+    fn drop_member(n: &mut NspRooms, room: &str, sid: Sid) -> Option<bool> {
+        let set = n.rooms.get_mut(room)?;
+        if !set.remove(&sid) {
+            return None;
+        }
+        let last = set.is_empty();
+        if last {
             n.rooms.remove(room);
         }
-        was
+        Some(last)
+    }
+
+    fn left(&self, nsp: &str, room: &str, sid: Sid, last: bool) {
+        if let Some(e) = &self.events {
+            e.left(nsp, room, sid);
+        }
+        if let (true, Some(w)) = (last, &self.watcher) {
+            w.room_changed(nsp, room, room == sid.as_str(), false);
+        }
     }
 
     /// Removes a socket that left the namespace from every room.
@@ -184,15 +209,17 @@ impl Rooms {
         let Some(n) = self.nsps.get_mut(nsp) else {
             return;
         };
+        let mut gone = Vec::new();
         for room in n.of.remove(&sid).unwrap_or_default() {
-            if Self::drop_member(n, &room, sid) {
-                if let Some(e) = &self.events {
-                    e.left(nsp, &room, sid);
-                }
+            if let Some(last) = Self::drop_member(n, &room, sid) {
+                gone.push((room, last));
             }
         }
         if n.of.is_empty() {
             self.nsps.remove(nsp);
+        }
+        for (room, last) in gone {
+            self.left(nsp, &room, sid, last);
         }
     }
 
@@ -335,5 +362,45 @@ mod tests {
         assert_eq!(list(&owned), ["x", "y"]);
         assert_eq!(list(&owned[..1]), ["x"]);
         assert_eq!(list("z".to_string()), ["z"]);
+    }
+
+    /// Records what a room watcher hears.
+    #[derive(Default)]
+    struct Watcher(std::sync::Mutex<Vec<(String, bool, bool)>>);
+
+    impl RoomWatch for Watcher {
+        fn room_changed(&self, _nsp: &str, room: &str, private: bool, exists: bool) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((room.to_string(), private, exists));
+        }
+    }
+
+    #[test]
+    fn a_watching_adapter_hears_of_first_and_last_members() {
+        let s = sids(2);
+        let w = Arc::new(Watcher::default());
+        let mut r = Rooms::new(Some(w.clone()), None);
+        r.add_socket("/", s[0]);
+        r.add_socket("/", s[1]);
+        r.join("/", s[0], "a");
+        r.join("/", s[1], "a");
+        r.join("/", s[1], "a");
+        r.leave("/", s[0], "a");
+        r.remove_socket("/", s[1]);
+        let heard = std::mem::take(&mut *w.0.lock().unwrap());
+        let own = |i: usize| s[i].as_str().to_string();
+        assert_eq!(
+            heard,
+            [
+                (own(0), true, true),
+                (own(1), true, true),
+                ("a".to_string(), false, true),
+                (own(1), true, false),
+                ("a".to_string(), false, false),
+            ],
+            "a room once when it appears and once when it goes; own-id rooms are private"
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::any::Any;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::adapter::Adapter;
+use super::adapter::{Adapter, RoomsOf};
 use super::broadcast::{deliver_local, DeliverFrom};
 use super::conn_session::Session;
 use super::eio_http::EioEndpoint;
@@ -104,7 +104,7 @@ impl Service for Router {
                 rng: SidRng::new().expect("random source checked at server start"),
                 next_key: 0,
                 sockets: SidMap::default(),
-                rooms: Rooms::with_events(self.room_events.clone()),
+                rooms: Rooms::new(RoomsOf::watcher(&self.adapter), self.room_events.clone()),
                 scratch_sids: Vec::new(),
                 stats: self.stats.clone(),
                 adapter: self.adapter.clone(),

@@ -693,7 +693,6 @@ pub fn expect_one_of(log: &Log, names: &[&str]) -> String {
     panic!("none of {names:?} within {CLIENT_WAIT:?}; saw {seen:?}");
 }
 
-
 /// Engine.IO long-polling by hand: one request per connection (`Connection: close`), exact
 /// bodies, on `/socket.io/`.
 pub mod polling {

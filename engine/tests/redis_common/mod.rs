@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+pub mod cluster;
+
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,16 +83,7 @@ impl Redis {
 
     /// Sends one command and returns the raw reply (enough for the small replies used here).
     pub fn query(&self, args: &[&str]) -> Option<Vec<u8>> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        let mut cmd = format!("*{}\r\n", args.len());
-        for a in args {
-            cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        s.write_all(cmd.as_bytes()).ok()?;
-        let mut buf = [0u8; 4096];
-        let n = s.read(&mut buf).ok()?;
-        Some(buf[..n].to_vec())
+        query(self.port, args)
     }
 
     /// How many clients subscribe to exactly `channel`.
@@ -139,9 +132,71 @@ impl Redis {
     }
 }
 
+/// Sends one command to the Redis on `port` and returns the raw reply (enough for the small
+/// replies used here).
+pub fn query(port: u16, args: &[&str]) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut cmd = format!("*{}\r\n", args.len());
+    for a in args {
+        cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(cmd.as_bytes()).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).ok()?;
+    Some(buf[..n].to_vec())
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The Node server, killed by PID when dropped.
+pub struct NodeServer {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl NodeServer {
+    /// Runs `interop/<script> PORT <args>` and waits for its `listening PORT` line.
+    pub fn start(script: &str, args: &[&str]) -> NodeServer {
+        let dir = common::interop_dir();
+        assert!(
+            dir.join("node_modules/@socket.io/redis-adapter").exists(),
+            "interop/node_modules lacks @socket.io/redis-adapter: run npm ci in interop/"
+        );
+        let port = common::free_port();
+        let mut child = Command::new("node")
+            .arg(dir.join(script))
+            .arg(port.to_string())
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed to run interop tests");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            format!("listening {port}"),
+            "node server did not start"
+        );
+        NodeServer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -150,7 +205,7 @@ impl Drop for Redis {
 /// Server-side emits are recorded on `board` under `sse:<event>` and answered with
 /// `"<name> got <event>"`.
 pub fn volley_node(redis_url: &str, name: &'static str, board: Board) -> Server {
-    volley_node_of(RedisAdapterKind::PubSub, redis_url, name, board)
+    volley_node_with(redis_url, name, board, |_| {})
 }
 
 /// [`volley_node`] with the Redis adapter `kind`.
@@ -160,13 +215,23 @@ pub fn volley_node_of(
     name: &'static str,
     board: Board,
 ) -> Server {
+    volley_node_with(redis_url, name, board, |c| c.redis_adapter = kind)
+}
+
+/// [`volley_node`] with more settings (`tweak` runs on its configuration last).
+pub fn volley_node_with(
+    redis_url: &str,
+    name: &'static str,
+    board: Board,
+    tweak: impl FnOnce(&mut volley::config::Config),
+) -> Server {
     Server::builder()
         .configure(|c| {
             c.listen = "127.0.0.1:0".parse().unwrap();
             c.workers = 2;
+            tweak(c);
         })
         .redis(redis_url)
-        .redis_adapter(kind)
         .on_server_side_emit(move |nsp, event, args| {
             board.set(
                 format!("sse:{event}"),

@@ -7,9 +7,11 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 use serde_json::Value as Json;
 
+use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::cluster::Answers;
-use crate::server::rooms::Target;
+use crate::server::post::Post;
+use crate::server::rooms::{RoomWatch, Target};
 use crate::server::socket_info::SocketInfo;
 
 /// Runs on a server-side emit from another server: `(namespace, event, arguments)`. Its return
@@ -30,6 +32,23 @@ pub(crate) enum RemoteOp {
 pub(crate) trait Adapter: Send + Sync {
     /// Whether other servers may exist (a broadcast with acks then waits for their counts).
     fn is_remote(&self) -> bool;
+
+    /// Starts the adapter's threads, which deliver what other servers send to `peers`.
+    /// Default: nothing to start.
+    fn start(&self, _peers: Peers<Post>) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the adapter wants [`Adapter::room_changed`] calls (the sharded adapter's
+    /// dynamic subscription modes listen on one channel per room). Default: no.
+    fn watches_rooms(&self) -> bool {
+        false
+    }
+
+    /// A worker's room got its first member (`exists`) or lost its last; `private` when the
+    /// room is a socket's own id. Called by workers (through [`RoomsOf`]): must not block.
+    /// Default: ignored.
+    fn room_changed(&self, _nsp: &str, _room: &str, _private: bool, _exists: bool) {}
 
     /// Sends a broadcast (already delivered locally) to the other servers. With acks, the
     /// adapter owns one part of the collector ([`crate::server::broadcast_msg::AckCollector::add_parts`])
@@ -99,4 +118,22 @@ impl Adapter for LocalAdapter {
     }
 
     fn stop(&self) {}
+}
+
+/// An adapter as the workers' rooms see it: what tells it of rooms appearing and going.
+pub(crate) struct RoomsOf(pub Arc<dyn Adapter>);
+
+impl RoomsOf {
+    /// The watcher for `adapter`'s rooms, if it wants to hear of them.
+    pub fn watcher(adapter: &Arc<dyn Adapter>) -> Option<Arc<dyn RoomWatch>> {
+        adapter
+            .watches_rooms()
+            .then(|| Arc::new(RoomsOf(adapter.clone())) as Arc<dyn RoomWatch>)
+    }
+}
+
+impl RoomWatch for RoomsOf {
+    fn room_changed(&self, nsp: &str, room: &str, private: bool, exists: bool) {
+        self.0.room_changed(nsp, room, private, exists);
+    }
 }

@@ -101,6 +101,11 @@ impl Conn {
         closed || self.sock.set_nonblocking(false).is_err()
     }
 
+    /// The socket's descriptor, for a thread that waits on several connections at once.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.sock)
+    }
+
     /// Sets how long a read waits before [`Conn::read`] reports nothing.
     pub fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
         self.sock.set_read_timeout(Some(t))
@@ -152,7 +157,7 @@ impl Conn {
     }
 
     /// Reads a reply that must arrive before the read timeout; Redis errors become `Other`.
-    fn reply<R>(&mut self, f: impl FnOnce(Reply<'_>) -> R) -> io::Result<R> {
+    pub fn reply<R>(&mut self, f: impl FnOnce(Reply<'_>) -> R) -> io::Result<R> {
         let r = self
             .read(|reply| match reply {
                 Reply::Error(e) => Err(io::Error::other(String::from_utf8_lossy(e).into_owned())),
@@ -165,6 +170,14 @@ impl Conn {
     /// Reads a reply that must not be an error.
     pub fn expect_ok(&mut self) -> io::Result<()> {
         self.reply(|_| ())
+    }
+
+    /// Reads an integer reply (0 for a reply of another kind).
+    pub fn expect_int(&mut self) -> io::Result<i64> {
+        self.reply(|r| match r {
+            Reply::Int(n) => n,
+            _ => 0,
+        })
     }
 
     /// Runs `PING`: whether Redis takes commands on this connection (it refuses them, say,

@@ -84,8 +84,22 @@ impl RedisAdapter {
         }
     }
 
-    /// Starts the threads, which deliver what other servers send to `peers`.
-    pub fn start(&self, peers: Peers<Post>) -> std::io::Result<()> {
+    /// The adapter's fault counters (for the metrics).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
+    }
+
+    fn send(&self, cmd: Cmd) {
+        send(&self.cmds, &self.health, &self.nodes, cmd);
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn start(&self, peers: Peers<Post>) -> std::io::Result<()> {
         let Some(s) = self.starting.lock().ok().and_then(|mut s| s.take()) else {
             return Ok(());
         };
@@ -138,21 +152,6 @@ impl RedisAdapter {
             *c = Some(core);
         }
         Ok(())
-    }
-
-    /// The adapter's fault counters (for the metrics).
-    pub fn health(&self) -> Arc<Health> {
-        self.health.clone()
-    }
-
-    fn send(&self, cmd: Cmd) {
-        send(&self.cmds, &self.health, &self.nodes, cmd);
-    }
-}
-
-impl Adapter for RedisAdapter {
-    fn is_remote(&self) -> bool {
-        true
     }
 
     fn broadcast(&self, msg: &Arc<BroadcastMsg>) {

@@ -23,6 +23,7 @@ use super::health::{io_fault, Fault, Link};
 use super::resp::Reply;
 use super::streams_wire;
 use super::wire::{self, kind, ChannelKind};
+use crate::runtime::Peers;
 use crate::server::broadcast_msg::next_broadcast_ack_id;
 use crate::server::broadcast_msg::AckCollector;
 use crate::server::broadcast_msg::AckStream;
@@ -39,7 +40,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long the workers have to report their sockets for another server's request.
 const LOCAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Ack timeout for another server's broadcast that names none.
-const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs until the adapter stops.
 pub(super) fn run(core: &Arc<Core>) {
@@ -223,13 +224,13 @@ pub(super) fn deliver(core: &Core, inc: wire::Incoming) {
 }
 
 /// Asks every worker for its sockets that `target` selects.
-fn local_fetch(core: &Core, nsp: &str, target: &Target) -> Vec<SocketInfo> {
+pub(super) fn local_fetch(peers: &Peers<Post>, nsp: &str, target: &Target) -> Vec<SocketInfo> {
     let (tx, rx) = crossbeam_channel::unbounded();
-    let n = core.peers.len();
+    let n = peers.len();
     for w in 0..n {
         let op = SelectOp::Fetch(tx.clone());
         let (nsp, target) = (nsp.to_string(), target.clone());
-        core.peers.post(w, Post::Select { nsp, target, op });
+        peers.post(w, Post::Select { nsp, target, op });
     }
     drop(tx);
     gather(&rx, n, LOCAL_TIMEOUT)
@@ -238,10 +239,10 @@ fn local_fetch(core: &Core, nsp: &str, target: &Target) -> Vec<SocketInfo> {
         .collect()
 }
 
-fn local_op(core: &Core, nsp: &str, target: &Target, op: impl Fn() -> SelectOp) {
-    for w in 0..core.peers.len() {
+pub(super) fn local_op(peers: &Peers<Post>, nsp: &str, target: &Target, op: impl Fn() -> SelectOp) {
+    for w in 0..peers.len() {
         let (nsp, target) = (nsp.to_string(), target.clone());
-        core.peers.post(
+        peers.post(
             w,
             Post::Select {
                 nsp,
@@ -252,7 +253,7 @@ fn local_op(core: &Core, nsp: &str, target: &Target, op: impl Fn() -> SelectOp) 
     }
 }
 
-fn strings(v: Option<&Json>) -> Vec<String> {
+pub(super) fn strings(v: Option<&Json>) -> Vec<String> {
     wire::target_of(Some(&json!({ "rooms": v }))).map_or_else(|_| Vec::new(), |t| t.rooms)
 }
 
@@ -272,14 +273,14 @@ pub(super) fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]
                 rooms: strings(req.get("rooms")),
                 ..Target::default()
             };
-            let ids: Vec<String> = local_fetch(core, nsp, &target)
+            let ids: Vec<String> = local_fetch(&core.peers, nsp, &target)
                 .into_iter()
                 .map(|s| s.id)
                 .collect();
             core.respond(nsp, from, json!({"requestId": request_id, "sockets": ids}));
         }
         Some(kind::ALL_ROOMS) => {
-            let mut rooms: Vec<String> = local_fetch(core, nsp, &Target::default())
+            let mut rooms: Vec<String> = local_fetch(&core.peers, nsp, &Target::default())
                 .into_iter()
                 .flat_map(|s| s.rooms)
                 .collect();
@@ -301,7 +302,7 @@ pub(super) fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]
             };
             let Ok(target) = target else { return };
             // The one-socket form (`remoteJoin`) is answered only by the server that has it.
-            if single && local_fetch(core, nsp, &target).is_empty() {
+            if single && local_fetch(&core.peers, nsp, &target).is_empty() {
                 return;
             }
             let rooms = match req.get("room") {
@@ -309,7 +310,7 @@ pub(super) fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]
                 _ => strings(req.get("rooms")),
             };
             let close = req.get("close").is_some_and(|c| c == &Json::Bool(true));
-            local_op(core, nsp, &target, || match ty {
+            local_op(&core.peers, nsp, &target, || match ty {
                 kind::REMOTE_JOIN => SelectOp::Join(rooms.clone()),
                 kind::REMOTE_LEAVE => SelectOp::Leave(rooms.clone()),
                 _ => SelectOp::Disconnect(close),
@@ -322,7 +323,7 @@ pub(super) fn on_request(core: &Arc<Core>, nsp: &str, req: &Json, bins: &[Bytes]
             let Ok(target) = wire::target_of(opts) else {
                 return;
             };
-            let sockets: Vec<Json> = local_fetch(core, nsp, &target)
+            let sockets: Vec<Json> = local_fetch(&core.peers, nsp, &target)
                 .iter()
                 .map(super::sockets::to_json)
                 .collect();
