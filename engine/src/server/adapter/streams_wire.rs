@@ -16,36 +16,13 @@ use bytes::Bytes;
 use serde_json::{json, Value as Json};
 
 use super::api::RemoteOp;
+use super::cluster_msg::ty as kind;
 use super::convert::{parse, write_mp};
 use super::wire::{self, Incoming};
 use super::wire_error::WireError;
 use crate::proto::msgpack;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::rooms::Target;
-
-/// socket.io-adapter's `MessageType`, as far as this adapter sends or reads it.
-pub(crate) mod kind {
-    /// A broadcast (with `requestId`: one with acks, over pub/sub).
-    pub const BROADCAST: u64 = 3;
-    /// Sockets join rooms.
-    pub const SOCKETS_JOIN: u64 = 4;
-    /// Sockets leave rooms.
-    pub const SOCKETS_LEAVE: u64 = 5;
-    /// Sockets are disconnected.
-    pub const DISCONNECT_SOCKETS: u64 = 6;
-    /// Details of sockets (`fetchSockets`).
-    pub const FETCH_SOCKETS: u64 = 7;
-    /// The answer to [`FETCH_SOCKETS`].
-    pub const FETCH_SOCKETS_RESPONSE: u64 = 8;
-    /// An event between servers.
-    pub const SERVER_SIDE_EMIT: u64 = 9;
-    /// The answer to [`SERVER_SIDE_EMIT`] with an ack.
-    pub const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
-    /// How many clients a server sent a broadcast with acks to.
-    pub const BROADCAST_CLIENT_COUNT: u64 = 11;
-    /// One client's ack of a broadcast.
-    pub const BROADCAST_ACK: u64 = 12;
-}
 
 /// The stream and channel names (the adapter's `streamName` and `channelPrefix`).
 #[derive(Debug, Clone)]
