@@ -84,7 +84,8 @@ for p, m, k, r, c in rows:
     print(f"| {m} {k} | {p} | {float(r):,.0f} | {float(c):.3f} |")
 print()
 for (p, m, k), (r, c) in by.items():
-    if p == "msgpack" and ("json", m, k) in by and by[("json", m, k)][1]:
-        print(f"{m} {k}: msgpack/json CPU per message {c / by[(\"json\", m, k)][1]:.2f}x")
+    base = by.get(("json", m, k), (0, 0))[1]
+    if p == "msgpack" and base:
+        print(f"{m} {k}: msgpack/json CPU per message {c / base:.2f}x")
 '
 echo "Runs: $out"

@@ -45,10 +45,10 @@ cargo clippy -p volley --features tokio,tls --all-targets -- -D warnings
 # hooks, TLS and the hand-off to axum run too; clippy above checked the build without them)
 # and run in passes, two binaries at a time (TEST_JOBS) but the long ones one at a time: on
 # the default io_uring backend; again on epoll (VOLLEY_BACKEND=epoll) but the suites that
-# check the protocols through Node scripts (parity, protocol suites, msgpack, browser, admin UI, v2 clients,
-# README), which run on io_uring and again with direct descriptors; on io_uring with direct
-# descriptors and permessage-deflate offered wherever a server reads the environment
-# (VOLLEY_URING_DIRECT=1 VOLLEY_PER_MESSAGE_DEFLATE=1), unit tests included; and the
+# check the protocols through Node scripts (parity, protocol suites, msgpack, browser, admin
+# UI, v2 clients, README), which run on io_uring and again with direct descriptors; on
+# io_uring with direct descriptors and permessage-deflate offered wherever a server reads the
+# environment (VOLLEY_URING_DIRECT=1 VOLLEY_PER_MESSAGE_DEFLATE=1), unit tests included; and the
 # asynchronous-hook tests built without the tokio feature, which must refuse such hooks at
 # listen. A binary that fails is run once more, alone: only a repeated failure fails the
 # suite (a passing retry is printed as FLAKY). scripts/test_passes.py holds the plan.
