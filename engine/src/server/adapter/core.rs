@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::Value as Json;
 
 use super::api::{RemoteOp, ServerSideEmitHandler};
@@ -148,6 +148,85 @@ pub(super) fn send(cmds: &Sender<Cmd>, health: &Health, nodes: &Nodes, cmd: Cmd)
             health.queue_full();
             c.abandon(nodes);
         }
+    }
+}
+
+/// Commands waiting for a publisher; beyond this, new ones are dropped (counted) rather than
+/// queued.
+const QUEUE: usize = 65_536;
+
+/// A Redis adapter's side that workers and handles call, shared by the pub/sub, streams and
+/// sharded adapters: each call becomes a [`Cmd`] queued for the publisher thread without
+/// waiting; a full queue is counted in `health` and the command abandoned (its waiters told).
+pub(super) struct Outbox {
+    pub cmds: Sender<Cmd>,
+    pub health: Arc<Health>,
+    pub nodes: Arc<Nodes>,
+}
+
+impl Outbox {
+    /// An empty outbox and the receiving end its publisher thread will take.
+    pub fn new() -> (Outbox, Receiver<Cmd>) {
+        let (cmds, rx) = crossbeam_channel::bounded(QUEUE);
+        let out = Outbox {
+            cmds,
+            health: Arc::default(),
+            nodes: Arc::default(),
+        };
+        (out, rx)
+    }
+
+    pub fn send(&self, cmd: Cmd) {
+        send(&self.cmds, &self.health, &self.nodes, cmd);
+    }
+
+    pub fn broadcast(&self, msg: &Arc<BroadcastMsg>) {
+        self.send(Cmd::Broadcast(msg.clone()));
+    }
+
+    pub fn select(&self, nsp: &str, target: &Target, op: RemoteOp) {
+        self.send(Cmd::Select {
+            nsp: nsp.to_string(),
+            target: target.clone(),
+            op,
+        });
+    }
+
+    pub fn fetch(
+        &self,
+        nsp: &str,
+        target: &Target,
+        timeout: Duration,
+    ) -> Option<Receiver<Answers<Vec<SocketInfo>>>> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        self.send(Cmd::Fetch {
+            nsp: nsp.to_string(),
+            target: target.clone(),
+            timeout,
+            reply,
+        });
+        Some(rx)
+    }
+
+    pub fn server_side_emit(
+        &self,
+        nsp: &str,
+        data: Json,
+        ack: Option<Duration>,
+    ) -> Option<Receiver<Answers<Vec<Json>>>> {
+        let (ack, rx) = match ack {
+            Some(t) => {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                (Some((t, tx)), Some(rx))
+            }
+            None => (None, None),
+        };
+        self.send(Cmd::Emit {
+            nsp: nsp.to_string(),
+            data,
+            ack,
+        });
+        rx
     }
 }
 

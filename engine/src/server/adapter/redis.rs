@@ -12,15 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value as Json;
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
-use super::core::{new_id, send, Cmd, Core, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::core::{new_id, Cmd, Core, Outbox, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
 use super::dialect::{Dialect, Send};
 use super::health::{io_fault, Fault, Health, Link};
-use super::nodes::Nodes;
 use super::pending::{Pending, Waiting};
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
@@ -29,8 +28,6 @@ use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
 
-/// Commands waiting for the publisher; beyond this, new ones are dropped rather than queued.
-const QUEUE: usize = 65_536;
 /// How often the publisher looks for requests whose time is up.
 const SWEEP: Duration = Duration::from_millis(50);
 /// Slack after a broadcast's ack timeout for the other servers' last answers to travel.
@@ -38,9 +35,7 @@ const ACK_GRACE: Duration = Duration::from_millis(200);
 
 /// The Redis adapter as workers and handles see it.
 pub(crate) struct RedisAdapter {
-    cmds: Sender<Cmd>,
-    health: Arc<Health>,
-    nodes: Arc<Nodes>,
+    out: Outbox,
     starting: Mutex<Option<Starting>>,
     core: Mutex<Option<Arc<Core>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -66,11 +61,9 @@ impl RedisAdapter {
         on_emit: Option<Arc<ServerSideEmitHandler>>,
         requests_timeout: Duration,
     ) -> RedisAdapter {
-        let (cmds, rx) = crossbeam_channel::bounded(QUEUE);
+        let (out, rx) = Outbox::new();
         RedisAdapter {
-            cmds,
-            health: Arc::default(),
-            nodes: Arc::default(),
+            out,
             starting: Mutex::new(Some(Starting {
                 rx,
                 url,
@@ -86,11 +79,7 @@ impl RedisAdapter {
 
     /// The adapter's fault counters (for the metrics).
     pub fn health(&self) -> Arc<Health> {
-        self.health.clone()
-    }
-
-    fn send(&self, cmd: Cmd) {
-        send(&self.cmds, &self.health, &self.nodes, cmd);
+        self.out.health.clone()
     }
 }
 
@@ -113,12 +102,12 @@ impl Adapter for RedisAdapter {
                 wanted: s.nsps.into_iter().collect(),
                 confirmed: HashSet::new(),
             }),
-            cmds: self.cmds.clone(),
+            cmds: self.out.cmds.clone(),
             peers,
             on_emit: s.on_emit,
-            health: self.health.clone(),
+            health: self.out.health.clone(),
             requests_timeout: s.requests_timeout,
-            nodes: self.nodes.clone(),
+            nodes: self.out.nodes.clone(),
         });
         let publisher = Publisher {
             core: core.clone(),
@@ -155,15 +144,11 @@ impl Adapter for RedisAdapter {
     }
 
     fn broadcast(&self, msg: &Arc<BroadcastMsg>) {
-        self.send(Cmd::Broadcast(msg.clone()));
+        self.out.broadcast(msg);
     }
 
     fn select(&self, nsp: &str, target: &Target, op: RemoteOp) {
-        self.send(Cmd::Select {
-            nsp: nsp.to_string(),
-            target: target.clone(),
-            op,
-        });
+        self.out.select(nsp, target, op);
     }
 
     fn fetch(
@@ -172,14 +157,7 @@ impl Adapter for RedisAdapter {
         target: &Target,
         timeout: Duration,
     ) -> Option<Receiver<Answers<Vec<SocketInfo>>>> {
-        let (reply, rx) = crossbeam_channel::bounded(1);
-        self.send(Cmd::Fetch {
-            nsp: nsp.to_string(),
-            target: target.clone(),
-            timeout,
-            reply,
-        });
-        Some(rx)
+        self.out.fetch(nsp, target, timeout)
     }
 
     fn server_side_emit(
@@ -188,16 +166,7 @@ impl Adapter for RedisAdapter {
         data: Json,
         ack: Option<Duration>,
     ) -> Option<Receiver<Answers<Vec<Json>>>> {
-        let (ack, rx) = match ack {
-            Some(t) => {
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                (Some((t, tx)), Some(rx))
-            }
-            None => (None, None),
-        };
-        let nsp = nsp.to_string();
-        self.send(Cmd::Emit { nsp, data, ack });
-        rx
+        self.out.server_side_emit(nsp, data, ack)
     }
 
     fn uid(&self) -> Option<String> {

@@ -10,15 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::{json, Value as Json};
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::cluster_msg::{self, ty, ShardChannels};
 use super::conn::RedisUrl;
-use super::core::{new_id, send, Cmd, MAX_BACKOFF, RETRY};
+use super::core::{new_id, Cmd, Outbox, MAX_BACKOFF, RETRY};
 use super::health::{io_fault, Fault, Health, Link};
-use super::nodes::Nodes;
 use super::pending::{Pending, Waiting};
 use super::resp::Reply;
 use super::shard_core::{ShardCore, Wanted};
@@ -32,8 +31,6 @@ use crate::server::post::Post;
 use crate::server::rooms::Target;
 use crate::server::socket_info::SocketInfo;
 
-/// Commands waiting for the publisher; beyond this, new ones are dropped rather than queued.
-const QUEUE: usize = 65_536;
 /// How often the publisher looks for requests whose time is up.
 const SWEEP: Duration = Duration::from_millis(50);
 /// Slack after a broadcast's ack timeout for the other servers' last answers to travel.
@@ -41,9 +38,7 @@ const ACK_GRACE: Duration = Duration::from_millis(200);
 
 /// The sharded adapter as workers and handles see it.
 pub(crate) struct ShardedAdapter {
-    cmds: Sender<Cmd>,
-    health: Arc<Health>,
-    nodes: Arc<Nodes>,
+    out: Outbox,
     wanted: Arc<Mutex<Wanted>>,
     channels: ShardChannels,
     starting: Mutex<Option<Starting>>,
@@ -71,11 +66,9 @@ impl ShardedAdapter {
         on_emit: Option<Arc<ServerSideEmitHandler>>,
         requests_timeout: Duration,
     ) -> ShardedAdapter {
-        let (cmds, rx) = crossbeam_channel::bounded(QUEUE);
+        let (out, rx) = Outbox::new();
         ShardedAdapter {
-            cmds,
-            health: Arc::default(),
-            nodes: Arc::default(),
+            out,
             wanted: Arc::default(),
             channels: ShardChannels::new(prefix, mode),
             starting: Mutex::new(Some(Starting {
@@ -92,11 +85,7 @@ impl ShardedAdapter {
 
     /// The adapter's fault counters (for the metrics).
     pub fn health(&self) -> Arc<Health> {
-        self.health.clone()
-    }
-
-    fn send(&self, cmd: Cmd) {
-        send(&self.cmds, &self.health, &self.nodes, cmd);
+        self.out.health.clone()
     }
 }
 
@@ -116,12 +105,12 @@ impl Adapter for ShardedAdapter {
             stop: AtomicBool::new(false),
             pending: Pending::default(),
             wanted: self.wanted.clone(),
-            cmds: self.cmds.clone(),
+            cmds: self.out.cmds.clone(),
             peers,
             on_emit: s.on_emit,
-            health: self.health.clone(),
+            health: self.out.health.clone(),
             requests_timeout: s.requests_timeout,
-            nodes: self.nodes.clone(),
+            nodes: self.out.nodes.clone(),
         });
         s.nsps.iter().for_each(|n| core.want(n));
         let publisher = Publisher {
@@ -178,15 +167,11 @@ impl Adapter for ShardedAdapter {
     }
 
     fn broadcast(&self, msg: &Arc<BroadcastMsg>) {
-        self.send(Cmd::Broadcast(msg.clone()));
+        self.out.broadcast(msg);
     }
 
     fn select(&self, nsp: &str, target: &Target, op: RemoteOp) {
-        self.send(Cmd::Select {
-            nsp: nsp.to_string(),
-            target: target.clone(),
-            op,
-        });
+        self.out.select(nsp, target, op);
     }
 
     fn fetch(
@@ -195,14 +180,7 @@ impl Adapter for ShardedAdapter {
         target: &Target,
         timeout: Duration,
     ) -> Option<Receiver<Answers<Vec<SocketInfo>>>> {
-        let (reply, rx) = crossbeam_channel::bounded(1);
-        self.send(Cmd::Fetch {
-            nsp: nsp.to_string(),
-            target: target.clone(),
-            timeout,
-            reply,
-        });
-        Some(rx)
+        self.out.fetch(nsp, target, timeout)
     }
 
     fn server_side_emit(
@@ -211,19 +189,7 @@ impl Adapter for ShardedAdapter {
         data: Json,
         ack: Option<Duration>,
     ) -> Option<Receiver<Answers<Vec<Json>>>> {
-        let (ack, rx) = match ack {
-            Some(t) => {
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                (Some((t, tx)), Some(rx))
-            }
-            None => (None, None),
-        };
-        self.send(Cmd::Emit {
-            nsp: nsp.to_string(),
-            data,
-            ack,
-        });
-        rx
+        self.out.server_side_emit(nsp, data, ack)
     }
 
     fn uid(&self) -> Option<String> {
