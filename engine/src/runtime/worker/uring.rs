@@ -926,7 +926,10 @@ impl<S: Service> Worker<S, UringIo> {
             // SAFETY: a successful install completion carries a new descriptor that nothing
             // else owns.
             self.io.moves[i].sock = Some(unsafe { TcpStream::from_raw_fd(res as RawFd) });
-            if self.io.handoff_starved && !self.io.moves.iter().any(|m| m.install_parked) {
+            // Over only when no move that waited still waits (one retried in this round is
+            // in flight, not parked).
+            let waiting = |m: &Move| m.starved_since.is_some() && m.installing.is_some();
+            if self.io.handoff_starved && !self.io.moves.iter().any(waiting) {
                 self.io.handoff_starved = false;
                 tracing::info!(
                     worker = self.index,
