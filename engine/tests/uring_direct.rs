@@ -185,24 +185,15 @@ fn polling_requests_reach_their_session_across_workers() {
 /// the socket's read timeout. Panics if the server closed the connection instead.
 fn polling_answer(sock: &mut std::net::TcpStream, got: &mut Vec<u8>) -> Option<(u16, String)> {
     use std::io::Read;
+    use volley::proto::http::{self, BodyKind};
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&got[..end]).to_string();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .expect("a content-length");
-            if got.len() >= end + 4 + len {
-                let status = head[9..12].parse().unwrap();
-                return Some((
-                    status,
-                    String::from_utf8_lossy(&got[end + 4..end + 4 + len]).into(),
-                ));
+        if let Some(resp) = http::parse_response(got, &http::Limits::default()).unwrap() {
+            let BodyKind::Length(len) = resp.body else {
+                panic!("a polling response without a length: {:?}", resp.body);
+            };
+            if let Some(body) = got.get(resp.head_len..resp.head_len + len) {
+                return Some((resp.status, String::from_utf8_lossy(body).into_owned()));
             }
         }
         match sock.read(&mut chunk) {
