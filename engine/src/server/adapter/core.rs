@@ -14,7 +14,7 @@ use super::conn::RedisUrl;
 use super::dialect::{Dialect, Send};
 use super::health::Health;
 use super::nodes::Nodes;
-use super::pending::Pending;
+use super::pending::{Pending, Waiting};
 use crate::runtime::Peers;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::cluster::Answers;
@@ -228,6 +228,22 @@ impl Outbox {
         });
         rx
     }
+}
+
+/// Registers a request on `nsp` that waits for `others` servers' answers until `timeout` from
+/// now (at most `requests_timeout`); its new id.
+pub(super) fn open_request(
+    pending: &Pending,
+    nsp: &str,
+    others: usize,
+    timeout: Duration,
+    requests_timeout: Duration,
+    waiting: Waiting,
+) -> String {
+    let id = new_id();
+    let deadline = std::time::Instant::now() + timeout.min(requests_timeout);
+    pending.insert(id.clone(), nsp, others, deadline, waiting);
+    id
 }
 
 /// A random id (the adapter's uid and request ids).

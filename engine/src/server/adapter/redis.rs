@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::conn::{Conn, RedisUrl};
-use super::core::{new_id, Cmd, Core, Outbox, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
+use super::core::{new_id, open_request, Cmd, Core, Outbox, Subs, IO_TIMEOUT, MAX_BACKOFF, RETRY};
 use super::dialect::{Dialect, Send};
 use super::health::{io_fault, Fault, Health, Link};
 use super::pending::{Pending, Waiting};
@@ -386,15 +386,19 @@ impl Publisher {
                         return;
                     }
                 };
-                let id = new_id();
                 let waiting = Waiting::Fetch {
                     sockets: Vec::new(),
                     reply,
                 };
-                let deadline = Instant::now() + timeout.min(self.core.requests_timeout);
-                self.core
-                    .pending
-                    .insert(id.clone(), &nsp, others, deadline, waiting);
+                let core = &self.core;
+                let id = open_request(
+                    &core.pending,
+                    &nsp,
+                    others,
+                    timeout,
+                    core.requests_timeout,
+                    waiting,
+                );
                 let send = self.core.dialect.fetch(&uid, &nsp, &id, &target);
                 self.run_send(send);
             }
@@ -412,15 +416,19 @@ impl Publisher {
                         return;
                     }
                 };
-                let id = new_id();
                 let waiting = Waiting::Emit {
                     answers: Vec::new(),
                     reply,
                 };
-                let deadline = Instant::now() + timeout.min(self.core.requests_timeout);
-                self.core
-                    .pending
-                    .insert(id.clone(), &nsp, others, deadline, waiting);
+                let core = &self.core;
+                let id = open_request(
+                    &core.pending,
+                    &nsp,
+                    others,
+                    timeout,
+                    core.requests_timeout,
+                    waiting,
+                );
                 let send = self.core.dialect.emit(&uid, &nsp, Some(&id), &data);
                 self.run_send(send);
             }

@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 use super::api::{Adapter, RemoteOp, ServerSideEmitHandler};
 use super::cluster_msg::{self, ty, ShardChannels};
 use super::conn::RedisUrl;
-use super::core::{new_id, Cmd, Outbox, MAX_BACKOFF, RETRY};
+use super::core::{new_id, open_request, Cmd, Outbox, MAX_BACKOFF, RETRY};
 use super::health::{io_fault, Fault, Health, Link};
 use super::pending::{Pending, Waiting};
 use super::resp::Reply;
@@ -465,15 +465,19 @@ impl Publisher {
                         return;
                     }
                 };
-                let id = new_id();
                 let waiting = Waiting::Fetch {
                     sockets: Vec::new(),
                     reply,
                 };
-                let deadline = Instant::now() + timeout.min(self.core.requests_timeout);
-                self.core
-                    .pending
-                    .insert(id.clone(), &nsp, others, deadline, waiting);
+                let core = &self.core;
+                let id = open_request(
+                    &core.pending,
+                    &nsp,
+                    others,
+                    timeout,
+                    core.requests_timeout,
+                    waiting,
+                );
                 let data = json!({"opts": opts_json(&target), "requestId": id});
                 self.request(&nsp, ty::FETCH_SOCKETS, data);
             }
@@ -490,15 +494,19 @@ impl Publisher {
                         return;
                     }
                 };
-                let id = new_id();
                 let waiting = Waiting::Emit {
                     answers: Vec::new(),
                     reply,
                 };
-                let deadline = Instant::now() + timeout.min(self.core.requests_timeout);
-                self.core
-                    .pending
-                    .insert(id.clone(), &nsp, others, deadline, waiting);
+                let core = &self.core;
+                let id = open_request(
+                    &core.pending,
+                    &nsp,
+                    others,
+                    timeout,
+                    core.requests_timeout,
+                    waiting,
+                );
                 let data = json!({"requestId": id, "packet": data});
                 self.request(&nsp, ty::SERVER_SIDE_EMIT, data);
             }
