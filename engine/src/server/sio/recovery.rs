@@ -64,7 +64,8 @@ pub(crate) trait SessionStore: Send + Sync {
     /// every packet kept for it when the client shows no offset (it never got a kept packet,
     /// as the reference's `restoreSession` without one); `None` (a fresh session) when the
     /// session is unknown or expired, or the offset is not among the packets kept (forged, or
-    /// already dropped, so what was missed is unknown).
+    /// already dropped, so what was missed is unknown), or without an offset when a packet kept
+    /// since the session left was already dropped.
     fn restore(&self, nsp: &str, pid: &str, offset: Option<&str>, now: Instant)
         -> Option<Restored>;
 }
@@ -208,6 +209,9 @@ struct Inner {
     session_bytes: usize,
     /// Sessions by the time they were kept, to drop the expired ones in order.
     expiry: VecDeque<(Instant, Box<str>)>,
+    /// When the newest packet dropped (past the window or over the cap) was kept: a session
+    /// restored without an offset would miss it if it was kept after the session left.
+    dropped_at: Option<Instant>,
 }
 
 /// Kept packets and sessions of this server, in memory. Both are dropped once older than the
@@ -232,6 +236,7 @@ impl MemoryStore {
                 sessions: HashMap::new(),
                 session_bytes: 0,
                 expiry: VecDeque::new(),
+                dropped_at: None,
             }),
         }
     }
@@ -267,6 +272,7 @@ impl MemoryStore {
                 break;
             }
             inner.bytes -= k.bytes;
+            inner.dropped_at = Some(k.at);
             inner.packets.pop_front();
         }
         while let Some((at, _)) = inner.expiry.front() {
@@ -367,6 +373,9 @@ impl SessionStore for MemoryStore {
                     .ok()?
                     + 1
             }
+            // What it missed is every packet kept since it left; if one of those is gone
+            // already (over the cap), a fresh session rather than one with a gap.
+            None if inner.dropped_at.is_some_and(|d| d >= at) => return None,
             None => 0,
         };
         let missed = inner
@@ -549,6 +558,32 @@ mod tests {
             .collect();
         assert_eq!(ns, ["1", "3"]);
         assert!(store.restore("/", "p", None, now).is_none(), "taken once");
+    }
+
+    /// Without an offset, a session whose packets kept since it left went over the cap gets a
+    /// fresh session (what it missed is not all there); packets dropped from before it left do
+    /// not stop it.
+    #[test]
+    fn without_an_offset_a_gap_since_the_session_left_gets_a_fresh_session() {
+        let now = Instant::now();
+        let later = now + Duration::from_millis(10);
+        let store = MemoryStore::new(Duration::from_secs(10), 4_000);
+        let mut rng = SidRng::new().unwrap();
+        let sid = Sid::generate(0, &mut rng);
+        for n in 0..100 {
+            keep(&store, &room("r"), now, n);
+        }
+        assert!(store.usage().1 < 100, "some went over the cap");
+        store.persist(session("p", sid, &[sid.as_str(), "r"]), later);
+        keep(&store, &room("r"), later, 100);
+        let r = store.restore("/", "p", None, later).expect("restored");
+        assert!(!r.missed.is_empty());
+
+        store.persist(session("p", sid, &[sid.as_str(), "r"]), later);
+        for n in 0..100 {
+            keep(&store, &room("r"), later, n);
+        }
+        assert!(store.restore("/", "p", None, later).is_none());
     }
 
     /// A session gets the packets for its rooms or for everyone, not those for other rooms
