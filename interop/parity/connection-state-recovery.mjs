@@ -75,6 +75,7 @@ it('should restore session and missed packets', async () => {
 it('should restore rooms and data attributes', async () => {
   assert.equal(await tell(base, 'once'), true);
   const [sid, pid, offset] = await init(base);
+  assert.equal((await lastConnection(base)).recovered, false);
   const newSid = await eioHandshake(base);
   await eioPush(base, newSid, `40{"pid":"${pid}","offset":"${offset}"}`);
   await eioPoll(base, newSid); // drain buffer
