@@ -408,11 +408,12 @@ impl SioClient {
         let now = tx.cx.now();
         let state = tx.cx.state();
         let recovery = state.recovery.clone();
-        // A CONNECT with a `pid` and an `offset` asks for an earlier socket back; anything the
-        // store does not know (forged, expired, another namespace) gets a fresh socket.
+        // A CONNECT with a `pid` (and the `offset` reached, once the client got a kept packet)
+        // asks for an earlier socket back; anything the store does not know (forged, expired,
+        // another namespace) gets a fresh socket.
         let restored = recovery.as_ref().and_then(|r| {
             let (pid, offset) = recovery::resume_of(auth.map(|a| a.json()))?;
-            let restored = r.store.restore(nsp, &pid, &offset, now)?;
+            let restored = r.store.restore(nsp, &pid, offset.as_deref(), now)?;
             Some((pid, restored))
         });
         state.next_key = state.next_key.wrapping_add(1);
