@@ -574,6 +574,8 @@ impl ServerBuilder {
         }
         let stats = Arc::new(stats::Stats::new(self.config.workers));
         let metrics_path = self.config.metrics_path.clone();
+        // Where recovery keeps its state when the adapter shares it (the streams adapter).
+        let mut cluster_store = None;
         let redis = match &self.config.redis_url {
             // The adapter forwards packets in the default parser's form.
             Some(_) if self.config.parser == crate::config::Parser::Msgpack => {
@@ -627,6 +629,9 @@ impl ServerBuilder {
                         let url = RedisUrl::parse(url).ok_or_else(bad_url)?;
                         let a = RedisAdapter::new(url, dialect, nsps, on_emit, timeout);
                         stats.set_adapter_health(a.health());
+                        if !c.recovery.is_zero() {
+                            cluster_store = a.session_store(c.recovery);
+                        }
                         Arc::new(a)
                     }
                 };
@@ -638,12 +643,16 @@ impl ServerBuilder {
             Some(r) => r.clone(),
             None => Arc::new(LocalAdapter),
         };
+        let skip_middlewares = self.config.recovery_skip_middlewares;
         let recovery = (!self.config.recovery.is_zero()).then(|| {
-            Arc::new(sio::Recovery::new(
-                self.config.recovery,
-                self.config.recovery_skip_middlewares,
-                self.config.recovery_max_bytes,
-            ))
+            Arc::new(match cluster_store {
+                Some(store) => sio::Recovery::with_store(skip_middlewares, store),
+                None => sio::Recovery::new(
+                    self.config.recovery,
+                    skip_middlewares,
+                    self.config.recovery_max_bytes,
+                ),
+            })
         });
         let router = Arc::new(Router {
             config: Arc::new(self.config.clone()),

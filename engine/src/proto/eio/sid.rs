@@ -110,6 +110,23 @@ impl Sid {
         (raw.last() == Some(&check_byte(&raw))).then_some(Sid(chars))
     }
 
+    /// A socket id another server made (a Node server's, or a Volley server's with other
+    /// workers), taken over by a socket restored here: any 20 URL-safe base64 characters, as
+    /// the reference's `base64id` makes them, check byte unchecked. The worker it names may
+    /// not exist here: route it with [`Sid::home`].
+    pub fn adopt(s: &str) -> Option<Sid> {
+        let chars: [u8; SID_LEN] = s.as_bytes().try_into().ok()?;
+        decode(&chars)?;
+        Some(Sid(chars))
+    }
+
+    /// The worker, of `workers`, that messages for this id go to first: the one it names, or
+    /// for an adopted id naming none here, one picked from it (that worker forwards them to
+    /// the socket's own, see `Recovery::worker_of`).
+    pub fn home(&self, workers: usize) -> usize {
+        usize::from(self.worker()) % workers.max(1)
+    }
+
     /// Index of the worker that owns this session.
     pub fn worker(&self) -> u16 {
         // A sid is only built by `generate` or a validating parse, so decoding cannot fail.

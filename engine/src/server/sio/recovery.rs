@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::proto::eio::{Sid, SidMap};
+use crate::runtime::Peers;
 use crate::server::broadcast_msg::Shared;
+use crate::server::post::Post;
 use crate::server::reason::DisconnectReason;
 use crate::server::rooms::Target;
+use crate::server::session_key::SessionKey;
 
 use super::errors::EmitError;
 use super::socket_data::SocketData;
-
-/// Encodes a kept packet with the offset it is given (its frames, attachments after the text).
-pub(crate) type EncodeAt<'e> = dyn FnMut(&str) -> Result<Vec<Shared>, EmitError> + 'e;
 
 /// Encodes a packet with an offset when it is kept, without one otherwise.
 pub(crate) type EncodeMaybeAt<'e> = dyn FnMut(Option<&str>) -> Result<Vec<Shared>, EmitError> + 'e;
@@ -44,18 +44,75 @@ pub(crate) struct Restored {
     pub missed: Vec<Vec<Shared>>,
 }
 
-/// Where kept packets and sessions live: in memory here ([`MemoryStore`]); a cluster adapter
-/// would keep them where every server reads them (the reference's Redis Streams adapter).
+/// A packet [`SessionStore::keep`] is asked to keep: where it goes.
+pub(crate) struct ToKeep<'a> {
+    pub nsp: &'a str,
+    pub target: &'a Target,
+    /// Whether it may go compressed (what the cluster is told).
+    pub compress: bool,
+    /// Sent on this server only (`io.local`): a cluster store gives it no offset, as the
+    /// reference's cluster adapter publishes nothing for it.
+    pub local: bool,
+}
+
+/// What [`SessionStore::keep`] made of a packet.
+pub(crate) enum Keeping {
+    /// The packet to send now (kept with its offset, or as it is).
+    Send(Vec<Shared>),
+    /// Handed to the cluster, which gives it its offset (the stream entry id) and then
+    /// delivers it to this server's workers itself: the caller sends nothing.
+    Published,
+}
+
+/// Carries a store's late answer to the worker holding the CONNECT (`None`: a fresh session).
+pub(crate) type RestoreAnswer = Box<dyn FnOnce(Option<Restored>) + Send>;
+
+/// A store's late answer, as the worker holding the CONNECT gets it.
+pub(crate) struct RestoreReply {
+    /// Which waiting CONNECT of the session it answers.
+    pub token: u32,
+    pub restored: Option<Restored>,
+}
+
+/// Where a [`RestoreReply`] goes: the session's worker.
+pub(crate) struct RestoreReplyTo {
+    pub peers: Peers<Post>,
+    pub worker: u16,
+    pub session: SessionKey,
+    pub token: u32,
+}
+
+impl RestoreReplyTo {
+    pub fn send(self, restored: Option<Restored>) {
+        let reply = RestoreReply {
+            token: self.token,
+            restored,
+        };
+        self.peers
+            .post(self.worker as usize, Post::Restored(self.session, reply));
+    }
+}
+
+/// What [`SessionStore::restore`] answered.
+pub(crate) enum Restoring {
+    /// The answer, at once (`None`: a fresh session).
+    Now(Option<Restored>),
+    /// The answer comes later, through the [`RestoreAnswer`] given.
+    Later,
+}
+
+/// Where kept packets and sessions live: in memory here ([`MemoryStore`]), or in the Redis
+/// stream of the streams adapter, where every server of the cluster reads them (as the
+/// reference's `@socket.io/redis-streams-adapter`).
 pub(crate) trait SessionStore: Send + Sync {
-    /// Gives the next packet for `target` in `nsp` its offset, has `encode` build it with
-    /// that offset, keeps it and returns it to send.
+    /// Gives `packet` its offset and keeps it: `encode` builds it with the offset it is
+    /// given (none: as it is).
     fn keep(
         &self,
-        nsp: &str,
-        target: &Target,
+        packet: ToKeep<'_>,
         now: Instant,
-        encode: &mut EncodeAt<'_>,
-    ) -> Result<Vec<Shared>, EmitError>;
+        encode: &mut EncodeMaybeAt<'_>,
+    ) -> Result<Keeping, EmitError>;
 
     /// Keeps the state of a socket that left at `now`.
     fn persist(&self, session: Session, now: Instant);
@@ -63,7 +120,15 @@ pub(crate) trait SessionStore: Send + Sync {
     /// Takes back session `pid` of namespace `nsp` and the packets for it after `offset`;
     /// `None` (a fresh session) when the session is unknown or expired, or the offset is not
     /// among the packets kept (forged, or already dropped, so what was missed is unknown).
-    fn restore(&self, nsp: &str, pid: &str, offset: &str, now: Instant) -> Option<Restored>;
+    /// A store that must ask elsewhere answers [`Restoring::Later`] and calls `later` once.
+    fn restore(
+        &self,
+        nsp: &str,
+        pid: &str,
+        offset: &str,
+        now: Instant,
+        later: RestoreAnswer,
+    ) -> Restoring;
 }
 
 /// Connection state recovery as the server runs it.
@@ -77,11 +142,19 @@ pub(crate) struct Recovery {
 }
 
 impl Recovery {
-    /// Recovery within `window`, keeping at most `max_bytes` of packets.
+    /// Recovery within `window`, keeping at most `max_bytes` of packets in memory.
     pub fn new(window: Duration, skip_middlewares: bool, max_bytes: usize) -> Self {
+        Self::with_store(
+            skip_middlewares,
+            Box::new(MemoryStore::new(window, max_bytes)),
+        )
+    }
+
+    /// Recovery keeping packets and sessions in `store` (a cluster adapter's).
+    pub fn with_store(skip_middlewares: bool, store: Box<dyn SessionStore>) -> Self {
         Recovery {
             skip_middlewares,
-            store: Box::new(MemoryStore::new(window, max_bytes)),
+            store,
             moved: Mutex::default(),
         }
     }
@@ -114,22 +187,19 @@ impl Recovery {
     }
 }
 
-/// Encodes a packet for `target` in `nsp` (`encode` gets its offset, if any): kept with an
-/// offset when recovery is on and the packet is one the reference keeps (`keep`: an event
-/// without an ack, not volatile), as it is otherwise.
+/// Encodes `packet` (`encode` gets its offset, if any): kept with an offset when recovery is
+/// on and the packet is one the reference keeps (`keep`: an event without an ack, not
+/// volatile), as it is otherwise.
 pub(crate) fn encode_for(
     recovery: Option<&Recovery>,
     keep: bool,
-    nsp: &str,
-    target: &Target,
+    packet: ToKeep<'_>,
     now: Instant,
     encode: &mut EncodeMaybeAt<'_>,
-) -> Result<Vec<Shared>, EmitError> {
+) -> Result<Keeping, EmitError> {
     match recovery.filter(|_| keep) {
-        Some(r) => r
-            .store
-            .keep(nsp, target, now, &mut |offset| encode(Some(offset))),
-        None => encode(None),
+        Some(r) => r.store.keep(packet, now, encode),
+        None => encode(None).map(Keeping::Send),
     }
 }
 
@@ -279,16 +349,16 @@ impl MemoryStore {
 impl SessionStore for MemoryStore {
     fn keep(
         &self,
-        nsp: &str,
-        target: &Target,
+        packet: ToKeep<'_>,
         now: Instant,
-        encode: &mut EncodeAt<'_>,
-    ) -> Result<Vec<Shared>, EmitError> {
+        encode: &mut EncodeMaybeAt<'_>,
+    ) -> Result<Keeping, EmitError> {
+        let ToKeep { nsp, target, .. } = packet;
         // Offsets are given and packets kept under one lock, so the kept order is the offset
         // order and a client's offset says exactly which of them it has.
         let mut inner = self.lock();
         let offset = inner.next;
-        let packets = encode(&offset.to_string())?;
+        let packets = encode(Some(&offset.to_string()))?;
         inner.next += 1;
         let bytes = std::mem::size_of::<Kept>()
             + nsp.len()
@@ -312,7 +382,7 @@ impl SessionStore for MemoryStore {
             bytes,
         });
         self.sweep(&mut inner, now);
-        Ok(packets)
+        Ok(Keeping::Send(packets))
     }
 
     fn persist(&self, session: Session, now: Instant) {
@@ -336,7 +406,20 @@ impl SessionStore for MemoryStore {
         self.sweep(&mut inner, now);
     }
 
-    fn restore(&self, nsp: &str, pid: &str, offset: &str, now: Instant) -> Option<Restored> {
+    fn restore(
+        &self,
+        nsp: &str,
+        pid: &str,
+        offset: &str,
+        now: Instant,
+        _later: RestoreAnswer,
+    ) -> Restoring {
+        Restoring::Now(self.restore_now(nsp, pid, offset, now))
+    }
+}
+
+impl MemoryStore {
+    fn restore_now(&self, nsp: &str, pid: &str, offset: &str, now: Instant) -> Option<Restored> {
         let mut inner = self.lock();
         self.sweep(&mut inner, now);
         // Taken, not read: one session comes back once, so two clients showing the same pid
@@ -381,9 +464,15 @@ mod tests {
 
     fn keep(store: &MemoryStore, target: &Target, now: Instant, n: u32) -> String {
         let mut offset = String::new();
+        let packet = ToKeep {
+            nsp: "/",
+            target,
+            compress: true,
+            local: false,
+        };
         store
-            .keep("/", target, now, &mut |o| {
-                offset = o.to_string();
+            .keep(packet, now, &mut |o| {
+                offset = o.unwrap_or_default().to_string();
                 encode_event_at(
                     Parser::Json,
                     "/",
@@ -391,7 +480,7 @@ mod tests {
                     "news",
                     &(n, "x".repeat(100)),
                     &[],
-                    Some(o),
+                    o,
                 )
             })
             .unwrap();
@@ -474,7 +563,7 @@ mod tests {
         let sid = Sid::generate(0, &mut rng);
         capped.persist(session("p", sid, &[sid.as_str(), "r"]), now);
         assert!(
-            capped.restore("/", "p", &first, now).is_none(),
+            capped.restore_now("/", "p", &first, now).is_none(),
             "its offset was dropped: what it missed is unknown"
         );
     }
@@ -504,7 +593,7 @@ mod tests {
         };
         keep(&store, &except_self, now, 5);
         keep(&store, &room(sid.as_str()), now, 6);
-        let r = store.restore("/", "p", &from, now).expect("restored");
+        let r = store.restore_now("/", "p", &from, now).expect("restored");
         let got: Vec<String> = r
             .missed
             .iter()
@@ -517,11 +606,14 @@ mod tests {
 
         store.persist(session("q", sid, &["r"]), now);
         assert!(
-            store.restore("/other", "q", &from, now).is_none(),
+            store.restore_now("/other", "q", &from, now).is_none(),
             "another namespace"
         );
         store.persist(session("q", sid, &["r"]), now);
         let later = now + window + Duration::from_millis(1);
-        assert!(store.restore("/", "q", &from, later).is_none(), "expired");
+        assert!(
+            store.restore_now("/", "q", &from, later).is_none(),
+            "expired"
+        );
     }
 }
