@@ -279,6 +279,23 @@ mod tests {
     use std::collections::HashSet;
     use std::hash::BuildHasher;
 
+    /// A Node server's socket id (base64id: 20 URL-safe characters, no check byte) is adopted
+    /// as it is, and routed to a worker that exists; a malformed one is not.
+    #[test]
+    fn ids_of_other_servers_are_adopted_and_routed_here() {
+        let node = "ZtO6vJGmz0-Yj8xtAAAB";
+        assert!(Sid::parse(node).is_none(), "no check byte");
+        let sid = Sid::adopt(node).expect("adopted");
+        assert_eq!(sid.as_str(), node);
+        assert!(sid.home(3) < 3);
+        assert!(Sid::adopt("short").is_none());
+        assert!(Sid::adopt("ZtO6vJGmz0+Yj8xtAAAB").is_none(), "not URL-safe");
+        let mut rng = SidRng::new().unwrap();
+        let own = Sid::generate(2, &mut rng);
+        assert_eq!(Sid::adopt(own.as_str()), Some(own));
+        assert_eq!(own.home(4), 2);
+    }
+
     #[test]
     fn sid_hashes_spread_over_the_bits_hash_tables_use() {
         let mut rng = SidRng::new().unwrap();
