@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::Value as Json;
@@ -62,11 +62,13 @@ pub(super) enum Cmd {
         value: String,
         ttl: Duration,
     },
-    /// A CONNECT asking for session `pid` back from `offset` (streams adapter).
+    /// A CONNECT asking for session `pid` back from `offset` (streams adapter), answered
+    /// `None` (a fresh session) once `deadline` has passed.
     Restore {
         nsp: String,
         pid: String,
         offset: String,
+        deadline: Instant,
         answer: RestoreAnswer,
     },
 }

@@ -101,6 +101,7 @@ impl RedisAdapter {
         Some(Box::new(StreamsStore {
             out: self.out.clone(),
             window,
+            restore_timeout: s.requests_timeout,
         }))
     }
 }
@@ -455,8 +456,9 @@ impl Publisher {
                 nsp,
                 pid,
                 offset,
+                deadline,
                 answer,
-            } => answer(self.restore(&nsp, &pid, &offset)),
+            } => answer(self.restore(&nsp, &pid, &offset, deadline)),
             Cmd::Select { nsp, target, op } => {
                 self.core.want(&nsp);
                 let send = self.core.dialect.select(&uid, &nsp, &target, &op);
@@ -560,16 +562,29 @@ impl Publisher {
         }
     }
 
-    /// Restores a session for a CONNECT, in at most the requests timeout; `None` (a fresh
-    /// session) when it is gone, and, counted and logged, when Redis fails.
-    fn restore(&mut self, nsp: &str, pid: &str, offset: &str) -> Option<Restored> {
+    /// Restores a session for a CONNECT by `deadline`; `None` (a fresh session) when it is
+    /// gone, and, counted and logged, when Redis fails or the deadline passes.
+    fn restore(
+        &mut self,
+        nsp: &str,
+        pid: &str,
+        offset: &str,
+        deadline: Instant,
+    ) -> Option<Restored> {
         let Dialect::Streams(opts) = &self.core.dialect else {
             return None;
         };
         let stream = opts.names.stream().to_string();
+        if Instant::now() > deadline {
+            self.core.health.count(Fault::Recovery);
+            tracing::warn!(
+                pid,
+                "recovery: session not restored, waited past its deadline"
+            );
+            return None;
+        }
         // Replies of the commands in flight come first on this connection.
         self.read_replies();
-        let deadline = Instant::now() + self.core.requests_timeout;
         let Some(c) = self.conn() else {
             self.core.health.count(Fault::Recovery);
             tracing::warn!(pid, "recovery: session not restored, Redis unreachable");

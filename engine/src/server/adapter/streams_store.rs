@@ -38,6 +38,8 @@ pub(crate) struct StreamsStore {
     pub(super) out: Outbox,
     /// The recovery window: how long a session stays in Redis (`PX`).
     pub(super) window: Duration,
+    /// Longest a CONNECT waits for its session (the requests timeout).
+    pub(super) restore_timeout: Duration,
 }
 
 impl SessionStore for StreamsStore {
@@ -86,7 +88,7 @@ impl SessionStore for StreamsStore {
         nsp: &str,
         pid: &str,
         offset: &str,
-        _now: Instant,
+        now: Instant,
         later: RestoreAnswer,
     ) -> Restoring {
         if !is_entry_id(offset) {
@@ -97,6 +99,7 @@ impl SessionStore for StreamsStore {
             nsp: nsp.to_string(),
             pid: pid.to_string(),
             offset: offset.to_string(),
+            deadline: now + self.restore_timeout,
             answer: later,
         });
         Restoring::Later
