@@ -140,9 +140,19 @@ pub struct ServerBuilder {
     spawn: Option<Arc<sio::Spawn>>,
     fallback: Option<Arc<HttpFallback>>,
     handoff: Option<Arc<HttpHandoff>>,
+    /// A recovery store standing in for a cluster's (the simulation tests' own).
+    #[cfg(test)]
+    recovery_store: Option<Box<dyn sio::SessionStore>>,
 }
 
 impl ServerBuilder {
+    /// Keeps connection state recovery in `store`, as a cluster adapter's would (tests).
+    #[cfg(test)]
+    pub(crate) fn recovery_store(mut self, store: Box<dyn sio::SessionStore>) -> Self {
+        self.recovery_store = Some(store);
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -575,7 +585,10 @@ impl ServerBuilder {
         let stats = Arc::new(stats::Stats::new(self.config.workers));
         let metrics_path = self.config.metrics_path.clone();
         // Where recovery keeps its state when the adapter shares it (the streams adapter).
+        #[cfg(not(test))]
         let mut cluster_store = None;
+        #[cfg(test)]
+        let mut cluster_store = self.recovery_store.take();
         let redis = match &self.config.redis_url {
             // The adapter forwards packets in the default parser's form.
             Some(_) if self.config.parser == crate::config::Parser::Msgpack => {
@@ -786,6 +799,8 @@ impl Server {
             spawn: None,
             fallback: None,
             handoff: None,
+            #[cfg(test)]
+            recovery_store: None,
         }
     }
 
