@@ -354,7 +354,9 @@ impl Publisher {
     fn read_replies(&mut self) {
         let Some(c) = self.conn.as_mut() else { return };
         let mut result = c.flush();
-        let mut awaiting = std::mem::take(&mut self.unread).into_iter();
+        // Taken and given back empty, so its capacity serves the next batch.
+        let mut in_flight = std::mem::take(&mut self.unread);
+        let mut awaiting = in_flight.drain(..);
         while result.is_ok() {
             let Some(a) = awaiting.next() else { break };
             result = match a {
@@ -367,11 +369,13 @@ impl Publisher {
         if let Err(e) = result {
             // What is in flight is lost with the connection; kept packets still go out here.
             self.core.health.count(Fault::Publish);
-            for a in awaiting {
+            for a in awaiting.by_ref() {
                 self.unanswered(a);
             }
             self.lost(io_fault(&e), &e);
         }
+        drop(awaiting);
+        self.unread = in_flight;
     }
 
     /// A command whose reply will not come: a kept packet is delivered without an offset.

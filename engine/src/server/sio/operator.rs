@@ -67,7 +67,9 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
     }
 
     /// Emits `event` with `args` to every selected socket; returns how many sockets of this
-    /// worker got it (the other workers deliver theirs on their own).
+    /// worker got it (the other workers deliver theirs on their own). With recovery kept in
+    /// Redis (the streams adapter) a kept packet is delivered once the stream took it, by
+    /// the adapter: 0 then.
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<usize, EmitError> {
         self.send(event, args, &[], None)
     }
