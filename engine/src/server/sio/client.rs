@@ -5,9 +5,7 @@
 use super::ack::Ack;
 use super::errors::AckError;
 use super::model::{ConnectStep, PendingAcks, SioApp, Socket, SocketState};
-use super::recovery::{
-    self, RestoreAnswer, RestoreReply, RestoreReplyTo, Restored, Restoring, Session,
-};
+use super::recovery::{self, RestoreAnswer, RestoreReply, Restored, Restoring, Session};
 use std::sync::Arc;
 
 use crate::config::Parser;
@@ -61,6 +59,25 @@ impl Drop for Reply {
         if !self.sent {
             self.send(Err(ConnectError::new("connect middleware failed")));
         }
+    }
+}
+
+/// Where a [`RestoreReply`] goes: the session's worker.
+struct RestoreReplyTo {
+    peers: Peers<Post>,
+    worker: u16,
+    session: SessionKey,
+    token: u32,
+}
+
+impl RestoreReplyTo {
+    fn send(self, restored: Option<Restored>) {
+        let reply = RestoreReply {
+            token: self.token,
+            restored,
+        };
+        self.peers
+            .post(self.worker as usize, Post::Restored(self.session, reply));
     }
 }
 

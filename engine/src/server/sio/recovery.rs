@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::proto::eio::{Sid, SidMap};
-use crate::runtime::Peers;
 use crate::server::broadcast_msg::Shared;
-use crate::server::post::Post;
 use crate::server::reason::DisconnectReason;
 use crate::server::rooms::Target;
-use crate::server::session_key::SessionKey;
 
 use super::errors::EmitError;
 use super::socket_data::SocketData;
@@ -72,25 +69,6 @@ pub(crate) struct RestoreReply {
     /// Which waiting CONNECT of the session it answers.
     pub token: u32,
     pub restored: Option<Restored>,
-}
-
-/// Where a [`RestoreReply`] goes: the session's worker.
-pub(crate) struct RestoreReplyTo {
-    pub peers: Peers<Post>,
-    pub worker: u16,
-    pub session: SessionKey,
-    pub token: u32,
-}
-
-impl RestoreReplyTo {
-    pub fn send(self, restored: Option<Restored>) {
-        let reply = RestoreReply {
-            token: self.token,
-            restored,
-        };
-        self.peers
-            .post(self.worker as usize, Post::Restored(self.session, reply));
-    }
 }
 
 /// What [`SessionStore::restore`] answered.
