@@ -71,6 +71,7 @@ struct RestoreReplyTo {
 }
 
 impl RestoreReplyTo {
+    /// Posts the store's answer to the session's worker.
     fn send(self, restored: Option<Restored>) {
         let reply = RestoreReply {
             token: self.token,

@@ -43,7 +43,9 @@ pub(crate) struct Restored {
 
 /// A packet [`SessionStore::keep`] is asked to keep: where it goes.
 pub(crate) struct ToKeep<'a> {
+    /// Its namespace.
     pub nsp: &'a str,
+    /// Who gets it.
     pub target: &'a Target,
     /// Whether it may go compressed (what the cluster is told).
     pub compress: bool,
@@ -68,6 +70,7 @@ pub(crate) type RestoreAnswer = Box<dyn FnOnce(Option<Restored>) + Send>;
 pub(crate) struct RestoreReply {
     /// Which waiting CONNECT of the session it answers.
     pub token: u32,
+    /// The session back, or `None` for a fresh one.
     pub restored: Option<Restored>,
 }
 
