@@ -109,6 +109,13 @@ pub(crate) struct Conn {
     /// io_uring: a send of queued bytes is in flight; the next waits for its completion so
     /// bytes never go out of order.
     pub send_live: bool,
+    /// The worker's loop turn in which the send in flight started (see [`Budget`]).
+    ///
+    /// [`Budget`]: super::budget::Budget
+    pub send_turn: u64,
+    /// Input waits in `inbuf`, unparsed, until the worker's queues are back under the level
+    /// its budget keeps to.
+    pub held: bool,
     /// The compressor of a WebSocket that negotiated permessage-deflate.
     pub deflate: Option<Box<ws::Deflater>>,
     /// When the bytes in `outq` were queued, for `max_queue_age`.
@@ -136,6 +143,8 @@ impl Conn {
             notify_drain: false,
             recv_live: false,
             send_live: false,
+            send_turn: 0,
+            held: false,
             deflate: None,
             age: QueueAge::default(),
         }
@@ -164,6 +173,12 @@ impl Conn {
     /// Bytes queued and not yet written: plaintext and records.
     pub fn queued_bytes(&self) -> usize {
         self.outq.queued_bytes() + self.tls.as_ref().map_or(0, |t| t.queued_bytes())
+    }
+
+    /// Memory the queues hold, plaintext and records, as the budget counts it
+    /// ([`OutQueue::footprint`]).
+    pub fn footprint(&self) -> usize {
+        self.outq.footprint() + self.tls.as_ref().map_or(0, |t| t.footprint())
     }
 
     /// Stamps what `outq` holds at `now` for an age limit of `max_age` (off when zero).

@@ -17,6 +17,9 @@ const MAX_IOVECS: usize = 64;
 const COALESCE_BYTES: usize = 64 * 1024;
 /// Chunks up to this size are copied when coalescing; larger ones are written as they are.
 const COALESCE_CHUNK: usize = 4 * 1024;
+/// Room for entries a drained queue keeps; past it the deque gives its memory back, so a reader
+/// that once fell far behind does not hold it for the rest of its session.
+const IDLE_ENTRIES: usize = 64;
 
 /// Outcome of [`OutQueue::flush_to`] when no I/O error occurred.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +49,9 @@ pub struct OutQueue {
     /// Bytes that left the queue since it was made, written or dropped: the stream offset of
     /// the first byte still queued.
     left: u64,
+    /// Bytes written from the front chunk so far: its buffer holds them until the whole chunk
+    /// is written (a coalesced 64 KiB chunk written in parts holds all 64 KiB).
+    front_written: usize,
 }
 
 impl OutQueue {
@@ -82,6 +88,20 @@ impl OutQueue {
     /// written chunk.
     pub fn queued_bytes(&self) -> usize {
         self.chunk_bytes.saturating_add(self.tail.len())
+    }
+
+    /// Memory the queue holds for its peer: the bytes still to write, what was written of the
+    /// front chunk (its buffer is freed only once all of it is), plus the room for its
+    /// entries (a `Bytes` per chunk, at the capacity the deque grew to), which with small
+    /// broadcast frames is as much again as the bytes. A frame shared by many queues counts
+    /// in each, as if each were its last holder. A drained queue counts nothing.
+    pub fn footprint(&self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        self.queued_bytes()
+            .saturating_add(self.front_written)
+            .saturating_add(self.chunks.capacity() * std::mem::size_of::<Bytes>())
     }
 
     /// The stream offset of the first byte still queued: every byte before it was written (or
@@ -147,6 +167,8 @@ impl OutQueue {
     pub fn clear(&mut self) {
         self.left += self.queued_bytes() as u64;
         self.chunks.clear();
+        self.chunks.shrink_to(IDLE_ENTRIES);
+        self.front_written = 0;
         self.chunk_bytes = 0;
         self.tail.clear();
         self.epoch = self.epoch.wrapping_add(1);
@@ -191,10 +213,15 @@ impl OutQueue {
             };
             if n < front.len() {
                 front.advance(n);
+                self.front_written += n;
                 break;
             }
             n -= front.len();
             self.chunks.pop_front();
+            self.front_written = 0;
+        }
+        if self.chunks.is_empty() {
+            self.chunks.shrink_to(IDLE_ENTRIES);
         }
     }
 
@@ -389,6 +416,48 @@ mod tests {
         w.script.push_back(Step::Accept(2));
         assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Drained);
         assert_eq!(w.out, b"hello world!");
+    }
+
+    #[test]
+    fn the_footprint_counts_entries_and_a_drained_queue_gives_them_back() {
+        let mut q = OutQueue::new();
+        assert_eq!(q.footprint(), 0);
+        let frame = Bytes::from_static(&[1u8; 64]);
+        for _ in 0..1000 {
+            q.push_shared(frame.clone());
+        }
+        let entries = q.chunks.capacity();
+        assert!(entries >= 1000);
+        assert_eq!(
+            q.footprint(),
+            64_000 + entries * std::mem::size_of::<Bytes>()
+        );
+        assert!(
+            q.footprint() >= 96_000,
+            "entries cost half as much again as 64-byte frames"
+        );
+        // A partial write coalesces the front into one buffer, which holds what was written
+        // of it until all of it is.
+        let before = q.footprint();
+        let mut w = MockWriter::scripted([Step::Accept(100)]);
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Blocked);
+        assert_eq!(q.queued_bytes(), 63_900);
+        assert_eq!(q.front_written, 100);
+        assert_eq!(
+            q.footprint(),
+            before,
+            "the written part is held until the chunk is done"
+        );
+        w.script.push_back(Step::Accept(63_900));
+        assert_eq!(q.flush_to(&mut w).unwrap(), Flush::Drained);
+        assert_eq!(q.footprint(), 0);
+        assert!(q.chunks.capacity() <= IDLE_ENTRIES);
+        for _ in 0..1000 {
+            q.push_shared(frame.clone());
+        }
+        q.clear();
+        assert_eq!(q.footprint(), 0);
+        assert!(q.chunks.capacity() <= IDLE_ENTRIES);
     }
 
     #[test]

@@ -305,15 +305,15 @@ impl<'a, S: Service> Cx<'a, S> {
                 self.dirty.push(slot);
             }
         }
-        // Over the worker's share connections are cut at the end of the turn, after its
-        // writes; if one turn's burst went far past it, now.
-        if self.budget.over_ceiling() {
-            self.budget.shed(self.conns, self.closing, self.dirty);
+        // Over the worker's share readers behind are cut at the end of the turn, after its
+        // writes; past the ceiling, now (see `Budget`).
+        if let Some(who) = self.budget.ceiling() {
+            self.budget.shed(who, self.conns, self.closing, self.dirty);
         }
     }
 
-    /// Whether this worker's connections queue more than its share of `max_buffered_total`:
-    /// volatile packets are dropped then, whoever they are for.
+    /// Whether this worker's connections queue more than it keeps to (an eighth under its share
+    /// of `max_buffered_total`): volatile packets are dropped then, whoever they are for.
     pub fn over_budget(&self) -> bool {
         self.budget.over()
     }

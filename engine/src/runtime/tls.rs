@@ -189,6 +189,11 @@ mod with_tls {
             self.out.queued_bytes()
         }
 
+        /// Memory the records waiting for the socket hold (see [`OutQueue::footprint`]).
+        pub fn footprint(&self) -> usize {
+            self.out.footprint()
+        }
+
         /// The session, for a connection given to the application.
         pub fn into_connection(self) -> ServerConnection {
             self.conn
@@ -240,6 +245,10 @@ mod without_tls {
         }
 
         pub fn queued_bytes(&self) -> usize {
+            match *self {}
+        }
+
+        pub fn footprint(&self) -> usize {
             match *self {}
         }
     }

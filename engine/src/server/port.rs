@@ -35,8 +35,8 @@ pub(crate) trait Port {
     fn state(&mut self) -> &mut WorkerState;
     /// The mailboxes of all workers.
     fn peers(&self) -> &Peers<Post>;
-    /// Whether this worker queues more than its share of `max_buffered_total` (volatile
-    /// packets are dropped then).
+    /// Whether this worker queues more than it keeps to, an eighth under its share of
+    /// `max_buffered_total` (volatile packets are dropped then).
     fn over_budget(&self) -> bool;
     /// Whether `id` is parked waiting for its HTTP response.
     fn is_parked(&mut self, id: ConnId) -> bool;

@@ -10,6 +10,7 @@ mod common;
 mod harness;
 
 mod close;
+mod connection_state_recovery;
 mod engine_server;
 mod handshake;
 mod messaging_many;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use super::budget::Budget;
+use super::budget::{Budget, Cut};
 use super::conn::{Conn, ConnId, Handoff, Phase};
 use super::deflate::SharedDeflate;
 use super::mailbox::{Envelope, Mailbox, Moving, Peers};
@@ -155,6 +155,8 @@ pub(crate) struct Worker<S: Service, B: Io> {
     closing: Vec<(usize, CloseReason)>,
     /// Parked connections that were answered and may hold buffered requests.
     reparse: Vec<usize>,
+    /// Connections whose input waits while the queues are past the level the budget keeps to.
+    held: Vec<usize>,
     next_gen: u32,
     /// Accepting is paused for lack of descriptors: logged once when it begins and once when
     /// a connection is accepted again, not at every retry.
@@ -199,6 +201,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             dirty: Vec::new(),
             closing: Vec::new(),
             reparse: Vec::new(),
+            held: Vec::new(),
             next_gen: 0,
             accept_starved: false,
             now,
@@ -226,15 +229,30 @@ impl<S: Service, B: Io> Worker<S, B> {
     }
 
     /// The work at the end of each loop turn: due timers, then every queued write; then, if
-    /// what is still queued passes the worker's share of `max_buffered_total`, connections are
-    /// cut until the rest fit, readers known to be behind first (see [`Budget::shed`]).
+    /// what is still queued passes the level the worker keeps to (an eighth under its share of
+    /// `max_buffered_total`), readers behind are cut until the rest fit (see [`Budget::shed`]);
+    /// then, once under it, the input held meanwhile is parsed and what it queued written.
     fn end_turn(&mut self) {
+        self.budget.next_turn();
         self.fire_timers();
         self.flush_dirty();
         if self.budget.over() {
-            self.budget
-                .shed(&mut self.conns, &mut self.closing, &mut self.dirty);
+            self.budget.shed(
+                Cut::Behind,
+                &mut self.conns,
+                &mut self.closing,
+                &mut self.dirty,
+            );
             self.finish_closes();
+            self.flush_dirty();
+        }
+        while !self.held.is_empty() && !self.budget.over() {
+            for slot in std::mem::take(&mut self.held) {
+                if let Some(c) = self.conns.get_mut(slot).filter(|c| c.held) {
+                    c.held = false;
+                    self.reparse_slot(slot);
+                }
+            }
             self.flush_dirty();
         }
         let cuts = self.budget.take_cuts();
@@ -729,11 +747,37 @@ impl<S: Service, B: Io> Worker<S, B> {
                 c.dirty = false;
                 if !c.blocked {
                     self.flush(slot);
+                } else if c.close_after_flush && c.output_is_empty() && !c.write_shut {
+                    self.abandon(slot);
                 }
             }
         }
         self.dirty.clear();
         self.finish_closes();
+    }
+
+    /// Ends the stream of a connection whose queue was dropped (cut) while a write waits for
+    /// room: nothing follows what that write holds, and a reader that stopped would keep it,
+    /// and on io_uring the memory it holds, until it reads again. Shutting the write side fails
+    /// the waiting send (io_uring), and the peer has the close deadline to hang up.
+    fn abandon(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return;
+        };
+        c.write_shut = true;
+        c.phase = Phase::Closing;
+        self.io.shutdown_write(c);
+        if c.deadline.is_none() {
+            let gen = c.gen;
+            c.deadline = Some(self.timers.arm(
+                self.io.now() + self.config.close_timeout,
+                TimerEntry {
+                    slot,
+                    gen,
+                    kind: TimerKind::Deadline,
+                },
+            ));
+        }
     }
 
     /// Writes (or starts writing) what `slot` has queued; once all of it is out after a final
@@ -742,7 +786,11 @@ impl<S: Service, B: Io> Worker<S, B> {
         let Some(c) = self.conns.get_mut(slot) else {
             return;
         };
+        let live = c.send_live;
         let flushed = self.io.flush(slot, c);
+        if c.send_live && !live {
+            c.send_turn = self.budget.turn();
+        }
         self.budget.account(c);
         match flushed {
             Ok(Flush::Drained) => {

@@ -13,6 +13,9 @@ impl<S: Service, B: Io> Worker<S, B> {
     pub(super) fn parse(&mut self, slot: usize, buf: &mut [u8]) -> usize {
         let mut pos = 0;
         while pos < buf.len() {
+            if self.hold(slot, buf.len() - pos) {
+                break;
+            }
             let Some(conn) = self.conns.get_mut(slot) else {
                 return buf.len();
             };
@@ -44,6 +47,25 @@ impl<S: Service, B: Io> Worker<S, B> {
             }
         }
         pos
+    }
+
+    /// Whether the rest of `slot`'s input (`input` bytes) should wait: the worker's queues are past the level
+    /// its budget keeps to, so what more input would queue (a broadcast to thousands) waits for
+    /// the writes and cuts of the end of the turn instead of growing memory within it. Input
+    /// past `max_buffered` is parsed anyway, so held input stays bounded too; the budget's
+    /// ceilings then bound what it queues.
+    fn hold(&mut self, slot: usize, input: usize) -> bool {
+        if !self.budget.over() || input > self.config.max_buffered {
+            return false;
+        }
+        let Some(c) = self.conns.get_mut(slot) else {
+            return false;
+        };
+        if !c.held {
+            c.held = true;
+            self.held.push(slot);
+        }
+        true
     }
 
     fn parse_http(&mut self, slot: usize, buf: &mut [u8]) -> (Phase, usize, bool) {
@@ -275,6 +297,10 @@ impl<S: Service, B: Io> Worker<S, B> {
                     }
                     if !self.conns.get(slot).is_some_and(|c| c.is_open()) {
                         return (Phase::Closing, buf.len(), false);
+                    }
+                    // The next message may wait (see `hold`).
+                    if self.budget.over() {
+                        return (Phase::WebSocket(dec), pos, true);
                     }
                 }
             }

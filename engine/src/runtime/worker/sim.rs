@@ -272,6 +272,11 @@ impl<S: Service> Sim<S> {
         self.worker.budget.queued()
     }
 
+    /// The most memory the worker's queues held at any moment, as its budget counts it.
+    pub fn peak_queued(&self) -> usize {
+        self.worker.budget.peak()
+    }
+
     /// Connections the worker holds.
     pub fn open_connections(&self) -> usize {
         self.worker.conns.len()

@@ -87,14 +87,15 @@ impl SessionStore for StreamsStore {
         &self,
         nsp: &str,
         pid: &str,
-        offset: &str,
+        offset: Option<&str>,
         now: Instant,
         later: RestoreAnswer,
     ) -> Restoring {
-        if !is_entry_id(offset) {
-            // Node rejects it before asking Redis ("invalid offset").
+        // Node rejects an offset that is not an entry id, or none, before asking Redis
+        // ("invalid offset").
+        let Some(offset) = offset.filter(|o| is_entry_id(o)) else {
             return Restoring::Now(None);
-        }
+        };
         self.out.send(Cmd::Restore {
             nsp: nsp.to_string(),
             pid: pid.to_string(),

@@ -1,12 +1,15 @@
 //! The global budget on virtual time, with `max_buffered` 64 KiB and `max_buffered_total`
-//! 128 KiB (one worker: its share is all of it): readers that stop reading keep their sessions
-//! while all their queues together fit; once they pass it, volatile packets are dropped for
-//! everyone, then the reader holding the most bytes (of equals, the newest) is cut as a slow
-//! consumer (counted in `volley_budget_cuts_total`) and the others get everything, in order.
-//! A healthy reader is judged after the turn's writes, so a burst larger than the budget
-//! reaches it; a turn far past the budget cuts at once, readers known to be behind first.
+//! 128 KiB (one worker: its share is all of it; it keeps to 112 KiB, an eighth under). Queues
+//! count their bytes and their entries. Readers that stop reading keep their sessions while all
+//! their queues together fit; once they pass the level kept to, volatile packets are dropped for
+//! everyone, then the reader holding the most (of equals, the newest) is cut as a slow consumer
+//! (counted in `volley_budget_cuts_total`) and the others get everything, in order. A healthy
+//! reader is judged after the turn's writes, so a burst larger than the budget reaches it; a
+//! reader behind is cut at once when the share is reached, and anyone at twice it.
 
 use std::sync::{Arc, Mutex};
+
+use crate::proto::ws::{self, OpCode};
 
 use super::{Router, WsPeer};
 use crate::runtime::Sim;
@@ -14,6 +17,8 @@ use crate::server::{Counter, Server, ServerHandle};
 
 const MAX_BUFFERED: usize = 64 * 1024;
 const MAX_BUFFERED_TOTAL: usize = 128 * 1024;
+/// The level the worker keeps to: an eighth under its share.
+const KEPT: usize = MAX_BUFFERED_TOTAL - MAX_BUFFERED_TOTAL / 8;
 
 /// Chunk `i`'s argument, so that its frame is exactly 16 KiB (as in `slow_consumer`).
 fn chunk(i: usize) -> String {
@@ -46,6 +51,11 @@ fn server() -> (Sim<Router>, ServerHandle, Gone, Emitted) {
                 g.lock()
                     .unwrap()
                     .push((s.id().to_string(), r.as_str().into()))
+            });
+            ns.on("fan", |s, args| {
+                let i: usize = args.deserialize(0).unwrap();
+                s.broadcast().emit("chunk", &(chunk(i),)).unwrap();
+                None
             });
             let e = e.clone();
             ns.on("burst", move |s, args| {
@@ -84,37 +94,39 @@ fn past_the_budget_the_largest_queue_is_cut_and_the_rest_get_everything() {
     let (mut b, sb) = stalled(&mut sim);
     let (mut c, sc) = stalled(&mut sim);
 
-    // 48 + 32 + 48 KiB: exactly the budget, and each reader within max_buffered.
+    // 48 + 16 + 32 KiB and their entries: under the 112 KiB kept to.
     queue(&mut sim, &handle, &sa, 0..3);
-    queue(&mut sim, &handle, &sb, 0..2);
-    queue(&mut sim, &handle, &sc, 0..3);
-    assert!(gone.lock().unwrap().is_empty(), "exactly the budget fits");
-    assert_eq!(sim.queued_total(), MAX_BUFFERED_TOTAL);
+    queue(&mut sim, &handle, &sb, 0..1);
+    queue(&mut sim, &handle, &sc, 0..2);
+    assert!(gone.lock().unwrap().is_empty(), "under the level kept to");
+    let queued = sim.queued_total();
+    assert!(queued > 96 * 1024 && queued < KEPT, "{queued}");
     assert_eq!(handle.stats().budget_cuts, 0);
 
-    // 16 KiB more for `b` (still the smallest): a largest queue goes, `c` (48 KiB, the newer
-    // of the two largest), which leaves 96 KiB.
-    queue(&mut sim, &handle, &sb, 2..3);
+    // 16 KiB more for `b`: 112 KiB and the entries, past the level. At the end of the turn
+    // the largest queue goes, `a`'s, which leaves `b` and `c` with 32 KiB each.
+    queue(&mut sim, &handle, &sb, 1..2);
     assert_eq!(
         *gone.lock().unwrap(),
-        [(sc.clone(), "slow consumer".to_string())]
+        [(sa.clone(), "slow consumer".to_string())]
     );
     assert_eq!(handle.stats().budget_cuts, 1);
-    assert_eq!(sim.queued_total(), 96 * 1024);
+    let queued = sim.queued_total();
+    assert!(queued > 64 * 1024 && queued < 65 * 1024, "{queued}");
     assert_eq!(handle.stats().get(Counter::SlowConsumers), 1);
     assert!(handle
         .prometheus()
         .contains("\nvolley_budget_cuts_total 1\n"));
 
-    // `c` finds only the end of its stream; the others everything, in order.
-    sim.window(c.conn, None);
-    assert!(c.texts(&mut sim).is_empty());
-    assert!(sim.write_shut(c.conn));
-    for peer in [&mut a, &mut b] {
+    // `a` finds only the end of its stream; the others everything, in order.
+    sim.window(a.conn, None);
+    assert!(a.texts(&mut sim).is_empty());
+    assert!(sim.write_shut(a.conn));
+    for peer in [&mut b, &mut c] {
         sim.window(peer.conn, None);
         assert_eq!(
             peer.texts(&mut sim),
-            (0..3).map(chunk_packet).collect::<Vec<_>>()
+            (0..2).map(chunk_packet).collect::<Vec<_>>()
         );
         assert!(!sim.write_shut(peer.conn));
     }
@@ -170,23 +182,21 @@ fn a_burst_larger_than_the_budget_reaches_a_healthy_reader() {
 }
 
 #[test]
-fn a_turn_far_past_the_budget_cuts_at_once() {
+fn a_reader_behind_is_cut_at_the_share_and_a_burst_at_twice_it() {
     let (mut sim, handle, gone, emitted) = server();
     let (a, sa) = stalled(&mut sim);
     let (mut b, sb) = stalled(&mut sim);
     queue(&mut sim, &handle, &sb, 0..4);
 
-    // `a` emits sixteen chunks to itself in one handler call (each reader within four times
-    // max_buffered, so no per-client bound applies). The thirteenth takes the worker past
-    // twice the budget (64 + 13 × 16 = 272 KiB against 256), and connections are cut then,
-    // not at the end of the turn: first `b`, known to be behind (its socket refused bytes),
-    // which leaves 208 KiB, still over; then `a`, the largest queue. The three emits after
-    // it fail.
-    a.send(&mut sim, r#"42["burst",16]"#);
+    // `a` emits eighteen chunks to itself in one handler call (each reader within four times
+    // max_buffered, so no per-client bound applies). The fourth takes the worker past its
+    // share (64 + 4 × 16 KiB and the entries): `b`, known to be behind (its socket refused
+    // bytes), is cut then, within the turn. `a`'s socket has refused nothing yet, so its burst
+    // goes on until twice the share: the sixteenth chunk (256 KiB and the entries) cuts it,
+    // and the two emits after it fail. Had `b` stayed, the twelfth would have.
+    a.send(&mut sim, r#"42["burst",18]"#);
     let ok = emitted.lock().unwrap().iter().filter(|e| **e).count();
-    assert_eq!(ok, 13, "{:?}", emitted.lock().unwrap());
-    // Both go (cutting `a` alone would have left 64 KiB: `b` went first). Their disconnect
-    // handlers run in either order.
+    assert_eq!(ok, 16, "{:?}", emitted.lock().unwrap());
     let mut gone = gone.lock().unwrap().clone();
     gone.sort();
     let mut expected = [sa, sb].map(|sid| (sid, "slow consumer".to_string()));
@@ -196,4 +206,72 @@ fn a_turn_far_past_the_budget_cuts_at_once() {
     assert_eq!(sim.queued_total(), 0);
     sim.window(b.conn, None);
     assert!(b.texts(&mut sim).is_empty());
+}
+
+/// `n` `fan` events in one read: each broadcasts a 16 KiB chunk to everyone else.
+fn fans(sim: &mut Sim<Router>, sender: &WsPeer, n: usize) {
+    let mut input = Vec::new();
+    for i in 0..n {
+        let text = format!(r#"42["fan",{i}]"#);
+        ws::encode_masked_frame(&mut input, OpCode::Text, text.as_bytes(), [1, 2, 3, 4]);
+    }
+    sim.send(sender.conn, &input);
+}
+
+#[test]
+fn input_waits_while_the_queues_are_past_the_level_so_a_flood_fits_and_arrives() {
+    let (mut sim, handle, gone, _) = server();
+    let mut readers: Vec<WsPeer> = (0..4).map(|_| WsPeer::open(&mut sim, "")).collect();
+    for r in &mut readers {
+        r.connect_sio(&mut sim);
+    }
+    let mut sender = WsPeer::open(&mut sim, "");
+    sender.connect_sio(&mut sim);
+
+    // Thirty broadcasts of 64 KiB each (four readers) in one read: 1.9 MiB, fifteen times the
+    // budget. Past the 112 KiB kept to, the rest of the read waits for the turn's writes; the
+    // readers keep up, so nobody is cut, and the queues pass the level by one broadcast at most.
+    fans(&mut sim, &sender, 30);
+    for r in &mut readers {
+        assert_eq!(
+            r.texts(&mut sim),
+            (0..30).map(chunk_packet).collect::<Vec<_>>()
+        );
+    }
+    assert!(gone.lock().unwrap().is_empty());
+    assert_eq!(handle.stats().budget_cuts, 0);
+    let peak = sim.peak_queued();
+    assert!(peak <= KEPT + 4 * (16 * 1024 + 256), "peak {peak}");
+    assert_eq!(sim.queued_total(), 0);
+}
+
+#[test]
+fn readers_behind_are_cut_within_the_turn_and_the_flood_reaches_the_rest() {
+    let (mut sim, handle, gone, _) = server();
+    let (a, sa) = stalled(&mut sim);
+    let (b, sb) = stalled(&mut sim);
+    queue(&mut sim, &handle, &sa, 0..3);
+    queue(&mut sim, &handle, &sb, 0..3);
+    let mut healthy = WsPeer::open(&mut sim, "");
+    healthy.connect_sio(&mut sim);
+    let mut sender = WsPeer::open(&mut sim, "");
+    sender.connect_sio(&mut sim);
+
+    // The first broadcast takes the worker past its share (2 × 64 + 16 KiB): the budget cuts
+    // `b` (of the two equal readers behind, the newer) at once; the second takes `a` past
+    // max_buffered, which cuts it too. The healthy reader gets all thirty.
+    fans(&mut sim, &sender, 30);
+    assert_eq!(
+        healthy.texts(&mut sim),
+        (0..30).map(chunk_packet).collect::<Vec<_>>()
+    );
+    let mut gone = gone.lock().unwrap().clone();
+    gone.sort();
+    let mut expected = [sa, sb].map(|sid| (sid, "slow consumer".to_string()));
+    expected.sort();
+    assert_eq!(gone, expected);
+    assert_eq!(handle.stats().budget_cuts, 1);
+    assert!(sim.write_shut(a.conn) && sim.write_shut(b.conn));
+    let peak = sim.peak_queued();
+    assert!(peak <= MAX_BUFFERED_TOTAL + 24 * 1024, "peak {peak}");
 }

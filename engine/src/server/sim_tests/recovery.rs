@@ -1,9 +1,9 @@
 //! Connection state recovery on virtual time, on the wire as the stock client sees it: the
 //! CONNECT reply carries a `pid`, the packets the reference keeps (events without an ack, not
 //! volatile) carry an offset as their last argument, and a CONNECT with that `pid` and the
-//! last offset read, within the window, brings back the socket's id, rooms and data with the
-//! packets it missed, in order, before the CONNECT reply; after the window, or with a forged
-//! `pid` or a bad offset, the client gets a fresh socket.
+//! last offset read (or no offset, before it read any), within the window, brings back the
+//! socket's id, rooms and data with the packets it missed, in order, before the CONNECT reply;
+//! after the window, or with a forged `pid` or a bad offset, the client gets a fresh socket.
 
 use std::sync::{Arc, Mutex};
 
@@ -300,6 +300,58 @@ fn bad_pids_and_offsets_get_a_fresh_socket() {
     // The session went with that try: shown again, even with its offset, it is unknown.
     let (_, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}","offset":"{off}"}}"#));
     assert_ne!(reply_ids(&got[0]).0, sid, "taken once");
+}
+
+/// A client that never got a kept packet shows its pid without an offset (the stock client
+/// sends none then): its socket comes back with its id, rooms and data, and the packets sent
+/// for it while it was away are replayed before the CONNECT reply.
+#[test]
+fn a_pid_without_an_offset_restores_the_socket() {
+    let (mut sim, handle, log) = server_with_handle(60_000, true);
+    let (a, got) = join(&mut sim, "");
+    let (sid, pid) = reply_ids(&got[0]);
+    let pid = pid.expect("a pid");
+    a.send(&mut sim, r#"42["join","r"]"#);
+    sim.hang_up(a.conn);
+    sim.advance(ms(1_000));
+    let (b, _) = join(&mut sim, "");
+    b.send(&mut sim, r#"42["tell","r",2]"#);
+    handle.emit_to("/", &sid, "news", &(5,)).unwrap();
+    sim.advance(ms(1));
+    log.lock().unwrap().clear();
+
+    let (mut a, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}"}}"#));
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[0].starts_with(r#"42["news",2,""#), "{got:?}");
+    assert!(got[1].starts_with(r#"42["news",5,""#), "{got:?}");
+    assert_eq!(got[2], format!(r#"40{{"sid":"{sid}","pid":"{pid}"}}"#));
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["connect recovered=true data=Some(7)"]
+    );
+    a.send(&mut sim, r#"421["rooms"]"#);
+    let mut want = vec![sid, "r".to_string()];
+    want.sort();
+    assert_eq!(
+        a.texts(&mut sim),
+        [format!("431[{}]", serde_json::json!(want))]
+    );
+}
+
+/// An offset that is there but not a string (`123`, `null`) fails closed: a fresh socket, and
+/// the session is still there for a well-formed CONNECT.
+#[test]
+fn an_offset_that_is_not_a_string_gets_a_fresh_socket() {
+    let (mut sim, _) = server(60_000, true);
+    let (a, sid, pid, off, _b) = in_room(&mut sim);
+    sim.hang_up(a.conn);
+    for offset in ["123", "null"] {
+        let (_, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}","offset":{offset}}}"#));
+        assert_eq!(got.len(), 1, "{offset}: {got:?}");
+        assert_ne!(reply_ids(&got[0]).0, sid, "{offset}");
+    }
+    let (_, got) = join(&mut sim, &format!(r#"{{"pid":"{pid}","offset":"{off}"}}"#));
+    assert_eq!(reply_ids(&got[0]), (sid, Some(pid)));
 }
 
 /// A client that leaves the namespace on purpose (`client namespace disconnect`) keeps

@@ -47,11 +47,15 @@ impl SessionStore for LaterStore {
         &self,
         _: &str,
         pid: &str,
-        offset: &str,
+        offset: Option<&str>,
         _: Instant,
         later: RestoreAnswer,
     ) -> Restoring {
-        let waiting = (pid.to_string(), offset.to_string(), later);
+        let waiting = (
+            pid.to_string(),
+            offset.unwrap_or_default().to_string(),
+            later,
+        );
         self.0.lock().unwrap().waiting.push(waiting);
         Restoring::Later
     }

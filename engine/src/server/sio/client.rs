@@ -441,8 +441,9 @@ impl SioClient {
         let Some(recovery) = state.recovery.clone() else {
             return self.connect_as(tx, nsp, ns, auth, None);
         };
-        // A CONNECT with a `pid` and an `offset` asks for an earlier socket back; anything the
-        // store does not know (forged, expired, another namespace) gets a fresh socket.
+        // A CONNECT with a `pid` (and the `offset` reached, once the client got a kept packet)
+        // asks for an earlier socket back; anything the store does not know (forged, expired,
+        // another namespace) gets a fresh socket.
         let Some((pid, offset)) = recovery::resume_of(auth.map(|a| a.json())) else {
             return self.connect_as(tx, nsp, ns, auth, None);
         };
@@ -455,7 +456,10 @@ impl SioClient {
             token,
         };
         let later: RestoreAnswer = Box::new(move |restored| reply.send(restored));
-        match recovery.store.restore(nsp, &pid, &offset, now, later) {
+        match recovery
+            .store
+            .restore(nsp, &pid, offset.as_deref(), now, later)
+        {
             Restoring::Now(restored) => {
                 let restored = restored.map(|r| (pid, r));
                 self.connect_as(tx, nsp, ns, auth, restored)

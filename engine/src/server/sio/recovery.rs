@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::proto::eio::{Sid, SidMap};
 use crate::server::broadcast_msg::Shared;
@@ -98,15 +98,18 @@ pub(crate) trait SessionStore: Send + Sync {
     /// Keeps the state of a socket that left at `now`.
     fn persist(&self, session: Session, now: Instant);
 
-    /// Takes back session `pid` of namespace `nsp` and the packets for it after `offset`;
-    /// `None` (a fresh session) when the session is unknown or expired, or the offset is not
-    /// among the packets kept (forged, or already dropped, so what was missed is unknown).
-    /// A store that must ask elsewhere answers [`Restoring::Later`] and calls `later` once.
+    /// Takes back session `pid` of namespace `nsp` and the packets for it after `offset`, or
+    /// every packet kept for it when the client shows no offset (it never got a kept packet,
+    /// as the reference's `restoreSession` without one); `None` (a fresh session) when the
+    /// session is unknown or expired, or the offset is not among the packets kept (forged, or
+    /// already dropped, so what was missed is unknown), or without an offset when a packet kept
+    /// since the session left was already dropped. A store that must ask elsewhere answers
+    /// [`Restoring::Later`] and calls `later` once.
     fn restore(
         &self,
         nsp: &str,
         pid: &str,
-        offset: &str,
+        offset: Option<&str>,
         now: Instant,
         later: RestoreAnswer,
     ) -> Restoring;
@@ -198,18 +201,22 @@ pub(crate) fn recoverable(reason: DisconnectReason) -> bool {
     )
 }
 
-/// The `pid` and `offset` a reconnecting client puts in its CONNECT payload; both must be
-/// strings, as the reference checks.
-#[derive(Deserialize)]
-struct Resume {
-    pid: String,
-    offset: String,
-}
-
-/// The `(pid, offset)` of a CONNECT payload, if it has both as strings.
-pub(crate) fn resume_of(auth: Option<&str>) -> Option<(String, String)> {
-    let r: Resume = serde_json::from_str(auth?).ok()?;
-    Some((r.pid, r.offset))
+/// The `(pid, offset)` a reconnecting client puts in its CONNECT payload: a string `pid`, with
+/// a string `offset` or none (the stock client sends none until it has got a kept packet).
+/// `None` for anything else, as the reference tries recovery only then: a malformed offset
+/// (`null` included) fails closed, into a fresh session.
+pub(crate) fn resume_of(auth: Option<&str>) -> Option<(String, Option<String>)> {
+    let Value::Object(mut auth) = serde_json::from_str(auth?).ok()? else {
+        return None;
+    };
+    let Value::String(pid) = auth.remove("pid")? else {
+        return None;
+    };
+    match auth.remove("offset") {
+        None => Some((pid, None)),
+        Some(Value::String(offset)) => Some((pid, Some(offset))),
+        Some(_) => None,
+    }
 }
 
 /// One kept packet and who it was for.
@@ -252,6 +259,9 @@ struct Inner {
     session_bytes: usize,
     /// Sessions by the time they were kept, to drop the expired ones in order.
     expiry: VecDeque<(Instant, Box<str>)>,
+    /// When the newest packet dropped (past the window or over the cap) was kept: a session
+    /// restored without an offset would miss it if it was kept after the session left.
+    dropped_at: Option<Instant>,
 }
 
 /// Kept packets and sessions of this server, in memory. Both are dropped once older than the
@@ -276,6 +286,7 @@ impl MemoryStore {
                 sessions: HashMap::new(),
                 session_bytes: 0,
                 expiry: VecDeque::new(),
+                dropped_at: None,
             }),
         }
     }
@@ -311,6 +322,7 @@ impl MemoryStore {
                 break;
             }
             inner.bytes -= k.bytes;
+            inner.dropped_at = Some(k.at);
             inner.packets.pop_front();
         }
         while let Some((at, _)) = inner.expiry.front() {
@@ -391,7 +403,7 @@ impl SessionStore for MemoryStore {
         &self,
         nsp: &str,
         pid: &str,
-        offset: &str,
+        offset: Option<&str>,
         now: Instant,
         _later: RestoreAnswer,
     ) -> Restoring {
@@ -400,7 +412,13 @@ impl SessionStore for MemoryStore {
 }
 
 impl MemoryStore {
-    fn restore_now(&self, nsp: &str, pid: &str, offset: &str, now: Instant) -> Option<Restored> {
+    fn restore_now(
+        &self,
+        nsp: &str,
+        pid: &str,
+        offset: Option<&str>,
+        now: Instant,
+    ) -> Option<Restored> {
         let mut inner = self.lock();
         self.sweep(&mut inner, now);
         // Taken, not read: one session comes back once, so two clients showing the same pid
@@ -409,14 +427,23 @@ impl MemoryStore {
         if session.nsp != nsp || self.expired(at, now) {
             return None;
         }
-        let offset: u64 = offset.parse().ok()?;
-        let from = inner
-            .packets
-            .binary_search_by_key(&offset, |k| k.offset)
-            .ok()?;
+        let from = match offset {
+            Some(offset) => {
+                let offset: u64 = offset.parse().ok()?;
+                inner
+                    .packets
+                    .binary_search_by_key(&offset, |k| k.offset)
+                    .ok()?
+                    + 1
+            }
+            // What it missed is every packet kept since it left; if one of those is gone
+            // already (over the cap), a fresh session rather than one with a gap.
+            None if inner.dropped_at.is_some_and(|d| d >= at) => return None,
+            None => 0,
+        };
         let missed = inner
             .packets
-            .range(from + 1..)
+            .range(from..)
             .filter(|k| k.for_session(nsp, &session.sid, &session.rooms))
             .map(|k| k.packets.clone())
             .collect();
@@ -544,9 +571,91 @@ mod tests {
         let sid = Sid::generate(0, &mut rng);
         capped.persist(session("p", sid, &[sid.as_str(), "r"]), now);
         assert!(
-            capped.restore_now("/", "p", &first, now).is_none(),
+            capped.restore_now("/", "p", Some(&first), now).is_none(),
             "its offset was dropped: what it missed is unknown"
         );
+    }
+
+    /// What a CONNECT payload asks for: a string `pid` with a string `offset` or none; an
+    /// offset of another type (`null` included) or a pid that is not a string asks for nothing.
+    #[test]
+    fn resume_takes_a_string_pid_with_a_string_offset_or_none() {
+        let of = |auth: &str| resume_of(Some(auth));
+        assert_eq!(
+            of(r#"{"pid":"p","offset":"7"}"#),
+            Some(("p".into(), Some("7".into())))
+        );
+        assert_eq!(of(r#"{"pid":"p"}"#), Some(("p".into(), None)));
+        assert_eq!(of(r#"{"pid":"p","token":1}"#), Some(("p".into(), None)));
+        for refused in [
+            r#"{"pid":"p","offset":123}"#,
+            r#"{"pid":"p","offset":null}"#,
+            r#"{"pid":"p","offset":["7"]}"#,
+            r#"{"pid":1,"offset":"7"}"#,
+            r#"{"offset":"7"}"#,
+            r#"["p","7"]"#,
+            "{",
+        ] {
+            assert_eq!(of(refused), None, "{refused}");
+        }
+        assert_eq!(resume_of(None), None);
+    }
+
+    /// Without an offset (the client never got a kept packet) a session gets every packet
+    /// still kept for its rooms, from the oldest, as the reference replays from the start of
+    /// its buffer; with none kept it comes back with nothing to replay.
+    #[test]
+    fn without_an_offset_a_session_gets_every_packet_kept_for_it() {
+        let now = Instant::now();
+        let store = MemoryStore::new(Duration::from_secs(10), 1 << 20);
+        let mut rng = SidRng::new().unwrap();
+        let sid = Sid::generate(0, &mut rng);
+        store.persist(session("p", sid, &[sid.as_str(), "r"]), now);
+        let r = store.restore_now("/", "p", None, now).expect("restored");
+        assert!(r.missed.is_empty());
+        assert_eq!(r.sid, sid);
+
+        store.persist(session("p", sid, &[sid.as_str(), "r"]), now);
+        keep(&store, &room("r"), now, 1);
+        keep(&store, &room("other"), now, 2);
+        keep(&store, &Target::default(), now, 3);
+        let r = store.restore_now("/", "p", None, now).expect("restored");
+        let ns: Vec<String> = r
+            .missed
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p[0].eio_payload()[10..11]).into_owned())
+            .collect();
+        assert_eq!(ns, ["1", "3"]);
+        assert!(
+            store.restore_now("/", "p", None, now).is_none(),
+            "taken once"
+        );
+    }
+
+    /// Without an offset, a session whose packets kept since it left went over the cap gets a
+    /// fresh session (what it missed is not all there); packets dropped from before it left do
+    /// not stop it.
+    #[test]
+    fn without_an_offset_a_gap_since_the_session_left_gets_a_fresh_session() {
+        let now = Instant::now();
+        let later = now + Duration::from_millis(10);
+        let store = MemoryStore::new(Duration::from_secs(10), 4_000);
+        let mut rng = SidRng::new().unwrap();
+        let sid = Sid::generate(0, &mut rng);
+        for n in 0..100 {
+            keep(&store, &room("r"), now, n);
+        }
+        assert!(store.usage().1 < 100, "some went over the cap");
+        store.persist(session("p", sid, &[sid.as_str(), "r"]), later);
+        keep(&store, &room("r"), later, 100);
+        let r = store.restore_now("/", "p", None, later).expect("restored");
+        assert!(!r.missed.is_empty());
+
+        store.persist(session("p", sid, &[sid.as_str(), "r"]), later);
+        for n in 0..100 {
+            keep(&store, &room("r"), later, n);
+        }
+        assert!(store.restore_now("/", "p", None, later).is_none());
     }
 
     /// A session gets the packets for its rooms or for everyone, not those for other rooms
@@ -574,7 +683,9 @@ mod tests {
         };
         keep(&store, &except_self, now, 5);
         keep(&store, &room(sid.as_str()), now, 6);
-        let r = store.restore_now("/", "p", &from, now).expect("restored");
+        let r = store
+            .restore_now("/", "p", Some(&from), now)
+            .expect("restored");
         let got: Vec<String> = r
             .missed
             .iter()
@@ -587,13 +698,13 @@ mod tests {
 
         store.persist(session("q", sid, &["r"]), now);
         assert!(
-            store.restore_now("/other", "q", &from, now).is_none(),
+            store.restore_now("/other", "q", Some(&from), now).is_none(),
             "another namespace"
         );
         store.persist(session("q", sid, &["r"]), now);
         let later = now + window + Duration::from_millis(1);
         assert!(
-            store.restore_now("/", "q", &from, later).is_none(),
+            store.restore_now("/", "q", Some(&from), later).is_none(),
             "expired"
         );
     }
