@@ -12,6 +12,7 @@ import { createClient } from "redis";
 const port = Number(process.argv[2]);
 const redisUrl = process.argv[3];
 const streams = process.argv[4] === "streams";
+const recovery = process.argv[5] === "recovery";
 
 const pubClient = createClient({ url: redisUrl });
 const subClient = pubClient.duplicate();
@@ -21,9 +22,22 @@ await Promise.all([pubClient.connect(), streams ? null : subClient.connect()]);
 const httpServer = createServer();
 const io = new Server(httpServer, {
   adapter: streams ? createStreamsAdapter(pubClient) : createAdapter(pubClient, subClient),
+  ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 60000 } } : {}),
 });
 
 io.on("connection", (socket) => {
+  if (recovery && !socket.recovered) socket.data = "set at first connect";
+  socket.on("tell", (room, n, ack) => {
+    io.to(room).emit("news", n);
+    ack(true);
+  });
+  socket.on("whoami", (ack) =>
+    ack({ recovered: socket.recovered, data: socket.data, rooms: socket.rooms.size > 1 }),
+  );
+  socket.on("poke", (id, ack) => {
+    io.to(id).emit("poked", "poke");
+    ack(true);
+  });
   socket.on("join", (room, ack) => {
     socket.join(room);
     ack(true);
@@ -54,4 +68,10 @@ io.on("connection", (socket) => {
 io.on("hello", (a, b, cb) => cb(`node got hello ${a} ${b}`));
 
 httpServer.listen(port, "127.0.0.1", () => console.log(`listening ${port}`));
-for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => {
+    if (!recovery) process.exit(0);
+    // The sessions are SET by the sockets' close: quit once Redis has answered them.
+    io.close(() => pubClient.quit().finally(() => process.exit(0)));
+  });
+}

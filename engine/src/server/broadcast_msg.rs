@@ -152,6 +152,20 @@ pub(crate) fn encode_event_at<T: Serialize + ?Sized>(
     })
 }
 
+/// `packets` (an EVENT as the default parser sends it, then its attachments) with `offset`
+/// appended as the event's last argument.
+pub(crate) fn with_offset(packets: &[Shared], offset: &str) -> Result<Vec<Shared>, EmitError> {
+    let (text, attachments) = packets.split_first().ok_or(EmitError::Closed)?;
+    let mut out = Vec::with_capacity(packets.len());
+    out.push(Shared::text(|b| {
+        b.extend_from_slice(text.eio_payload());
+        sio::push_offset(b, offset);
+        Ok(())
+    })?);
+    out.extend(attachments.iter().cloned());
+    Ok(out)
+}
+
 /// Collects the replies of a broadcast with acknowledgements from every worker.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BroadcastAcks {

@@ -29,7 +29,7 @@ use super::post::post_remote;
 use super::post::Post;
 use super::post::SelectOp;
 use super::rooms::{RoomNames, Target};
-use super::sio::{encode_for, EmitError, Recovery};
+use super::sio::{encode_for, EmitError, Keeping, Recovery, ToKeep};
 use super::socket_info::SocketInfo;
 use super::stats::{Counter, Stats, StatsSnapshot};
 use crate::config::Parser;
@@ -68,8 +68,9 @@ impl ServerHandle {
     }
 
     /// Emits `event` with `args` (serialised as the argument list) to the Socket.IO socket
-    /// `socket_id` of namespace `nsp`. `Ok(false)` if the id is malformed or its worker is
-    /// gone; an emit to a socket that has left is dropped.
+    /// `socket_id` of namespace `nsp`. `Ok(false)` if the id is malformed (with recovery on,
+    /// an id of another server, which a restored socket keeps, is well-formed) or its worker
+    /// is gone; an emit to a socket that has left is dropped.
     pub fn emit_to<T: Serialize + ?Sized>(
         &self,
         nsp: &str,
@@ -80,7 +81,9 @@ impl ServerHandle {
         if sioproto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent);
         }
-        let Some(sid) = Sid::parse(socket_id) else {
+        // With recovery on, a socket may have come back with an id another server made.
+        let adopted = || self.recovery.as_ref().and_then(|_| Sid::adopt(socket_id));
+        let Some(sid) = Sid::parse(socket_id).or_else(adopted) else {
             return Ok(false);
         };
         self.emit_to_sid(nsp, sid, event, args)
@@ -115,18 +118,27 @@ impl ServerHandle {
             rooms: vec![sid.as_str().to_string()],
             ..Target::default()
         };
-        let packets = encode_for(
+        let packet = ToKeep {
+            nsp,
+            target: &target,
+            compress: true,
+            local: false,
+        };
+        let packets = match encode_for(
             self.recovery.as_deref(),
             true,
-            nsp,
-            &target,
+            packet,
             Instant::now(),
             &mut |offset| encode_event_at(self.parser, nsp, None, event, args, &[], offset),
-        )?;
+        )? {
+            Keeping::Send(packets) => packets,
+            // The cluster delivers it once it has its offset.
+            Keeping::Published => return Ok(true),
+        };
         let outs = packets.iter().map(|p| p.out()).collect();
         Ok(self
             .peers
-            .post(sid.worker() as usize, Post::ToSocket(sid, outs)))
+            .post(sid.home(self.peers.len()), Post::ToSocket(sid, outs)))
     }
 
     /// Everything in namespace `nsp`; narrow it with [`HandleBroadcast::to`] and
@@ -368,7 +380,10 @@ impl HandleBroadcast {
         let encoded = self.encode(event, args, &[]);
         let this = self.clone();
         async move {
-            let packets = encoded?;
+            // Published: the cluster delivers it once it has its offset.
+            let Keeping::Send(packets) = encoded? else {
+                return Ok(());
+            };
             let deadline = tokio::time::Instant::now() + timeout;
             // Workers do not signal producers: a short poll, as `emit_blocking`.
             let mut pause = Duration::from_micros(50);
@@ -392,24 +407,31 @@ impl HandleBroadcast {
         args: &T,
         attachments: &[Bytes],
     ) -> Result<(), EmitError> {
-        let packets = self.encode(event, args, attachments)?;
-        self.post(packets, None);
+        if let Keeping::Send(packets) = self.encode(event, args, attachments)? {
+            self.post(packets, None);
+        }
         Ok(())
     }
 
     /// The packets of an emit without an ack, kept for recovery (with their offset) when it
-    /// is on and the emit is not volatile.
+    /// is on and the emit is not volatile; [`Keeping::Published`] when the cluster delivers
+    /// them once it has their offset.
     fn encode<T: Serialize + ?Sized>(
         &self,
         event: &str,
         args: &T,
         attachments: &[Bytes],
-    ) -> Result<Vec<super::broadcast_msg::Shared>, EmitError> {
+    ) -> Result<Keeping, EmitError> {
+        let packet = ToKeep {
+            nsp: &self.nsp,
+            target: &self.target,
+            compress: self.compress,
+            local: self.local,
+        };
         encode_for(
             self.handle.recovery.as_deref(),
             !self.volatile,
-            &self.nsp,
-            &self.target,
+            packet,
             Instant::now(),
             &mut |offset| {
                 encode_event_at(

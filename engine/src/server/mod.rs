@@ -140,9 +140,19 @@ pub struct ServerBuilder {
     spawn: Option<Arc<sio::Spawn>>,
     fallback: Option<Arc<HttpFallback>>,
     handoff: Option<Arc<HttpHandoff>>,
+    /// A recovery store standing in for a cluster's (the simulation tests' own).
+    #[cfg(test)]
+    recovery_store: Option<Box<dyn sio::SessionStore>>,
 }
 
 impl ServerBuilder {
+    /// Keeps connection state recovery in `store`, as a cluster adapter's would (tests).
+    #[cfg(test)]
+    pub(crate) fn recovery_store(mut self, store: Box<dyn sio::SessionStore>) -> Self {
+        self.recovery_store = Some(store);
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -574,6 +584,11 @@ impl ServerBuilder {
         }
         let stats = Arc::new(stats::Stats::new(self.config.workers));
         let metrics_path = self.config.metrics_path.clone();
+        // Where recovery keeps its state when the adapter shares it (the streams adapter).
+        #[cfg(not(test))]
+        let mut cluster_store = None;
+        #[cfg(test)]
+        let mut cluster_store = self.recovery_store.take();
         let redis = match &self.config.redis_url {
             // The adapter forwards packets in the default parser's form.
             Some(_) if self.config.parser == crate::config::Parser::Msgpack => {
@@ -627,6 +642,9 @@ impl ServerBuilder {
                         let url = RedisUrl::parse(url).ok_or_else(bad_url)?;
                         let a = RedisAdapter::new(url, dialect, nsps, on_emit, timeout);
                         stats.set_adapter_health(a.health());
+                        if !c.recovery.is_zero() {
+                            cluster_store = a.session_store(c.recovery);
+                        }
                         Arc::new(a)
                     }
                 };
@@ -638,12 +656,16 @@ impl ServerBuilder {
             Some(r) => r.clone(),
             None => Arc::new(LocalAdapter),
         };
+        let skip_middlewares = self.config.recovery_skip_middlewares;
         let recovery = (!self.config.recovery.is_zero()).then(|| {
-            Arc::new(sio::Recovery::new(
-                self.config.recovery,
-                self.config.recovery_skip_middlewares,
-                self.config.recovery_max_bytes,
-            ))
+            Arc::new(match cluster_store {
+                Some(store) => sio::Recovery::with_store(skip_middlewares, store),
+                None => sio::Recovery::new(
+                    self.config.recovery,
+                    skip_middlewares,
+                    self.config.recovery_max_bytes,
+                ),
+            })
         });
         let router = Arc::new(Router {
             config: Arc::new(self.config.clone()),
@@ -777,6 +799,8 @@ impl Server {
             spawn: None,
             fallback: None,
             handoff: None,
+            #[cfg(test)]
+            recovery_store: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::broadcast_msg::BroadcastMsg;
 use super::out::Out;
 use super::rooms::Target;
 use super::session_key::SessionKey;
-use super::sio::ConnectAnswer;
+use super::sio::{ConnectAnswer, RestoreReply};
 use super::socket_info::SocketInfo;
 
 /// Messages from other threads (or workers) to a worker.
@@ -29,6 +29,8 @@ pub(crate) enum Post {
     Broadcast(Arc<BroadcastMsg>),
     /// An asynchronous connect middleware answered for a socket of this session.
     ConnectAnswer(SessionKey, ConnectAnswer),
+    /// A cluster store answered a CONNECT of this session that asked for its socket back.
+    Restored(SessionKey, RestoreReply),
     /// An operation on the sockets a selection matches on this worker.
     Select {
         nsp: String,

@@ -324,6 +324,9 @@ impl Service for Router {
             Post::ConnectAnswer(key, answer) => {
                 with_session(cx, key, |cx, s| sio::connect_answer(s, cx, answer));
             }
+            Post::Restored(key, reply) => {
+                with_session(cx, key, |cx, s| sio::restore_answer(s, cx, reply));
+            }
         }
     }
 }

@@ -191,6 +191,11 @@ impl NodeServer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         }
     }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for NodeServer {

@@ -110,6 +110,23 @@ impl Sid {
         (raw.last() == Some(&check_byte(&raw))).then_some(Sid(chars))
     }
 
+    /// A socket id another server made (a Node server's, or a Volley server's with other
+    /// workers), taken over by a socket restored here: any 20 URL-safe base64 characters, as
+    /// the reference's `base64id` makes them, check byte unchecked. The worker it names may
+    /// not exist here: route it with [`Sid::home`].
+    pub fn adopt(s: &str) -> Option<Sid> {
+        let chars: [u8; SID_LEN] = s.as_bytes().try_into().ok()?;
+        decode(&chars)?;
+        Some(Sid(chars))
+    }
+
+    /// The worker, of `workers`, that messages for this id go to first: the one it names, or
+    /// for an adopted id naming none here, one picked from it (that worker forwards them to
+    /// the socket's own, see `Recovery::worker_of`).
+    pub fn home(&self, workers: usize) -> usize {
+        usize::from(self.worker()) % workers.max(1)
+    }
+
     /// Index of the worker that owns this session.
     pub fn worker(&self) -> u16 {
         // A sid is only built by `generate` or a validating parse, so decoding cannot fail.
@@ -261,6 +278,23 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
     use std::hash::BuildHasher;
+
+    /// A Node server's socket id (base64id: 20 URL-safe characters, no check byte) is adopted
+    /// as it is, and routed to a worker that exists; a malformed one is not.
+    #[test]
+    fn ids_of_other_servers_are_adopted_and_routed_here() {
+        let node = "ZtO6vJGmz0-Yj8xtAAAB";
+        assert!(Sid::parse(node).is_none(), "no check byte");
+        let sid = Sid::adopt(node).expect("adopted");
+        assert_eq!(sid.as_str(), node);
+        assert!(sid.home(3) < 3);
+        assert!(Sid::adopt("short").is_none());
+        assert!(Sid::adopt("ZtO6vJGmz0+Yj8xtAAAB").is_none(), "not URL-safe");
+        let mut rng = SidRng::new().unwrap();
+        let own = Sid::generate(2, &mut rng);
+        assert_eq!(Sid::adopt(own.as_str()), Some(own));
+        assert_eq!(own.home(4), 2);
+    }
 
     #[test]
     fn sid_hashes_spread_over_the_bits_hash_tables_use() {

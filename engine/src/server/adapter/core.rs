@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::Value as Json;
@@ -20,6 +20,7 @@ use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::cluster::Answers;
 use crate::server::post::Post;
 use crate::server::rooms::Target;
+use crate::server::sio::RestoreAnswer;
 use crate::server::socket_info::SocketInfo;
 
 /// Longest a connect (or a reply) may take.
@@ -52,6 +53,24 @@ pub(super) enum Cmd {
         data: Json,
         ack: Option<(Duration, Sender<Answers<Vec<Json>>>)>,
     },
+    /// A packet kept for recovery (streams adapter): appended to the stream, then delivered
+    /// to this server's workers with its entry id as the offset.
+    Keep(Arc<BroadcastMsg>),
+    /// A lost socket's session, SET under `key` for `ttl` (streams adapter).
+    Persist {
+        key: String,
+        value: String,
+        ttl: Duration,
+    },
+    /// A CONNECT asking for session `pid` back from `offset` (streams adapter), answered
+    /// `None` (a fresh session) once `deadline` has passed.
+    Restore {
+        nsp: String,
+        pid: String,
+        offset: String,
+        deadline: Instant,
+        answer: RestoreAnswer,
+    },
 }
 
 impl Cmd {
@@ -73,7 +92,13 @@ impl Cmd {
             } => {
                 let _ = reply.send(nodes.unavailable());
             }
-            Cmd::Publish { .. } | Cmd::Select { .. } | Cmd::Emit { ack: None, .. } => {}
+            // Not kept, so not sent: the reference drops a broadcast it could not publish.
+            Cmd::Keep(_) => {}
+            Cmd::Restore { answer, .. } => answer(None),
+            Cmd::Publish { .. }
+            | Cmd::Select { .. }
+            | Cmd::Emit { ack: None, .. }
+            | Cmd::Persist { .. } => {}
         }
     }
 }
@@ -103,6 +128,9 @@ pub(super) struct Core {
     /// Longest a request waits for the other servers (Node's `requestsTimeout`).
     pub requests_timeout: Duration,
     pub nodes: Arc<Nodes>,
+    /// Whether connection state recovery keeps its packets and sessions in Redis (the
+    /// streams adapter): the other servers' broadcasts then carry their entry id as offset.
+    pub recovery: bool,
 }
 
 impl Core {
@@ -158,6 +186,7 @@ const QUEUE: usize = 65_536;
 /// A Redis adapter's side that workers and handles call, shared by the pub/sub, streams and
 /// sharded adapters: each call becomes a [`Cmd`] queued for the publisher thread without
 /// waiting; a full queue is counted in `health` and the command abandoned (its waiters told).
+#[derive(Clone)]
 pub(super) struct Outbox {
     pub cmds: Sender<Cmd>,
     pub health: Arc<Health>,

@@ -25,9 +25,12 @@ pub(crate) enum Fault {
     QueueFull,
     /// A cluster request ended without every server's answer.
     RequestTimeout,
+    /// Connection state recovery in Redis failed: a session not kept, or not restored (the
+    /// client got a fresh one), or a packet delivered without its offset.
+    Recovery,
 }
 
-const FAULTS: [(Fault, &str); 8] = [
+const FAULTS: [(Fault, &str); 9] = [
     (Fault::Connect, "connect"),
     (Fault::ConnectionLost, "connection_lost"),
     (Fault::Publish, "publish"),
@@ -36,6 +39,7 @@ const FAULTS: [(Fault, &str); 8] = [
     (Fault::MalformedMessage, "malformed_message"),
     (Fault::QueueFull, "queue_full"),
     (Fault::RequestTimeout, "request_timeout"),
+    (Fault::Recovery, "recovery"),
 ];
 
 /// One of the adapter's connections.

@@ -21,11 +21,13 @@ use super::core::{new_id, open_request, Cmd, Core, Outbox, Subs, IO_TIMEOUT, MAX
 use super::dialect::{Dialect, Send};
 use super::health::{io_fault, Fault, Health, Link};
 use super::pending::{Pending, Waiting};
+use super::streams_store::{self, NotRestored, StreamsStore};
 use crate::runtime::Peers;
-use crate::server::broadcast_msg::BroadcastMsg;
+use crate::server::broadcast_msg::{with_offset, BroadcastMsg};
 use crate::server::cluster::Answers;
-use crate::server::post::Post;
+use crate::server::post::{post_remote, Post};
 use crate::server::rooms::Target;
+use crate::server::sio::{Restored, SessionStore};
 use crate::server::socket_info::SocketInfo;
 
 /// How often the publisher looks for requests whose time is up.
@@ -48,6 +50,8 @@ struct Starting {
     nsps: Vec<String>,
     on_emit: Option<Arc<ServerSideEmitHandler>>,
     requests_timeout: Duration,
+    /// The recovery window, when recovery keeps its state in Redis.
+    recovery: Option<Duration>,
 }
 
 impl RedisAdapter {
@@ -71,6 +75,7 @@ impl RedisAdapter {
                 nsps,
                 on_emit,
                 requests_timeout,
+                recovery: None,
             })),
             core: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
@@ -80,6 +85,24 @@ impl RedisAdapter {
     /// The adapter's fault counters (for the metrics).
     pub fn health(&self) -> Arc<Health> {
         self.out.health.clone()
+    }
+
+    /// The store that keeps connection state recovery in Redis within `window`, as the
+    /// Node streams adapter does (packets' offsets are stream entry ids, sessions are SET
+    /// with `PX`); `None` for the pub/sub adapter, which keeps nothing there (as Node's).
+    /// Call before [`Adapter::start`].
+    pub fn session_store(&self, window: Duration) -> Option<Box<dyn SessionStore>> {
+        let mut starting = self.starting.lock().ok()?;
+        let s = starting.as_mut()?;
+        if !matches!(s.dialect, Dialect::Streams(_)) {
+            return None;
+        }
+        s.recovery = Some(window);
+        Some(Box::new(StreamsStore {
+            out: self.out.clone(),
+            window,
+            restore_timeout: s.requests_timeout,
+        }))
     }
 }
 
@@ -108,6 +131,7 @@ impl Adapter for RedisAdapter {
             health: self.out.health.clone(),
             requests_timeout: s.requests_timeout,
             nodes: self.out.nodes.clone(),
+            recovery: s.recovery.is_some(),
         });
         let publisher = Publisher {
             core: core.clone(),
@@ -115,7 +139,7 @@ impl Adapter for RedisAdapter {
             conn: None,
             retry_at: Instant::now(),
             backoff: RETRY,
-            unread: 0,
+            unread: Vec::new(),
         };
         let sub_core = core.clone();
         let mut threads = vec![
@@ -189,6 +213,35 @@ impl Adapter for RedisAdapter {
     }
 }
 
+/// What the reply of a command in flight is for.
+enum Awaiting {
+    /// Any reply but an error.
+    Ok,
+    /// The entry id of a kept packet's XADD: the packet is delivered with it.
+    Entry(Arc<BroadcastMsg>),
+}
+
+/// Delivers a kept packet to this server's workers, `offset` (its entry id) as its last
+/// argument; without one (counted) when the stream did not take it, so it still reaches them.
+fn deliver_kept(core: &Core, msg: &BroadcastMsg, offset: Option<&str>) {
+    let packets = match offset.map(|id| with_offset(&msg.packets, id)) {
+        Some(Ok(packets)) => packets,
+        Some(Err(_)) | None => {
+            core.health.count(Fault::Recovery);
+            msg.packets.clone()
+        }
+    };
+    let kept = BroadcastMsg {
+        nsp: msg.nsp.clone(),
+        target: msg.target.clone(),
+        volatile: msg.volatile,
+        compress: msg.compress,
+        packets,
+        acks: None,
+    };
+    post_remote(&core.peers, None, Arc::new(kept));
+}
+
 struct Publisher {
     core: Arc<Core>,
     rx: Receiver<Cmd>,
@@ -196,8 +249,8 @@ struct Publisher {
     retry_at: Instant,
     /// Wait before the next connect after a failure; doubles up to [`MAX_BACKOFF`].
     backoff: Duration,
-    /// PUBLISH and XADD replies still to read.
-    unread: usize,
+    /// Replies still to read, one per command in flight.
+    unread: Vec<Awaiting>,
 }
 
 impl Publisher {
@@ -229,15 +282,26 @@ impl Publisher {
             core.pending
                 .sweep(Instant::now(), &core.nodes, &core.health);
         }
+        // The sessions of the sockets the shutdown closed are still kept, so their clients
+        // can come back on another server; the rest of the queue is abandoned.
+        let rest: Vec<Cmd> = self.rx.try_iter().collect();
+        for cmd in rest {
+            match cmd {
+                Cmd::Persist { key, value, ttl } => self.persist(&key, &value, ttl),
+                other => other.abandon(&self.core.nodes),
+            }
+        }
+        self.read_replies();
         let core = &self.core;
         core.pending.clear(&core.nodes, &core.health);
-        self.rx.try_iter().for_each(|c| c.abandon(&core.nodes));
     }
 
     /// The connection failed: dropped, counted, and a new one tried after the backoff.
     fn lost(&mut self, fault: Fault, error: &dyn std::fmt::Display) {
         self.conn = None;
-        self.unread = 0;
+        for a in std::mem::take(&mut self.unread) {
+            self.unanswered(a);
+        }
         self.core.health.down(Link::Publisher, fault, error);
         self.back_off();
     }
@@ -277,7 +341,7 @@ impl Publisher {
         match self.conn() {
             Some(c) => {
                 c.queue(&[b"PUBLISH", channel.as_bytes(), payload]);
-                self.unread += 1;
+                self.unread.push(Awaiting::Ok);
             }
             None => {
                 self.core.health.count(Fault::Publish);
@@ -285,17 +349,39 @@ impl Publisher {
         }
     }
 
-    /// Writes what is queued and reads one reply per PUBLISH; any failure drops the connection.
+    /// Writes what is queued and reads one reply per command in flight (a kept packet's is
+    /// its entry id: it is delivered then); any failure drops the connection.
     fn read_replies(&mut self) {
-        let n = std::mem::take(&mut self.unread);
         let Some(c) = self.conn.as_mut() else { return };
-        let result = c
-            .flush()
-            .and_then(|()| (0..n).try_for_each(|_| c.expect_ok()));
+        let mut result = c.flush();
+        // Taken and given back empty, so its capacity serves the next batch.
+        let mut in_flight = std::mem::take(&mut self.unread);
+        let mut awaiting = in_flight.drain(..);
+        while result.is_ok() {
+            let Some(a) = awaiting.next() else { break };
+            result = match a {
+                Awaiting::Ok => c.expect_ok(),
+                Awaiting::Entry(msg) => c
+                    .reply(|r| r.bytes().map(|id| String::from_utf8_lossy(id).into_owned()))
+                    .map(|id| deliver_kept(&self.core, &msg, id.as_deref())),
+            };
+        }
         if let Err(e) = result {
-            // The PUBLISHes in flight are lost with the connection.
+            // What is in flight is lost with the connection; kept packets still go out here.
             self.core.health.count(Fault::Publish);
+            for a in awaiting.by_ref() {
+                self.unanswered(a);
+            }
             self.lost(io_fault(&e), &e);
+        }
+        drop(awaiting);
+        self.unread = in_flight;
+    }
+
+    /// A command whose reply will not come: a kept packet is delivered without an offset.
+    fn unanswered(&self, a: Awaiting) {
+        if let Awaiting::Entry(msg) = a {
+            deliver_kept(&self.core, &msg, None);
         }
     }
 
@@ -329,14 +415,14 @@ impl Publisher {
     fn run_send(&mut self, send: Result<Send, super::wire_error::WireError>) {
         match send {
             Ok(Send::Publish(channel, payload)) => self.publish(&channel, &payload),
-            Ok(Send::Append(entry)) => self.append(&entry),
+            Ok(Send::Append(entry)) => self.append(&entry, Awaiting::Ok),
             Err(e) => self.core.health.malformed("own message", &e),
         }
     }
 
-    /// Queues an XADD of `entry` to the stream (the streams adapter); dropped, and counted,
-    /// while Redis is unreachable.
-    fn append(&mut self, entry: &super::streams_wire::Entry) {
+    /// Queues an XADD of `entry` to the stream (the streams adapter), its reply awaited as
+    /// `awaiting`; dropped, and counted, while Redis is unreachable.
+    fn append(&mut self, entry: &super::streams_wire::Entry, awaiting: Awaiting) {
         let Dialect::Streams(opts) = &self.core.dialect else {
             return;
         };
@@ -354,10 +440,11 @@ impl Publisher {
                 ];
                 args.extend(fields.iter().flatten().map(Vec::as_slice));
                 c.queue(&args);
-                self.unread += 1;
+                self.unread.push(awaiting);
             }
             None => {
                 self.core.health.count(Fault::Publish);
+                self.unanswered(awaiting);
             }
         }
     }
@@ -367,6 +454,15 @@ impl Publisher {
         match cmd {
             Cmd::Publish { channel, payload } => self.publish(&channel, &payload),
             Cmd::Broadcast(msg) => self.broadcast(&msg),
+            Cmd::Keep(msg) => self.keep(msg),
+            Cmd::Persist { key, value, ttl } => self.persist(&key, &value, ttl),
+            Cmd::Restore {
+                nsp,
+                pid,
+                offset,
+                deadline,
+                answer,
+            } => answer(self.restore(&nsp, &pid, &offset, deadline)),
             Cmd::Select { nsp, target, op } => {
                 self.core.want(&nsp);
                 let send = self.core.dialect.select(&uid, &nsp, &target, &op);
@@ -431,6 +527,86 @@ impl Publisher {
                 );
                 let send = self.core.dialect.emit(&uid, &nsp, Some(&id), &data);
                 self.run_send(send);
+            }
+        }
+    }
+
+    /// Appends a kept packet to the stream; it is delivered here once its entry id is read
+    /// (without an offset, counted, if it cannot be appended).
+    fn keep(&mut self, msg: Arc<BroadcastMsg>) {
+        self.core.want(&msg.nsp);
+        match self.core.dialect.broadcast(&self.core.uid, &msg) {
+            Ok(Send::Append(entry)) => self.append(&entry, Awaiting::Entry(msg)),
+            Ok(Send::Publish(..)) => self.unanswered(Awaiting::Entry(msg)),
+            Err(e) => {
+                self.core.health.malformed("own message", &e);
+                self.unanswered(Awaiting::Entry(msg));
+            }
+        }
+    }
+
+    /// SETs a lost socket's session for `ttl` (`PX`, as Node); counted if Redis is unreachable.
+    fn persist(&mut self, key: &str, value: &str, ttl: Duration) {
+        let px = ttl.as_millis().to_string();
+        match self.conn() {
+            Some(c) => {
+                c.queue(&[
+                    b"SET",
+                    key.as_bytes(),
+                    value.as_bytes(),
+                    b"PX",
+                    px.as_bytes(),
+                ]);
+                self.unread.push(Awaiting::Ok);
+            }
+            None => {
+                self.core.health.count(Fault::Recovery);
+                tracing::warn!(key, "recovery: session not kept, Redis unreachable");
+            }
+        }
+    }
+
+    /// Restores a session for a CONNECT by `deadline`; `None` (a fresh session) when it is
+    /// gone, and, counted and logged, when Redis fails or the deadline passes.
+    fn restore(
+        &mut self,
+        nsp: &str,
+        pid: &str,
+        offset: &str,
+        deadline: Instant,
+    ) -> Option<Restored> {
+        let Dialect::Streams(opts) = &self.core.dialect else {
+            return None;
+        };
+        let stream = opts.names.stream().to_string();
+        if Instant::now() > deadline {
+            self.core.health.count(Fault::Recovery);
+            tracing::warn!(
+                pid,
+                "recovery: session not restored, waited past its deadline"
+            );
+            return None;
+        }
+        // Replies of the commands in flight come first on this connection.
+        self.read_replies();
+        let Some(c) = self.conn() else {
+            self.core.health.count(Fault::Recovery);
+            tracing::warn!(pid, "recovery: session not restored, Redis unreachable");
+            return None;
+        };
+        match streams_store::restore(c, &stream, nsp, pid, offset, deadline) {
+            Ok(r) => Some(r),
+            Err(NotRestored::Gone) => None,
+            Err(NotRestored::Malformed(e)) => {
+                self.core.health.count(Fault::Recovery);
+                tracing::warn!(pid, error = %e, "recovery: stored session unusable");
+                None
+            }
+            Err(NotRestored::Io(e)) => {
+                self.core.health.count(Fault::Recovery);
+                tracing::warn!(pid, error = %e, "recovery: session not restored");
+                self.lost(io_fault(&e), &e);
+                None
             }
         }
     }

@@ -510,6 +510,10 @@ impl Publisher {
                 let data = json!({"requestId": id, "packet": data});
                 self.request(&nsp, ty::SERVER_SIDE_EMIT, data);
             }
+            // Recovery in Redis is the streams adapter's: never sent here.
+            cmd @ (Cmd::Keep(_) | Cmd::Persist { .. } | Cmd::Restore { .. }) => {
+                cmd.abandon(&self.core.nodes);
+            }
         }
     }
 

@@ -338,7 +338,14 @@ fn on_broadcast(core: &Arc<ShardCore>, m: &Message, request_id: Option<&str>) {
     let field = |name| m.data.get(name).unwrap_or(&Json::Null);
     let uid = Json::String(m.uid.clone());
     let ack_id = request_id.map(|_| next_broadcast_ack_id());
-    let inc = match wire::incoming(&uid, field("packet"), field("opts"), &m.attachments, ack_id) {
+    let inc = match wire::incoming(
+        &uid,
+        field("packet"),
+        field("opts"),
+        &m.attachments,
+        ack_id,
+        None,
+    ) {
         Ok(inc) => inc,
         Err(e) => return core.health.malformed("broadcast", &e),
     };

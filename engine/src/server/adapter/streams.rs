@@ -86,7 +86,7 @@ fn read(
         };
         for (id, message) in entries {
             match message {
-                Ok(m) => on_entry(core, &m),
+                Ok(m) => on_entry(core, &m, &id),
                 Err(e) => core.health.malformed("stream entry", &e),
             }
             *offset = id;
@@ -113,32 +113,45 @@ fn entries_of(reply: Reply<'_>) -> io::Result<Vec<(String, Result<Message, WireE
         let Some(Reply::Array(Some(entries))) = parts.get(1) else {
             return Err(bad());
         };
-        for entry in entries {
-            let Reply::Array(Some(e)) = entry else {
-                return Err(bad());
-            };
-            let id = e.first().and_then(Reply::bytes).ok_or_else(bad)?;
-            let id = String::from_utf8_lossy(id).into_owned();
-            let fields = match e.get(1) {
-                Some(Reply::Array(Some(f))) => f.as_slice(),
-                _ => &[],
-            };
-            let pairs = fields
-                .chunks(2)
-                .filter_map(|kv| Some((kv.first()?.bytes()?, kv.get(1)?.bytes()?)));
-            out.push((id, streams_wire::decode_entry(pairs)));
-        }
+        out.extend(entry_list(entries)?);
     }
     Ok(out)
 }
 
-/// One entry of another server: a broadcast, or a room operation.
-fn on_entry(core: &Arc<Core>, m: &Message) {
+/// Stream entries as XREAD and XRANGE return them (`[id, [field, value, ...]]` each), each
+/// with its id.
+#[allow(clippy::type_complexity)]
+pub(super) fn entry_list(
+    entries: &[Reply<'_>],
+) -> io::Result<Vec<(String, Result<Message, WireError>)>> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "unexpected stream entry");
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Reply::Array(Some(e)) = entry else {
+            return Err(bad());
+        };
+        let id = e.first().and_then(Reply::bytes).ok_or_else(bad)?;
+        let id = String::from_utf8_lossy(id).into_owned();
+        let fields = match e.get(1) {
+            Some(Reply::Array(Some(f))) => f.as_slice(),
+            _ => &[],
+        };
+        let pairs = fields
+            .chunks(2)
+            .filter_map(|kv| Some((kv.first()?.bytes()?, kv.get(1)?.bytes()?)));
+        out.push((id, streams_wire::decode_entry(pairs)));
+    }
+    Ok(out)
+}
+
+/// Entry `id` of another server: a broadcast (with recovery in Redis, its id as the offset,
+/// as the reference's cluster adapter adds it), or a room operation.
+fn on_entry(core: &Arc<Core>, m: &Message, id: &str) {
     if m.uid == core.uid {
         return;
     }
     if m.is_plain_broadcast() {
-        match m.broadcast() {
+        match m.broadcast_at(core.recovery.then_some(id)) {
             Ok(inc) => deliver(core, inc),
             Err(e) => core.health.malformed("broadcast", &e),
         }

@@ -422,12 +422,25 @@ impl Message {
 
     /// The broadcast this message carries, ready for the workers.
     pub fn broadcast(&self) -> Result<Incoming, WireError> {
+        self.broadcast_at(None)
+    }
+
+    /// [`Message::broadcast`] with recovery offset `offset` (its entry id) as the packet's
+    /// last argument unless it is volatile.
+    pub fn broadcast_at(&self, offset: Option<&str>) -> Result<Incoming, WireError> {
         let mut packet = self.field("packet");
         if let Some(p) = packet.as_object_mut() {
             p.insert("nsp".into(), Json::String(self.nsp.clone()));
         }
         let uid = Json::String(self.uid.clone());
-        wire::incoming(&uid, &packet, &self.field("opts"), &self.attachments, None)
+        wire::incoming(
+            &uid,
+            &packet,
+            &self.field("opts"),
+            &self.attachments,
+            None,
+            offset,
+        )
     }
 
     /// A request in `@socket.io/redis-adapter`'s shape, for the shared request handler.

@@ -14,7 +14,7 @@ use super::wire_error::WireError;
 use crate::config::Parser;
 use crate::proto::msgpack;
 use crate::proto::sio::ArgList;
-use crate::server::broadcast_msg::encode_event;
+use crate::server::broadcast_msg::encode_event_at;
 use crate::server::broadcast_msg::BroadcastMsg;
 use crate::server::broadcast_msg::Shared;
 use crate::server::out::Out;
@@ -328,11 +328,13 @@ pub(crate) fn target_of(opts: Option<&Json>) -> Result<Target, WireError> {
     })
 }
 
-/// Encodes `packet` (`{type, data, nsp}`) as our EVENT, with ack id `id`.
+/// Encodes `packet` (`{type, data, nsp}`) as our EVENT, with ack id `id` and recovery
+/// offset `offset` as its last argument.
 pub(crate) fn event_of(
     packet: &Json,
     attachments: &[Bytes],
     id: Option<u64>,
+    offset: Option<&str>,
 ) -> Result<(String, Vec<Shared>), WireError> {
     let ty = packet.get("type").and_then(Json::as_u64);
     if !matches!(ty, Some(2 | 5)) {
@@ -349,7 +351,7 @@ pub(crate) fn event_of(
         .ok_or(WireError::Shape("packet.data"))?;
     let (event, args) = data.split_first().ok_or(WireError::Shape("packet.data"))?;
     let event = event.as_str().ok_or(WireError::Shape("packet.data[0]"))?;
-    let packets = encode_event(
+    let packets = encode_event_at(
         // The adapter is refused with the msgpack parser (`ServerBuilder::build`).
         Parser::Json,
         nsp,
@@ -357,6 +359,7 @@ pub(crate) fn event_of(
         event,
         &ArgList(args),
         attachments,
+        offset,
     )
     .map_err(|_| WireError::Shape("packet.data[0]"))?;
     Ok((nsp.to_string(), packets))
@@ -368,7 +371,7 @@ pub(crate) fn decode_broadcast(payload: &[u8]) -> Result<Incoming, WireError> {
     let [uid, packet, opts] = v.as_array().map(Vec::as_slice).unwrap_or_default() else {
         return Err(WireError::Shape("message"));
     };
-    incoming(uid, packet, opts, &attachments, None)
+    incoming(uid, packet, opts, &attachments, None, None)
 }
 
 /// The broadcast inside a BROADCAST request (`{uid, requestId, type: 7, packet, opts}`),
@@ -385,27 +388,33 @@ pub(crate) fn decode_broadcast_request(
         field("opts"),
         attachments,
         Some(id),
+        None,
     )
 }
 
 /// A broadcast from its parts: the sender's uid, socket.io-parser's packet object and the
-/// `{rooms, except, flags}` options, encoded with ack id `id`.
+/// `{rooms, except, flags}` options, encoded with ack id `id`, and with recovery offset
+/// `offset` as its last argument unless it is volatile or wants acks (the reference's
+/// `addOffsetIfNecessary`).
 pub(super) fn incoming(
     uid: &Json,
     packet: &Json,
     opts: &Json,
     attachments: &[Bytes],
     id: Option<u64>,
+    offset: Option<&str>,
 ) -> Result<Incoming, WireError> {
     let uid = uid.as_str().ok_or(WireError::Shape("uid"))?.to_string();
-    let (nsp, packets) = event_of(packet, attachments, id)?;
     let flags = opts.get("flags");
     let flag = |name| flags.and_then(|f| f.get(name));
+    let volatile = flag("volatile").is_some_and(|v| v != &Json::Null && v != &Json::Bool(false));
+    let offset = offset.filter(|_| !volatile && id.is_none());
+    let (nsp, packets) = event_of(packet, attachments, id, offset)?;
     Ok(Incoming {
         uid,
         nsp,
         target: target_of(Some(opts))?,
-        volatile: flag("volatile").is_some_and(|v| v != &Json::Null && v != &Json::Bool(false)),
+        volatile,
         compress: flag("compress") != Some(&Json::Bool(false)),
         packets,
         timeout_ms: flag("timeout").and_then(Json::as_u64),
@@ -416,6 +425,7 @@ pub(super) fn incoming(
 mod tests {
     use super::*;
     use crate::proto::eio::{Sid, SidRng};
+    use crate::server::broadcast_msg::encode_event;
 
     fn msg(nsp: &str, target: Target, volatile: bool, args: &Json, bins: &[Bytes]) -> BroadcastMsg {
         BroadcastMsg {
@@ -576,11 +586,11 @@ mod tests {
         ));
         assert!(matches!(parse(b"{oops"), Err(WireError::Json(_))));
         let no_event = serde_json::json!({"type": 2, "data": [], "nsp": "/"});
-        assert!(event_of(&no_event, &[], None).is_err());
+        assert!(event_of(&no_event, &[], None, None).is_err());
         let reserved = serde_json::json!({"type": 2, "data": ["connect"]});
-        assert!(event_of(&reserved, &[], None).is_err());
+        assert!(event_of(&reserved, &[], None, None).is_err());
         let bad_nsp = serde_json::json!({"type": 2, "data": ["e"], "nsp": "a,b"});
-        assert!(event_of(&bad_nsp, &[], None).is_err());
+        assert!(event_of(&bad_nsp, &[], None, None).is_err());
         let dangling = serde_json::json!({"_placeholder": true, "num": 3});
         assert!(write_mp(&mut Vec::new(), &dangling, &[]).is_err());
     }

@@ -15,6 +15,7 @@ mod msgpack;
 mod polling;
 mod queue_age;
 mod recovery;
+mod recovery_later;
 mod shutdown;
 mod slow_consumer;
 mod upgrade;

@@ -135,7 +135,7 @@ impl DeferredAck {
     pub fn send(self, ack: Ack) -> bool {
         let outs = ack.outs(self.parser, &self.nsp, self.id);
         self.peers.post(
-            self.socket.worker() as usize,
+            self.socket.home(self.peers.len()),
             Post::ToSocket(self.socket, outs),
         )
     }

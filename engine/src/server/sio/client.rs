@@ -5,7 +5,7 @@
 use super::ack::Ack;
 use super::errors::AckError;
 use super::model::{ConnectStep, PendingAcks, SioApp, Socket, SocketState};
-use super::recovery::{self, Session};
+use super::recovery::{self, RestoreAnswer, RestoreReply, Restored, Restoring, Session};
 use std::sync::Arc;
 
 use crate::config::Parser;
@@ -62,6 +62,26 @@ impl Drop for Reply {
     }
 }
 
+/// Where a [`RestoreReply`] goes: the session's worker.
+struct RestoreReplyTo {
+    peers: Peers<Post>,
+    worker: u16,
+    session: SessionKey,
+    token: u32,
+}
+
+impl RestoreReplyTo {
+    /// Posts the store's answer to the session's worker.
+    fn send(self, restored: Option<Restored>) {
+        let reply = RestoreReply {
+            token: self.token,
+            restored,
+        };
+        self.peers
+            .post(self.worker as usize, Post::Restored(self.session, reply));
+    }
+}
+
 /// A handler's view of socket `$idx` of client `$c` over `$tx`.
 macro_rules! socket {
     ($c:ident, $tx:ident, $state:expr, $ack:expr) => {
@@ -86,12 +106,23 @@ pub(crate) struct SioClient {
     sockets: Vec<SocketState>,
     /// Sockets whose connect waits for an asynchronous middleware, with the step after it.
     pending: Vec<(SocketState, usize)>,
+    /// CONNECTs waiting for a cluster store to restore their session.
+    restoring: Vec<WaitingRestore>,
     connect_timer: Option<TimerKey>,
     binary: Option<(BinaryAssembler, TimerKey)>,
     /// The client speaks Socket.IO v2 (over Engine.IO v3): it is connected to `/` on open, its
     /// CONNECT carries the namespace's query instead of auth, and it gets v2's CONNECT and
     /// ERROR packets.
     v2: bool,
+}
+
+/// A CONNECT asking for its session back while a cluster store looks for it.
+struct WaitingRestore {
+    token: u32,
+    nsp: String,
+    ns: usize,
+    pid: String,
+    auth: Option<String>,
 }
 
 /// Sends a packet the server makes itself (CONNECT, CONNECT_ERROR, DISCONNECT), which `write`
@@ -124,6 +155,7 @@ impl SioClient {
             },
             sockets: Vec::new(),
             pending: Vec::new(),
+            restoring: Vec::new(),
             connect_timer: None,
             binary: None,
             v2,
@@ -393,7 +425,8 @@ impl SioClient {
     }
 
     fn connect(&mut self, tx: &mut Tx<'_, '_>, nsp: &str, auth: Option<ValueRef<'_>>) -> Outcome {
-        let parked = self.pending.iter().any(|(s, _)| s.nsp == nsp);
+        let parked = self.pending.iter().any(|(s, _)| s.nsp == nsp)
+            || self.restoring.iter().any(|w| w.nsp == nsp);
         if parked || self.sockets.iter().any(|s| s.nsp == nsp) {
             return Err(DisconnectReason::ForcedClose);
         }
@@ -403,19 +436,73 @@ impl SioClient {
             });
             return Ok(());
         };
-        self.app.note_child(ns, nsp);
-        let worker = tx.cx.worker();
         let now = tx.cx.now();
         let state = tx.cx.state();
-        let recovery = state.recovery.clone();
+        let Some(recovery) = state.recovery.clone() else {
+            return self.connect_as(tx, nsp, ns, auth, None);
+        };
         // A CONNECT with a `pid` (and the `offset` reached, once the client got a kept packet)
         // asks for an earlier socket back; anything the store does not know (forged, expired,
         // another namespace) gets a fresh socket.
-        let restored = recovery.as_ref().and_then(|r| {
-            let (pid, offset) = recovery::resume_of(auth.map(|a| a.json()))?;
-            let restored = r.store.restore(nsp, &pid, offset.as_deref(), now)?;
-            Some((pid, restored))
-        });
+        let Some((pid, offset)) = recovery::resume_of(auth.map(|a| a.json())) else {
+            return self.connect_as(tx, nsp, ns, auth, None);
+        };
+        state.next_key = state.next_key.wrapping_add(1);
+        let token = state.next_key;
+        let reply = RestoreReplyTo {
+            peers: tx.cx.peers().clone(),
+            worker: tx.cx.worker(),
+            session: self.key,
+            token,
+        };
+        let later: RestoreAnswer = Box::new(move |restored| reply.send(restored));
+        match recovery
+            .store
+            .restore(nsp, &pid, offset.as_deref(), now, later)
+        {
+            Restoring::Now(restored) => {
+                let restored = restored.map(|r| (pid, r));
+                self.connect_as(tx, nsp, ns, auth, restored)
+            }
+            Restoring::Later => {
+                self.restoring.push(WaitingRestore {
+                    token,
+                    nsp: nsp.to_string(),
+                    ns,
+                    pid,
+                    auth: auth.map(|a| a.json().to_string()),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// A cluster store answered a CONNECT waiting for its session: the connect goes on, with
+    /// the session back or a fresh one (a client that went away meanwhile is gone, and the
+    /// answer with it).
+    pub fn on_restored(&mut self, tx: &mut Tx<'_, '_>, reply: RestoreReply) -> Outcome {
+        let Some(i) = self.restoring.iter().position(|w| w.token == reply.token) else {
+            return Ok(());
+        };
+        let w = self.restoring.swap_remove(i);
+        let restored = reply.restored.map(|r| (w.pid, r));
+        let auth = w.auth.as_deref().map(ValueRef::new);
+        self.connect_as(tx, &w.nsp, w.ns, auth, restored)
+    }
+
+    /// Connects a socket to `nsp` (namespace `ns`), as the socket `restored` when given.
+    fn connect_as(
+        &mut self,
+        tx: &mut Tx<'_, '_>,
+        nsp: &str,
+        ns: usize,
+        auth: Option<ValueRef<'_>>,
+        restored: Option<(String, Restored)>,
+    ) -> Outcome {
+        self.app.note_child(ns, nsp);
+        let worker = tx.cx.worker();
+        let state = tx.cx.state();
+        let recovery = state.recovery.clone();
         state.next_key = state.next_key.wrapping_add(1);
         let pid = match (&restored, &recovery) {
             (Some((pid, _)), _) => Some(pid.as_str().into()),

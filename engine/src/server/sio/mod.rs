@@ -33,10 +33,13 @@ pub(crate) use async_connect::ConnectAnswer;
 pub(crate) use listeners::notify_outgoing;
 pub(crate) use model::ack_pending;
 pub(crate) use model::{OutgoingFn, OutgoingRun, SocketState};
-pub(crate) use upper::{connect_answer, disconnect_socket};
+pub(crate) use upper::{connect_answer, disconnect_socket, restore_answer};
 
 pub(crate) use model::{NewNamespaceFn, SioApp};
-pub(crate) use recovery::{encode_for, Recovery};
+pub(crate) use recovery::{
+    encode_for, EncodeMaybeAt, Keeping, Recovery, RestoreAnswer, RestoreReply, Restored, Restoring,
+    Session, SessionStore, ToKeep,
+};
 
 /// Builders for namespaces, used by `ServerBuilder`.
 pub(crate) mod namespace_builder {

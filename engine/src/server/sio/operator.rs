@@ -22,7 +22,7 @@ use crate::server::rooms::{RoomNames, Target};
 use crate::server::stats::Counter;
 
 use super::errors::EmitError;
-use super::recovery::encode_for;
+use super::recovery::{encode_for, Keeping, ToKeep};
 
 /// A broadcast being built from a handler's socket; nothing is sent until `emit`.
 pub struct SocketBroadcast<'s, 'c, 'a> {
@@ -67,7 +67,9 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
     }
 
     /// Emits `event` with `args` to every selected socket; returns how many sockets of this
-    /// worker got it (the other workers deliver theirs on their own).
+    /// worker got it (the other workers deliver theirs on their own). With recovery kept in
+    /// Redis (the streams adapter) a kept packet is delivered once the stream took it, by
+    /// the adapter: 0 then.
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<usize, EmitError> {
         self.send(event, args, &[], None)
     }
@@ -142,14 +144,23 @@ impl<'s, 'c, 'a> SocketBroadcast<'s, 'c, 'a> {
         let parser = socket.tx.cx.state().config.parser;
         let keep = !self.volatile && acks.is_none();
         let id = acks.as_ref().map(|a| a.0);
-        let packets = encode_for(
+        let packet = ToKeep {
+            nsp: &nsp,
+            target: &self.target,
+            compress: self.compress,
+            local: self.local,
+        };
+        let packets = match encode_for(
             recovery.as_deref(),
             keep,
-            &nsp,
-            &self.target,
+            packet,
             socket.tx.cx.now(),
             &mut |offset| encode_event_at(parser, &nsp, id, event, args, attachments, offset),
-        )?;
+        )? {
+            Keeping::Send(packets) => packets,
+            // The cluster delivers it here once it has its offset: none reached yet.
+            Keeping::Published => return Ok(0),
+        };
         let msg = Arc::new(BroadcastMsg {
             nsp,
             target: self.target,

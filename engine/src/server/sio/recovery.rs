@@ -19,9 +19,6 @@ use crate::server::rooms::Target;
 use super::errors::EmitError;
 use super::socket_data::SocketData;
 
-/// Encodes a kept packet with the offset it is given (its frames, attachments after the text).
-pub(crate) type EncodeAt<'e> = dyn FnMut(&str) -> Result<Vec<Shared>, EmitError> + 'e;
-
 /// Encodes a packet with an offset when it is kept, without one otherwise.
 pub(crate) type EncodeMaybeAt<'e> = dyn FnMut(Option<&str>) -> Result<Vec<Shared>, EmitError> + 'e;
 
@@ -44,18 +41,59 @@ pub(crate) struct Restored {
     pub missed: Vec<Vec<Shared>>,
 }
 
-/// Where kept packets and sessions live: in memory here ([`MemoryStore`]); a cluster adapter
-/// would keep them where every server reads them (the reference's Redis Streams adapter).
+/// A packet [`SessionStore::keep`] is asked to keep: where it goes.
+pub(crate) struct ToKeep<'a> {
+    /// Its namespace.
+    pub nsp: &'a str,
+    /// Who gets it.
+    pub target: &'a Target,
+    /// Whether it may go compressed (what the cluster is told).
+    pub compress: bool,
+    /// Sent on this server only (`io.local`): a cluster store gives it no offset, as the
+    /// reference's cluster adapter publishes nothing for it.
+    pub local: bool,
+}
+
+/// What [`SessionStore::keep`] made of a packet.
+pub(crate) enum Keeping {
+    /// The packet to send now (kept with its offset, or as it is).
+    Send(Vec<Shared>),
+    /// Handed to the cluster, which gives it its offset (the stream entry id) and then
+    /// delivers it to this server's workers itself: the caller sends nothing.
+    Published,
+}
+
+/// Carries a store's late answer to the worker holding the CONNECT (`None`: a fresh session).
+pub(crate) type RestoreAnswer = Box<dyn FnOnce(Option<Restored>) + Send>;
+
+/// A store's late answer, as the worker holding the CONNECT gets it.
+pub(crate) struct RestoreReply {
+    /// Which waiting CONNECT of the session it answers.
+    pub token: u32,
+    /// The session back, or `None` for a fresh one.
+    pub restored: Option<Restored>,
+}
+
+/// What [`SessionStore::restore`] answered.
+pub(crate) enum Restoring {
+    /// The answer, at once (`None`: a fresh session).
+    Now(Option<Restored>),
+    /// The answer comes later, through the [`RestoreAnswer`] given.
+    Later,
+}
+
+/// Where kept packets and sessions live: in memory here ([`MemoryStore`]), or in the Redis
+/// stream of the streams adapter, where every server of the cluster reads them (as the
+/// reference's `@socket.io/redis-streams-adapter`).
 pub(crate) trait SessionStore: Send + Sync {
-    /// Gives the next packet for `target` in `nsp` its offset, has `encode` build it with
-    /// that offset, keeps it and returns it to send.
+    /// Gives `packet` its offset and keeps it: `encode` builds it with the offset it is
+    /// given (none: as it is).
     fn keep(
         &self,
-        nsp: &str,
-        target: &Target,
+        packet: ToKeep<'_>,
         now: Instant,
-        encode: &mut EncodeAt<'_>,
-    ) -> Result<Vec<Shared>, EmitError>;
+        encode: &mut EncodeMaybeAt<'_>,
+    ) -> Result<Keeping, EmitError>;
 
     /// Keeps the state of a socket that left at `now`.
     fn persist(&self, session: Session, now: Instant);
@@ -65,9 +103,16 @@ pub(crate) trait SessionStore: Send + Sync {
     /// as the reference's `restoreSession` without one); `None` (a fresh session) when the
     /// session is unknown or expired, or the offset is not among the packets kept (forged, or
     /// already dropped, so what was missed is unknown), or without an offset when a packet kept
-    /// since the session left was already dropped.
-    fn restore(&self, nsp: &str, pid: &str, offset: Option<&str>, now: Instant)
-        -> Option<Restored>;
+    /// since the session left was already dropped. A store that must ask elsewhere answers
+    /// [`Restoring::Later`] and calls `later` once.
+    fn restore(
+        &self,
+        nsp: &str,
+        pid: &str,
+        offset: Option<&str>,
+        now: Instant,
+        later: RestoreAnswer,
+    ) -> Restoring;
 }
 
 /// Connection state recovery as the server runs it.
@@ -81,11 +126,19 @@ pub(crate) struct Recovery {
 }
 
 impl Recovery {
-    /// Recovery within `window`, keeping at most `max_bytes` of packets.
+    /// Recovery within `window`, keeping at most `max_bytes` of packets in memory.
     pub fn new(window: Duration, skip_middlewares: bool, max_bytes: usize) -> Self {
+        Self::with_store(
+            skip_middlewares,
+            Box::new(MemoryStore::new(window, max_bytes)),
+        )
+    }
+
+    /// Recovery keeping packets and sessions in `store` (a cluster adapter's).
+    pub fn with_store(skip_middlewares: bool, store: Box<dyn SessionStore>) -> Self {
         Recovery {
             skip_middlewares,
-            store: Box::new(MemoryStore::new(window, max_bytes)),
+            store,
             moved: Mutex::default(),
         }
     }
@@ -118,22 +171,19 @@ impl Recovery {
     }
 }
 
-/// Encodes a packet for `target` in `nsp` (`encode` gets its offset, if any): kept with an
-/// offset when recovery is on and the packet is one the reference keeps (`keep`: an event
-/// without an ack, not volatile), as it is otherwise.
+/// Encodes `packet` (`encode` gets its offset, if any): kept with an offset when recovery is
+/// on and the packet is one the reference keeps (`keep`: an event without an ack, not
+/// volatile), as it is otherwise.
 pub(crate) fn encode_for(
     recovery: Option<&Recovery>,
     keep: bool,
-    nsp: &str,
-    target: &Target,
+    packet: ToKeep<'_>,
     now: Instant,
     encode: &mut EncodeMaybeAt<'_>,
-) -> Result<Vec<Shared>, EmitError> {
+) -> Result<Keeping, EmitError> {
     match recovery.filter(|_| keep) {
-        Some(r) => r
-            .store
-            .keep(nsp, target, now, &mut |offset| encode(Some(offset))),
-        None => encode(None),
+        Some(r) => r.store.keep(packet, now, encode),
+        None => encode(None).map(Keeping::Send),
     }
 }
 
@@ -292,16 +342,16 @@ impl MemoryStore {
 impl SessionStore for MemoryStore {
     fn keep(
         &self,
-        nsp: &str,
-        target: &Target,
+        packet: ToKeep<'_>,
         now: Instant,
-        encode: &mut EncodeAt<'_>,
-    ) -> Result<Vec<Shared>, EmitError> {
+        encode: &mut EncodeMaybeAt<'_>,
+    ) -> Result<Keeping, EmitError> {
+        let ToKeep { nsp, target, .. } = packet;
         // Offsets are given and packets kept under one lock, so the kept order is the offset
         // order and a client's offset says exactly which of them it has.
         let mut inner = self.lock();
         let offset = inner.next;
-        let packets = encode(&offset.to_string())?;
+        let packets = encode(Some(&offset.to_string()))?;
         inner.next += 1;
         let bytes = std::mem::size_of::<Kept>()
             + nsp.len()
@@ -325,7 +375,7 @@ impl SessionStore for MemoryStore {
             bytes,
         });
         self.sweep(&mut inner, now);
-        Ok(packets)
+        Ok(Keeping::Send(packets))
     }
 
     fn persist(&self, session: Session, now: Instant) {
@@ -350,6 +400,19 @@ impl SessionStore for MemoryStore {
     }
 
     fn restore(
+        &self,
+        nsp: &str,
+        pid: &str,
+        offset: Option<&str>,
+        now: Instant,
+        _later: RestoreAnswer,
+    ) -> Restoring {
+        Restoring::Now(self.restore_now(nsp, pid, offset, now))
+    }
+}
+
+impl MemoryStore {
+    fn restore_now(
         &self,
         nsp: &str,
         pid: &str,
@@ -409,9 +472,15 @@ mod tests {
 
     fn keep(store: &MemoryStore, target: &Target, now: Instant, n: u32) -> String {
         let mut offset = String::new();
+        let packet = ToKeep {
+            nsp: "/",
+            target,
+            compress: true,
+            local: false,
+        };
         store
-            .keep("/", target, now, &mut |o| {
-                offset = o.to_string();
+            .keep(packet, now, &mut |o| {
+                offset = o.unwrap_or_default().to_string();
                 encode_event_at(
                     Parser::Json,
                     "/",
@@ -419,7 +488,7 @@ mod tests {
                     "news",
                     &(n, "x".repeat(100)),
                     &[],
-                    Some(o),
+                    o,
                 )
             })
             .unwrap();
@@ -502,7 +571,7 @@ mod tests {
         let sid = Sid::generate(0, &mut rng);
         capped.persist(session("p", sid, &[sid.as_str(), "r"]), now);
         assert!(
-            capped.restore("/", "p", Some(&first), now).is_none(),
+            capped.restore_now("/", "p", Some(&first), now).is_none(),
             "its offset was dropped: what it missed is unknown"
         );
     }
@@ -542,7 +611,7 @@ mod tests {
         let mut rng = SidRng::new().unwrap();
         let sid = Sid::generate(0, &mut rng);
         store.persist(session("p", sid, &[sid.as_str(), "r"]), now);
-        let r = store.restore("/", "p", None, now).expect("restored");
+        let r = store.restore_now("/", "p", None, now).expect("restored");
         assert!(r.missed.is_empty());
         assert_eq!(r.sid, sid);
 
@@ -550,14 +619,17 @@ mod tests {
         keep(&store, &room("r"), now, 1);
         keep(&store, &room("other"), now, 2);
         keep(&store, &Target::default(), now, 3);
-        let r = store.restore("/", "p", None, now).expect("restored");
+        let r = store.restore_now("/", "p", None, now).expect("restored");
         let ns: Vec<String> = r
             .missed
             .iter()
             .map(|p| String::from_utf8_lossy(&p[0].eio_payload()[10..11]).into_owned())
             .collect();
         assert_eq!(ns, ["1", "3"]);
-        assert!(store.restore("/", "p", None, now).is_none(), "taken once");
+        assert!(
+            store.restore_now("/", "p", None, now).is_none(),
+            "taken once"
+        );
     }
 
     /// Without an offset, a session whose packets kept since it left went over the cap gets a
@@ -576,14 +648,14 @@ mod tests {
         assert!(store.usage().1 < 100, "some went over the cap");
         store.persist(session("p", sid, &[sid.as_str(), "r"]), later);
         keep(&store, &room("r"), later, 100);
-        let r = store.restore("/", "p", None, later).expect("restored");
+        let r = store.restore_now("/", "p", None, later).expect("restored");
         assert!(!r.missed.is_empty());
 
         store.persist(session("p", sid, &[sid.as_str(), "r"]), later);
         for n in 0..100 {
             keep(&store, &room("r"), later, n);
         }
-        assert!(store.restore("/", "p", None, later).is_none());
+        assert!(store.restore_now("/", "p", None, later).is_none());
     }
 
     /// A session gets the packets for its rooms or for everyone, not those for other rooms
@@ -611,7 +683,9 @@ mod tests {
         };
         keep(&store, &except_self, now, 5);
         keep(&store, &room(sid.as_str()), now, 6);
-        let r = store.restore("/", "p", Some(&from), now).expect("restored");
+        let r = store
+            .restore_now("/", "p", Some(&from), now)
+            .expect("restored");
         let got: Vec<String> = r
             .missed
             .iter()
@@ -624,13 +698,13 @@ mod tests {
 
         store.persist(session("q", sid, &["r"]), now);
         assert!(
-            store.restore("/other", "q", Some(&from), now).is_none(),
+            store.restore_now("/other", "q", Some(&from), now).is_none(),
             "another namespace"
         );
         store.persist(session("q", sid, &["r"]), now);
         let later = now + window + Duration::from_millis(1);
         assert!(
-            store.restore("/", "q", Some(&from), later).is_none(),
+            store.restore_now("/", "q", Some(&from), later).is_none(),
             "expired"
         );
     }

@@ -17,7 +17,7 @@ use crate::proto::sio::{self, Args, PacketType, ValueRef};
 use super::errors::EmitError;
 use super::handshake::Handshake;
 use super::operator::SocketBroadcast;
-use super::recovery::Recovery;
+use super::recovery::{Keeping, Recovery, ToKeep};
 use crate::config::Parser;
 use crate::server::ack_futures::{AckFuture, OwnedArgs};
 use crate::server::broadcast_msg::{encode_shared, msgpack_packet, Shared};
@@ -477,13 +477,25 @@ impl<'c, 'a> Socket<'c, 'a> {
         };
         let now = self.tx.cx.now();
         let parser = self.tx.cx.state().config.parser;
-        let packets = recovery.store.keep(nsp, &target, now, &mut |offset| {
+        let packet = ToKeep {
+            nsp,
+            target: &target,
+            compress,
+            local: false,
+        };
+        let kept = recovery.store.keep(packet, now, &mut |offset| {
             encode_shared(parser, attachments, |b, binary| {
                 body.write(b, nsp, None, event, binary)?;
-                sio::push_offset(b, offset);
+                if let Some(offset) = offset {
+                    sio::push_offset(b, offset);
+                }
                 Ok(())
             })
         })?;
+        // Published: the cluster delivers it to the socket once it has its offset.
+        let Keeping::Send(packets) = kept else {
+            return Ok(());
+        };
         let outgoing = &self.state.app.namespaces[self.state.ns].outgoing;
         let own = self.state.outgoing_run();
         if let (Some((text, rest)), true) =

@@ -61,9 +61,10 @@ impl SocketRef {
     pub(crate) fn send_ack(&self, ack: Ack, id: u64) {
         let r = &self.0;
         let outs = ack.outs(r.handle.parser, &r.nsp, id);
-        r.handle
-            .peers
-            .post(r.sid.worker() as usize, Post::ToSocket(r.sid, outs));
+        r.handle.peers.post(
+            r.sid.home(r.handle.peers.len()),
+            Post::ToSocket(r.sid, outs),
+        );
     }
 
     /// Makes the socket join `rooms` (one name or several).

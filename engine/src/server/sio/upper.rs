@@ -21,6 +21,7 @@ use super::async_connect::ConnectAnswer;
 use super::client::SioClient;
 use super::handshake::Handshake;
 use super::model::SioApp;
+use super::recovery::RestoreReply;
 
 impl Upper for SioClient {
     fn on_open(
@@ -126,6 +127,16 @@ pub(crate) fn disconnect_socket(s: &mut EioSession, cx: &mut dyn Port, sid: &Sid
         s.close(DisconnectReason::ServerNamespaceDisconnect);
     } else {
         client.disconnect(&mut tx, sid);
+    }
+}
+
+/// A cluster store answered a CONNECT of session `s` that asked for its socket back.
+pub(crate) fn restore_answer(s: &mut EioSession, cx: &mut dyn Port, reply: RestoreReply) {
+    let Some((client, link)) = SioClient::of(s) else {
+        return;
+    };
+    if let Err(reason) = client.on_restored(&mut Tx { cx, link }, reply) {
+        s.close(reason);
     }
 }
 
