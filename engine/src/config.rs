@@ -283,12 +283,13 @@ pub struct Config {
     /// Memory that all WebSocket and HTTP write queues of the server may hold together: their
     /// bytes and their entries (a few dozen bytes per queued frame), shared evenly by the
     /// workers (each share at least `max_buffered`). A worker keeps an eighth under its share:
-    /// past that it drops volatile packets, and at the end of its loop turn cuts connections
-    /// as slow consumers until the rest fit, those whose sockets refused bytes first, then any,
-    /// largest queue first. A reader behind that would take the worker past its share is cut at
-    /// once; only a burst to readers keeping up may pass it within a turn, by twice at most. A
-    /// broadcast frame queued for many connections counts once per connection, so this bounds
-    /// memory from above. Env `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
+    /// past that it drops volatile packets, its connections' input waits unparsed until its
+    /// writes went out, and at the end of its loop turn it cuts the connections that are behind
+    /// (their sockets refused bytes) as slow consumers until the rest fit, largest queue
+    /// first. A reader behind is cut at once at the share; only a burst to readers keeping up
+    /// may pass it within a turn, by twice at most. A broadcast frame queued for many
+    /// connections counts once per connection, so this bounds memory from above. Env
+    /// `VOLLEY_MAX_BUFFERED_TOTAL`, default 256 MiB; must be positive.
     pub max_buffered_total: usize,
     /// Longest a byte may wait in a connection's write queue: a connection whose oldest queued
     /// byte waited longer is cut as a slow consumer (counted in
