@@ -748,7 +748,8 @@ impl<S: Service, B: Io> Worker<S, B> {
                 if !c.blocked {
                     self.flush(slot);
                 } else if c.close_after_flush && c.output_is_empty() && !c.write_shut {
-                    self.abandon(slot);
+                    // A cut queue under a write that waits for room: end the stream now.
+                    self.shut_write(slot);
                 }
             }
         }
@@ -756,17 +757,22 @@ impl<S: Service, B: Io> Worker<S, B> {
         self.finish_closes();
     }
 
-    /// Ends the stream of a connection whose queue was dropped (cut) while a write waits for
-    /// room: nothing follows what that write holds, and a reader that stopped would keep it,
-    /// and on io_uring the memory it holds, until it reads again. Shutting the write side fails
-    /// the waiting send (io_uring), and the peer has the close deadline to hang up.
-    fn abandon(&mut self, slot: usize) {
+    /// Shuts `slot`'s write side (FIN); a peer that already hung up is done, any other gets
+    /// the close deadline to hang up. Also ends the stream of a connection whose queue was
+    /// dropped (cut) while a write waits for room: nothing follows what that write holds, and a
+    /// reader that stopped would keep it, and on io_uring the memory it holds, until it reads
+    /// again; shutting the write side fails the waiting send.
+    fn shut_write(&mut self, slot: usize) {
         let Some(c) = self.conns.get_mut(slot) else {
             return;
         };
         c.write_shut = true;
         c.phase = Phase::Closing;
         self.io.shutdown_write(c);
+        if c.peer_eof {
+            self.remove(slot, CloseReason::Eof);
+            return;
+        }
         if c.deadline.is_none() {
             let gen = c.gen;
             c.deadline = Some(self.timers.arm(
@@ -811,25 +817,7 @@ impl<S: Service, B: Io> Worker<S, B> {
                     if c.tls.as_mut().is_some_and(|t| t.close_notify()) {
                         return self.flush(slot);
                     }
-                    c.write_shut = true;
-                    c.phase = Phase::Closing;
-                    self.io.shutdown_write(c);
-                    if c.peer_eof {
-                        // Both sides are done.
-                        self.remove(slot, CloseReason::Eof);
-                        return;
-                    }
-                    if c.deadline.is_none() {
-                        let gen = c.gen;
-                        c.deadline = Some(self.timers.arm(
-                            self.io.now() + self.config.close_timeout,
-                            TimerEntry {
-                                slot,
-                                gen,
-                                kind: TimerKind::Deadline,
-                            },
-                        ));
-                    }
+                    self.shut_write(slot);
                 }
             }
             Ok(Flush::Blocked) => {
