@@ -12,10 +12,30 @@ pub mod runtime;
 pub mod server;
 
 /// Not API: the runtime's write queue, which the fan-out benchmark (`benches/benches/fanout.rs`)
-/// measures directly.
+/// measures directly, and the MessagePack decoder, which `benches/benches/msgpack.rs` weighs
+/// against the `rmpv` crate's.
 #[doc(hidden)]
 pub mod bench_internals {
+    use crate::proto::msgpack::{decode, Value};
     pub use crate::runtime::outq::OutQueue;
+
+    /// Decodes one MessagePack value as the Redis adapters and the msgpack parser do; how many
+    /// values it holds, nested ones included (`None`: refused).
+    pub fn msgpack_values(buf: &[u8]) -> Option<usize> {
+        fn count(v: &Value<'_>) -> usize {
+            match v {
+                Value::Array(items) => 1 + items.iter().map(count).sum::<usize>(),
+                Value::Map(pairs) => {
+                    1 + pairs
+                        .iter()
+                        .map(|(k, v)| count(k) + count(v))
+                        .sum::<usize>()
+                }
+                _ => 1,
+            }
+        }
+        decode(buf).ok().map(|v| count(&v))
+    }
 }
 
 /// Not API: parsers the fuzz targets (`engine/fuzz`) reach that have no public entry.
