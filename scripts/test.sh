@@ -12,10 +12,6 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> [%s s] %s\n' "$SECONDS" "$*"; }
 
-# A build from a clean clone (CI) gains nothing from incremental compilation and pays for
-# writing its caches; CARGO_INCREMENTAL=1 keeps them for repeated local runs.
-export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
-
 step "npm packages for interop tests (interop/, from the lockfile)"
 if [ ! -d interop/node_modules ] || [ interop/package-lock.json -nt interop/node_modules ]; then
   (cd interop && npm ci --no-audit --no-fund)
