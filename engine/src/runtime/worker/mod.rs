@@ -525,11 +525,17 @@ impl<S: Service, B: Io> Worker<S, B> {
 
     /// A keep-alive connection must send its next request head within the handshake timeout.
     fn rearm_deadline(&mut self, slot: usize) {
+        self.deadline_at(slot, self.now + self.config.handshake_timeout);
+    }
+
+    /// Gives `slot` the deadline `at` (the handshake's, or the close's), in place of the one it
+    /// had.
+    fn deadline_at(&mut self, slot: usize, at: Instant) {
         self.cancel_deadline(slot);
         if let Some(c) = self.conns.get_mut(slot) {
             let gen = c.gen;
             c.deadline = Some(self.timers.arm(
-                self.now + self.config.handshake_timeout,
+                at,
                 TimerEntry {
                     slot,
                     gen,
@@ -712,18 +718,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             }
             if let Some(c) = self.conns.get_mut(slot) {
                 c.phase = Phase::Closing;
-                if let Some(k) = c.deadline.take() {
-                    self.timers.cancel(k);
-                }
-                let gen = c.gen;
-                c.deadline = Some(self.timers.arm(
-                    self.io.now() + self.config.close_timeout,
-                    TimerEntry {
-                        slot,
-                        gen,
-                        kind: TimerKind::Deadline,
-                    },
-                ));
+                self.deadline_at(slot, self.io.now() + self.config.close_timeout);
             }
         }
     }
@@ -774,15 +769,7 @@ impl<S: Service, B: Io> Worker<S, B> {
             return;
         }
         if c.deadline.is_none() {
-            let gen = c.gen;
-            c.deadline = Some(self.timers.arm(
-                self.io.now() + self.config.close_timeout,
-                TimerEntry {
-                    slot,
-                    gen,
-                    kind: TimerKind::Deadline,
-                },
-            ));
+            self.deadline_at(slot, self.io.now() + self.config.close_timeout);
         }
     }
 
